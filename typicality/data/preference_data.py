@@ -1,0 +1,132 @@
+"""The canonical form every loader produces: distinct responses and judged pairs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+RESPONSE_COLUMNS = ["prompt_id", "prompt", "response_id", "response"]
+COMPARISON_COLUMNS = ["prompt_id", "response_a", "response_b", "label"]
+
+
+def text_id(*parts: str) -> str:
+    """A stable 16-hex id for a text (or a tuple of texts): same text, same id, on any machine."""
+    digest = hashlib.sha256()
+    for part in parts:
+        encoded = part.encode("utf-8", errors="surrogatepass")
+        digest.update(len(encoded).to_bytes(8, "little"))
+        digest.update(encoded)
+    return digest.hexdigest()[:16]
+
+
+def prompt_id_for(prompt: str) -> str:
+    return text_id("prompt", prompt)
+
+
+def response_id_for(prompt: str, response: str) -> str:
+    """A response is identified by its text *and* its prompt: the same words after another prompt score differently."""
+    return text_id("response", prompt, response)
+
+
+@dataclass
+class Accounting:
+    """What a loader read and what it dropped, by reason; nothing is lost silently."""
+
+    rows_read: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        if count:
+            self.dropped[reason] += count
+
+    def to_dict(self) -> dict:
+        return {"rows_read": self.rows_read, "dropped": dict(self.dropped), "notes": list(self.notes)}
+
+
+@dataclass
+class PreferenceData:
+    """One preference dataset in canonical form.
+
+    `responses`: one row per distinct (prompt, response): prompt_id, prompt, response_id,
+    response, plus the source's numeric ratings (NaN when absent).
+    `comparisons`: one row per judged pair: prompt_id, response_a, response_b (response ids),
+    label (1 = a preferred, 0 = b preferred, 0.5 = tie), plus per-pair metadata columns.
+    """
+
+    name: str
+    responses: pd.DataFrame
+    comparisons: pd.DataFrame
+    accounting: Accounting = field(default_factory=Accounting)
+    kind: str = "pairwise"  # "pairwise" (judged pairs) or "rated" (pairs derived from ratings)
+    rating_columns: list[str] = field(default_factory=list)  # numeric ratings in `responses`
+    correctness: str | None = None  # the rating that stands for true quality, if any
+    preference: str = ""  # what the label means, in words
+    subset: str | None = None
+    split: str | None = None
+    source: str = ""  # hub id or local file paths, for the report
+
+    @property
+    def n_prompts(self) -> int:
+        return int(self.responses["prompt_id"].nunique())
+
+    def summary(self) -> dict:
+        """The counts `typicality inspect` prints."""
+        labels = self.comparisons["label"]
+        prompt_chars = self.responses.drop_duplicates("prompt_id")["prompt"].str.len()
+        response_chars = self.responses["response"].str.len()
+        quantiles = [0.0, 0.25, 0.5, 0.75, 1.0]
+        return {
+            "dataset": self.name,
+            "subset": self.subset,
+            "split": self.split,
+            "kind": self.kind,
+            "n_rows": self.accounting.rows_read,
+            "n_prompts": self.n_prompts,
+            "n_responses": int(len(self.responses)),
+            "n_comparisons": int(len(self.comparisons)),
+            "n_ties": int((labels == 0.5).sum()),
+            "dropped": dict(self.accounting.dropped),
+            "notes": list(self.accounting.notes),
+            "rating_columns": list(self.rating_columns),
+            "correctness": self.correctness,
+            "prompt_chars_quantiles": _quantiles(prompt_chars, quantiles),
+            "response_chars_quantiles": _quantiles(response_chars, quantiles),
+        }
+
+    def limit(self, n_prompts: int | None, seed: int = 0) -> "PreferenceData":
+        """Keep a seeded random sample of whole prompt groups (all their responses and pairs)."""
+        if n_prompts is None or n_prompts >= self.n_prompts:
+            return self
+        if n_prompts < 1:
+            from typicality.errors import TypicalityError
+
+            raise TypicalityError(f"--limit must be at least 1, got {n_prompts}.")
+        prompt_ids = np.sort(self.responses["prompt_id"].unique())
+        rng = np.random.default_rng(seed)
+        keep = set(rng.choice(prompt_ids, size=n_prompts, replace=False))
+        accounting = Accounting(self.accounting.rows_read, Counter(self.accounting.dropped), list(self.accounting.notes))
+        accounting.notes.append(f"--limit kept {n_prompts} of {len(prompt_ids)} prompts (seed {seed}).")
+        return PreferenceData(
+            name=self.name,
+            responses=self.responses[self.responses["prompt_id"].isin(keep)].reset_index(drop=True),
+            comparisons=self.comparisons[self.comparisons["prompt_id"].isin(keep)].reset_index(drop=True),
+            accounting=accounting,
+            kind=self.kind,
+            rating_columns=list(self.rating_columns),
+            correctness=self.correctness,
+            preference=self.preference,
+            subset=self.subset,
+            split=self.split,
+            source=self.source,
+        )
+
+
+def _quantiles(values: pd.Series, qs: list[float]) -> dict[str, float]:
+    if len(values) == 0:
+        return {}
+    return {f"q{int(q * 100)}": float(values.quantile(q)) for q in qs}

@@ -1,0 +1,9 @@
+"""The one exception type for mistakes a user can make (bad file, bad column, bad model).
+
+The CLI prints its message alone, without a traceback: the message must name the
+input at fault and say how to fix it.
+"""
+
+
+class TypicalityError(Exception):
+    """A problem with the user's input, stated in one clear message."""
