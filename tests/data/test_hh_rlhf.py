@@ -93,3 +93,18 @@ def test_limit_samples_whole_prompt_groups_reproducibly(tmp_path):
     assert sorted(first.responses["prompt_id"]) == sorted(again.responses["prompt_id"])
     assert sorted(first.responses["prompt_id"]) != sorted(other.responses["prompt_id"])
     assert set(first.comparisons["prompt_id"]) == set(first.responses["prompt_id"])
+
+
+def test_data_folder_round_trip(tmp_path):
+    from pandas.testing import assert_frame_equal
+
+    from typicality.data.storage import load_preference_data, save_preference_data
+
+    prompt = "\n\nHuman: Hi\n\nAssistant:"
+    path = write_jsonl(tmp_path / "t.jsonl", [{"chosen": prompt + " a", "rejected": prompt + " b"}, {"chosen": prompt + " c", "rejected": prompt + " c"}])
+    data = load("hh-rlhf", data_files=path)
+    save_preference_data(data, tmp_path / "folder")
+    again = load_preference_data(tmp_path / "folder")
+    assert_frame_equal(data.responses, again.responses)
+    assert_frame_equal(data.comparisons, again.comparisons)
+    assert again.summary() == data.summary()
