@@ -32,7 +32,10 @@ def read_rows(
     if request.data_files:
         dataset, where = _read_local(request.data_files), ", ".join(request.data_files)
     elif hub_id is None:
-        raise TypicalityError("This dataset has no hub id: pass --data-files PATH to a local file.")
+        raise TypicalityError(
+            "This dataset has no hub id: pass --data-files PATH, a local file or a Hub file as "
+            "hf://datasets/OWNER/NAME/FILE."
+        )
     else:
         dataset, where = _read_hub(hub_id, split, hub_kwargs or {}), hub_id
     dataset = _rename(dataset, request.columns, where)
@@ -48,6 +51,9 @@ def read_rows(
 def _read_local(patterns: tuple[str, ...]) -> datasets.Dataset:
     files: list[str] = []
     for pattern in patterns:
+        if "://" in pattern:  # a remote file (hf://datasets/owner/name/file.parquet, https://...): datasets fetches it
+            files.append(pattern)
+            continue
         matches = sorted(glob.glob(os.path.expanduser(pattern)))
         if not matches:
             raise TypicalityError(f"No such file: {pattern}.")
@@ -56,14 +62,15 @@ def _read_local(patterns: tuple[str, ...]) -> datasets.Dataset:
     if len(builders) > 1:
         raise TypicalityError(f"--data-files mixes formats ({', '.join(sorted(builders))}); give files of one format.")
     builder = builders.pop()
-    if builder == "json":
+    if builder in ("json", "csv"):
         for path in files:
-            _check_json_lines(path)
+            if "://" not in path:
+                _check_text_lines(path, json_lines=builder == "json")
     kwargs = {"delimiter": "\t"} if all(str(f).endswith((".tsv", ".tsv.gz")) for f in files) else {}
     try:
         return datasets.load_dataset(builder, data_files=files, split="train", **kwargs)
-    except Exception as error:  # datasets wraps parser errors in several types
-        raise TypicalityError(f"Could not read {', '.join(files)} as {builder}: {_first_line(error)}") from error
+    except Exception as error:  # datasets wraps parser errors in several types; the innermost says what is wrong
+        raise TypicalityError(f"Could not read {', '.join(files)} as {builder}: {_first_line(_root_cause(error))}") from error
 
 
 def _builder_for(path: str) -> str:
@@ -74,28 +81,29 @@ def _builder_for(path: str) -> str:
     return BUILDERS[suffix]
 
 
-def _check_json_lines(path: str) -> None:
-    """Name the file and line of the first malformed JSON line or non-UTF-8 bytes.
+def _check_text_lines(path: str, json_lines: bool) -> None:
+    """Name the file and line of the first non-UTF-8 bytes or (JSON lines) malformed JSON line.
 
     `datasets` reports such errors without a line number; this pass exists only to give
-    the user the exact place to fix. A single JSON document (a .json array) is left to datasets.
+    the user the exact place to fix. A file whose first character is not `{` (a CSV file, a
+    .json array) is checked for UTF-8 only; its JSON is left to datasets.
     """
     opener = gzip.open if path.endswith(".gz") else open
     try:
         with opener(path, "rb") as handle:
-            first = handle.read(1)
-            while first in (b" ", b"\n", b"\r", b"\t"):
+            if json_lines:
                 first = handle.read(1)
-            if first != b"{":
-                return
-            handle.seek(0)
+                while first in (b" ", b"\n", b"\r", b"\t"):
+                    first = handle.read(1)
+                json_lines = first == b"{"
+                handle.seek(0)
             for number, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as error:
                     raise TypicalityError(f"{path}, line {number}: not UTF-8 text ({error.reason} at byte {error.start}).") from None
+                if not json_lines or not text.strip():
+                    continue
                 try:
                     json.loads(text)
                 except json.JSONDecodeError as error:
@@ -131,6 +139,12 @@ def _rename(dataset: datasets.Dataset, columns: dict[str, str], where: str) -> d
     return dataset.rename_columns(renames)
 
 
-def _first_line(error: Exception) -> str:
+def _root_cause(error: BaseException) -> BaseException:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0][:300]

@@ -1,0 +1,78 @@
+"""Generic rated responses from any local or Hub file (`--data-files`, hf://datasets/... for the Hub).
+
+Columns `prompt, response` and any numeric rating columns (other names mapped with
+`--columns new=old,...`), one row per response; rows with the same prompt form a group.
+The preference is the rating named by `--rating`; without it, the file's only numeric column.
+Comparisons are every within-prompt pair, ties kept as 0.5; a missing (NaN, null, "N/A")
+preference rating drops that response, counted. `correctness` is the column named
+`correctness` when there is one (or the `correctness=` option of `typicality.data.load`).
+A message-list prompt is rendered by `typicality.data.render.render_prompt`.
+"""
+
+from __future__ import annotations
+
+import datasets
+import pandas as pd
+
+from typicality.data.build import from_ratings
+from typicality.data.preference_data import Accounting, PreferenceData
+from typicality.data.reading import read_rows
+from typicality.data.registry import LoadRequest, register
+from typicality.data.render import is_conversation, render_prompt
+from typicality.errors import TypicalityError
+
+NUMERIC_DTYPES = ("int", "uint", "float", "double", "decimal")
+
+
+def numeric_columns(rows: datasets.Dataset, exclude: set[str]) -> list[str]:
+    """Columns whose type is a number (flags and text are not ratings)."""
+    return [
+        name
+        for name, feature in rows.features.items()
+        if name not in exclude and isinstance(feature, datasets.Value) and feature.dtype.startswith(NUMERIC_DTYPES)
+    ]
+
+
+@register(
+    "ratings",
+    hub_id=None,
+    kind="rated",
+    preference="the --rating column (default: the only numeric column)",
+    controls=("correctness (a column of that name)",),
+    description="Any file of rated responses: prompt, response and numeric rating columns.",
+)
+def load_ratings(request: LoadRequest) -> PreferenceData:
+    split = request.split or "train"
+    rows = read_rows(request, None, ["prompt", "response"], split)
+    where = ", ".join(request.data_files)
+    ratings = numeric_columns(rows, {"prompt", "response"})
+    preference = request.options.get("rating")
+    if preference is None:
+        if len(ratings) != 1:
+            found = ", ".join(ratings) or "none"
+            raise TypicalityError(f"{where}: pass --rating COLUMN to say which rating decides preferences (numeric columns: {found}).")
+        preference = ratings[0]
+    elif preference not in rows.column_names or preference in ("prompt", "response"):
+        raise TypicalityError(f"{where}: --rating {preference} names no rating column; found {', '.join(rows.column_names)}.")
+    elif preference not in ratings:
+        ratings.append(preference)  # a text column of numbers ("4", "N/A"): from_ratings makes it numeric
+    correctness = request.options.get("correctness") or ("correctness" if "correctness" in ratings else None)
+    if correctness is not None and correctness not in ratings:
+        raise TypicalityError(f"{where}: correctness column '{correctness}' is not a numeric column; numeric columns: {', '.join(ratings)}.")
+    rated = rows.select_columns(["response", *ratings]).to_pandas()
+    if pd.to_numeric(rated[preference], errors="coerce").notna().sum() == 0:
+        raise TypicalityError(f"{where}: the rating column '{preference}' holds no numbers; choose another with --rating.")
+    # Message-list prompts are rendered; anything else that is not text counts as an empty prompt.
+    prompts = [render_prompt(p) if is_conversation(p) else p if isinstance(p, str) else None for p in rows["prompt"]]
+    rated.insert(0, "prompt", prompts)
+    return from_ratings(
+        "ratings",
+        rated,
+        preference,
+        ratings,
+        Accounting(rows_read=len(rows)),
+        correctness=correctness,
+        split=request.split,
+        source=where,
+    )
+
