@@ -1,0 +1,164 @@
+"""For rated data: an ordinal logit of the preference rating on correctness and typicality, with a likelihood-ratio test.
+
+One row per response (not per pair): rating ~ controls + typicality under a proportional-odds
+logit (statsmodels `OrderedModel`). The LR test compares it with the same model without
+typicality. Responses under one prompt are treated as independent here; the pairwise
+estimator carries the clustered inference.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+from typicality.data.preference_data import PreferenceData
+from typicality.errors import TypicalityError
+from typicality.stats.scores_table import check_scores
+
+MAX_LEVELS = 10  # a rating with more distinct values is binned into quintiles for the ordinal model
+MIN_RESPONSES = 20
+
+
+@dataclass
+class OrdinalFit:
+    """The ordinal logit's typicality coefficient, its Wald and LR tests; numbers None when not fitted."""
+
+    outcome: str
+    typicality: str
+    controls: list[str]
+    fitted: bool = False
+    reason: str | None = None
+    coef: float | None = None
+    se: float | None = None
+    p_value: float | None = None  # Wald test of the typicality coefficient
+    lr_statistic: float | None = None
+    lr_df: int = 1
+    lr_p_value: float | None = None
+    coefficients: dict[str, dict] = field(default_factory=dict)  # each control: coef, se, p_value
+    n_responses: int = 0
+    n_levels: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        head = f"Ordinal logit: {self.outcome} ~ {' + '.join(self.controls + [self.typicality])}"
+        if not self.fitted:
+            return f"{head}\n  not fitted: {self.reason}"
+        return (
+            f"{head}\n  {self.typicality}: {self.coef:.4f} (SE {self.se:.4f}, Wald p = {self.p_value:.3g}); "
+            f"LR = {self.lr_statistic:.2f} on {self.lr_df} df, p = {self.lr_p_value:.3g}; "
+            f"{self.n_responses} responses, {self.n_levels} levels"
+        )
+
+
+def preference_rating(data: PreferenceData) -> str | None:
+    """The rating a rated dataset's labels come from ("higher helpfulness rating" -> helpfulness), if it is known."""
+    match = re.fullmatch(r"higher (.+) rating", data.preference or "")
+    if match and match.group(1) in data.rating_columns:
+        return match.group(1)
+    return None
+
+
+def ordinal_logit(
+    data: PreferenceData,
+    scores: pd.DataFrame,
+    *,
+    outcome: str | None = None,
+    typicality: str = "mean_logprob",
+    controls: list[str] | None = None,
+) -> OrdinalFit:
+    """Fit rating ~ controls + typicality (default controls: the data's correctness rating) and test typicality by LR."""
+    outcome = outcome or preference_rating(data)
+    if outcome is None or outcome not in data.responses.columns:
+        raise TypicalityError(
+            f"Dataset '{data.name}' has no preference rating to model (preference: '{data.preference}'); pass outcome=<rating column>."
+        )
+    if controls is None:
+        controls = [data.correctness] if data.correctness and data.correctness != outcome else []
+    missing = [name for name in controls if name not in data.responses.columns]
+    if missing:
+        raise TypicalityError(f"Unknown rating(s) {', '.join(missing)} for the ordinal model; this data has: {', '.join(data.rating_columns)}.")
+    fit = OrdinalFit(outcome=outcome, typicality=typicality, controls=list(controls))
+
+    scores = check_scores(scores)
+    usable = scores[scores["usable"]].set_index("response_id")[typicality]
+    table = data.responses.drop_duplicates("response_id").set_index("response_id")[[outcome, *controls]].apply(pd.to_numeric, errors="coerce")
+    table[typicality] = usable.reindex(table.index)
+    complete = table.notna().all(axis=1)
+    if (~complete).any():
+        fit.warnings.append(f"{int((~complete).sum())} of {len(table)} responses lack a score or a rating and are left out.")
+    table = table[complete]
+    fit.n_responses = int(len(table))
+
+    levels = np.unique(table[outcome])
+    if len(levels) > MAX_LEVELS:
+        # A continuous score (or a 0-100 slider) is not a rating scale; quintiles keep the model's meaning.
+        table[outcome] = pd.qcut(table[outcome], 5, labels=False, duplicates="drop")
+        fit.warnings.append(f"{outcome} has {len(levels)} distinct values; binned into quintiles for the ordinal model.")
+        levels = np.unique(table[outcome])
+    fit.n_levels = int(len(levels))
+    if fit.n_responses < MIN_RESPONSES:
+        return _not_fitted(fit, f"only {fit.n_responses} responses with a rating and a score; at least {MIN_RESPONSES} are needed")
+    if fit.n_levels < 2:
+        return _not_fitted(fit, f"{outcome} takes a single value, so there is nothing to model")
+    for name in list(fit.controls):
+        if table[name].nunique() < 2:
+            fit.warnings.append(f"Control {name} is constant; fitted without it.")
+            fit.controls.remove(name)
+    if table[typicality].nunique() < 2:
+        return _not_fitted(fit, f"{typicality} is constant, so its coefficient is not identified")
+
+    endog = pd.Series(pd.Categorical(table[outcome], categories=levels, ordered=True), index=table.index)
+    try:
+        full = _fit(endog, table[fit.controls + [typicality]])
+        if fit.controls:
+            reduced_llf = _fit(endog, table[fit.controls]).llf
+        else:
+            # With no predictor the thresholds reproduce the marginal shares exactly.
+            counts = endog.value_counts().to_numpy(dtype=float)
+            counts = counts[counts > 0]
+            reduced_llf = float(np.sum(counts * np.log(counts / counts.sum())))
+    except (np.linalg.LinAlgError, ValueError) as error:
+        return _not_fitted(fit, f"the ordinal model could not be fitted ({error})")
+
+    params, bse, pvalues = (np.asarray(x, dtype=float) for x in (full.params, full.bse, full.pvalues))
+    k = len(fit.controls)  # predictors come first in OrderedModel's params, then the thresholds
+    lr = 2.0 * (float(full.llf) - float(reduced_llf))
+    numbers = [params[k], bse[k], pvalues[k], lr]
+    if not np.all(np.isfinite(numbers)):
+        return _not_fitted(fit, "the ordinal model gave a non-finite estimate or standard error (a degenerate design)")
+    fit.fitted = True
+    fit.coef, fit.se, fit.p_value = float(params[k]), float(bse[k]), float(pvalues[k])
+    fit.lr_statistic = max(lr, 0.0)
+    fit.lr_p_value = float(chi2.sf(fit.lr_statistic, df=1))
+    for index, name in enumerate(fit.controls):
+        fit.coefficients[name] = {"coef": _finite(params[index]), "se": _finite(bse[index]), "p_value": _finite(pvalues[index])}
+    if not full.mle_retvals.get("converged", True):
+        fit.warnings.append("The ordinal model did not converge; treat these numbers with caution.")
+    return fit
+
+
+def _fit(endog: pd.Series, exog: pd.DataFrame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence is read from mle_retvals instead
+        return OrderedModel(endog, exog, distr="logit").fit(method="bfgs", disp=False, maxiter=1000, gtol=1e-8)
+
+
+def _not_fitted(fit: OrdinalFit, reason: str) -> OrdinalFit:
+    fit.fitted = False
+    fit.reason = reason
+    return fit
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None

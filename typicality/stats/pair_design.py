@@ -1,0 +1,220 @@
+"""The pair design: each judged pair as differences in typicality, length and ratings, oriented at random.
+
+`build_pairs` returns a DataFrame with one row per usable pair. Its `attrs` carry what was
+dropped and why (`pair_accounting(design)` reads it back), the correctness rating, the
+columns a slice can be taken on, the seed and the tie policy (pandas keeps attrs in a
+parquet file, so a saved pairs.parquet still has them). Columns:
+
+- `prompt_id` (the cluster), `comparison` (row of `data.comparisons`), `response_a`,
+  `response_b`, `label` (1 = a preferred, 0 = b preferred, 0.5 = a kept tie), `flipped`
+  (True when a and b were swapped relative to the source);
+- per side: `mean_logprob_a/_b`, `sum_logprob_a/_b`, `n_tokens_a/_b`, `truncated_a/_b`,
+  and every rating `<rating>_a/_b`;
+- differences a minus b: `delta_mean_logprob`, `delta_sum_logprob`, `delta_log_tokens`
+  (log token count) and `delta_<rating>` for every rating (NaN when a rating is absent);
+- the comparisons' own metadata columns (subset, domain, ...), for slices.
+
+Orientation: the fitted logit has no intercept, and for such a model a pair (y, x) and its
+flip (1 - y, -x) contribute the same likelihood, score and Hessian, so the fit does not
+depend on orientation at all; orienting at random (seeded) keeps the label balanced and
+the descriptive tables free of the source's order (HH-RLHF lists the chosen response first).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from typicality.data.preference_data import COMPARISON_COLUMNS, PreferenceData
+from typicality.errors import TypicalityError
+from typicality.stats.scores_table import check_scores, model_fingerprint
+
+TYPICALITY_COLUMNS = {"mean_logprob": "delta_mean_logprob", "sum_logprob": "delta_sum_logprob"}
+LENGTH_CONTROL = "length"  # the user-facing name of delta log token count
+SLICE_COLUMNS = ("subset", "domain", "source", "category", "language")  # metadata sliced on by default
+EQUAL_CORRECTNESS = "equal-correctness"
+ALL_PAIRS = "all"
+TIE_POLICIES = ("drop", "half")
+
+
+def build_pairs(data: PreferenceData, scores: pd.DataFrame, *, seed: int = 0, ties: str = "drop") -> pd.DataFrame:
+    """One row per judged pair with both responses scored: deltas, oriented label, cluster and metadata."""
+    if ties not in TIE_POLICIES:
+        raise TypicalityError(f"ties must be one of {', '.join(TIE_POLICIES)}, got '{ties}'.")
+    scores = check_scores(scores)
+    comparisons = data.comparisons.reset_index(drop=True)
+    missing = [column for column in COMPARISON_COLUMNS if column not in comparisons.columns]
+    if missing:
+        raise TypicalityError(f"The comparisons of dataset '{data.name}' lack {', '.join(missing)}; rebuild the data folder.")
+    responses = data.responses.drop_duplicates("response_id")
+    response_index = pd.Index(_strings(responses["response_id"]))
+    usable_rows = scores["usable"].to_numpy()
+    usable = scores[usable_rows]
+    usable_index = pd.Index(_strings(usable["response_id"]))
+    unusable_index = pd.Index(_strings(scores.loc[~usable_rows, "response_id"]))
+
+    # Positions via hash look-ups, -1 where a response has no usable score.
+    position_a = usable_index.get_indexer(_strings(comparisons["response_a"]))
+    position_b = usable_index.get_indexer(_strings(comparisons["response_b"]))
+    bad_position = unusable_index.get_indexer(response_index)
+    bad_score = bad_position >= 0
+    unusable_reasons = Counter(scores.loc[~usable_rows, "unusable_reason"].to_numpy()[bad_position[bad_score]])
+    n_unscored = int(((usable_index.get_indexer(response_index) < 0) & ~bad_score).sum())
+
+    # Orientation is drawn for every comparison before any drop, so a pair's orientation
+    # does not depend on which other pairs a given scores table leaves out.
+    rng = np.random.default_rng(seed)
+    flip_all = rng.random(len(comparisons)) < 0.5
+
+    label = pd.to_numeric(comparisons["label"], errors="coerce").to_numpy(dtype=float)
+    bad_label = ~np.isnan(label) & ~np.isin(label, [0.0, 0.5, 1.0])
+    if bad_label.any():
+        raise TypicalityError(
+            f"Dataset '{data.name}' has {int(bad_label.sum())} labels other than 1, 0 or 0.5 (e.g. {label[bad_label][0]}); fix the loader."
+        )
+    dropped: Counter = Counter()
+    keep = np.ones(len(comparisons), dtype=bool)
+    for reason, mask in (
+        ("missing label", np.isnan(label)),
+        ("a response has no usable score", (position_a < 0) | (position_b < 0)),
+        ("tie (ties='drop')", (label == 0.5) if ties == "drop" else np.zeros(len(comparisons), dtype=bool)),
+    ):
+        dropped[reason] += int((keep & mask).sum())
+        keep &= ~mask
+
+    flip = flip_all[keep]
+    first, second = position_a[keep], position_b[keep]
+    side_a, side_b = np.where(flip, second, first), np.where(flip, first, second)
+    ids = usable_index.to_numpy()
+    columns = {
+        "prompt_id": _strings(comparisons["prompt_id"])[keep],
+        "comparison": np.flatnonzero(keep),
+        "response_a": ids[side_a],
+        "response_b": ids[side_b],
+        "label": np.where(flip, 1.0 - label[keep], label[keep]),
+        "flipped": flip,
+    }
+    for column in ("mean_logprob", "sum_logprob", "n_tokens", "truncated"):
+        values = usable[column].to_numpy()
+        columns[f"{column}_a"], columns[f"{column}_b"] = values[side_a], values[side_b]
+    columns["delta_mean_logprob"] = columns["mean_logprob_a"] - columns["mean_logprob_b"]
+    columns["delta_sum_logprob"] = columns["sum_logprob_a"] - columns["sum_logprob_b"]
+    columns["delta_log_tokens"] = np.log(columns["n_tokens_a"].astype(float)) - np.log(columns["n_tokens_b"].astype(float))
+
+    ratings = [column for column in data.rating_columns if column in responses.columns]
+    rating_a = response_index.get_indexer(columns["response_a"])
+    rating_b = response_index.get_indexer(columns["response_b"])
+    for rating in ratings:
+        # A pair may name a response absent from `responses` (a broken folder): its rating is NaN then.
+        values = np.append(pd.to_numeric(responses[rating], errors="coerce").to_numpy(dtype=float), np.nan)
+        columns[f"{rating}_a"], columns[f"{rating}_b"] = values[rating_a], values[rating_b]
+        columns[f"delta_{rating}"] = columns[f"{rating}_a"] - columns[f"{rating}_b"]
+
+    metadata = [column for column in comparisons.columns if column not in COMPARISON_COLUMNS and column not in columns]
+    for column in metadata:
+        columns[column] = comparisons[column].to_numpy()[keep]
+    design = pd.DataFrame(columns)
+
+    correctness = data.correctness if data.correctness in ratings else None
+    design.attrs = {
+        "dataset": data.name,
+        "model": model_fingerprint(scores),
+        "seed": int(seed),
+        "ties": ties,
+        "ratings": ratings,
+        "correctness": correctness,
+        "metadata": metadata,
+        "slice_columns": [column for column in SLICE_COLUMNS if column in metadata],
+        "accounting": {
+            "comparisons": int(len(comparisons)),
+            "pairs": int(len(design)),
+            "dropped": {reason: count for reason, count in dropped.items() if count},
+            "responses": int(len(responses)),
+            "responses_without_score": n_unscored,
+            "responses_with_unusable_score": int(bad_score.sum()),
+            "unusable_scores": {str(reason): int(count) for reason, count in unusable_reasons.items()},
+            "ties_kept_as_half": int((design["label"] == 0.5).sum()),
+        },
+    }
+    return design
+
+
+def _strings(values: pd.Series) -> np.ndarray:
+    """Ids as a plain object array of str (fast hash look-ups, whatever the frame's string dtype)."""
+    return values.astype(str).to_numpy(dtype=object)
+
+
+def pair_accounting(design: pd.DataFrame) -> dict:
+    """What `build_pairs` kept and dropped, by reason (from the design's attrs)."""
+    if "accounting" not in design.attrs:
+        return {"comparisons": None, "pairs": int(len(design)), "dropped": {}, "note": "design built outside build_pairs: no accounting"}
+    return dict(design.attrs["accounting"])
+
+
+def control_column(name: str) -> str:
+    """The design column of a control: `length` is delta log token count; a rating R is delta_R."""
+    if name in (LENGTH_CONTROL, "log_tokens", "delta_log_tokens"):
+        return "delta_log_tokens"
+    return name if name.startswith("delta_") else f"delta_{name}"
+
+
+def control_name(name: str) -> str:
+    """The canonical user-facing name of a control (`length` for any spelling of it)."""
+    column = control_column(name)
+    return LENGTH_CONTROL if column == "delta_log_tokens" else column.removeprefix("delta_")
+
+
+def available_controls(design: pd.DataFrame) -> list[str]:
+    """Control names a fit on this design accepts: length and every rating."""
+    fixed = {"delta_log_tokens", *TYPICALITY_COLUMNS.values()}
+    ratings = [column.removeprefix("delta_") for column in design.columns if column.startswith("delta_") and column not in fixed]
+    return [LENGTH_CONTROL, *ratings]
+
+
+def available_slices(design: pd.DataFrame) -> list[str]:
+    """Every slice name this design supports: all, equal-correctness, COLUMN=VALUE for metadata."""
+    names = [ALL_PAIRS]
+    if design.attrs.get("correctness"):
+        names.append(EQUAL_CORRECTNESS)
+    for column in design.attrs.get("slice_columns", []):
+        values = design[column].dropna().unique()
+        if len(values) > 1:
+            names.extend(f"{column}={value}" for value in sorted(map(str, values)))
+    return names
+
+
+def expand_slices(design: pd.DataFrame, names: list[str] | None) -> list[str]:
+    """Slice names as the user gave them, with a bare metadata COLUMN expanded to each of its values."""
+    if not names:
+        return available_slices(design)
+    expanded: list[str] = []
+    metadata = design.attrs.get("metadata", [])
+    for name in names:
+        if name == EQUAL_CORRECTNESS and not design.attrs.get("correctness"):
+            raise TypicalityError("The slice 'equal-correctness' needs a correctness rating, and this data has none.")
+        if name in (ALL_PAIRS, EQUAL_CORRECTNESS) or "=" in name:
+            expanded.append(name)
+        elif name in metadata:
+            expanded.extend(f"{name}={value}" for value in sorted(map(str, design[name].dropna().unique())))
+        else:
+            raise TypicalityError(f"Unknown slice '{name}'. Slices of this data: {', '.join(available_slices(design))} (or a metadata column name).")
+    return list(dict.fromkeys(expanded))
+
+
+def select_slice(design: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The pairs of one slice: `all`, `equal-correctness` (delta correctness exactly 0), or `COLUMN=VALUE`."""
+    if name == ALL_PAIRS:
+        return design
+    if name == EQUAL_CORRECTNESS:
+        correctness = design.attrs.get("correctness")
+        if not correctness:
+            raise TypicalityError("The slice 'equal-correctness' needs a correctness rating, and this data has none.")
+        return design[design[f"delta_{correctness}"] == 0]
+    if "=" in name:
+        column, value = name.split("=", 1)
+        if column not in design.columns:
+            raise TypicalityError(f"Unknown slice column '{column}' in '{name}'. Slices of this data: {', '.join(available_slices(design))}.")
+        return design[design[column].astype(str) == value]
+    raise TypicalityError(f"Unknown slice '{name}'. Slices of this data: {', '.join(available_slices(design))}.")

@@ -1,0 +1,124 @@
+"""Synthetic rated data with a known alpha: the paper's annotator model, for validating the estimator.
+
+Per prompt p and response i (all draws independent unless stated):
+- prompt offset mu_p ~ N(-2.2, 0.5) (base models give raw text a mean log-prob near -2);
+- length: log n_i ~ N(log 80, 0.7); z_len = standardised log length;
+- typicality: mean_logprob_i = mu_p + 0.15 z_len + typicality_sd * e_i, e_i ~ N(0, 1) (longer
+  text reads as more typical: the length confound); sum_logprob = mean_logprob * n_tokens. The
+  default typicality_sd = 0.8 gives SD(delta-l) ~ 1.15, between the SDs implied by the paper's
+  table (0.62 on the equal-correctness slice, 1.29 on all pairs: ln(OR per SD) / alpha);
+- true quality: q*_i = 0.5 e_i + 0.4 z_len + u_i, u_i ~ N(0, 1), cut at its quintiles into the
+  `correctness` rating 0-4: quality is correlated with typicality and length, and correctness
+  *is* true quality (r_true = quality_effect * correctness);
+- the annotator's score: helpfulness_i = r_true_i + alpha * mean_logprob_i + g_i, g_i ~ Gumbel(0, 1).
+  The difference of two Gumbel draws is logistic, so for any two responses to one prompt
+  P(i preferred over j) = sigmoid(r_true_i - r_true_j + alpha * (l_i - l_j)) exactly: the
+  paper's Bradley-Terry model. Pairs are every within-prompt pair, judged by helpfulness.
+
+`helpfulness` is continuous by default (no ties, exactly the paper's model). With
+`rating_levels=L` it is cut at its quantiles into 0..L-1, like a HelpSteer 0-4 scale; ties then
+appear and the coarsening makes the logit only approximately right.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from typicality.data.preference_data import Accounting, PreferenceData, prompt_id_for, response_id_for
+from typicality.errors import TypicalityError
+
+QUALITY_CUTS = np.array([-0.8416, -0.2533, 0.2533, 0.8416])  # standard normal quintiles
+QUALITY_SD = math.sqrt(0.5**2 + 0.4**2 + 1.0)
+
+
+def simulate(
+    alpha: float,
+    prompts: int,
+    responses_per_prompt: int,
+    seed: int = 0,
+    *,
+    quality_effect: float = 1.0,
+    typicality_sd: float = 0.8,
+    rating_levels: int | None = None,
+) -> tuple[PreferenceData, pd.DataFrame]:
+    """A rated dataset whose annotators prefer typicality with the given alpha, and its scores table."""
+    if not math.isfinite(alpha):
+        raise TypicalityError(f"--alpha must be a finite number, got {alpha}.")
+    if prompts < 1:
+        raise TypicalityError(f"--prompts must be at least 1, got {prompts}.")
+    if responses_per_prompt < 2:
+        raise TypicalityError(f"--responses-per-prompt must be at least 2 (a pair needs two), got {responses_per_prompt}.")
+    if rating_levels is not None and rating_levels < 2:
+        raise TypicalityError(f"--rating-levels must be at least 2, got {rating_levels}.")
+    rng = np.random.default_rng(seed)
+    n = prompts * responses_per_prompt
+    prompt_index = np.repeat(np.arange(prompts), responses_per_prompt)
+    offset = rng.normal(-2.2, 0.5, size=prompts)[prompt_index]
+    log_tokens = rng.normal(math.log(80), 0.7, size=n)
+    n_tokens = np.maximum(1, np.round(np.exp(log_tokens))).astype(int)
+    z_len = (np.log(n_tokens) - math.log(80)) / 0.7
+    noise = rng.normal(size=n)
+    mean_logprob = offset + 0.15 * z_len + typicality_sd * noise
+    latent_quality = 0.5 * noise + 0.4 * z_len + rng.normal(size=n)
+    correctness = np.searchsorted(QUALITY_CUTS * QUALITY_SD, latent_quality).astype(float)
+    helpfulness = quality_effect * correctness + alpha * mean_logprob + rng.gumbel(0.0, 1.0, size=n)
+    if rating_levels is not None:
+        helpfulness = pd.qcut(helpfulness, rating_levels, labels=False).astype(float)
+
+    settings = (
+        f"alpha={alpha}, prompts={prompts}, responses_per_prompt={responses_per_prompt}, seed={seed}, "
+        f"quality_effect={quality_effect}, typicality_sd={typicality_sd}, rating_levels={rating_levels}"
+    )
+    prompt_texts = [f"Simulated prompt {p}." for p in range(prompts)]
+    prompt_ids = np.array([prompt_id_for(text) for text in prompt_texts], dtype=object)
+    response_texts = [f"Simulated response {i % responses_per_prompt} to prompt {p}." for i, p in enumerate(prompt_index)]
+    response_ids = np.array([response_id_for(prompt_texts[p], text) for p, text in zip(prompt_index, response_texts)], dtype=object)
+    responses = pd.DataFrame(
+        {
+            "prompt_id": prompt_ids[prompt_index],
+            "prompt": [prompt_texts[p] for p in prompt_index],
+            "response_id": response_ids,
+            "response": response_texts,
+            "helpfulness": helpfulness,
+            "correctness": correctness,
+        }
+    )
+    # Every within-prompt pair (i < j in row order) judged by helpfulness: what
+    # typicality.data.build.from_ratings does (a test checks they agree), vectorised because
+    # the validation tests simulate a thousand datasets.
+    first, second = np.triu_indices(responses_per_prompt, k=1)
+    base = (np.arange(prompts) * responses_per_prompt)[:, None]
+    rows_a, rows_b = (base + first).ravel(), (base + second).ravel()
+    label = np.where(helpfulness[rows_a] > helpfulness[rows_b], 1.0, np.where(helpfulness[rows_a] < helpfulness[rows_b], 0.0, 0.5))
+    comparisons = pd.DataFrame({"prompt_id": prompt_ids[prompt_index[rows_a]], "response_a": response_ids[rows_a], "response_b": response_ids[rows_b], "label": label})
+    data = PreferenceData(
+        name="simulated",
+        responses=responses,
+        comparisons=comparisons,
+        accounting=Accounting(rows_read=n, notes=[f"Simulated by typicality.simulate({settings}); correctness is the true quality."]),
+        kind="rated",
+        rating_columns=["helpfulness", "correctness"],
+        correctness="correctness",
+        preference="higher helpfulness rating",
+        source=f"typicality.simulate({settings})",
+    )
+    scores = pd.DataFrame(
+        {
+            "prompt_id": responses["prompt_id"],
+            "response_id": response_ids,
+            "n_tokens": n_tokens,
+            "sum_logprob": mean_logprob * n_tokens,
+            "mean_logprob": mean_logprob,
+            "truncated": False,
+            "prompt_truncated": False,
+            "boundary_merged": False,
+            "skipped": None,
+            "model": f"simulated({settings})",
+        }
+    )
+    # What `typicality score` would record about its model, so reports name this one.
+    scores.attrs["card"] = {"model": "simulated", "fingerprint": f"simulated({settings})", "true_alpha": alpha, "settings": settings}
+    return data, scores
