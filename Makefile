@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -e '.[test]'
+	$(BIN)/pip install -e '.[test,server]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -32,8 +32,20 @@ install-test: $(VENV)/.installed-test
 audit: $(VENV)/.installed
 	$(BIN)/typicality inspect $(DATASET) --subset $(SUBSET) --limit $(LIMIT) $(if $(DATA_FILES),--data-files $(DATA_FILES))
 
+# The report's browser test (tests/report/test_browser.py) opens report.html in headless Chromium.
+# Installed here when absent and we are root with apt (CI, containers); otherwise that one test
+# skips and says why. Install Debian's `chromium` package yourself to run it as a normal user.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then \
+		echo "browser: $$(command -v chromium) is installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "browser: chromium is absent and cannot be installed here (needs root and apt-get); the browser test will skip"; \
+	fi
+
 # pytest exits 5 when it collects no test; make treats that as a failure, so CI never passes on nothing.
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest
 
 clean:

@@ -1,0 +1,93 @@
+"""Reading a report back as a reader sees it: parsed HTML (as written, or the DOM a browser dumped), rendered Markdown."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from PIL import Image
+
+DATA_URI_PREFIX = "data:image/png;base64,"
+
+
+@dataclass
+class Page:
+    title: str = ""
+    elements: list[tuple[str, dict[str, str | None]]] = field(default_factory=list)  # (tag, attributes) in order
+    text: str = ""  # all text content, entities decoded
+
+    def tags(self, name: str) -> list[dict[str, str | None]]:
+        return [attrs for tag, attrs in self.elements if tag == name]
+
+    def images(self) -> list[Image.Image]:
+        """Every <img>, decoded from its data URI (fails the test if one is not an embedded PNG)."""
+        decoded = []
+        for attrs in self.tags("img"):
+            src = attrs.get("src") or ""
+            assert src.startswith(DATA_URI_PREFIX), f"image not embedded as a PNG data URI: {src[:80]}"
+            image = Image.open(io.BytesIO(base64.b64decode(src[len(DATA_URI_PREFIX):], validate=True)))
+            image.load()
+            decoded.append(image)
+        return decoded
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page = Page()
+        self._in_title = False
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.page.elements.append((tag, dict(attrs)))
+        self._in_title = tag == "title"
+
+    def handle_endtag(self, tag):
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.page.title += data
+        self._text.append(data)
+
+    def close(self):
+        super().close()
+        self.page.text = "".join(self._text)
+
+
+def parse_page(html: str) -> Page:
+    collector = _Collector()
+    collector.feed(html)
+    collector.close()
+    return collector.page
+
+
+NOT_A_NUMBER = re.compile(r"\b(?:nan|NaN|NAN|inf|Inf|Infinity|None|null)\b")
+
+
+def markdown_to_html(text: str) -> str:
+    """CommonMark with raw HTML allowed (as GitHub and most viewers do) plus GFM tables."""
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+
+
+def visible_text(path: Path) -> str:
+    """What a reader sees: the HTML's text, or the Markdown's text once rendered."""
+    text = path.read_text(encoding="utf-8")
+    return parse_page(markdown_to_html(text) if path.suffix == ".md" else text).text
+
+
+def report_text_without_dataset_text(text: str) -> str:
+    """The report minus the example texts (code blocks / <pre>), for checks on what the report itself writes."""
+    text = re.sub(r"(`{3,})text\n.*?\n\1", "", text, flags=re.S)
+    return re.sub(r"<pre>.*?</pre>", "", text, flags=re.S)
+
+
+def coefficient(x: float) -> str:
+    """How the report writes a coefficient (see test_coefficients_keep_three_significant_digits)."""
+    return f"{x:.3f}" if abs(x) >= 0.1 else f"{x:.3g}"

@@ -1,0 +1,83 @@
+"""A real browser opens report.html: headless Chromium (Debian's `chromium`; `make browser` installs it).
+
+Checks that the page renders (title, embedded figures, a non-blank screenshot), that no script
+ran or failed (the console stays silent: no errors, no blocked scripts or fetches), and that
+the hostile dataset text shows as text.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.report.page import parse_page
+from tests.report.synthetic import HOSTILE_NAME
+from typicality.report import render_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="headless Chromium is not installed: `make browser` installs Debian's chromium package when run as root; "
+    "otherwise install it (apt-get install chromium) to run the browser test",
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+]
+
+
+def chromium(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / "chromium-profile"
+    command = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *arguments]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def console_messages(stderr: str) -> list[str]:
+    """What the page logged: script errors, CSP violations (blocked scripts or fetches), console calls."""
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+@pytest.fixture
+def report_html(audit_dir):
+    return render_report(audit_dir).html
+
+
+def test_chromium_renders_the_report_and_runs_no_script(report_html, tmp_path):
+    result = chromium(tmp_path, "--dump-dom", report_html.as_uri())
+    dom = parse_page(result.stdout)
+    assert dom.title == f"Typicality audit: {HOSTILE_NAME}, test"  # an injected script would have set "PWNED"
+    images = dom.images()
+    assert len(images) == 5 and all(image.format == "PNG" and image.width > 500 for image in images)
+    assert dom.tags("script") == []
+    assert not [attrs for tag, attrs in dom.elements if "data-pwned" in attrs]
+    assert "<script>alert(1)</script>" in dom.text  # shown, as text
+    assert len(dom.tags("table")) >= 6
+    assert console_messages(result.stderr) == []
+
+
+def test_chromium_screenshot_shows_a_rendered_page(report_html, tmp_path):
+    shot = tmp_path / "report.png"
+    result = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2400", report_html.as_uri())
+    assert console_messages(result.stderr) == []
+    with Image.open(shot) as image:
+        assert image.size == (1280, 2400)
+        pixels = np.asarray(image.convert("RGB"), dtype=float)
+    # Text, tables and figures: many colours and real contrast, not a blank or error page.
+    assert pixels.std() > 20
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 500
+    assert (pixels.mean(axis=2) < 100).mean() > 0.01  # dark ink (text, axes) on a light page

@@ -1,0 +1,171 @@
+"""Figures: each is drawn from the folder's numbers, checked against the same numbers computed naively."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from tests.conftest import shared_file
+from typicality.report.figures import (
+    FIGURE_NAMES,
+    alpha_interval,
+    draw_figures,
+    fitted_curve,
+    forest_rows,
+    plot_preference_rate,
+    preference_rate_bins,
+    typicality_by_rating_table,
+)
+from typicality.report.folder import headline_estimate, read_audit_folder
+from typicality.report.published import PUBLISHED_ALPHAS
+
+
+def test_every_figure_is_drawn_and_saved_as_png(audit_dir):
+    figures = draw_figures(read_audit_folder(audit_dir), audit_dir / "figures")
+    assert [item.name for item in figures] == list(FIGURE_NAMES)
+    for item in figures:
+        assert item.reason is None, item.reason
+        assert item.path == audit_dir / "figures" / f"{item.name}.png"
+        with Image.open(item.path) as image:
+            assert image.format == "PNG" and image.width >= 600 and image.height >= 300
+
+
+def test_drawing_leaves_no_pyplot_figures_open(audit_dir):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    draw_figures(read_audit_folder(audit_dir))
+    assert plt.get_fignums() == before
+
+
+def test_pairwise_data_has_no_rating_figure_and_a_stale_one_is_removed(pairwise_dir):
+    stale = pairwise_dir / "figures" / "typicality_by_rating.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"old")
+    figures = {item.name: item for item in draw_figures(read_audit_folder(pairwise_dir), pairwise_dir / "figures")}
+    assert figures["typicality_by_rating"].reason == "the dataset has no rating columns (pairwise judgements only)"
+    assert not stale.exists()
+    assert all(figures[name].path is not None for name in FIGURE_NAMES if name != "typicality_by_rating")
+
+
+def test_missing_files_give_reasons_instead_of_figures(audit_dir):
+    (audit_dir / "scores.parquet").unlink()
+    (audit_dir / "pairs.parquet").unlink()
+    figures = {item.name: item for item in draw_figures(read_audit_folder(audit_dir))}
+    assert figures["delta_distribution"].reason == "pairs.parquet is absent"
+    assert figures["preference_rate"].reason == "pairs.parquet is absent"
+    assert figures["length_confound"].reason == "scores.parquet is absent"
+    assert "scores.parquet" in figures["typicality_by_rating"].reason
+    assert figures["forest"].figure is not None  # needs only results.json
+
+
+def naive_wilson(wins: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = wins / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def test_preference_rate_bins_match_a_naive_binning():
+    rng = np.random.default_rng(3)
+    delta = rng.normal(size=101)
+    label = (rng.random(101) < 1 / (1 + np.exp(-delta))).astype(float)
+    bins = preference_rate_bins(pd.Series(delta), pd.Series(label), 4)
+    edges = np.quantile(delta, [0, 0.25, 0.5, 0.75, 1])
+    assert bins["n"].sum() == 101 and len(bins) == 4
+    for i, row in bins.iterrows():
+        inside = (delta > edges[i]) & (delta <= edges[i + 1]) if i else (delta >= edges[0]) & (delta <= edges[1])
+        assert row["n"] == inside.sum()
+        assert row["delta"] == pytest.approx(delta[inside].mean())
+        assert row["rate"] == pytest.approx(label[inside].mean())
+        low, high = naive_wilson(int(label[inside].sum()), int(inside.sum()))
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+
+
+def test_fitted_curve_is_the_logistic_of_alpha_times_delta_with_the_ci_band():
+    delta = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    curve = fitted_curve(0.8, (0.3, 1.3), delta)
+    np.testing.assert_allclose(curve["p"], 1 / (1 + np.exp(-0.8 * delta)))
+    # Right of zero the band runs from the low to the high alpha; left of zero it flips.
+    np.testing.assert_allclose(curve["p_low"], [1 / (1 + np.exp(-1.3 * d)) if d < 0 else 1 / (1 + np.exp(-0.3 * d)) for d in delta])
+    np.testing.assert_allclose(curve["p_high"], [1 / (1 + np.exp(-0.3 * d)) if d < 0 else 1 / (1 + np.exp(-1.3 * d)) for d in delta])
+    assert "p_low" not in fitted_curve(0.8, None, delta)
+
+
+def test_alpha_interval_prefers_the_reported_ci_then_falls_back_to_the_se():
+    assert alpha_interval({"alpha": 1.0, "se": 0.5, "ci_low": 0.1, "ci_high": 1.9}) == (0.1, 1.9)
+    assert alpha_interval({"alpha": 1.0, "se": 0.5, "ci_low": None}) == pytest.approx((1 - 1.96 * 0.5, 1 + 1.96 * 0.5), abs=1e-4)
+    assert alpha_interval({"alpha": None, "se": 0.5}) is None
+
+
+def test_the_drawn_curve_uses_the_reported_headline_alpha(audit_dir):
+    audit = read_audit_folder(audit_dir)
+    headline = headline_estimate(audit.results)
+    figure = plot_preference_rate(audit.pairs, "delta_mean_logprob", headline)
+    (line,) = [line for line in figure.axes[0].lines if line.get_label().startswith("fitted")]
+    x, y = line.get_data()
+    np.testing.assert_allclose(y, 1 / (1 + np.exp(-headline["alpha"] * np.asarray(x))))
+    assert x.min() == pytest.approx(audit.pairs["delta_mean_logprob"].min())
+
+
+def test_forest_rows_are_the_fits_with_an_alpha_then_the_published_values(audit_dir):
+    results = read_audit_folder(audit_dir).results
+    rows = forest_rows(results["estimates"])
+    fitted = [e for e in results["estimates"] if e["alpha"] is not None]
+    audit_rows = rows[rows["source"] == "this audit"]
+    assert audit_rows["alpha"].tolist() == [e["alpha"] for e in fitted]
+    assert audit_rows["ci_low"].tolist() == [e["ci_low"] for e in fitted]
+    published = rows[rows["source"] == "published"]
+    assert published["alpha"].tolist() == [p.alpha for p in PUBLISHED_ALPHAS]
+    np.testing.assert_allclose(published["ci_high"] - published["alpha"], [1.959963984540054 * p.se for p in PUBLISHED_ALPHAS])
+
+
+def test_published_table_matches_method_md():
+    """The module's table against the project's METHOD.md, parsed from its Markdown table."""
+    method = shared_file("..", "METHOD.md").read_text(encoding="utf-8")
+    parsed = []
+    for line in method.splitlines():
+        match = re.match(r"\|\s*(Llama 3\.1 405B Base|GLM 4\.5 Base)\s*\|\s*([a-z ]+?)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*\+([\d.]+)\s*\|\s*([\d,]+)\s*\|", line)
+        if match:
+            model, slice_, alpha, se, odds, win, pairs = match.groups()
+            parsed.append((model, slice_, float(alpha), float(se), float(odds), float(win), int(pairs.replace(",", ""))))
+    assert parsed == [(p.base_model, p.slice, p.alpha, p.se, p.odds_ratio_per_sd, p.win_prob_change, p.n_pairs) for p in PUBLISHED_ALPHAS]
+
+
+def test_typicality_by_rating_joins_scores_to_ratings_by_response(audit_dir):
+    audit = read_audit_folder(audit_dir)
+    long = typicality_by_rating_table(audit.scores, audit.data.responses, ["helpfulness", "correctness"])
+    assert len(long) == 2 * len(audit.scores)
+    means = long[long["rating"] == "helpfulness"].groupby("level")["mean_logprob"].mean()
+    responses = audit.data.responses.set_index("response_id")
+    for level, value in means.items():
+        ids = responses.index[responses["helpfulness"] == level]
+        assert value == pytest.approx(audit.scores.set_index("response_id").loc[ids, "mean_logprob"].mean())
+    assert "-0" not in {f"{level:g}" for level in long["level"]}
+
+
+def test_the_curve_and_its_points_come_from_the_same_slice(audit_dir):
+    """When the curve's fit is the equal-correctness slice, only that slice's pairs are binned."""
+    import json
+
+    results = json.loads((audit_dir / "results.json").read_text())
+    equal = results["estimates"][0]
+    assert equal["slice"] == "equal-correctness"
+    equal.update(fitted=True, alpha=0.7, se=0.3, ci_low=0.1, ci_high=1.3)
+    results["headline"] = {"estimate": equal["id"], "length_controlled": None}
+    (audit_dir / "results.json").write_text(json.dumps(results))
+    figures = {item.name: item for item in draw_figures(read_audit_folder(audit_dir))}
+    item = figures["preference_rate"]
+    assert "over the equal-correctness slice" in item.caption and "(equal-correctness · mean_logprob · no controls)" in item.caption
+    pairs = pd.read_parquet(audit_dir / "pairs.parquet")
+    in_slice = pairs[pairs["delta_correctness"] == 0]
+    expected = preference_rate_bins(in_slice["delta_mean_logprob"], in_slice["label"], 3)
+    (points,) = [line for line in item.figure.axes[0].lines if line.get_marker() == "o"]
+    np.testing.assert_allclose(np.asarray(points.get_xdata(), dtype=float), expected["delta"].to_numpy())
+    np.testing.assert_allclose(np.asarray(points.get_ydata(), dtype=float), expected["rate"].to_numpy())
+    (curve,) = [line for line in item.figure.axes[0].lines if line.get_label().startswith("fitted")]
+    np.testing.assert_allclose(curve.get_ydata(), 1 / (1 + np.exp(-0.7 * np.asarray(curve.get_xdata()))))

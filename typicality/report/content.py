@@ -1,0 +1,483 @@
+"""What the report says, as plain strings: headline, tables, accounting, model card, examples, warnings.
+
+Everything here reads numbers that earlier stages wrote and formats them; nothing is estimated.
+A missing or null number becomes "not available" (never NaN), with the reason where one is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from typicality.report.figures import fit_label
+from typicality.report.folder import (
+    AuditFolder,
+    controls_of,
+    decisive_pairs,
+    delta_column,
+    estimates_of,
+    headline_estimate,
+    is_fitted,
+    length_controlled_estimate,
+    number,
+)
+from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
+
+NOT_AVAILABLE = "not available"
+SMALL_DATA_PAIRS = 1000  # below this, say plainly that intervals are wide (the paper's fits use 6,874+)
+N_EXAMPLES = 3
+PROMPT_CHARS = 600
+RESPONSE_CHARS = 900
+
+
+# --- Formatting -----------------------------------------------------------------------------
+
+
+def fmt(value, digits: int = 3) -> str:
+    x = number(value)
+    return NOT_AVAILABLE if x is None else f"{x:.{digits}f}"
+
+
+def fmt_coef(value) -> str:
+    """A coefficient or SE: 3 decimals, or 3 significant digits below 0.1 (sum-typicality alphas are ~0.001)."""
+    x = number(value)
+    if x is None:
+        return NOT_AVAILABLE
+    x += 0.0  # no "-0.000"
+    return f"{x:.3f}" if abs(x) >= 0.1 or x == 0 else f"{x:.3g}"
+
+
+def fmt_signed(value, digits: int = 2) -> str:
+    x = number(value)
+    return NOT_AVAILABLE if x is None else f"{x:+.{digits}f}"
+
+
+def fmt_p(value) -> str:
+    x = number(value)
+    if x is None:
+        return NOT_AVAILABLE
+    return "< 0.001" if x < 0.001 else f"{x:.3f}"
+
+
+def fmt_count(value) -> str:
+    x = number(value)
+    return NOT_AVAILABLE if x is None else f"{round(x):,}"
+
+
+def fmt_percent(value, digits: int = 1) -> str:
+    x = number(value)
+    return NOT_AVAILABLE if x is None else f"{100 * x:.{digits}f}%"
+
+
+def fmt_interval(low, high) -> str:
+    if number(low) is None or number(high) is None:
+        return NOT_AVAILABLE
+    return f"{fmt_coef(low)} to {fmt_coef(high)}"
+
+
+def fmt_value(value) -> str:
+    """Any recorded value (model card, software): yes/no, counts with separators, 4 significant digits."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "not recorded"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        x = number(value)
+        if x is None:
+            return "not recorded"
+        if x.is_integer() and abs(x) < 1e15:
+            return f"{round(x):,}"
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt_value(item) for item in value) if value else "none"
+    text = str(value)
+    return text if text.strip() else "not recorded"
+
+
+def flatten(record: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested dict -> (label, formatted value) rows; `skipped: {empty: 2}` -> ("skipped: empty", "2")."""
+    rows = []
+    for key, value in record.items():
+        label = f"{prefix}{str(key).replace('_', ' ')}"
+        if isinstance(value, dict):
+            rows.extend(flatten(value, f"{label}: ") if value else [(label, "none")])
+        else:
+            rows.append((label, fmt_value(value)))
+    return rows
+
+
+def clip_start(text: str, limit: int) -> str:
+    """The first `limit` characters (cut at a space where one is near), saying how much was left out."""
+    text = text.strip("\r\n")
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", int(limit * 0.8), limit)
+    cut = cut if cut > 0 else limit
+    return f"{text[:cut].rstrip()} … [{len(text) - cut:,} more characters]"
+
+
+def clip_end(text: str, limit: int) -> str:
+    """The last `limit` characters (a prompt's end is what the response answers), saying how much was left out."""
+    text = text.strip("\r\n")
+    if len(text) <= limit:
+        return text
+    start = len(text) - limit
+    space = text.find(" ", start, start + int(limit * 0.2))
+    start = space + 1 if space >= 0 else start
+    return f"[{start:,} earlier characters] … {text[start:].lstrip()}"
+
+
+# --- The pieces of the report ---------------------------------------------------------------
+
+
+@dataclass
+class Example:
+    """One pair shown with its texts."""
+
+    delta: str
+    prompt: str
+    preferred: str
+    rejected: str
+    preferred_score: str
+    rejected_score: str
+    prompt_id: str
+
+
+@dataclass
+class Examples:
+    agree: list[Example] = field(default_factory=list)
+    disagree: list[Example] = field(default_factory=list)
+    reason: str | None = None  # why no examples can be shown
+
+
+def dataset_info(audit: AuditFolder) -> dict[str, str]:
+    """Name, subset, split, source, kind and what the label means, from dataset.json or results.json."""
+    recorded = audit.results.get("dataset")
+    recorded = recorded if isinstance(recorded, dict) else {"name": recorded} if recorded else {}
+    data = audit.data
+    info = {}
+    for key in ("name", "subset", "split", "source", "kind", "preference"):
+        value = getattr(data, key, None) if data is not None else None
+        value = value if value not in (None, "") else recorded.get(key)
+        info[key] = fmt_value(value) if value not in (None, "") else ""
+    info["name"] = info["name"] or "an unnamed dataset"
+    info["label"] = ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
+    return info
+
+
+def model_name(audit: AuditFolder) -> str:
+    for record in (audit.scoring, audit.results.get("model")):
+        if isinstance(record, dict):
+            for key in ("model", "name", "model_name", "fingerprint"):
+                if record.get(key):
+                    return str(record[key])
+        elif record:
+            return str(record)
+    return "the reference model (not recorded)"
+
+
+def headline(audit: AuditFolder) -> dict:
+    """The quotable sentences, and whether alpha survives the length control (None: cannot say)."""
+    results = audit.results
+    model = model_name(audit)
+    sentences = []
+
+    agreement = results.get("agreement") if isinstance(results.get("agreement"), dict) else {}
+    if number(agreement.get("rate")) is not None:
+        sentences.append(
+            f"In {fmt_count(agreement.get('n_pairs'))} pairs, the preferred response was the more typical one "
+            f"(higher mean per-token log-likelihood under {model}) in {fmt_percent(agreement.get('rate'))} of pairs "
+            f"(95% CI {fmt_percent(agreement.get('ci_low'))} to {fmt_percent(agreement.get('ci_high'))}; "
+            f"binomial test against 50%: p {_p_clause(agreement.get('p_value'))})."
+        )
+    else:
+        sentences.append(f"The agreement rate is not available{_reason_clause(agreement)}.")
+
+    main = headline_estimate(results)
+    survives = None
+    if main is None:
+        sentences.append("No regression estimate is available: results.json lists no fits.")
+    elif not is_fitted(main):
+        sentences.append(f"The headline fit ({fit_label(main)}) could not run{_reason_clause(main)}.")
+    else:
+        sentences.append(
+            f"The typicality coefficient alpha ({fit_label(main)}; {fmt_count(main.get('n_pairs'))} pairs) is "
+            f"{fmt_coef(main.get('alpha'))} (SE {fmt_coef(main.get('se'))}, 95% CI {fmt_interval(main.get('ci_low'), main.get('ci_high'))}, "
+            f"p {_p_clause(main.get('p_value'))}; odds ratio per SD of Δ typicality {fmt(main.get('odds_ratio_per_sd'), 2)}, "
+            f"win-probability change from −1 to +1 SD {fmt_signed(main.get('win_prob_change'))})."
+        )
+        survives, sentence = _length_sentence(main, length_controlled_estimate(results, main))
+        sentences.append(sentence)
+    return {"sentences": sentences, "survives_length_control": survives, "estimate": main}
+
+
+def _p_clause(value) -> str:
+    text = fmt_p(value)
+    return text if text.startswith("<") else f"= {text}" if text != NOT_AVAILABLE else f"{NOT_AVAILABLE}"
+
+
+def _reason_clause(record: dict) -> str:
+    reason = record.get("reason") if isinstance(record, dict) else None
+    return f" ({reason})" if reason else " (results.json records no reason)"
+
+
+def _significant(estimate: dict) -> int:
+    """+1 / -1 when the reported 95% CI (else p < 0.05) puts alpha above / below zero; 0 otherwise."""
+    alpha = number(estimate.get("alpha"))
+    low, high, p = number(estimate.get("ci_low")), number(estimate.get("ci_high")), number(estimate.get("p_value"))
+    if alpha is None:
+        return 0
+    if low is not None and high is not None:
+        return 1 if low > 0 else -1 if high < 0 else 0
+    if p is not None and p < 0.05:
+        return 1 if alpha > 0 else -1
+    return 0
+
+
+def _length_sentence(main: dict, controlled: dict | None) -> tuple[bool | None, str]:
+    if controlled is None:
+        return None, "No fit with a length control is available, so whether alpha survives it cannot be said."
+    if not is_fitted(controlled):
+        return None, f"The fit with the length control ({fit_label(controlled)}) could not run{_reason_clause(controlled)}."
+    numbers = (
+        f"with {' + '.join(controls_of(controlled))} as control{'s' if len(controls_of(controlled)) > 1 else ''}, alpha is "
+        f"{fmt_coef(controlled.get('alpha'))} (SE {fmt_coef(controlled.get('se'))}, 95% CI "
+        f"{fmt_interval(controlled.get('ci_low'), controlled.get('ci_high'))}, p {_p_clause(controlled.get('p_value'))})"
+    )
+    before, after = _significant(main), _significant(controlled)
+    if before == 0:
+        return None, f"Without controls alpha is not distinguishable from zero at the 5% level; {numbers}."
+    if after == before:
+        return True, f"It survives the length control: {numbers}."
+    return False, f"It does not survive the length control: {numbers}, and its 95% CI includes zero or changes side."
+
+
+def estimate_rows(results: dict) -> list[dict[str, str]]:
+    """Every fit, formatted; a fit that could not run says why in `note`."""
+    rows = []
+    for estimate in estimates_of(results):
+        notes = []
+        if not is_fitted(estimate):
+            notes.append(f"could not run{_reason_clause(estimate)}")
+        bootstrap = estimate.get("bootstrap")
+        if isinstance(bootstrap, dict) and number(bootstrap.get("ci_low")) is not None:
+            notes.append(
+                f"cluster bootstrap: SE {fmt_coef(bootstrap.get('se'))}, 95% CI {fmt_interval(bootstrap.get('ci_low'), bootstrap.get('ci_high'))} "
+                f"({fmt_count(bootstrap.get('n_draws'))} draws)"
+            )
+        warnings = estimate.get("warnings")
+        notes.extend([warnings] if isinstance(warnings, str) else [str(w) for w in warnings or []])
+        rows.append(
+            {
+                "fitted": is_fitted(estimate),
+                "slice": fmt_value(estimate.get("slice") or "all"),
+                "typicality": fmt_value(estimate.get("typicality") or "mean_logprob"),
+                "controls": " + ".join(controls_of(estimate)) or "none",
+                "alpha": fmt_coef(estimate.get("alpha")),
+                "se": fmt_coef(estimate.get("se")),
+                "ci": fmt_interval(estimate.get("ci_low"), estimate.get("ci_high")),
+                "p_value": fmt_p(estimate.get("p_value")),
+                "odds_ratio_per_sd": fmt(estimate.get("odds_ratio_per_sd"), 2),
+                "win_prob_change": fmt_signed(estimate.get("win_prob_change")),
+                "n_pairs": fmt_count(estimate.get("n_pairs")),
+                "n_clusters": fmt_count(estimate.get("n_clusters")),
+                "note": "; ".join(notes),
+            }
+        )
+    return rows
+
+
+def ordinal_rows(results: dict) -> list[tuple[str, str]]:
+    """The ordinal model (rated data): its formula, typicality's coefficient and the LR test, or why it did not run."""
+    ordinal = results.get("ordinal")
+    if not isinstance(ordinal, dict) or not ordinal:
+        return []
+    if "outcome" not in ordinal:  # a shape this report does not know: show what is there
+        return flatten(ordinal)
+    controls = ordinal.get("controls") or []
+    terms = " + ".join([*map(str, controls), str(ordinal.get("typicality") or "mean_logprob")])
+    rows = [("model", f"ordinal logit of {ordinal['outcome']} on {terms}")]
+    if ordinal.get("fitted") is False or number(ordinal.get("coef")) is None:
+        rows.append(("result", f"not available: could not run{_reason_clause(ordinal)}"))
+    else:
+        rows += [
+            ("typicality coefficient", f"{fmt_coef(ordinal.get('coef'))} (SE {fmt_coef(ordinal.get('se'))}, Wald p {_p_clause(ordinal.get('p_value'))})"),
+            ("likelihood-ratio test", f"LR = {fmt(ordinal.get('lr_statistic'), 2)} on {fmt_count(ordinal.get('lr_df'))} df, p {_p_clause(ordinal.get('lr_p_value'))}"),
+            ("responses, rating levels", f"{fmt_count(ordinal.get('n_responses'))}, {fmt_count(ordinal.get('n_levels'))}"),
+        ]
+    rows += [("warning", str(warning)) for warning in ordinal.get("warnings") or []]
+    return rows
+
+
+def settings(results: dict) -> str:
+    """The fit settings results.json records (seed, ties, ...), in one line."""
+    recorded = results.get("settings")
+    if not isinstance(recorded, dict):
+        return ""
+    return "; ".join(f"{label} = {fmt_value(value)}" for label, value in recorded.items() if value is not None and not isinstance(value, dict))
+
+
+def accounting(audit: AuditFolder) -> dict:
+    """Rows read, drops by reason, loader notes and the counts at each stage."""
+    data = audit.data
+    counts = []
+    if data is not None:
+        labels = pd.to_numeric(data.comparisons["label"], errors="coerce")
+        counts += [
+            ("rows read from the source", fmt_count(data.accounting.rows_read)),
+            ("prompts kept", fmt_count(data.n_prompts)),
+            ("distinct responses kept", fmt_count(len(data.responses))),
+            ("judged pairs kept", fmt_count(len(data.comparisons))),
+            ("of which ties", fmt_count((labels == 0.5).sum())),
+        ]
+    if audit.scores is not None and "mean_logprob" in audit.scores.columns:
+        counts.append(("responses with a score", fmt_count(pd.to_numeric(audit.scores["mean_logprob"], errors="coerce").notna().sum())))
+    if audit.pairs is not None:
+        counts.append(("pairs in the regression design", fmt_count(len(audit.pairs))))
+    dropped = sorted(data.accounting.dropped.items(), key=lambda item: -item[1]) if data is not None else []
+    design = audit.results.get("pairs") if isinstance(audit.results.get("pairs"), dict) else {}
+    design_dropped = design.get("dropped") if isinstance(design.get("dropped"), dict) else {}
+    return {
+        "available": data is not None,
+        "reason": None if data is not None else f"dataset.json: {audit.missing.get('dataset.json', 'not available')}",
+        "counts": counts,
+        "dropped": [(str(reason), fmt_count(count)) for reason, count in dropped],
+        "notes": [str(note) for note in (data.accounting.notes if data is not None else [])],
+        # What the stats stage left out when it built the pairs (ties, unscored responses), from results.json.
+        "design_dropped": [(str(reason), fmt_count(count)) for reason, count in design_dropped.items()],
+    }
+
+
+CARD_FIRST = ("model", "name", "revision", "fingerprint", "backend", "dtype", "device", "bos", "chat_template")
+
+
+def model_card(audit: AuditFolder) -> list[tuple[str, str]]:
+    """The scorer's card as (label, value) rows, identity first, else whatever results.json records of the model."""
+    card = audit.scoring if audit.scoring else audit.results.get("model")
+    if isinstance(card, dict):
+        ordered = {key: card[key] for key in CARD_FIRST if key in card}
+        ordered.update({key: value for key, value in card.items() if key not in ordered})
+        return flatten(ordered)
+    return [("model", fmt_value(card))] if card else []
+
+
+def software(results: dict) -> list[tuple[str, str]]:
+    recorded = results.get("software")
+    return flatten(recorded) if isinstance(recorded, dict) else []
+
+
+def examples(audit: AuditFolder, k: int = N_EXAMPLES) -> Examples:
+    """The k pairs where typicality and the label most agree, and the k where they most disagree."""
+    if audit.pairs is None or "label" not in audit.pairs.columns:
+        return Examples(reason=f"pairs.parquet is {audit.missing.get('pairs.parquet', 'not available or has no label')}")
+    if audit.data is None:
+        return Examples(reason=f"the texts are not available (dataset.json: {audit.missing.get('dataset.json', 'not available')})")
+    column = delta_column(audit.pairs, "mean_logprob")
+    if column is None:
+        return Examples(reason="pairs.parquet has no delta_mean_logprob column")
+    decisive = decisive_pairs(audit.pairs, column)
+    if "preferred_id" not in decisive.columns:
+        return Examples(reason="pairs.parquet names no response ids (response_a/response_b)")
+    responses = audit.data.responses.set_index("response_id")
+    scores = {}
+    if audit.scores is not None and {"response_id", "mean_logprob"} <= set(audit.scores.columns):
+        scores = dict(zip(audit.scores["response_id"], audit.scores["mean_logprob"]))
+    known = decisive["preferred_id"].isin(responses.index) & decisive["rejected_id"].isin(responses.index)
+    decisive = decisive[known].sort_values("delta_preferred", kind="stable")
+    # One pair per prompt, so the examples show k different prompts rather than one prompt k times.
+    by_prompt = "prompt_id" if "prompt_id" in decisive.columns else None
+    agree = decisive[decisive["delta_preferred"] > 0].iloc[::-1].drop_duplicates(by_prompt).head(k)
+    disagree = decisive[decisive["delta_preferred"] < 0].drop_duplicates(by_prompt).head(k)
+
+    def build(row) -> Example:
+        preferred, rejected = responses.loc[row["preferred_id"]], responses.loc[row["rejected_id"]]
+        return Example(
+            delta=fmt_signed(row["delta_preferred"], 3),
+            prompt=clip_end(str(preferred["prompt"]), PROMPT_CHARS),
+            preferred=clip_start(str(preferred["response"]), RESPONSE_CHARS),
+            rejected=clip_start(str(rejected["response"]), RESPONSE_CHARS),
+            preferred_score=fmt(scores.get(row["preferred_id"])),
+            rejected_score=fmt(scores.get(row["rejected_id"])),
+            prompt_id=str(row.get("prompt_id", "")),
+        )
+
+    found = Examples(agree=[build(row) for _, row in agree.iterrows()], disagree=[build(row) for _, row in disagree.iterrows()])
+    if decisive.empty:
+        found.reason = "no decided pair has both texts and a Δ typicality"
+    return found
+
+
+def warnings(audit: AuditFolder, main: dict | None) -> list[str]:
+    """Everything a reader must know before quoting a number, stated plainly, without repeats."""
+    results = audit.results
+    found = []
+    recorded = results.get("warnings")
+    found.extend([recorded] if isinstance(recorded, str) else [str(w) for w in recorded or []] if isinstance(recorded, list) else [])
+    for estimate in estimates_of(results):
+        reason = str(estimate.get("reason") or "")
+        # The stats stage may already have said so (with the same reason): say it once.
+        if not is_fitted(estimate) and not (reason and any(reason in message for message in found)):
+            found.append(f"The fit {fit_label(estimate)} could not run{_reason_clause(estimate)}.")
+    agreement = results.get("agreement")
+    if not isinstance(agreement, dict) or number(agreement.get("rate")) is None:
+        found.append(f"The agreement rate is not available{_reason_clause(agreement if isinstance(agreement, dict) else {})}.")
+    n_pairs = number(main.get("n_pairs")) if main else None
+    if main is not None and is_fitted(main) and n_pairs is not None and n_pairs < SMALL_DATA_PAIRS:
+        found.append(
+            f"Only {fmt_count(n_pairs)} pairs entered the headline fit: the intervals are wide and the estimates "
+            f"are imprecise (the paper's fits use 6,874 and 28,283 pairs)."
+        )
+    elif isinstance(agreement, dict) and (number(agreement.get("n_pairs")) or SMALL_DATA_PAIRS) < SMALL_DATA_PAIRS:
+        found.append(
+            f"Only {fmt_count(agreement.get('n_pairs'))} pairs: the headline regression could not be fitted, "
+            "and the agreement rate's interval is wide."
+        )
+    for name, why in audit.missing.items():
+        found.append(f"{name} is not available ({why}); the parts of the report that need it say so.")
+    return list(dict.fromkeys(found))
+
+
+def method(audit: AuditFolder) -> dict:
+    """The paper's numbers for comparison, and the facts a reader needs to compare fairly."""
+    return {
+        "source": SOURCE,
+        "source_url": SOURCE_URL,
+        "published": [
+            {
+                "base_model": p.base_model,
+                "slice": p.slice,
+                "alpha": f"{p.alpha:.3f}",
+                "se": f"{p.se:.3f}",
+                "odds_ratio_per_sd": f"{p.odds_ratio_per_sd:.2f}",
+                "win_prob_change": f"{p.win_prob_change:+.2f}",
+                "n_pairs": f"{p.n_pairs:,}",
+            }
+            for p in PUBLISHED_ALPHAS
+        ],
+        "agreement": [(name, f"{100 * low:.1f}–{100 * high:.1f}%") for name, low, high in PUBLISHED_AGREEMENT],
+        "model": model_name(audit),
+    }
+
+
+def report_context(audit: AuditFolder) -> dict:
+    """Everything the templates show, as strings and lists of strings."""
+    info = dataset_info(audit)
+    top = headline(audit)
+    return {
+        "title": f"Typicality audit: {info['label']}",
+        "dataset": info,
+        "headline": top,
+        "estimates": estimate_rows(audit.results),
+        "ordinal": ordinal_rows(audit.results),
+        "settings": settings(audit.results),
+        "accounting": accounting(audit),
+        "model_card": model_card(audit),
+        "examples": examples(audit),
+        "method": method(audit),
+        "software": software(audit.results),
+        "warnings": warnings(audit, top["estimate"]),
+        "folder": audit.folder.name if audit.folder is not None else "",
+    }
