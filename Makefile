@@ -29,8 +29,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# Re-running resumes an interrupted audit of the same request (scores are cached); FORCE=1 replaces a finished one.
 audit: $(VENV)/.installed
-	$(BIN)/typicality inspect $(DATASET) --subset $(SUBSET) --limit $(LIMIT) $(if $(DATA_FILES),--data-files $(DATA_FILES))
+	$(BIN)/typicality audit $(DATASET) --subset $(SUBSET) --limit $(LIMIT) --out $(OUT) \
+		$(if $(DATA_FILES),--data-files $(DATA_FILES)) $(if $(FORCE),--force)
 
 # The report's browser test (tests/report/test_browser.py) opens report.html in headless Chromium.
 # Installed here when absent and we are root with apt (CI, containers); otherwise that one test

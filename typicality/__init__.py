@@ -1,0 +1,42 @@
+"""Audit preference datasets for typicality bias.
+
+The pipeline, one function per stage (all importable from here, loaded on first use so that
+`import typicality` stays light):
+
+    data = typicality.load("hh-rlhf", data_files="test.jsonl.gz", limit=200)   # stage 1: data
+    scores = typicality.score(data)                                            # stage 2: scoring
+    results = typicality.analyze(data, scores.table, model_card=scores.card)   # stage 3: stats
+    typicality.audit("hh-rlhf", "audit-dir", data_files=...)                   # all four, with the report
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# Public name -> the module that defines it.
+_PUBLIC = {
+    "load": "typicality.data",
+    "PreferenceData": "typicality.data",
+    "score": "typicality.scoring",
+    "load_scores": "typicality.scoring",
+    "analyze": "typicality.stats",
+    "build_pairs": "typicality.stats",
+    "TypicalityBias": "typicality.stats",
+    "agreement_rate": "typicality.stats",
+    "simulate": "typicality.stats",
+    "render_report": "typicality.report",
+    "draw_figures": "typicality.report",
+    "AuditFolder": "typicality.report",
+    "audit": "typicality.pipeline",
+    "TypicalityError": "typicality.errors",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'typicality' has no attribute {name!r}")

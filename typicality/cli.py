@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -88,6 +89,220 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from typicality.report import render_report
+
+    paths = render_report(args.folder)
+    print(f"wrote {paths.markdown}")
+    print(f"wrote {paths.html}")
+    print(f"wrote {len(paths.figures)} figure(s) in {paths.markdown.parent / 'figures'}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from typicality.stats import simulate, write_simulation
+
+    out = Path(args.out)
+    if (out / "scores.parquet").exists() and not args.force:
+        raise TypicalityError(f"{out} already holds a simulated or audited dataset; choose another --out or pass --force to overwrite it.")
+    data, scores = simulate(args.alpha, args.prompts, args.responses_per_prompt, args.seed, rating_levels=args.rating_levels)
+    write_simulation(data, scores, out)
+    print(f"wrote {len(data.responses)} responses, {len(data.comparisons)} pairs (true alpha {args.alpha}) and scores.parquet to {out}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from typicality.stats import analyze, read_analysis_input
+
+    if args.input is None and (args.data is None or args.scores is None):
+        raise TypicalityError("typicality fit needs INPUT (a folder with the data files and scores.parquet) or both --data DIR and --scores FILE.")
+    data, scores = read_analysis_input(args.input, data=args.data, scores=args.scores)
+    out = Path(args.out) if args.out else Path(args.input or args.data) / "results.json"
+    results = analyze(
+        data, scores, controls=args.controls, slices=args.slice, typicalities=tuple(args.typicality), seed=args.seed, bootstrap=args.bootstrap, ties=args.ties
+    )
+    results.to_json(out)
+    from typicality.report.terminal import print_results
+
+    print_results(results)
+    print(f"wrote {out}")
+    return 0
+
+
+def add_stats_commands(commands) -> None:
+    """The `simulate` and `fit` sub-commands (typicality.stats)."""
+    simulate_parser = commands.add_parser("simulate", help="write a synthetic rated dataset with a known alpha, and its scores")
+    simulate_parser.add_argument("--alpha", type=float, required=True, help="the true typicality coefficient")
+    simulate_parser.add_argument("--prompts", type=int, default=500, help="number of prompts (default 500)")
+    simulate_parser.add_argument("--responses-per-prompt", type=int, default=4, help="responses per prompt; every pair is judged (default 4)")
+    simulate_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    simulate_parser.add_argument("--rating-levels", type=int, metavar="L", help="cut helpfulness into L levels like a 0-4 scale (ties appear); default continuous")
+    simulate_parser.add_argument("--out", required=True, help="folder to write (data files + scores.parquet)")
+    simulate_parser.add_argument("--force", action="store_true", help="overwrite a folder that already holds a dataset")
+    simulate_parser.set_defaults(run=cmd_simulate)
+
+    fit_parser = commands.add_parser("fit", help="fit the typicality-bias estimators to data + scores and write results.json")
+    fit_parser.add_argument("input", nargs="?", help="a folder with the data files and scores.parquet (audit or simulated)")
+    fit_parser.add_argument("--data", help="a data folder (responses.parquet, comparisons.parquet, dataset.json), instead of INPUT")
+    fit_parser.add_argument("--scores", help="a scores parquet, instead of INPUT/scores.parquet")
+    fit_parser.add_argument("--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set")
+    fit_parser.add_argument("--slice", nargs="+", metavar="NAME", help="slices to fit: all, equal-correctness, COLUMN=VALUE or COLUMN (default: every slice the data has)")
+    fit_parser.add_argument("--typicality", nargs="+", choices=["mean_logprob", "sum_logprob"], default=["mean_logprob", "sum_logprob"], help="typicality definitions to fit (default both)")
+    fit_parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
+    fit_parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
+    fit_parser.add_argument("--seed", type=int, default=0, help="seed for pair orientation and the bootstrap (default 0)")
+    fit_parser.add_argument("--out", help="results.json to write (default INPUT/results.json)")
+    fit_parser.set_defaults(run=cmd_fit)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from typicality.scoring import score
+
+    data = load_from_args(args)
+    options = {name: getattr(args, name) for name in ("dtype", "bos", "max_length", "revision") if getattr(args, name) is not None}
+    if args.chat_template:
+        options["chat_template"] = True
+    if args.trust_remote_code:
+        options["trust_remote_code"] = True
+    options.update(endpoint_options(args))
+    result = score(
+        data,
+        args.model,
+        batch_tokens=args.batch_tokens,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        progress=not args.no_progress,
+        shard=args.shard,
+        **options,
+    )
+    path = result.save(args.out)
+    card = result.card
+    skipped = ", ".join(f"{reason}: {count}" for reason, count in card["skipped"].items()) or "none"
+    print(
+        f"scored {card['n_scored']} of {card['n_responses']} responses with {card['fingerprint']} "
+        f"({card['n_from_cache']} from cache, {card['n_computed']} computed); skipped: {skipped}; "
+        f"prompts cut to fit: {card['prompt_truncated']}; responses cut: {card['response_truncated']}; "
+        f"tokens spanning the prompt/response join: {card['boundary_merged']}"
+    )
+    print(f"wrote {path} and {path.with_name(path.stem + '.card.json')}")
+    return 0
+
+
+def add_score_command(commands) -> None:
+    """The `score` sub-command (typicality.scoring)."""
+    from typicality.scoring.runner import DEFAULT_BATCH_TOKENS
+
+    parser = commands.add_parser("score", help="score every response's log-likelihood under a reference model")
+    add_loader_options(parser)
+    parser.add_argument("--model", default="gemma-3-270m", help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, or openai:URL#MODEL (a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)")
+    parser.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, metavar="B", help=f"padded tokens per batch (default {DEFAULT_BATCH_TOKENS})")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="weights' dtype (default: float32 on CPU, bfloat16 on CUDA)")
+    parser.add_argument("--bos", choices=("auto", "always", "never"), help="put a BOS token before each text (default auto: as the tokenizer does)")
+    parser.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template (default: raw text)")
+    parser.add_argument("--max-length", type=int, metavar="N", help="context window in tokens (default: the model's)")
+    parser.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
+    parser.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code from the hub (off by default)")
+    parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--out", required=True, metavar="PATH", help="the scores parquet to write (a .card.json is written beside it)")
+    add_scale_options(parser)
+    parser.set_defaults(run=cmd_score)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from typicality.pipeline import audit
+    from typicality.data import parse_columns
+
+    out = audit(
+        args.dataset,
+        args.out or f"audit-{args.dataset}" + (f"-{args.subset}" if args.subset else ""),
+        data_files=args.data_files,
+        subset=args.subset,
+        split=args.split,
+        limit=args.limit,
+        seed=args.seed,
+        columns=parse_columns(args.columns),
+        rating=args.rating,
+        model=args.model,
+        controls=args.controls,
+        batch_tokens=args.batch_tokens,
+        device=args.device,
+        bootstrap=args.bootstrap,
+        ties=args.ties,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    print(f"audit written to {out}/ (report.html, report.md, results.json, scores.parquet, pairs.parquet, figures/)")
+    return 0
+
+
+def add_audit_command(commands) -> None:
+    """The `audit` sub-command: load, score, fit and report in one go."""
+    parser = commands.add_parser("audit", help="load, score, fit and report: the whole audit into one folder")
+    add_loader_options(parser)
+    parser.add_argument("--model", default="gemma-3-270m", help="reference base model: gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file or openai:URL#MODEL")
+    parser.add_argument("--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set")
+    parser.add_argument("--batch-tokens", type=int, metavar="B", help="padded tokens per scoring batch")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
+    parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
+    parser.add_argument("--out", metavar="DIR", help="the audit folder (default audit-DATASET[-SUBSET])")
+    parser.add_argument("--force", action="store_true", help="replace an existing audit folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress output")
+    parser.set_defaults(run=cmd_audit)
+
+
+def add_scale_options(parser: argparse.ArgumentParser) -> None:
+    """Options for scoring past one machine: endpoint models, several GPUs, job arrays."""
+    parser.add_argument("--shard", metavar="I/N", help="score only shard I of N (0-based; split by a hash of response_id), e.g. one task of a job array; merge the caches with `typicality merge-cache`")
+    parser.add_argument("--device-map", metavar="MAP", help="transformers: spread the model over devices, e.g. auto (all visible GPUs, via accelerate)")
+    parser.add_argument("--concurrency", type=int, metavar="N", help="openai:URL#MODEL: requests in flight at once (default 8)")
+    parser.add_argument("--timeout", type=float, metavar="S", help="openai:URL#MODEL: seconds to wait for one answer (default 300)")
+    parser.add_argument("--max-retries", type=int, metavar="N", help="openai:URL#MODEL: retries of a request on 429/5xx/dropped connections (default 8)")
+
+
+def endpoint_options(args: argparse.Namespace) -> dict:
+    """The scale options the user gave, checked against the kind of model they apply to."""
+    is_endpoint = str(args.model).startswith("openai:")
+    given = {name: getattr(args, name, None) for name in ("device_map", "concurrency", "timeout", "max_retries")}
+    given = {name: value for name, value in given.items() if value is not None}
+    for name in given:
+        if (name == "device_map") == is_endpoint:
+            flag = "--" + name.replace("_", "-")
+            kind = "transformers models, not openai:URL#MODEL" if name == "device_map" else "openai:URL#MODEL models"
+            raise TypicalityError(f"{flag} applies to {kind}; drop it or change --model")
+    if "timeout" in given:
+        given["timeout_s"] = given.pop("timeout")
+    return given
+
+
+def cmd_merge_cache(args: argparse.Namespace) -> int:
+    from typicality.scoring.cache_merge import merge_caches
+    from typicality.scoring.paths import cache_root
+
+    target = args.into if args.into is not None else cache_root()
+    report = merge_caches(target, args.caches)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    for source, added in report.added.items():
+        conflicts = report.conflicts[source]
+        note = f", {conflicts} disagreeing rows kept as they were in the target" if conflicts else ""
+        print(f"{source}: {added} scores added, {report.already_present[source]} already present{note}")
+    print(f"{report.target} now holds {report.total_rows} scores")
+    return 0
+
+
+def add_merge_cache_command(commands) -> None:
+    """`merge-cache`: the shard caches of a job array into one cache."""
+    parser = commands.add_parser("merge-cache", help="merge score caches (e.g. of `score --shard I/N` jobs) into one")
+    parser.add_argument("caches", nargs="+", metavar="CACHE", help="cache folders (each holding scores.sqlite) or scores.sqlite files")
+    parser.add_argument("--into", metavar="DIR", help="the cache folder to merge into (default: $TYPICALITY_CACHE or the user cache folder)")
+    parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+    parser.set_defaults(run=cmd_merge_cache)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="typicality", description="Audit preference datasets for typicality bias.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_loader_options(inspect_parser)
     inspect_parser.add_argument("--json", action="store_true", help="print one JSON object")
     inspect_parser.set_defaults(run=cmd_inspect)
+
+    report_parser = commands.add_parser("report", help="re-render report.md, report.html and figures/ from a finished audit folder")
+    report_parser.add_argument("folder", help="an audit folder (holds results.json, pairs.parquet, scores.parquet, ...)")
+    report_parser.set_defaults(run=cmd_report)
+
+    add_stats_commands(commands)
+    add_score_command(commands)
+    add_merge_cache_command(commands)
+    add_audit_command(commands)
     return parser
 
 

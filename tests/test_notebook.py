@@ -1,0 +1,29 @@
+"""The example notebook runs top to bottom on a small sample, so it never rots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.conftest import shared_file
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore_typicality.ipynb"
+
+
+@pytest.mark.slow
+def test_notebook_executes_on_a_small_limit(monkeypatch, tmp_path):
+    data_file = shared_file("hh-rlhf", "helpful-base", "test.jsonl.gz")
+    monkeypatch.setenv("TYPICALITY_DATA_FILES", str(data_file))
+    monkeypatch.setenv("TYPICALITY_NOTEBOOK_LIMIT", "12")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    text = "".join(output.get("text", "") for output in outputs)
+    assert "pairs prefer the more typical response" in text
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    assert len(images) >= 3, "the figures cell should display the report's figures"
