@@ -1,0 +1,390 @@
+"""The transformers backend: any causal LM (embedded Gemma, hub id, local folder, .gguf) on CPU or CUDA.
+
+Exactness first, then speed. The speed comes from four things, each checked against the
+naive one-sequence computation by the tests:
+- the prompt is run once per batch and its key/value cache is shared by all its responses
+  (HH-RLHF's chosen and rejected share a prompt);
+- the output layer (262k tokens wide for Gemma, most of the compute) is applied only at the
+  positions that predict response tokens, in chunks, with log-softmax in float32;
+- batches are length-sorted under a token budget (by the driver);
+- everything runs under `torch.inference_mode`;
+- on CPU, denormal floats are flushed to zero while scoring: Gemma's activations produce
+  many, and x86 arithmetic on them is an order of magnitude slower (values below 1e-38 move
+  no log-probability by any measurable amount; the exactness tests run with it on).
+
+Layout of a batch: contexts are left-padded and responses right-padded, so every row's real
+tokens are contiguous in the key/value cache. That keeps sliding-window attention (Gemma's
+local layers) exact, since the window is counted in cache slots. With `padding_side="right"`
+the contexts are right-padded for their own pass and their cache is then re-aligned to the
+same contiguous layout; the tests check both sides give the same scores.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from typicality.errors import TypicalityError
+from typicality.scoring.backends import ScoringBackend, register_backend
+from typicality.scoring.batching import similar_lengths
+from typicality.scoring.checkpoints import EMBEDDED_NAME, embedded_checkpoint, embedded_revision, gguf_checkpoint
+from typicality.scoring.fingerprint import ModelIdentity, files_digest
+from typicality.scoring.preparation import prepare_requests
+from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, TokenScores
+
+BOS_POLICIES = ("auto", "always", "never")
+WINDOW_ATTRIBUTES = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+LOGITS_PER_CHUNK = 1 << 26  # floats of logits held at once (256 MiB), whatever the vocabulary size
+
+
+@register_backend("transformers")
+def _create(model: str = EMBEDDED_NAME, **options) -> "TransformersBackend":
+    return TransformersBackend(model, **options)
+
+
+class TransformersBackend(ScoringBackend):
+    """A Hugging Face causal LM scoring responses exactly, fast on CPU.
+
+    `model`: "gemma-3-270m" (the embedded default), a hub id, a local checkpoint folder or a
+    .gguf file. `bos`: "auto" (the tokenizer's own habit), "always" or "never"; a BOS is never
+    doubled. `chat_template`: wrap each prompt in the tokenizer's chat template (off: raw text).
+    `max_length`: the context window (default: the model config's).
+    """
+
+    name = "transformers"
+    light_settings = ("max_length", "bos", "chat_template", "padding_side")
+
+    def __init__(
+        self,
+        model: str = EMBEDDED_NAME,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        bos: str = "auto",
+        chat_template: bool = False,
+        max_length: int | None = None,
+        padding_side: str = "left",
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        progress: bool = True,
+        device_map: str | dict | None = None,
+    ):
+        self.model_name = str(model)
+        if device_map is not None and device is not None:
+            raise TypicalityError("Give --device or --device-map, not both (--device-map auto spreads the model over all visible GPUs).")
+        self.device = _resolve_device(device)
+        self.torch_dtype = _resolve_dtype(dtype, self.device)
+        self.device_map = device_map
+        self.model, self.tokenizer, self.revision = _load(
+            self.model_name, self.torch_dtype, revision, trust_remote_code, progress, device_map
+        )
+        if device_map is None:
+            self.model.to(self.device)
+        else:
+            # Spread by accelerate: inputs go to the first module's device; outputs are brought back there.
+            self.device = _first_device(self.model)
+        self.model.eval()
+        self.config_window = _config_window(self.model.config)
+        self._apply_settings(bos=bos, chat_template=chat_template, max_length=max_length, padding_side=padding_side)
+        self._head_is_exact = self._check_head()
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def _apply_settings(self, **settings) -> None:
+        if "bos" in settings and settings["bos"] not in BOS_POLICIES:
+            raise TypicalityError(f"--bos must be one of {', '.join(BOS_POLICIES)}, got '{settings['bos']}'.")
+        if "padding_side" in settings and settings["padding_side"] not in ("left", "right"):
+            raise TypicalityError(f"padding_side must be 'left' or 'right', got '{settings['padding_side']}'.")
+        max_length = settings.get("max_length")
+        if max_length is not None and not 2 <= max_length <= self.config_window:
+            raise TypicalityError(
+                f"--max-length {max_length} is outside 2..{self.config_window} (the window of {self.model_name})."
+            )
+        if settings.get("chat_template") and not getattr(self.tokenizer, "chat_template", None):
+            raise TypicalityError(
+                f"{self.model_name} has no chat template; score raw text (the default) or pick a model that has one."
+            )
+        super()._apply_settings(**settings)
+
+    @property
+    def window(self) -> int:
+        return self.max_length or self.config_window
+
+    @property
+    def bos_id(self) -> int | None:
+        """The BOS put before every text, or None."""
+        bos_id = self.tokenizer.bos_token_id
+        if self.bos == "never" or bos_id is None:
+            if self.bos == "always":
+                raise TypicalityError(f"--bos always: the tokenizer of {self.model_name} has no BOS token.")
+            return None
+        if self.bos == "always":
+            return bos_id
+        # auto: follow the tokenizer's own habit (Gemma and Llama add BOS; GPT-2 does not).
+        probe = self.tokenizer("a", add_special_tokens=True)["input_ids"]
+        return bos_id if probe and probe[0] == bos_id else None
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return ModelIdentity(
+            name=self.model_name,
+            revision=self.revision,
+            backend=self.name,
+            dtype=str(self.torch_dtype).removeprefix("torch."),
+            bos=self.bos_id is not None,
+            chat_template=bool(self.chat_template),
+            window=self.window,
+        )
+
+    def describe(self) -> dict:
+        return {
+            "device": self.device,
+            "bos_policy": self.bos,
+            "device_map": None if self.device_map is None else str(self.device_map),
+            "torch_threads": torch.get_num_threads(),
+            "padding_side": self.padding_side,
+            "output_layer": "response positions only" if self._head_is_exact else "full logits (model has a custom head)",
+            "config_window": self.config_window,
+        }
+
+    # -- tokens ----------------------------------------------------------------------------------
+
+    def prepare(self, requests: list[ScoreRequest]) -> list[Prepared | Skipped]:
+        def encode(texts: list[str]) -> list[list[int]]:
+            return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+        return prepare_requests(requests, encode, self.bos_id, self.window, self._render_prompt)
+
+    def _render_prompt(self, prompt: str) -> str:
+        if not self.chat_template:
+            return prompt
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def score_batch(self, batch: list[Prepared]) -> list[TokenScores]:
+        with torch.inference_mode(), _flushing_denormals(self.device):
+            return self._score_batch(batch)
+
+    def _score_batch(self, batch: list[Prepared]) -> list[TokenScores]:
+        device = self.device
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        groups: dict[tuple[int, ...], int] = {}
+        group_of = torch.tensor([groups.setdefault(item.context, len(groups)) for item in batch], device=device)
+        contexts = list(groups)
+
+        # Pass 1: each distinct context once.
+        lengths = torch.tensor([len(c) for c in contexts], device=device)
+        width = int(lengths.max())
+        ids = torch.full((len(contexts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(contexts), width), dtype=torch.long)
+        for row, context in enumerate(contexts):
+            span = slice(width - len(context), width) if self.padding_side == "left" else slice(0, len(context))
+            ids[row, span] = torch.tensor(context)
+            mask[row, span] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        cache = _new_cache()
+        hidden = self._run(ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), cache)
+        if self.padding_side == "left":
+            last = hidden[:, -1]
+        else:
+            last = hidden[torch.arange(len(contexts), device=device), lengths - 1]
+            mask = _left_align(cache, mask, lengths)
+        del hidden
+
+        # Pass 2: the responses after their context's cache, in runs of similar length (little padding).
+        # A response's last token is never an input: nothing is predicted from it.
+        outputs: list[torch.Tensor | None] = [None] * len(batch)
+        for run in similar_lengths([len(item.response) - 1 for item in batch]):
+            select = group_of[run]
+            inputs = [batch[i].response[:-1] for i in run]
+            steps = max(len(tokens) for tokens in inputs)
+            predicting = last[select].unsqueeze(1)  # the output that predicts each response's first token
+            if steps:
+                response_ids = torch.full((len(run), steps), pad, dtype=torch.long)
+                response_mask = torch.zeros((len(run), steps), dtype=torch.long)
+                for row, tokens in enumerate(inputs):
+                    response_ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+                    response_mask[row, : len(tokens)] = 1
+                response_ids, response_mask = response_ids.to(device), response_mask.to(device)
+                positions = lengths[select].unsqueeze(1) + torch.arange(steps, device=device)
+                full_mask = torch.cat([mask[select], response_mask], dim=1)
+                hidden = self._run(response_ids, full_mask, positions, _select_rows(cache, select))
+                predicting = torch.cat([predicting, hidden], dim=1)
+            for row, index in enumerate(run):
+                outputs[index] = predicting[row, : len(batch[index].response)]
+        del cache
+
+        # The output layer at the predicting positions only, in chunks; log-softmax in float32.
+        rows = torch.cat([torch.full((len(item.response),), row, dtype=torch.long) for row, item in enumerate(batch)]).to(device)
+        targets = torch.cat([torch.tensor(item.response, dtype=torch.long) for item in batch]).to(device)
+        selected = torch.cat(outputs)  # type: ignore[arg-type]
+        logprobs = torch.empty(len(targets), dtype=torch.float32, device=device)
+        chunk = max(1, LOGITS_PER_CHUNK // self.model.config.get_text_config().vocab_size)
+        for start in range(0, len(targets), chunk):
+            logits = self._head(selected[start : start + chunk]).float()
+            picked = logits.gather(1, targets[start : start + chunk, None]).squeeze(1)
+            logprobs[start : start + chunk] = picked - torch.logsumexp(logits, dim=-1)
+        sums = torch.zeros(len(batch), dtype=torch.float64, device=device).index_add_(0, rows, logprobs.double())
+        return [TokenScores(len(item.response), float(total)) for item, total in zip(batch, sums.tolist())]
+
+    def _run(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache) -> torch.Tensor:
+        """Hidden states (or logits, for models with a custom head) of one forward pass."""
+        if self._head_is_exact:
+            return self.model.base_model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+            ).last_hidden_state.to(self.device)  # a no-op unless --device-map spread the layers
+        return self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True).logits.to(self.device)
+
+    def _head(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self._output_layer(hidden).to(self.device) if self._head_is_exact else hidden  # else: already logits
+
+    def _output_layer(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self.model.get_output_embeddings()(hidden)
+        softcap = getattr(self.model.config.get_text_config(), "final_logit_softcapping", None)
+        if softcap:
+            logits = torch.tanh(logits / softcap) * softcap
+        return logits
+
+    @torch.inference_mode()
+    def _check_head(self) -> bool:
+        """Whether output layer + soft-capping on the body's states reproduces the model's logits.
+
+        True for most causal LMs; a model with its own logit scaling falls back to full logits.
+        """
+        ids = torch.tensor([[self.tokenizer.bos_token_id or 0, *self.tokenizer("Hello there", add_special_tokens=False)["input_ids"]]])
+        ids = ids.to(self.device)
+        try:
+            reference = self.model(input_ids=ids).logits.float()
+            mine = self._output_layer(self.model.base_model(input_ids=ids).last_hidden_state).to(reference.device).float()
+        except Exception:
+            return False
+        return bool(torch.allclose(reference, mine, rtol=1e-4, atol=1e-4 * float(reference.abs().max())))
+
+
+@contextmanager
+def _flushing_denormals(device: str):
+    """Flush denormals to zero on CPU for the duration (torch's process-wide switch; off again after)."""
+    flushing = device == "cpu" and torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if flushing:
+            torch.set_flush_denormal(False)
+
+
+def _new_cache():
+    # No config on purpose: full-length layers, so sliding-window layers keep every slot and the
+    # re-alignment and row selection below stay simple and exact.
+    from transformers import DynamicCache
+
+    return DynamicCache()
+
+
+def _select_rows(cache, rows: torch.Tensor):
+    """A new cache holding the given batch rows of `cache` (which is left untouched)."""
+    selected = _new_cache()
+    for index, layer in enumerate(cache.layers):
+        selected.update(layer.keys.index_select(0, rows), layer.values.index_select(0, rows), index)
+    return selected
+
+
+def _left_align(cache, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Move right-padded contexts to the right end of the cache (the left-padded layout); return the new mask."""
+    width = mask.shape[1]
+    source = (torch.arange(width, device=mask.device).unsqueeze(0) + lengths.unsqueeze(1)) % width
+    for layer in cache.layers:
+        index = source[:, None, :, None].expand_as(layer.keys)
+        layer.keys = layer.keys.gather(2, index)
+        layer.values = layer.values.gather(2, index)
+    return mask.gather(1, source)
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+
+def _resolve_device(device: str | None) -> str:
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise TypicalityError(f"--device {device}: CUDA is not available on this machine; use --device cpu.")
+    return device
+
+
+def _resolve_dtype(dtype: str | None, device: str) -> torch.dtype:
+    if dtype is None:
+        # float32 on CPU (exact, and no faster kernels for half precision there); bfloat16 on a GPU.
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    choices = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype not in choices:
+        raise TypicalityError(f"--dtype must be one of {', '.join(choices)}, got '{dtype}'.")
+    return choices[dtype]
+
+
+def _config_window(config) -> int:
+    text_config = config.get_text_config()
+    for attribute in WINDOW_ATTRIBUTES:
+        value = getattr(text_config, attribute, None)
+        if isinstance(value, int) and value > 1:
+            return value
+    raise TypicalityError(
+        f"The config of {getattr(config, 'name_or_path', 'the model')} states no context window "
+        f"(none of {', '.join(WINDOW_ATTRIBUTES)}); pass --max-length."
+    )
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith((".", "/", "~")) or model.endswith(".gguf") or Path(model).expanduser().exists()
+
+
+def _first_device(model) -> str:
+    """Where a model spread by accelerate takes its inputs: the device of its first placed module."""
+    placed = [d for d in getattr(model, "hf_device_map", {}).values() if d not in ("disk", "meta")]
+    first = placed[0] if placed else "cpu"
+    return f"cuda:{first}" if isinstance(first, int) else str(first)
+
+
+def _load(model: str, dtype: torch.dtype, revision: str | None, trust_remote_code: bool, progress: bool, device_map=None):
+    """(model, tokenizer, revision) for any supported model name, or one clear error naming it."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    options: dict = {"trust_remote_code": trust_remote_code}
+    if model == EMBEDDED_NAME:
+        source, resolved = embedded_checkpoint(progress), embedded_revision()
+    elif _looks_like_path(model):
+        path = Path(model).expanduser()
+        if not path.exists():
+            raise TypicalityError(f"Model '{model}': no such file or folder.")
+        if path.is_file():
+            if path.suffix != ".gguf":
+                raise TypicalityError(f"Model '{model}' is a file but not a .gguf; give a checkpoint folder or a .gguf file.")
+            resolved = files_digest([path])
+            source = gguf_checkpoint(path, resolved.split(":", 1)[1], progress)
+        else:
+            if not (path / "config.json").exists():
+                raise TypicalityError(f"Model '{model}': the folder has no config.json, so it is not a transformers checkpoint.")
+            weights = [p for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES or p.name == "config.json"]
+            source, resolved = path, files_digest(weights)
+    else:
+        source, resolved = model, revision
+        if revision:
+            options["revision"] = revision
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(source), **options)
+        placement = {"device_map": device_map} if device_map is not None else {}
+        loaded = AutoModelForCausalLM.from_pretrained(str(source), dtype=dtype, **options, **placement)
+    except Exception as error:
+        text = str(error).strip().splitlines()
+        raise TypicalityError(
+            f"Could not load model '{model}': {type(error).__name__}: {text[0].rstrip('.') if text else 'no message'}. "
+            f"Give '{EMBEDDED_NAME}' (the embedded default), a Hugging Face causal LM id (the hub must be "
+            "reachable, or the model already in the Hugging Face cache), a local checkpoint folder, or a .gguf file."
+        ) from error
+    if resolved is None:
+        resolved = getattr(loaded.config, "_commit_hash", None) or "unknown-revision"
+    return loaded, tokenizer, resolved
