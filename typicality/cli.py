@@ -159,22 +159,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from typicality.scoring import score
 
     data = load_from_args(args)
-    options = {name: getattr(args, name) for name in ("dtype", "bos", "max_length", "revision") if getattr(args, name) is not None}
-    if args.chat_template:
-        options["chat_template"] = True
-    if args.trust_remote_code:
-        options["trust_remote_code"] = True
-    options.update(endpoint_options(args))
-    result = score(
-        data,
-        args.model,
-        batch_tokens=args.batch_tokens,
-        device=args.device,
-        cache_dir=args.cache_dir,
-        progress=not args.no_progress,
-        shard=args.shard,
-        **options,
-    )
+    result = score(data, args.model, progress=not args.no_progress, shard=args.shard, **scoring_options(args))
     path = result.save(args.out)
     card = result.card
     skipped = ", ".join(f"{reason}: {count}" for reason, count in card["skipped"].items()) or "none"
@@ -188,14 +173,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_score_command(commands) -> None:
-    """The `score` sub-command (typicality.scoring)."""
-    from typicality.scoring.runner import DEFAULT_BATCH_TOKENS
-
-    parser = commands.add_parser("score", help="score every response's log-likelihood under a reference model")
-    add_loader_options(parser)
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The reference model and how to run it: shared by `score` and `audit`."""
     parser.add_argument("--model", default="gemma-3-270m", help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, or openai:URL#MODEL (a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)")
-    parser.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, metavar="B", help=f"padded tokens per batch (default {DEFAULT_BATCH_TOKENS})")
+    parser.add_argument("--batch-tokens", type=int, metavar="B", help="padded tokens per batch (default 4096)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="weights' dtype (default: float32 on CPU, bfloat16 on CUDA)")
     parser.add_argument("--bos", choices=("auto", "always", "never"), help="put a BOS token before each text (default auto: as the tokenizer does)")
@@ -204,15 +185,38 @@ def add_score_command(commands) -> None:
     parser.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code from the hub (off by default)")
     parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--device-map", metavar="MAP", help="transformers: spread the model over devices, e.g. auto (all visible GPUs, via accelerate)")
+    parser.add_argument("--concurrency", type=int, metavar="N", help="openai:URL#MODEL: requests in flight at once (default 8)")
+    parser.add_argument("--timeout", type=float, metavar="S", help="openai:URL#MODEL: seconds to wait for one answer (default 300)")
+    parser.add_argument("--max-retries", type=int, metavar="N", help="openai:URL#MODEL: retries of a request on 429/5xx/dropped connections (default 8)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress output")
+
+
+def scoring_options(args: argparse.Namespace) -> dict:
+    """The `score()` keyword arguments the user set (the rest keep `score()`'s defaults)."""
+    names = ("batch_tokens", "device", "cache_dir", "dtype", "bos", "max_length", "revision")
+    options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.chat_template:
+        options["chat_template"] = True
+    if args.trust_remote_code:
+        options["trust_remote_code"] = True
+    options.update(endpoint_options(args))
+    return options
+
+
+def add_score_command(commands) -> None:
+    """The `score` sub-command (typicality.scoring)."""
+    parser = commands.add_parser("score", help="score every response's log-likelihood under a reference model")
+    add_loader_options(parser)
+    add_model_options(parser)
+    parser.add_argument("--shard", metavar="I/N", help="score only shard I of N (0-based; split by a hash of response_id), e.g. one task of a job array; merge the caches with `typicality merge-cache`")
     parser.add_argument("--out", required=True, metavar="PATH", help="the scores parquet to write (a .card.json is written beside it)")
-    add_scale_options(parser)
     parser.set_defaults(run=cmd_score)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from typicality.pipeline import audit
     from typicality.data import parse_columns
+    from typicality.pipeline import audit
 
     out = audit(
         args.dataset,
@@ -226,12 +230,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         rating=args.rating,
         model=args.model,
         controls=args.controls,
-        batch_tokens=args.batch_tokens,
-        device=args.device,
         bootstrap=args.bootstrap,
         ties=args.ties,
         force=args.force,
         progress=not args.no_progress,
+        **scoring_options(args),
     )
     print(f"audit written to {out}/ (report.html, report.md, results.json, scores.parquet, pairs.parquet, figures/)")
     return 0
@@ -241,25 +244,13 @@ def add_audit_command(commands) -> None:
     """The `audit` sub-command: load, score, fit and report in one go."""
     parser = commands.add_parser("audit", help="load, score, fit and report: the whole audit into one folder")
     add_loader_options(parser)
-    parser.add_argument("--model", default="gemma-3-270m", help="reference base model: gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file or openai:URL#MODEL")
+    add_model_options(parser)
     parser.add_argument("--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set")
-    parser.add_argument("--batch-tokens", type=int, metavar="B", help="padded tokens per scoring batch")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
     parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
     parser.add_argument("--out", metavar="DIR", help="the audit folder (default audit-DATASET[-SUBSET])")
     parser.add_argument("--force", action="store_true", help="replace an existing audit folder")
-    parser.add_argument("--no-progress", action="store_true", help="no progress output")
     parser.set_defaults(run=cmd_audit)
-
-
-def add_scale_options(parser: argparse.ArgumentParser) -> None:
-    """Options for scoring past one machine: endpoint models, several GPUs, job arrays."""
-    parser.add_argument("--shard", metavar="I/N", help="score only shard I of N (0-based; split by a hash of response_id), e.g. one task of a job array; merge the caches with `typicality merge-cache`")
-    parser.add_argument("--device-map", metavar="MAP", help="transformers: spread the model over devices, e.g. auto (all visible GPUs, via accelerate)")
-    parser.add_argument("--concurrency", type=int, metavar="N", help="openai:URL#MODEL: requests in flight at once (default 8)")
-    parser.add_argument("--timeout", type=float, metavar="S", help="openai:URL#MODEL: seconds to wait for one answer (default 300)")
-    parser.add_argument("--max-retries", type=int, metavar="N", help="openai:URL#MODEL: retries of a request on 429/5xx/dropped connections (default 8)")
 
 
 def endpoint_options(args: argparse.Namespace) -> dict:

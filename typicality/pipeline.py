@@ -32,14 +32,16 @@ def audit(
     rating: str | None = None,
     model: str = "gemma-3-270m",
     controls: list[str] | None = None,
-    batch_tokens: int | None = None,
-    device: str | None = None,
     bootstrap: int = 0,
     ties: str = "drop",
     force: bool = False,
     progress: bool = True,
+    **scoring_options,
 ) -> Path:
-    """Audit `dataset` for typicality bias; returns the folder holding scores, pairs, results and report."""
+    """Audit `dataset` for typicality bias; returns the folder holding scores, pairs, results and report.
+
+    `scoring_options` go to `typicality.scoring.score` (batch_tokens, device, dtype, cache_dir, ...).
+    """
     from typicality.data import load
     from typicality.data.storage import save_preference_data
     from typicality.report import render_report
@@ -64,8 +66,7 @@ def audit(
     console.print(f"{summary['n_prompts']} prompts, {summary['n_responses']} responses, {summary['n_comparisons']} pairs")
 
     console.rule(f"[2/4] score with {model}")
-    scoring_options = {"batch_tokens": batch_tokens} if batch_tokens else {}
-    scores = score(data, model, device=device, progress=progress, **scoring_options)
+    scores = score(data, model, progress=progress, **scoring_options)
     scores.save(out / "scores.parquet")
 
     console.rule("[3/4] fit")
