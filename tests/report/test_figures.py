@@ -169,3 +169,15 @@ def test_the_curve_and_its_points_come_from_the_same_slice(audit_dir):
     np.testing.assert_allclose(np.asarray(points.get_ydata(), dtype=float), expected["rate"].to_numpy())
     (curve,) = [line for line in item.figure.axes[0].lines if line.get_label().startswith("fitted")]
     np.testing.assert_allclose(curve.get_ydata(), 1 / (1 + np.exp(-0.7 * np.asarray(curve.get_xdata()))))
+
+
+def test_preference_rate_plot_survives_bins_that_are_all_wins_or_all_losses():
+    """A bin whose rate is exactly 0 or 1 has a Wilson bound equal to it up to rounding; the error bar must not go negative."""
+    import pandas as pd
+
+    from typicality.report.figures import plot_preference_rate
+
+    delta = [float(i) for i in range(-20, 20)]
+    pairs = pd.DataFrame({"delta_mean_logprob": delta, "label": [0.0 if d < 0 else 1.0 for d in delta]})
+    figure = plot_preference_rate(pairs, "delta_mean_logprob", {"alpha": 2.0, "se": 0.5, "ci_low": 1.0, "ci_high": 3.0, "fitted": True})
+    assert figure.axes

@@ -151,7 +151,8 @@ def plot_preference_rate(pairs: pd.DataFrame, column: str, estimate: dict | None
         ax.errorbar(
             bins["delta"],
             bins["rate"],
-            yerr=[bins["rate"] - bins["ci_low"], bins["ci_high"] - bins["rate"]],
+            # Clipped at 0: when a bin's rate is exactly 0 or 1, the Wilson bound can differ from it by rounding.
+            yerr=np.clip([bins["rate"] - bins["ci_low"], bins["ci_high"] - bins["rate"]], 0, None),
             fmt="o",
             color="#4C72B0",
             capsize=3,

@@ -1,0 +1,91 @@
+"""`typicality audit` end to end on a tiny model: the folder, the numbers, the refusals and the resume."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.scoring.tiny_model import build_tiny_model
+from typicality.cli import main
+from typicality.errors import TypicalityError
+from typicality.pipeline import IN_PROGRESS, audit
+
+HOSTILE = "<script>document.title='pwned'</script><b>bold</b> {{ x }}"
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny-model")))
+
+
+def hh_file(path, n_pairs: int, identical: bool = False) -> str:
+    with open(path, "w", encoding="utf-8") as handle:
+        for index in range(n_pairs):
+            prompt = f"\n\nHuman: Question number {index}: what is the capital of France?\n\nAssistant:"
+            chosen = f" The capital of France is Paris. {HOSTILE if index == 0 else ''}"
+            rejected = chosen if identical else f" I think that is a good question {index}."
+            handle.write(json.dumps({"chosen": prompt + chosen, "rejected": prompt + rejected}) + "\n")
+    return str(path)
+
+
+def run_audit(data_file, out, model, cache, *extra) -> int:
+    return main(["audit", "hh-rlhf", "--data-files", data_file, "--model", model, "--cache-dir", str(cache), "--out", str(out), "--no-progress", *extra])
+
+
+def test_audit_writes_the_whole_folder_and_its_numbers_agree(tmp_path, tiny_model_dir):
+    data_file = hh_file(tmp_path / "test.jsonl", 40)
+    out = tmp_path / "audit"
+    assert run_audit(data_file, out, tiny_model_dir, tmp_path / "cache") == 0
+    for name in ("responses.parquet", "comparisons.parquet", "dataset.json", "scores.parquet", "pairs.parquet", "results.json", "report.md", "report.html"):
+        assert (out / name).exists(), name
+    assert list((out / "figures").glob("*.png"))
+    assert not (out / IN_PROGRESS).exists()
+
+    # The agreement rate, recomputed from the saved tables without the stats module.
+    results = json.loads((out / "results.json").read_text())
+    scores = pd.read_parquet(out / "scores.parquet").set_index("response_id")["mean_logprob"]
+    comparisons = pd.read_parquet(out / "comparisons.parquet")
+    chosen_higher = scores.loc[comparisons["response_a"]].to_numpy() > scores.loc[comparisons["response_b"]].to_numpy()
+    assert results["agreement"]["n_pairs"] == 40
+    assert results["agreement"]["rate"] == pytest.approx(chosen_higher.mean())
+
+    html = (out / "report.html").read_text()
+    assert "<script>document.title" not in html and "&lt;script&gt;" in html
+
+
+def test_existing_folder_is_refused_unless_forced(tmp_path, tiny_model_dir, capsys):
+    data_file = hh_file(tmp_path / "test.jsonl", 12)
+    out = tmp_path / "audit"
+    assert run_audit(data_file, out, tiny_model_dir, tmp_path / "cache") == 0
+    capsys.readouterr()
+    assert run_audit(data_file, out, tiny_model_dir, tmp_path / "cache") == 2
+    assert "already exists" in capsys.readouterr().err and (out / "report.html").exists()
+    assert run_audit(data_file, out, tiny_model_dir, tmp_path / "cache", "--force") == 0
+
+
+def test_interrupted_audit_resumes_from_the_cache(tmp_path, tiny_model_dir, monkeypatch):
+    data_file = hh_file(tmp_path / "test.jsonl", 12)
+    out, cache = tmp_path / "audit", tmp_path / "cache"
+
+    def crash(folder):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("typicality.report.render_report", crash)
+    with pytest.raises(KeyboardInterrupt):
+        audit("hh-rlhf", out, data_files=[data_file], model=tiny_model_dir, cache_dir=cache, progress=False)
+    assert (out / IN_PROGRESS).exists() and (out / "results.json").exists()
+    monkeypatch.undo()
+
+    audit("hh-rlhf", out, data_files=[data_file], model=tiny_model_dir, cache_dir=cache, progress=False)
+    card = json.loads((out / "scores.card.json").read_text())
+    assert card["n_computed"] == 0 and card["n_from_cache"] == 24
+    assert (out / "report.html").exists() and not (out / IN_PROGRESS).exists()
+
+
+def test_dataset_with_no_usable_pairs_gives_a_clear_message_and_no_report(tmp_path, tiny_model_dir):
+    data_file = hh_file(tmp_path / "test.jsonl", 5, identical=True)
+    with pytest.raises(TypicalityError, match="no usable pairs.*identical responses: 5"):
+        audit("hh-rlhf", tmp_path / "audit", data_files=[data_file], model=tiny_model_dir, cache_dir=tmp_path / "cache", progress=False)
+    assert not (tmp_path / "audit" / "report.html").exists()
