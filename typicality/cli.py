@@ -25,20 +25,27 @@ def add_loader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rating", help="rated sources: the rating column that decides preferences")
 
 
-def load_from_args(args: argparse.Namespace):
-    from typicality.data import load, parse_columns
+def loader_arguments(args: argparse.Namespace) -> dict:
+    """The loader options as keyword arguments of `typicality.data.load` (and `audit`)."""
+    from typicality.data import parse_columns
 
-    options = {"rating": args.rating} if getattr(args, "rating", None) else {}
-    return load(
-        args.dataset,
-        data_files=args.data_files,
-        subset=args.subset,
-        split=args.split,
-        limit=args.limit,
-        columns=parse_columns(args.columns),
-        seed=args.seed,
-        **options,
-    )
+    arguments = {
+        "data_files": args.data_files,
+        "subset": args.subset,
+        "split": args.split,
+        "limit": args.limit,
+        "columns": parse_columns(args.columns),
+        "seed": args.seed,
+    }
+    if args.rating:
+        arguments["rating"] = args.rating
+    return arguments
+
+
+def load_from_args(args: argparse.Namespace):
+    from typicality.data import load
+
+    return load(args.dataset, **loader_arguments(args))
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -215,19 +222,12 @@ def add_score_command(commands) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from typicality.data import parse_columns
     from typicality.pipeline import audit
 
     out = audit(
         args.dataset,
         args.out or f"audit-{args.dataset}" + (f"-{args.subset}" if args.subset else ""),
-        data_files=args.data_files,
-        subset=args.subset,
-        split=args.split,
-        limit=args.limit,
-        seed=args.seed,
-        columns=parse_columns(args.columns),
-        rating=args.rating,
+        **loader_arguments(args),
         model=args.model,
         controls=args.controls,
         bootstrap=args.bootstrap,
