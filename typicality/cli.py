@@ -183,7 +183,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """The reference model and how to run it: shared by `score` and `audit`."""
     parser.add_argument("--model", default="gemma-3-270m", help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, or openai:URL#MODEL (a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)")
-    parser.add_argument("--batch-tokens", type=int, metavar="B", help="padded tokens per batch (default 4096)")
+    parser.add_argument("--batch-tokens", type=int, metavar="B", help="token positions per batch (default 8192)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="weights' dtype (default: float32 on CPU, bfloat16 on CUDA)")
     parser.add_argument("--bos", choices=("auto", "always", "never"), help="put a BOS token before each text (default auto: as the tokenizer does)")

@@ -79,7 +79,8 @@ def test_bos_is_added_exactly_once(gemma):
 
 
 def test_a_token_spanning_the_join_with_the_gemma_tokenizer(gemma, tmp_path):
-    pairs = [("Paris is the capit", "al of France."), ("\n\nHuman: Say yes.\n\nAssistant: ", "Sure")]
+    # Prompts ending in a space: the tokenizer glues it to the response's first word ("▁capital").
+    pairs = [("Paris is the ", "capital of France."), ("\n\nHuman: Say yes.\n\nAssistant: ", "Sure")]
     result = score(data_from_texts(pairs), gemma, cache_dir=tmp_path, progress=False)
     naive = [naive_score(gemma.model, gemma.tokenizer, p, r) for p, r in pairs]
     assert [n["boundary_merged"] for n in naive] == [True, True]

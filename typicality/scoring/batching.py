@@ -14,7 +14,7 @@ def batch_cost(n_contexts: int, context_width: int, response_tokens: int) -> int
     return n_contexts * context_width + response_tokens
 
 
-def similar_lengths(lengths: list[int], waste: float = 0.25, slack: int = 16) -> list[list[int]]:
+def similar_lengths(lengths: list[int], waste: float = 0.1, slack: int = 8) -> list[list[int]]:
     """Indices grouped in runs of similar length, shortest first.
 
     A run grows while its padded size (count x longest) stays within (1 + waste) x its real

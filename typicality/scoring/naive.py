@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from typicality.scoring.join import scoring_context
+
 
 def naive_token_logprobs(model, input_ids: list[int], n_context: int) -> torch.Tensor:
     """Log-probabilities of input_ids[n_context:], each read from the logits one position earlier."""
@@ -24,6 +26,7 @@ def naive_score(model, tokenizer, prompt: str, response: str, bos: bool = True) 
     The response tokens are the joint tokens after the longest common prefix with the prompt's
     own tokens (the documented boundary rule; on most real data the prefix is the whole prompt).
     """
+    prompt = scoring_context(prompt, response)  # the documented join (join.py), as the scorer applies it
     start = [tokenizer.bos_token_id] if bos else []
     prompt_ids = start + tokenizer(prompt, add_special_tokens=False)["input_ids"]
     joint_ids = start + tokenizer(prompt + response, add_special_tokens=False)["input_ids"]

@@ -16,12 +16,13 @@ from typicality.scoring.backends import ScoringBackend, load_backend
 from typicality.scoring.batching import plan_batches
 from typicality.scoring.cache import CachedScore, ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
+from typicality.scoring.join import scoring_context
 from typicality.scoring.paths import cache_root
 from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, text_key
 from typicality.scoring.result import SCORE_COLUMNS, ScoreResult
 from typicality.scoring.sharding import in_shard, parse_shard
 
-DEFAULT_BATCH_TOKENS = 4096
+DEFAULT_BATCH_TOKENS = 8192
 
 
 def score(
@@ -64,7 +65,11 @@ def score(
     with ScoreCache(cache_dir if cache_dir is not None else cache_root()) as cache:
         known = cache.get_many(fingerprint, keys)
         from_cache = set(known)
-        todo = {key: ScoreRequest(key, p, r) for key, p, r in zip(keys, responses["prompt"], responses["response"]) if key not in known}
+        todo = {
+            key: ScoreRequest(key, scoring_context(p, r), r)
+            for key, p, r in zip(keys, responses["prompt"], responses["response"])
+            if key not in known
+        }
         if hasattr(backend, "score_texts"):  # endpoint backends: the server tokenizes (openai_backend.py)
             skipped, ready, computed_positions, compute_seconds = _run_texts(backend, cache, fingerprint, todo, known, progress)
         else:
