@@ -2,9 +2,8 @@
 
     .venv/bin/python benchmarks/bench_scoring.py [--pairs 40] [--subset helpful-base] [--batch-tokens B]
 
-Scores the same responses twice with the embedded Gemma 3 270M: first naively (one sequence
-at a time, full logits, float32, `torch.no_grad`), then with `typicality.scoring.score` on an
-empty cache. Both rates count the same tokens: prompt + response of every response, i.e. the
+Scores the same responses twice with the embedded Gemma 3 270M: with `typicality.scoring.score`
+on an empty cache, then naively (one sequence at a time, full logits, float32, `torch.no_grad`). Both rates count the same tokens: prompt + response of every response, i.e. the
 positions the naive method runs. Prints wall and CPU seconds and tokens/s of both, the largest
 score difference, peak RSS, and as its last line `speedup_vs_naive=<ratio>` (of wall times).
 """
@@ -51,15 +50,9 @@ def main() -> None:
     pairs = list(zip(data.responses["prompt"], data.responses["response"]))
     print(f"data: {len(data.comparisons)} pairs, {len(pairs)} distinct responses, {data.n_prompts} prompts ({args.subset}, seed {args.seed})")
 
-    # Both phases warm up on one short text, so neither pays first-call costs.
+    # Both phases warm up on one short text, so neither pays first-call costs. The scorer runs
+    # first, so the peak RSS printed after it is its own (the naive's logits are the larger).
     naive_score(backend.model, backend.tokenizer, "Hello", " there")
-
-    tick, cpu = time.perf_counter(), time.process_time()
-    naive = [naive_score(backend.model, backend.tokenizer, prompt, response) for prompt, response in pairs]
-    naive_seconds, naive_cpu = time.perf_counter() - tick, time.process_time() - cpu
-    tokens = sum(len(backend.tokenizer(p + r, add_special_tokens=False)["input_ids"]) + 1 for p, r in pairs)
-    naive_rss = peak_rss_mib()
-
     with tempfile.TemporaryDirectory() as cache_dir:
         score(data.limit(1, seed=args.seed), backend, cache_dir=Path(cache_dir) / "warm-up", progress=False)
         tick, cpu = time.perf_counter(), time.process_time()
@@ -67,10 +60,16 @@ def main() -> None:
         scorer_seconds, scorer_cpu = time.perf_counter() - tick, time.process_time() - cpu
     scorer_rss = peak_rss_mib()
 
+    tick, cpu = time.perf_counter(), time.process_time()
+    naive = [naive_score(backend.model, backend.tokenizer, prompt, response) for prompt, response in pairs]
+    naive_seconds, naive_cpu = time.perf_counter() - tick, time.process_time() - cpu
+    naive_rss = peak_rss_mib()
+    tokens = sum(len(backend.tokenizer(p + r, add_special_tokens=False)["input_ids"]) + 1 for p, r in pairs)
+
     difference = max(abs(row - reference["mean_logprob"]) for row, reference in zip(result.table["mean_logprob"], naive))
     print(f"tokens (prompt + response, per response): {tokens}")
-    print(f"naive:  {naive_seconds:8.1f} s wall {naive_cpu:8.1f} s CPU  {tokens / naive_seconds:8.1f} tokens/s  peak RSS {naive_rss:,.0f} MiB")
-    print(f"scorer: {scorer_seconds:8.1f} s wall {scorer_cpu:8.1f} s CPU  {tokens / scorer_seconds:8.1f} tokens/s  peak RSS {scorer_rss:,.0f} MiB  (batch_tokens {args.batch_tokens})")
+    print(f"naive:  {naive_seconds:8.1f} s wall {naive_cpu:8.1f} s CPU  {tokens / naive_seconds:8.1f} tokens/s  peak RSS {naive_rss:,.0f} MiB (process, so far)")
+    print(f"scorer: {scorer_seconds:8.1f} s wall {scorer_cpu:8.1f} s CPU  {tokens / scorer_seconds:8.1f} tokens/s  peak RSS {scorer_rss:,.0f} MiB (process, so far)  (batch_tokens {args.batch_tokens})")
     print(f"max |mean_logprob difference| = {difference:.2e}")
     # CPU seconds are less disturbed than wall time when other processes share the cores.
     print(f"speedup_vs_naive_cpu_time={naive_cpu / scorer_cpu:.2f}")
