@@ -89,3 +89,12 @@ def test_dataset_with_no_usable_pairs_gives_a_clear_message_and_no_report(tmp_pa
     with pytest.raises(TypicalityError, match="no usable pairs.*identical responses: 5"):
         audit("hh-rlhf", tmp_path / "audit", data_files=[data_file], model=tiny_model_dir, cache_dir=tmp_path / "cache", progress=False)
     assert not (tmp_path / "audit" / "report.html").exists()
+
+
+def test_a_failed_load_leaves_nothing_that_blocks_the_next_attempt(tmp_path, tiny_model_dir):
+    """`make audit` without network fails at the load; `make audit DATA_FILES=...` right after must run."""
+    out, cache = tmp_path / "audit", tmp_path / "cache"
+    with pytest.raises(TypicalityError, match="No such file"):
+        audit("hh-rlhf", out, data_files=[str(tmp_path / "absent.jsonl")], model=tiny_model_dir, cache_dir=cache, progress=False)
+    audit("hh-rlhf", out, data_files=[hh_file(tmp_path / "test.jsonl", 12)], model=tiny_model_dir, cache_dir=cache, progress=False)
+    assert (out / "report.html").exists()

@@ -61,6 +61,9 @@ def audit(
     console.rule(f"[1/4] load {dataset}")
     options = {"rating": rating} if rating else {}
     data = load(dataset, data_files=data_files, subset=subset, split=split, limit=limit, columns=columns, seed=seed, **options)
+    # Marked only once there is something to resume: a failed load (no network, bad file) leaves
+    # the folder empty, so the next attempt with other arguments is not refused.
+    (out / IN_PROGRESS).write_text(json.dumps(request, indent=2) + "\n", encoding="utf-8")
     save_preference_data(data, out)
     summary = data.summary()
     console.print(f"{summary['n_prompts']} prompts, {summary['n_responses']} responses, {summary['n_comparisons']} pairs")
@@ -97,4 +100,3 @@ def _claim_folder(out: Path, request: dict, force: bool) -> None:
                 "Choose another --out, or pass --force to replace it."
             )
     out.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(request, indent=2) + "\n", encoding="utf-8")
