@@ -15,7 +15,7 @@ from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.fingerprint import SCORER_VERSION, ModelIdentity
 from typicality.scoring.naive import naive_score
 from typicality.scoring.paths import cache_root
-from typicality.scoring.result import ScoreResult, load_scores
+from typicality.audit_folder import ScoreResult, load_scores
 from typicality.scoring.runner import DEFAULT_BATCH_TOKENS, score
 
 __all__ = [

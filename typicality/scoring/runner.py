@@ -19,7 +19,7 @@ from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.join import scoring_context
 from typicality.scoring.paths import cache_root
 from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, text_key
-from typicality.scoring.result import SCORE_COLUMNS, ScoreResult
+from typicality.audit_folder import SCORE_COLUMNS, ScoreResult
 from typicality.scoring.sharding import in_shard, parse_shard
 
 DEFAULT_BATCH_TOKENS = 8192

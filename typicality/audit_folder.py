@@ -1,0 +1,376 @@
+"""The audit folder: the one contract between the stages (torch-free; every stage, the pipeline,
+the CLI and the notebook read and write audit folders only through this module).
+
+An audit folder holds, each written by one stage and read by the later ones:
+
+| file | written by | what |
+|---|---|---|
+| `responses.parquet`, `comparisons.parquet`, `dataset.json` | data | `PreferenceData` and its accounting and provenance |
+| `scores.parquet` (+ `scores.card.json`) | scoring | one row per distinct response; the score card |
+| `pairs.parquet` | stats | the pair design, its metadata in the parquet schema |
+| `results.json` | stats | every estimate and every decision (headline, interpretation, ...) |
+| `influence.parquet` | stats | per-pair and per-prompt influence on alpha |
+| `report.md`, `report.html`, `figures/` | report | what a person reads; computed from results.json |
+
+`results.json` carries `format_version`; a folder written by another version is refused with one
+clear message rather than misread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from typicality.errors import TypicalityError, one_line
+
+# Bumped whenever results.json or a file's schema changes meaning; readers refuse other versions.
+FORMAT_VERSION = 2
+
+RESPONSES_FILE = "responses.parquet"
+COMPARISONS_FILE = "comparisons.parquet"
+DATASET_FILE = "dataset.json"
+SCORES_FILE = "scores.parquet"
+PAIRS_FILE = "pairs.parquet"
+RESULTS_FILE = "results.json"
+INFLUENCE_FILE = "influence.parquet"
+REPORT_MARKDOWN_FILE = "report.md"
+REPORT_HTML_FILE = "report.html"
+FIGURES_FOLDER = "figures"
+# Written first and removed last by `audit()`: its presence means "started here and not finished".
+IN_PROGRESS_FILE = "audit-in-progress.json"
+
+# The scores table: column -> dtype (pandas), as the scorer writes it.
+SCORE_SCHEMA = {
+    "prompt_id": "object",
+    "response_id": "object",
+    "n_tokens": "int64",
+    "sum_logprob": "float64",
+    "mean_logprob": "float64",
+    "truncated": "bool",
+    "prompt_truncated": "bool",
+    "boundary_merged": "bool",
+    "skipped": "object",  # the scorer's reason for not scoring a response, None when scored
+    "model": "object",  # the model fingerprint
+}
+SCORE_COLUMNS = list(SCORE_SCHEMA)
+# The columns the stats stage cannot do without (a simulated or hand-made table may lack the rest).
+REQUIRED_SCORE_COLUMNS = ["response_id", "n_tokens", "sum_logprob", "mean_logprob"]
+# Where the score card rides in a parquet file's schema metadata (and in `<stem>.card.json` beside it).
+SCORE_CARD_KEY = b"typicality.card"
+PAIR_DESIGN_KEY = b"typicality.pair_design"
+
+# The columns of the data tables every loader produces (plus ratings / metadata).
+RESPONSE_COLUMNS = ["prompt_id", "prompt", "response_id", "response"]
+COMPARISON_COLUMNS = ["prompt_id", "response_a", "response_b", "label"]
+# PreferenceData fields that are tables or the accounting; every other dataclass field is saved in dataset.json.
+DATA_TABLE_FIELDS = ("responses", "comparisons", "accounting")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: responses.parquet, comparisons.parquet, dataset.json
+
+
+def save_data(data, folder: str | Path) -> Path:
+    """Write `PreferenceData` into a folder (every dataclass field other than the tables goes to dataset.json)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data.responses.to_parquet(folder / RESPONSES_FILE, index=False)
+    data.comparisons.to_parquet(folder / COMPARISONS_FILE, index=False)
+    metadata = {f.name: getattr(data, f.name) for f in dataclasses.fields(data) if f.name not in DATA_TABLE_FIELDS}
+    metadata["accounting"] = data.accounting.to_dict()
+    metadata["format_version"] = FORMAT_VERSION
+    _write_json(folder / DATASET_FILE, metadata)
+    return folder
+
+
+def load_data(folder: str | Path):
+    """Read the `PreferenceData` a folder holds."""
+    from typicality.data.preference_data import Accounting, PreferenceData
+
+    folder = Path(folder)
+    missing = [name for name in (RESPONSES_FILE, COMPARISONS_FILE, DATASET_FILE) if not (folder / name).exists()]
+    if missing:
+        raise TypicalityError(f"{folder} is not a typicality data folder: it lacks {', '.join(missing)}.")
+    metadata = _read_json(folder / DATASET_FILE)
+    metadata.pop("format_version", None)
+    counts = metadata.pop("accounting")
+    accounting = Accounting(counts["rows_read"], Counter(counts["dropped"]), list(counts.get("notes", [])))
+    known = {f.name for f in dataclasses.fields(PreferenceData)} - set(DATA_TABLE_FIELDS)
+    return PreferenceData(
+        responses=pd.read_parquet(folder / RESPONSES_FILE),
+        comparisons=pd.read_parquet(folder / COMPARISONS_FILE),
+        accounting=accounting,
+        **{name: value for name, value in metadata.items() if name in known},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores: scores.parquet and its card
+
+
+@dataclass
+class ScoreResult:
+    """`table`: one row per distinct response (SCORE_SCHEMA); `card`: model, settings and counts (JSON-able).
+
+    Skipped responses (empty, whitespace-only, unencodable) stay in the table with NaN scores,
+    n_tokens 0 and the reason in `skipped` (None for scored rows).
+    """
+
+    table: pd.DataFrame
+    card: dict = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.card.get("fingerprint")
+
+    @property
+    def scored(self) -> pd.DataFrame:
+        """The rows that have a score."""
+        if "skipped" not in self.table.columns:
+            return self.table
+        return self.table[self.table["skipped"].isna()]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the parquet (card in its metadata too) and `<stem>.card.json` beside it, atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        card_text = json.dumps(self.card, indent=2, sort_keys=True, default=_json_default)
+        _write_parquet(self.table, path, {SCORE_CARD_KEY: card_text.encode()})
+        score_card_path(path).write_text(card_text + "\n", encoding="utf-8")
+        return path
+
+
+def score_card_path(path: str | Path) -> Path:
+    """`scores.parquet` -> `scores.card.json`."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.card.json")
+
+
+def load_scores(path: str | Path) -> ScoreResult:
+    """Read a scores parquet (`ScoreResult.save`, or any parquet with the required columns) and its card."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / SCORES_FILE
+    if not path.exists():
+        raise TypicalityError(f"No scores file at {path}: score the data first (`typicality score ... --out {path}`) or pass --scores FILE.")
+    try:
+        arrow = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise TypicalityError(f"{path} is not a readable parquet file ({one_line(error)}).") from None
+    missing = [column for column in REQUIRED_SCORE_COLUMNS if column not in arrow.column_names]
+    if missing:
+        raise TypicalityError(
+            f"{path} is not a typicality scores file: it lacks {', '.join(missing)} "
+            f"(a scores table needs {', '.join(REQUIRED_SCORE_COLUMNS)}, as `typicality score` writes)."
+        )
+    metadata = arrow.schema.metadata or {}
+    if SCORE_CARD_KEY in metadata:
+        card = json.loads(metadata[SCORE_CARD_KEY])
+    elif score_card_path(path).exists():
+        card = _read_json(score_card_path(path))
+    else:
+        card = {}
+    table = arrow.replace_schema_metadata(None).to_pandas()
+    return ScoreResult(table, card)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pair design: pairs.parquet
+
+
+@dataclass
+class PairDesign:
+    """The pair design (`frame`, one row per usable pair) and what it was built from.
+
+    Built by `typicality.stats.pair_design.build_pairs`; see there for the frame's columns.
+    """
+
+    frame: pd.DataFrame
+    dataset: str | None = None
+    model: str | None = None  # the scores' model fingerprint
+    seed: int = 0
+    ties: str = "drop"
+    construction: str = "distinct"  # how pairs were formed from the data (see build_pairs)
+    ratings: list[str] = field(default_factory=list)
+    correctness: str | None = None
+    metadata: list[str] = field(default_factory=list)  # the comparisons' own columns carried along
+    slice_columns: list[str] = field(default_factory=list)  # metadata columns sliced on by default
+    accounting: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def with_frame(self, frame: pd.DataFrame) -> "PairDesign":
+        """The same design metadata over another set of rows (a slice, a resample)."""
+        return dataclasses.replace(self, frame=frame)
+
+    def settings(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "frame"}
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        if path.suffix != ".parquet":
+            path = path / PAIRS_FILE
+        _write_parquet(self.frame, path, {PAIR_DESIGN_KEY: json.dumps(self.settings(), default=_json_default).encode()})
+        return path
+
+
+def load_pairs(path: str | Path) -> PairDesign:
+    """Read `pairs.parquet` (a file, or the audit folder holding it) back into a `PairDesign`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / PAIRS_FILE
+    if not path.exists():
+        raise TypicalityError(f"No pair design at {path}: run `typicality fit` (or `typicality audit`) to write it.")
+    try:
+        arrow = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise TypicalityError(f"{path} is not a readable parquet file ({one_line(error)}).") from None
+    metadata = arrow.schema.metadata or {}
+    if PAIR_DESIGN_KEY not in metadata:
+        raise TypicalityError(f"{path} is not a pair design written by this version of typicality: re-run `typicality fit` on its folder.")
+    settings = json.loads(metadata[PAIR_DESIGN_KEY])
+    return PairDesign(frame=arrow.replace_schema_metadata(None).to_pandas(), **settings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results: results.json
+
+
+def save_results(results: dict, folder: str | Path) -> Path:
+    """Write results.json (strict JSON: a NaN is a bug upstream, not something to write)."""
+    path = Path(folder)
+    if path.suffix != ".json":
+        path = path / RESULTS_FILE
+    content = dict(results)
+    content["format_version"] = FORMAT_VERSION
+    _write_json(path, content, allow_nan=False)
+    return path
+
+
+def load_results(folder: str | Path) -> dict:
+    """Read results.json and check its format version; one clear message for anything else."""
+    folder = Path(folder)
+    path = folder if folder.suffix == ".json" else folder / RESULTS_FILE
+    if not path.parent.is_dir():
+        raise TypicalityError(f"{path.parent} is not a folder: give the folder that `typicality audit DATASET --out DIR` wrote.")
+    if not path.exists():
+        raise TypicalityError(
+            f"{path.parent} has no {RESULTS_FILE}, so it is not a finished audit: run `typicality audit DATASET --out {path.parent}` "
+            "(an interrupted audit resumes) or `typicality fit` on it first."
+        )
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise TypicalityError(f"{path} is not valid JSON ({one_line(error)}): re-run `typicality fit` on its folder to rewrite it.") from None
+    if not isinstance(results, dict):
+        raise TypicalityError(f"{path} holds a {type(results).__name__}, not a JSON object: re-run `typicality fit` on its folder.")
+    version = results.get("format_version")
+    if version != FORMAT_VERSION:
+        raise TypicalityError(
+            f"{path} was written by another version of typicality (format {version}, this version reads {FORMAT_VERSION}): "
+            f"re-run `typicality fit {path.parent}` (scores are cached, so nothing is re-scored) or use the version that wrote it."
+        )
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# A whole audit folder
+
+
+@dataclass
+class AuditFolder:
+    """A finished audit, read through the contract: results.json always, the rest when readable.
+
+    Build one in memory (a notebook) or with `read_audit`. `missing` names each optional file
+    that is absent or unreadable and why, so a partial audit still gets a report.
+    """
+
+    results: dict
+    pairs: PairDesign | None = None
+    scores: ScoreResult | None = None
+    data: object | None = None  # PreferenceData
+    influence: pd.DataFrame | None = None
+    folder: Path | None = None
+    missing: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def score_card(self) -> dict | None:
+        """The scorer's card: results.json carries it as `model` (the one way it travels)."""
+        model = self.results.get("model")
+        return model if isinstance(model, dict) else None
+
+
+def read_audit(folder: str | Path, *, with_data: bool = True) -> AuditFolder:
+    """Read a finished audit folder: results.json (required, version-checked) and the optional files."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TypicalityError(f"{folder} is not a folder: give the folder that `typicality audit DATASET --out DIR` wrote.")
+    audit = AuditFolder(results=load_results(folder), folder=folder)
+    audit.pairs = _optional(audit, folder / PAIRS_FILE, load_pairs)
+    audit.scores = _optional(audit, folder / SCORES_FILE, load_scores)
+    audit.influence = _optional(audit, folder / INFLUENCE_FILE, pd.read_parquet)
+    if with_data:
+        audit.data = _optional(audit, folder / DATASET_FILE, lambda path: load_data(path.parent))
+    return audit
+
+
+def is_finished_audit(folder: str | Path) -> bool:
+    folder = Path(folder)
+    return (folder / RESULTS_FILE).exists() and not (folder / IN_PROGRESS_FILE).exists()
+
+
+def _optional(audit: AuditFolder, path: Path, reader):
+    if not path.exists():
+        audit.missing[path.name] = "absent"
+        return None
+    try:
+        return reader(path)
+    except Exception as error:  # noqa: BLE001 - an unreadable optional file is reported, not fatal
+        audit.missing[path.name] = f"unreadable ({one_line(error)})"
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing helpers
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[bytes, bytes]) -> None:
+    """Atomically: a run killed while saving leaves the previous file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **metadata})
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(arrow, staging)
+    os.replace(staging, path)
+
+
+def _write_json(path: Path, content: dict, *, allow_nan: bool = True) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_text(json.dumps(content, indent=2, allow_nan=allow_nan, default=_json_default) + "\n", encoding="utf-8")
+    os.replace(staging, path)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise TypicalityError(f"{path} is not valid JSON ({one_line(error)}).") from None
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
