@@ -14,38 +14,40 @@ from typicality.errors import TypicalityError
 
 
 def add_loader_options(parser: argparse.ArgumentParser) -> None:
-    """The options every command that reads a dataset shares."""
+    """The options every command that reads a dataset shares (the fields of `typicality.data.LoadRequest`)."""
     parser.add_argument("dataset", help="a registered dataset name (see `typicality datasets`)")
     parser.add_argument("--data-files", nargs="+", metavar="PATH", help="local file(s) in the source's original format instead of the hub")
     parser.add_argument("--subset", help="the source's subset (e.g. helpful-base for hh-rlhf)")
-    parser.add_argument("--split", help="the split to read from the hub (default: the loader's)")
+    parser.add_argument("--split", help="the split to read (default: the loader's)")
+    # --revision is the model's (score, audit); the dataset's is --data-revision.
+    parser.add_argument("--data-revision", metavar="REVISION", help="hub datasets: the branch, tag or commit to read (default: the latest); recorded in dataset.json")
     parser.add_argument("--limit", type=int, metavar="N", help="keep a seeded random sample of N whole prompt groups")
     parser.add_argument("--seed", type=int, default=0, help="seed for --limit (default 0)")
     parser.add_argument("--columns", metavar="NEW=OLD,...", help="map the file's column names to the ones the loader expects")
     parser.add_argument("--rating", help="rated sources: the rating column that decides preferences")
 
 
-def loader_arguments(args: argparse.Namespace) -> dict:
-    """The loader options as keyword arguments of `typicality.data.load` (and `audit`)."""
-    from typicality.data import parse_columns
+def loader_arguments(args: argparse.Namespace):
+    """The loader options as a checked `LoadRequest` (for `typicality.data.load` and `audit`)."""
+    from typicality.data import LoadRequest, parse_columns
 
-    arguments = {
-        "data_files": args.data_files,
-        "subset": args.subset,
-        "split": args.split,
-        "limit": args.limit,
-        "columns": parse_columns(args.columns),
-        "seed": args.seed,
-    }
-    if args.rating:
-        arguments["rating"] = args.rating
-    return arguments
+    return LoadRequest(
+        args.dataset,
+        data_files=tuple(args.data_files or ()),
+        subset=args.subset,
+        split=args.split,
+        limit=args.limit,
+        seed=args.seed,
+        columns=parse_columns(args.columns),
+        rating=args.rating,
+        revision=args.data_revision,
+    ).check()
 
 
 def load_from_args(args: argparse.Namespace):
     from typicality.data import load
 
-    return load(args.dataset, **loader_arguments(args))
+    return load(loader_arguments(args))
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -224,10 +226,14 @@ def add_score_command(commands) -> None:
 def cmd_audit(args: argparse.Namespace) -> int:
     from typicality.pipeline import audit
 
+    request = loader_arguments(args)
+    if request.revision is not None:  # until audit() takes the LoadRequest itself
+        raise TypicalityError("typicality audit does not take --data-revision yet; use typicality score or inspect with it.")
     out = audit(
         args.dataset,
         args.out or f"audit-{args.dataset}" + (f"-{args.subset}" if args.subset else ""),
-        **loader_arguments(args),
+        data_files=list(request.data_files), subset=request.subset, split=request.split, limit=request.limit,
+        seed=request.seed, columns=request.columns, rating=request.rating,
         model=args.model,
         controls=args.controls,
         bootstrap=args.bootstrap,

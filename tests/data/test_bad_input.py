@@ -31,7 +31,7 @@ def inspect_json(capsys, argv) -> dict:
 
 def test_missing_file(tmp_path, capsys):
     missing = str(tmp_path / "nowhere.jsonl")
-    assert error_of(capsys, ["inspect", "pairs", "--data-files", missing]) == f"typicality: error: No such file: {missing}."
+    assert error_of(capsys, ["inspect", "pairs", "--data-files", missing]) == f"typicality: error: No such file: {missing} (--data-files). Check the path."
 
 
 def test_malformed_json_line_names_file_and_line(tmp_path, capsys):
@@ -100,7 +100,7 @@ def test_nothing_usable_is_an_error_that_lists_the_drops(tmp_path, capsys):
 
 def test_bad_rating_name(tmp_path, capsys):
     path = write_jsonl(tmp_path / "uf.jsonl", [instruction("sharegpt", "Q?", [completion("a", 9.0)])])
-    assert "Choose --rating from: overall_score" in error_of(capsys, ["inspect", "ultrafeedback", "--data-files", path, "--rating", "stars"])
+    assert "has no rating 'stars' for --rating. Choose from: overall_score" in error_of(capsys, ["inspect", "ultrafeedback", "--data-files", path, "--rating", "stars"])
 
 
 def test_unknown_file_type(tmp_path, capsys):

@@ -73,8 +73,8 @@ def test_winner_labels_ties_and_multi_turn_handling(tmp_path):
 def test_pair_metadata_survives_a_data_folder(tmp_path):
     from pandas.testing import assert_frame_equal
 
-    from typicality.data.storage import load_preference_data, save_preference_data
+    from typicality.audit_folder import load_data, save_data
 
     data = load("chatbot-arena", data_files=write_parquet(tmp_path / "train.parquet", ROWS))
-    save_preference_data(data, tmp_path / "folder")
-    assert_frame_equal(load_preference_data(tmp_path / "folder").comparisons, data.comparisons)
+    save_data(data, tmp_path / "folder")
+    assert_frame_equal(load_data(tmp_path / "folder").comparisons, data.comparisons)

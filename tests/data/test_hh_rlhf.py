@@ -98,13 +98,13 @@ def test_limit_samples_whole_prompt_groups_reproducibly(tmp_path):
 def test_data_folder_round_trip(tmp_path):
     from pandas.testing import assert_frame_equal
 
-    from typicality.data.storage import load_preference_data, save_preference_data
+    from typicality.audit_folder import load_data, save_data
 
     prompt = "\n\nHuman: Hi\n\nAssistant:"
     path = write_jsonl(tmp_path / "t.jsonl", [{"chosen": prompt + " a", "rejected": prompt + " b"}, {"chosen": prompt + " c", "rejected": prompt + " c"}])
     data = load("hh-rlhf", data_files=path)
-    save_preference_data(data, tmp_path / "folder")
-    again = load_preference_data(tmp_path / "folder")
+    save_data(data, tmp_path / "folder")
+    again = load_data(tmp_path / "folder")
     assert_frame_equal(data.responses, again.responses)
     assert_frame_equal(data.comparisons, again.comparisons)
     assert again.summary() == data.summary()

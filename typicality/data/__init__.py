@@ -1,7 +1,9 @@
 """Stage 1: any preference dataset -> `PreferenceData`."""
 
+from typicality.data.loading import load, load_request
 from typicality.data.preference_data import Accounting, PreferenceData, prompt_id_for, response_id_for
-from typicality.data.registry import LoadRequest, all_loaders, get_loader, load, parse_columns, register
+from typicality.data.registry import all_loaders, get_loader, register
+from typicality.data.request import LoadRequest, parse_columns
 
 __all__ = [
     "Accounting",
@@ -10,6 +12,7 @@ __all__ = [
     "all_loaders",
     "get_loader",
     "load",
+    "load_request",
     "parse_columns",
     "prompt_id_for",
     "register",

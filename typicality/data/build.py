@@ -126,6 +126,7 @@ def from_ratings(
         rating_columns=list(rating_columns),
         correctness=correctness,
         preference=f"higher {preference} rating",
+        preference_rating=preference,
         **info,
     )
 

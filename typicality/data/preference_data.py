@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -56,6 +58,7 @@ class PreferenceData:
     response, plus the source's numeric ratings (NaN when absent).
     `comparisons`: one row per judged pair: prompt_id, response_a, response_b (response ids),
     label (1 = a preferred, 0 = b preferred, 0.5 = tie), plus per-pair metadata columns.
+    Every other field is JSON-able: an audit folder saves them all in dataset.json.
     """
 
     name: str
@@ -66,13 +69,30 @@ class PreferenceData:
     rating_columns: list[str] = field(default_factory=list)  # numeric ratings in `responses`
     correctness: str | None = None  # the rating that stands for true quality, if any
     preference: str = ""  # what the label means, in words
+    preference_rating: str | None = None  # rated data: the rating column that decided the labels; None for pairwise
     subset: str | None = None
     split: str | None = None
-    source: str = ""  # hub id or local file paths, for the report
+    source: str = ""  # hub id or local file paths, in words
+    # The resolved source of the load, one entry per hub dataset or file read:
+    # {"kind": "hub", "id", "data_dir"/"name" (when given), "split", "revision"} or
+    # {"kind": "file", "path" (absolute), "sha256", "bytes"} or {"kind": "url", "url"}.
+    provenance: list[dict] = field(default_factory=list)
 
     @property
     def n_prompts(self) -> int:
         return int(self.responses["prompt_id"].nunique())
+
+    @property
+    def title(self) -> str:
+        """A title for people: "HH-RLHF helpful-base (test)"; a generic file is named by its file, "my_prefs.jsonl"."""
+        from typicality.data.registry import source_title
+
+        title = source_title(self.name) or _file_names(self.provenance) or self.source or self.name
+        if self.subset:
+            title += f" {self.subset}"
+        if self.split:
+            title += f" ({self.split})"
+        return title
 
     def summary(self) -> dict:
         """The counts `typicality inspect` prints."""
@@ -82,6 +102,7 @@ class PreferenceData:
         quantiles = [0.0, 0.25, 0.5, 0.75, 1.0]
         return {
             "dataset": self.name,
+            "title": self.title,
             "subset": self.subset,
             "split": self.split,
             "kind": self.kind,
@@ -94,6 +115,8 @@ class PreferenceData:
             "notes": list(self.accounting.notes),
             "rating_columns": list(self.rating_columns),
             "correctness": self.correctness,
+            "preference_rating": self.preference_rating,
+            "provenance": [dict(entry) for entry in self.provenance],
             "prompt_chars_quantiles": _quantiles(prompt_chars, quantiles),
             "response_chars_quantiles": _quantiles(response_chars, quantiles),
         }
@@ -111,19 +134,21 @@ class PreferenceData:
         keep = set(rng.choice(prompt_ids, size=n_prompts, replace=False))
         accounting = Accounting(self.accounting.rows_read, Counter(self.accounting.dropped), list(self.accounting.notes))
         accounting.notes.append(f"--limit kept {n_prompts} of {len(prompt_ids)} prompts (seed {seed}).")
-        return PreferenceData(
-            name=self.name,
+        return dataclasses.replace(
+            self,
             responses=self.responses[self.responses["prompt_id"].isin(keep)].reset_index(drop=True),
             comparisons=self.comparisons[self.comparisons["prompt_id"].isin(keep)].reset_index(drop=True),
             accounting=accounting,
-            kind=self.kind,
-            rating_columns=list(self.rating_columns),
-            correctness=self.correctness,
-            preference=self.preference,
-            subset=self.subset,
-            split=self.split,
-            source=self.source,
         )
+
+
+def _file_names(provenance: list[dict]) -> str:
+    """The names of the files a load read ("a.jsonl", "a.jsonl, b.jsonl", "a.jsonl and 3 more files")."""
+    names = [os.path.basename(entry.get("path") or entry.get("url") or "") for entry in provenance if entry.get("kind") in ("file", "url")]
+    names = [name for name in names if name]
+    if len(names) > 2:
+        return f"{names[0]} and {len(names) - 1} more files"
+    return ", ".join(names)
 
 
 def _quantiles(values: pd.Series, qs: list[float]) -> dict[str, float]:

@@ -1,24 +1,41 @@
-"""Reading a source through `datasets.load_dataset`: the hub by default, local files on request.
+"""Reading a source through `datasets`: the hub by default, local files on request.
 
 Every failure a user can cause (no file, a malformed line, a missing column, no network)
-becomes one `TypicalityError` naming the input and the fix.
+becomes one `TypicalityError` naming the input and the fix. Every read also returns its
+provenance: the hub dataset and the commit it resolved to, or the path, size and sha256 of
+each local file.
+
+A machine that cannot reach the Hugging Face Hub is told so within seconds: before asking
+`datasets` (whose retries take about 30 s), one short request checks that the hub answers.
+When it does not, a copy `datasets` has cached is still used (as in offline mode); only
+without one is the load refused, naming `--data-files`. `HF_HUB_OFFLINE=1` (or
+`HF_DATASETS_OFFLINE=1`) skips the check and reads the cache alone; `HF_ENDPOINT` is the hub
+that is checked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
+import hashlib
 import json
 import os
+import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import datasets
 
-from typicality.data.registry import LoadRequest
-from typicality.errors import TypicalityError
+from typicality.data.request import LoadRequest, builder_for, is_remote
+from typicality.errors import TypicalityError, one_line
 
-# File suffix -> the `datasets` builder that reads it.
-BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".tsv": "csv"}
+# Seconds the hub (or a remote file's server) has to answer the reachability check.
+REACHABILITY_TIMEOUT_S = 5.0
+COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 def read_rows(
@@ -27,17 +44,19 @@ def read_rows(
     required: list[str],
     split: str,
     hub_kwargs: dict | None = None,
-) -> datasets.Dataset:
-    """The source's rows as a `datasets.Dataset`, with `request.columns` renames applied and `required` checked."""
+) -> tuple[datasets.Dataset, list[dict]]:
+    """The source's rows (with `request.columns` renames applied and `required` checked) and their provenance."""
     if request.data_files:
-        dataset, where = _read_local(request.data_files), ", ".join(request.data_files)
+        dataset, provenance = _read_local(request.data_files)
+        where = ", ".join(request.data_files)
     elif hub_id is None:
         raise TypicalityError(
             "This dataset has no hub id: pass --data-files PATH, a local file or a Hub file as "
             "hf://datasets/OWNER/NAME/FILE."
         )
     else:
-        dataset, where = _read_hub(hub_id, split, hub_kwargs or {}), hub_id
+        dataset, hub_entry = _read_hub(hub_id, split, hub_kwargs or {}, request.revision)
+        provenance, where = [hub_entry], hub_id
     dataset = _rename(dataset, request.columns, where)
     missing = [column for column in required if column not in dataset.column_names]
     if missing:
@@ -45,40 +64,45 @@ def read_rows(
             f"{where}: missing column(s) {', '.join(missing)}. Expected {', '.join(required)}; "
             f"found {', '.join(dataset.column_names)}. Map other names with --columns new=old."
         )
-    return dataset
+    return dataset, provenance
 
 
-def _read_local(patterns: tuple[str, ...]) -> datasets.Dataset:
+def _read_local(patterns: tuple[str, ...]) -> tuple[datasets.Dataset, list[dict]]:
     files: list[str] = []
     for pattern in patterns:
-        if "://" in pattern:  # a remote file (hf://datasets/owner/name/file.parquet, https://...): datasets fetches it
+        if is_remote(pattern):  # a remote file (hf://datasets/owner/name/file.parquet, https://...): datasets fetches it
+            _refuse_if_unreachable(pattern)
             files.append(pattern)
             continue
         matches = sorted(glob.glob(os.path.expanduser(pattern)))
         if not matches:
             raise TypicalityError(f"No such file: {pattern}.")
         files.extend(matches)
-    builders = {_builder_for(path) for path in files}
+    builders = {builder_for(path) for path in files}
     if len(builders) > 1:
         raise TypicalityError(f"--data-files mixes formats ({', '.join(sorted(builders))}); give files of one format.")
     builder = builders.pop()
     if builder in ("json", "csv"):
         for path in files:
-            if "://" not in path:
+            if not is_remote(path):
                 _check_text_lines(path, json_lines=builder == "json")
     kwargs = {"delimiter": "\t"} if all(str(f).endswith((".tsv", ".tsv.gz")) for f in files) else {}
     try:
-        return datasets.load_dataset(builder, data_files=files, split="train", **kwargs)
+        dataset = datasets.load_dataset(builder, data_files=files, split="train", **kwargs)
     except Exception as error:  # datasets wraps parser errors in several types; the innermost says what is wrong
-        raise TypicalityError(f"Could not read {', '.join(files)} as {builder}: {_first_line(_root_cause(error))}") from error
+        raise TypicalityError(f"Could not read {', '.join(files)} as {builder}: {one_line(_root_cause(error), 300)}") from error
+    return dataset, [_file_provenance(path) for path in files]
 
 
-def _builder_for(path: str) -> str:
-    name = path[:-3] if path.endswith(".gz") else path
-    suffix = Path(name).suffix.lower()
-    if suffix not in BUILDERS:
-        raise TypicalityError(f"{path}: unknown file type '{suffix}'. Use .jsonl, .json, .parquet, .csv or .tsv (optionally .gz).")
-    return BUILDERS[suffix]
+def _file_provenance(path: str) -> dict:
+    """Where a file came from: its absolute path, size and sha256 (a remote file: its URL)."""
+    if is_remote(path):
+        return {"kind": "url", "url": path}
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"kind": "file", "path": str(Path(path).resolve()), "sha256": digest.hexdigest(), "bytes": os.path.getsize(path)}
 
 
 def _check_text_lines(path: str, json_lines: bool) -> None:
@@ -112,16 +136,86 @@ def _check_text_lines(path: str, json_lines: bool) -> None:
         raise TypicalityError(f"{path}: cannot read the file ({error}).") from None
 
 
-def _read_hub(hub_id: str, split: str, hub_kwargs: dict) -> datasets.Dataset:
+def _read_hub(hub_id: str, split: str, hub_kwargs: dict, revision: str | None) -> tuple[datasets.Dataset, dict]:
+    """A hub dataset's split and its provenance, the commit it resolved to included."""
+    what = f"'{hub_id}' ({' '.join(f'{k}={v}' for k, v in hub_kwargs.items()) or 'default'}, split {split})"
+    fix = "Without internet access, download the original files and pass them with --data-files PATH."
+    offline = bool(datasets.config.HF_HUB_OFFLINE)
+    unreachable = None if offline else unreachable_reason(datasets.config.HF_ENDPOINT)
     try:
-        return datasets.load_dataset(hub_id, split=split, **hub_kwargs)
-    except Exception as error:  # no network, unknown split, gated repo...
-        where = " ".join(f"{k}={v}" for k, v in hub_kwargs.items())
+        with _offline_mode(unreachable is not None):
+            builder = datasets.load_dataset_builder(hub_id, revision=revision, **hub_kwargs)
+            builder.download_and_prepare()
+            dataset = builder.as_dataset(split=split)
+    except Exception as error:  # no network, no cached copy, unknown split, gated repo...
+        if unreachable is not None:
+            raise TypicalityError(
+                f"Cannot reach the Hugging Face Hub at {datasets.config.HF_ENDPOINT} ({unreachable}) to load {what}, "
+                f"and no copy of it is cached. {fix}"
+            ) from error
+        if offline:
+            raise TypicalityError(
+                f"Offline mode is on (HF_HUB_OFFLINE or HF_DATASETS_OFFLINE) and no cached copy of {what} was found "
+                f"({one_line(error)}). {fix}"
+            ) from error
+        raise TypicalityError(f"Could not load {what} from the Hugging Face Hub: {one_line(error, 300)}. {fix}") from error
+    resolved = builder.hash if isinstance(builder.hash, str) and COMMIT_SHA.fullmatch(builder.hash) else revision
+    return dataset, {"kind": "hub", "id": hub_id, **hub_kwargs, "split": split, "revision": resolved}
+
+
+@contextlib.contextmanager
+def _offline_mode(on: bool):
+    """While `on`, `datasets` reads its cache without trying the network (as HF_HUB_OFFLINE=1 does)."""
+    if not on:
+        yield
+        return
+    before = datasets.config.HF_HUB_OFFLINE
+    datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE = before
+
+
+def unreachable_reason(url: str, timeout: float = REACHABILITY_TIMEOUT_S) -> str | None:
+    """None when the server at `url` answers at all (any HTTP status) within `timeout` seconds; otherwise why not.
+
+    The request runs in a daemon thread so that a slow name lookup, which socket timeouts do
+    not bound, cannot hold the user up either.
+    """
+    parts = urllib.parse.urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}/"
+    outcome: list[str | None] = []
+
+    def ask() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(origin, method="HEAD"), timeout=timeout).close()
+            outcome.append(None)
+        except urllib.error.HTTPError:  # it answered, if only to refuse
+            outcome.append(None)
+        except Exception as error:  # no route, no name, refused, timed out
+            reason = getattr(error, "reason", error)
+            outcome.append(one_line(reason) if isinstance(reason, BaseException) else str(reason))
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if not outcome:
+        return f"no answer within {timeout:.0f} s"
+    return outcome[0]
+
+
+def _refuse_if_unreachable(path: str) -> None:
+    """A remote data file's server must answer first (hf:// files live on the hub)."""
+    if datasets.config.HF_HUB_OFFLINE:  # datasets serves a cached copy or fails at once
+        return
+    url = datasets.config.HF_ENDPOINT if path.startswith("hf://") else path
+    reason = unreachable_reason(url)
+    if reason is not None:
         raise TypicalityError(
-            f"Could not load '{hub_id}' ({where or 'default'}, split {split}) from the Hugging Face Hub: "
-            f"{_first_line(error)}. Without internet access, download the original files and pass them "
-            f"with --data-files PATH."
-        ) from error
+            f"Cannot reach {urllib.parse.urlsplit(url).netloc} ({reason}) to fetch {path}. "
+            "Download the file and pass its local path with --data-files."
+        )
 
 
 def _rename(dataset: datasets.Dataset, columns: dict[str, str], where: str) -> datasets.Dataset:
@@ -143,8 +237,3 @@ def _root_cause(error: BaseException) -> BaseException:
     while error.__cause__ is not None:
         error = error.__cause__
     return error
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:300]

@@ -21,7 +21,8 @@ from __future__ import annotations
 from typicality.data.build import from_pairs
 from typicality.data.preference_data import Accounting, PreferenceData
 from typicality.data.reading import read_rows
-from typicality.data.registry import LoadRequest, register
+from typicality.data.registry import register
+from typicality.data.request import LoadRequest
 from typicality.data.render import split_conversation_pair
 
 HUB_ID = "lmsys/chatbot_arena_conversations"
@@ -31,16 +32,15 @@ METADATA = ("winner", "model_a", "model_b", "language", "turn")
 
 @register(
     "chatbot-arena",
+    title="Chatbot Arena",
     hub_id=HUB_ID,
     kind="pairwise",
     preference="winner (model_a | model_b; tie and tie (bothbad) = 0.5)",
     controls=(),
-    default_split="train",
-    description="LMSYS Chatbot Arena battles (33k, gated on the Hub); last assistant turns judged.",
 )
 def load_chatbot_arena(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
-    rows = read_rows(request, HUB_ID, ["winner", "conversation_a", "conversation_b"], split)
+    rows, provenance = read_rows(request, HUB_ID, ["winner", "conversation_a", "conversation_b"], split)
     accounting = Accounting(rows_read=len(rows))
     present = [column for column in METADATA if column in rows.column_names]
     # Only the needed columns: the moderation structs make full rows slow to decode.
@@ -71,5 +71,6 @@ def load_chatbot_arena(request: LoadRequest) -> PreferenceData:
         pair_metadata=metadata,
         split=split,
         source=", ".join(request.data_files) or HUB_ID,
+        provenance=provenance,
         preference="winner (ties 0.5)",
     )

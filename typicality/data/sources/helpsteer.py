@@ -18,9 +18,9 @@ import re
 from typicality.data.build import from_ratings
 from typicality.data.preference_data import Accounting, PreferenceData
 from typicality.data.reading import read_rows
-from typicality.data.registry import LoadRequest, register
+from typicality.data.registry import register
+from typicality.data.request import LoadRequest
 from typicality.data.render import render_prompt
-from typicality.errors import TypicalityError
 
 RATINGS = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
 TURN_TAG = re.compile(r"<extra_id_1>(User|Assistant)[ \t]*\n?")
@@ -39,12 +39,9 @@ def helpsteer2_messages(prompt: str) -> list[dict]:
 
 def _load(name: str, hub_id: str, request: LoadRequest, render_turns: bool) -> PreferenceData:
     split = request.split or "train"
-    preference = request.options.get("rating") or "helpfulness"
-    correctness = request.options.get("correctness") or "correctness"
-    for role, column in (("--rating", preference), ("correctness", correctness)):
-        if column not in RATINGS:
-            raise TypicalityError(f"{name} has no rating '{column}' for {role}. Choose from: {', '.join(RATINGS)}.")
-    rows = read_rows(request, hub_id, ["prompt", "response", *RATINGS], split)
+    preference = request.rating or "helpfulness"  # LoadRequest.check() refused names outside RATINGS
+    correctness = request.correctness or "correctness"
+    rows, provenance = read_rows(request, hub_id, ["prompt", "response", *RATINGS], split)
     accounting = Accounting(rows_read=len(rows))
     rated = rows.select_columns(["prompt", "response", *RATINGS]).to_pandas()
     if render_turns:
@@ -58,17 +55,18 @@ def _load(name: str, hub_id: str, request: LoadRequest, render_turns: bool) -> P
         correctness=correctness,
         split=split,
         source=", ".join(request.data_files) or hub_id,
+        provenance=provenance,
     )
 
 
 @register(
     "helpsteer",
+    title="HelpSteer",
     hub_id="nvidia/HelpSteer",
     kind="rated",
     preference="higher helpfulness (0-4)",
     controls=("correctness", "coherence", "complexity", "verbosity"),
-    default_split="train",
-    description="NVIDIA HelpSteer v1 (the paper's data): up to 4 responses per prompt, five 0-4 ratings.",
+    ratings=RATINGS,
 )
 def load_helpsteer(request: LoadRequest) -> PreferenceData:
     return _load("helpsteer", "nvidia/HelpSteer", request, render_turns=False)
@@ -76,12 +74,12 @@ def load_helpsteer(request: LoadRequest) -> PreferenceData:
 
 @register(
     "helpsteer2",
+    title="HelpSteer2",
     hub_id="nvidia/HelpSteer2",
     kind="rated",
     preference="higher helpfulness (0-4)",
     controls=("correctness", "coherence", "complexity", "verbosity"),
-    default_split="train",
-    description="NVIDIA HelpSteer2: 2 responses per prompt, multi-turn prompts rendered to plain text.",
+    ratings=RATINGS,
 )
 def load_helpsteer2(request: LoadRequest) -> PreferenceData:
     return _load("helpsteer2", "nvidia/HelpSteer2", request, render_turns=True)

@@ -5,35 +5,35 @@ from __future__ import annotations
 from typicality.data.build import from_pairs
 from typicality.data.preference_data import Accounting, PreferenceData
 from typicality.data.reading import read_rows
-from typicality.data.registry import LoadRequest, register
+from typicality.data.registry import register
+from typicality.data.render import ASSISTANT_CUE
+from typicality.data.request import LoadRequest
 
-ASSISTANT_TAG = "\n\nAssistant:"
 SUBSETS = ("helpful-base", "harmless-base", "helpful-online", "helpful-rejection-sampled")
 
 
 def split_transcript(transcript: str) -> tuple[str, str] | None:
     """(prompt, response): the prompt is everything up to and including the last `\\n\\nAssistant:`."""
-    cut = transcript.rfind(ASSISTANT_TAG)
+    cut = transcript.rfind(ASSISTANT_CUE)
     if cut < 0:
         return None
-    cut += len(ASSISTANT_TAG)
+    cut += len(ASSISTANT_CUE)
     return transcript[:cut], transcript[cut:]
 
 
 @register(
     "hh-rlhf",
+    title="HH-RLHF",
     hub_id="Anthropic/hh-rlhf",
     kind="pairwise",
     preference="chosen over rejected",
     controls=(),
     subsets=SUBSETS,
     default_subset="helpful-base",
-    default_split="test",
-    description="Anthropic helpful/harmless dialogues; the last assistant turn is judged.",
 )
 def load_hh_rlhf(request: LoadRequest) -> PreferenceData:
     split = request.split or "test"
-    rows = read_rows(request, "Anthropic/hh-rlhf", ["chosen", "rejected"], split, {"data_dir": request.subset})
+    rows, provenance = read_rows(request, "Anthropic/hh-rlhf", ["chosen", "rejected"], split, {"data_dir": request.subset})
     accounting = Accounting(rows_read=len(rows))
     prompts, chosen, rejected = [], [], []
     for row in rows:
@@ -58,5 +58,6 @@ def load_hh_rlhf(request: LoadRequest) -> PreferenceData:
         subset=request.subset,
         split=split,
         source=", ".join(request.data_files) or "Anthropic/hh-rlhf",
+        provenance=provenance,
         preference="chosen over rejected",
     )

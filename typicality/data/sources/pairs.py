@@ -17,7 +17,8 @@ import datasets
 from typicality.data.build import from_pairs, parse_labels
 from typicality.data.preference_data import Accounting, PreferenceData
 from typicality.data.reading import read_rows
-from typicality.data.registry import LoadRequest, register
+from typicality.data.registry import register
+from typicality.data.request import LoadRequest
 from typicality.data.render import MALFORMED, is_conversation, render_prompt, split_conversation_pair
 from typicality.errors import TypicalityError
 
@@ -31,15 +32,15 @@ def scalar_columns(rows: datasets.Dataset, exclude: set[str]) -> list[str]:
 
 @register(
     "pairs",
+    title="Judged pairs",
     hub_id=None,
     kind="pairwise",
     preference="chosen over rejected, or label (1 = response_a preferred, 0.5 = tie)",
     controls=(),
-    description="Any file of judged pairs: prompt, chosen, rejected or prompt, response_a, response_b, label.",
 )
 def load_pairs(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
-    rows = read_rows(request, None, [], split)
+    rows, provenance = read_rows(request, None, [], split)
     where = ", ".join(request.data_files)
     layout = next((columns for columns in LAYOUTS if set(columns) <= set(rows.column_names)), None)
     if layout is None:
@@ -82,6 +83,7 @@ def load_pairs(request: LoadRequest) -> PreferenceData:
         pair_metadata=metadata,
         split=request.split,
         source=where,
+        provenance=provenance,
         preference="chosen over rejected" if len(layout) == 2 else "label (1 = response_a preferred)",
     )
 

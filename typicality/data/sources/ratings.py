@@ -17,7 +17,8 @@ import pandas as pd
 from typicality.data.build import from_ratings
 from typicality.data.preference_data import Accounting, PreferenceData
 from typicality.data.reading import read_rows
-from typicality.data.registry import LoadRequest, register
+from typicality.data.registry import register
+from typicality.data.request import LoadRequest
 from typicality.data.render import is_conversation, render_prompt
 from typicality.errors import TypicalityError
 
@@ -35,18 +36,18 @@ def numeric_columns(rows: datasets.Dataset, exclude: set[str]) -> list[str]:
 
 @register(
     "ratings",
+    title="Rated responses",
     hub_id=None,
     kind="rated",
     preference="the --rating column (default: the only numeric column)",
     controls=("correctness (a column of that name)",),
-    description="Any file of rated responses: prompt, response and numeric rating columns.",
 )
 def load_ratings(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
-    rows = read_rows(request, None, ["prompt", "response"], split)
+    rows, provenance = read_rows(request, None, ["prompt", "response"], split)
     where = ", ".join(request.data_files)
     ratings = numeric_columns(rows, {"prompt", "response"})
-    preference = request.options.get("rating")
+    preference = request.rating
     if preference is None:
         if len(ratings) != 1:
             found = ", ".join(ratings) or "none"
@@ -56,7 +57,7 @@ def load_ratings(request: LoadRequest) -> PreferenceData:
         raise TypicalityError(f"{where}: --rating {preference} names no rating column; found {', '.join(rows.column_names)}.")
     elif preference not in ratings:
         ratings.append(preference)  # a text column of numbers ("4", "N/A"): from_ratings makes it numeric
-    correctness = request.options.get("correctness") or ("correctness" if "correctness" in ratings else None)
+    correctness = request.correctness or ("correctness" if "correctness" in ratings else None)
     if correctness is not None and correctness not in ratings:
         raise TypicalityError(f"{where}: correctness column '{correctness}' is not a numeric column; numeric columns: {', '.join(ratings)}.")
     rated = rows.select_columns(["response", *ratings]).to_pandas()
@@ -74,5 +75,6 @@ def load_ratings(request: LoadRequest) -> PreferenceData:
         correctness=correctness,
         split=request.split,
         source=where,
+        provenance=provenance,
     )
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typicality.data.build import from_pairs, parse_labels
 from typicality.data.preference_data import Accounting, PreferenceData
 from typicality.data.reading import read_rows
-from typicality.data.registry import LoadRequest, register
+from typicality.data.registry import register
+from typicality.data.request import LoadRequest
 
 HUB_ID = "stanfordnlp/SHP"
 DOMAINS = (
@@ -25,18 +26,17 @@ DOMAINS = (
 
 @register(
     "shp",
+    title="SHP",
     hub_id=HUB_ID,
     kind="pairwise",
     preference="labels (1 = human_ref_A preferred by upvotes)",
     controls=(),
     subsets=DOMAINS,
-    default_split="test",
-    description="Stanford Human Preferences: Reddit comment pairs, preference from upvotes.",
 )
 def load_shp(request: LoadRequest) -> PreferenceData:
     split = request.split or "test"
     hub_kwargs = {"data_dir": request.subset} if request.subset else {}
-    rows = read_rows(request, HUB_ID, ["history", "human_ref_A", "human_ref_B", "labels", "score_ratio", "domain"], split, hub_kwargs)
+    rows, provenance = read_rows(request, HUB_ID, ["history", "human_ref_A", "human_ref_B", "labels", "score_ratio", "domain"], split, hub_kwargs)
     accounting = Accounting(rows_read=len(rows))
     table = rows.select_columns(["history", "human_ref_A", "human_ref_B", "labels", "score_ratio", "domain"]).to_pandas()
     labels = parse_labels(table["labels"], ", ".join(request.data_files) or HUB_ID, allowed=(1.0, 0.0))
@@ -51,5 +51,6 @@ def load_shp(request: LoadRequest) -> PreferenceData:
         subset=request.subset,
         split=split,
         source=", ".join(request.data_files) or HUB_ID,
+        provenance=provenance,
         preference="labels (1 = A preferred)",
     )

@@ -23,8 +23,8 @@ import pandas as pd
 from typicality.data.build import from_ratings
 from typicality.data.preference_data import Accounting, PreferenceData
 from typicality.data.reading import read_rows
-from typicality.data.registry import LoadRequest, register
-from typicality.errors import TypicalityError
+from typicality.data.registry import register
+from typicality.data.request import LoadRequest
 
 HUB_ID = "openbmb/UltraFeedback"
 ASPECTS = ("instruction_following", "honesty", "truthfulness", "helpfulness")
@@ -72,22 +72,18 @@ def rated_completions(rows, accounting: Accounting) -> pd.DataFrame:
 
 @register(
     "ultrafeedback",
+    title="UltraFeedback",
     hub_id=HUB_ID,
     kind="rated",
     preference="higher overall_score (or another rating via --rating)",
     controls=("truthfulness", "honesty"),
-    default_split="train",
-    description="GPT-4 ratings of four completions per instruction; pairs from one rating column, ties kept.",
+    ratings=RATINGS,
 )
 def load_ultrafeedback(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
-    preference = request.options.get("rating") or DEFAULT_RATING
-    if preference not in RATINGS:
-        raise TypicalityError(f"ultrafeedback has no rating '{preference}'. Choose --rating from: {', '.join(RATINGS)}.")
-    correctness = request.options.get("correctness") or "truthfulness"
-    if correctness not in RATINGS:
-        raise TypicalityError(f"ultrafeedback has no rating '{correctness}' for correctness. Choose from: {', '.join(RATINGS)}.")
-    rows = read_rows(request, HUB_ID, ["instruction", "completions"], split)
+    preference = request.rating or DEFAULT_RATING  # LoadRequest.check() refused names outside RATINGS
+    correctness = request.correctness or "truthfulness"
+    rows, provenance = read_rows(request, HUB_ID, ["instruction", "completions"], split)
     accounting = Accounting(rows_read=len(rows))
     rated = rated_completions(rows, accounting)
     return from_ratings(
@@ -100,4 +96,5 @@ def load_ultrafeedback(request: LoadRequest) -> PreferenceData:
         prompt_metadata=["source"],
         split=split,
         source=", ".join(request.data_files) or HUB_ID,
+        provenance=provenance,
     )

@@ -20,7 +20,8 @@ import math
 from typicality.data.build import from_pairs
 from typicality.data.preference_data import Accounting, PreferenceData
 from typicality.data.reading import read_rows
-from typicality.data.registry import LoadRequest, register
+from typicality.data.registry import register
+from typicality.data.request import LoadRequest
 from typicality.data.render import split_conversation_pair
 
 HUB_ID = "HuggingFaceH4/ultrafeedback_binarized"
@@ -36,16 +37,15 @@ def _number(value) -> float:
 
 @register(
     "ultrafeedback-binarized",
+    title="UltraFeedback binarized",
     hub_id=HUB_ID,
     kind="pairwise",
     preference="chosen over rejected (tie when score_chosen == score_rejected)",
     controls=(),
-    default_split=DEFAULT_SPLIT,
-    description="UltraFeedback binarised by HuggingFaceH4 (Zephyr); message lists rendered to text.",
 )
 def load_ultrafeedback_binarized(request: LoadRequest) -> PreferenceData:
     split = request.split or DEFAULT_SPLIT
-    rows = read_rows(request, HUB_ID, ["chosen", "rejected", "score_chosen", "score_rejected"], split)
+    rows, provenance = read_rows(request, HUB_ID, ["chosen", "rejected", "score_chosen", "score_rejected"], split)
     accounting = Accounting(rows_read=len(rows))
     rows = rows.select_columns(["chosen", "rejected", "score_chosen", "score_rejected"])  # skip `messages`: not needed
     prompts, chosen, rejected, labels, score_chosen, score_rejected = [], [], [], [], [], []
@@ -70,5 +70,6 @@ def load_ultrafeedback_binarized(request: LoadRequest) -> PreferenceData:
         pair_metadata={"score_chosen": score_chosen, "score_rejected": score_rejected},
         split=split,
         source=", ".join(request.data_files) or HUB_ID,
+        provenance=provenance,
         preference="chosen over rejected",
     )
