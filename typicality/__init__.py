@@ -5,8 +5,8 @@ The pipeline, one function per stage (all importable from here, loaded on first 
 
     data = typicality.load("hh-rlhf", data_files="test.jsonl.gz", limit=200)   # stage 1: data
     scores = typicality.score(data)                                            # stage 2: scoring
-    results = typicality.analyze(data, scores.table, model_card=scores.card)   # stage 3: stats
-    typicality.audit("hh-rlhf", "audit-dir", data_files=...)                   # all four, with the report
+    results = typicality.analyze(data, scores)                                 # stage 3: stats
+    typicality.audit(typicality.LoadRequest("hh-rlhf", data_files=(...,)), "audit-dir")  # all four, with the report
 """
 
 from __future__ import annotations
@@ -18,9 +18,15 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it.
 _PUBLIC = {
     "load": "typicality.data",
+    "LoadRequest": "typicality.data",
+    "ScoringOptions": "typicality.scoring.options",
     "PreferenceData": "typicality.data",
     "score": "typicality.scoring",
-    "load_scores": "typicality.scoring",
+    "load_scores": "typicality.audit_folder",
+    "ScoreResult": "typicality.audit_folder",
+    "PairDesign": "typicality.audit_folder",
+    "read_audit": "typicality.audit_folder",
+    "AnalysisOptions": "typicality.stats",
     "analyze": "typicality.stats",
     "build_pairs": "typicality.stats",
     "TypicalityBias": "typicality.stats",
@@ -28,7 +34,7 @@ _PUBLIC = {
     "simulate": "typicality.stats",
     "render_report": "typicality.report",
     "draw_figures": "typicality.report",
-    "AuditFolder": "typicality.report",
+    "AuditFolder": "typicality.audit_folder",
     "audit": "typicality.pipeline",
     "TypicalityError": "typicality.errors",
 }

@@ -1,8 +1,10 @@
 """The whole pipeline in one call: load -> score -> fit -> report, into one audit folder.
 
-Each stage writes its output before the next starts, and scoring goes through the
-persistent cache, so an interrupted audit re-run with the same arguments resumes: nothing
-computed is computed twice.
+Every option is checked before anything is written or any model loads (`LoadRequest.check`,
+`ScoringOptions.validate`, `AnalysisOptions.validate`). Each stage writes its output through
+`typicality.audit_folder` before the next starts, and scoring goes through the persistent
+cache, so an interrupted audit re-run with the same request resumes: nothing computed is
+computed twice.
 """
 
 from __future__ import annotations
@@ -13,86 +15,97 @@ from pathlib import Path
 
 from rich.console import Console
 
+from typicality.audit_folder import IN_PROGRESS_FILE, SCORES_FILE, save_data
+from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
-
-# Written first and removed last: its presence means "an audit was started here and did not finish".
-IN_PROGRESS = "audit-in-progress.json"
+from typicality.scoring.options import ScoringOptions
+from typicality.stats.analysis import AnalysisOptions
 
 
 def audit(
-    dataset: str,
+    request: LoadRequest | str,
     out: str | Path,
+    scoring: ScoringOptions | None = None,
+    analysis: AnalysisOptions | None = None,
     *,
-    data_files: list[str] | None = None,
-    subset: str | None = None,
-    split: str | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    columns: dict[str, str] | None = None,
-    rating: str | None = None,
-    model: str = "gemma-3-270m",
-    controls: list[str] | None = None,
-    bootstrap: int = 0,
-    ties: str = "drop",
     force: bool = False,
     progress: bool = True,
-    **scoring_options,
 ) -> Path:
-    """Audit `dataset` for typicality bias; returns the folder holding scores, pairs, results and report.
+    """Audit a dataset for typicality bias; returns the folder holding data, scores, pairs, results and report.
 
-    `scoring_options` go to `typicality.scoring.score` (batch_tokens, device, dtype, cache_dir, ...).
+    `request`: what to load (`LoadRequest`, or a registered dataset name with its defaults);
+    `scoring`: the reference model and how to run it (default: the embedded Gemma 3 270M);
+    `analysis`: which fits to run (default: the robustness set).
     """
-    from typicality.data import load
-    from typicality.data.storage import save_preference_data
-    from typicality.report import render_report
-    from typicality.report.terminal import print_results
-    from typicality.scoring import score
-    from typicality.stats import analyze
+    request = LoadRequest(request) if isinstance(request, str) else request
+    scoring = scoring or ScoringOptions()
+    analysis = analysis or AnalysisOptions()
+    for name, value, kind in (("request", request, LoadRequest), ("scoring", scoring, ScoringOptions), ("analysis", analysis, AnalysisOptions)):
+        if not isinstance(value, kind):
+            raise TypicalityError(f"audit(): {name} must be a {kind.__name__}, got {type(value).__name__}.")
+    request.check()
+    scoring.validate()
+    analysis.validate()
 
     out = Path(out)
-    request = {
-        "dataset": dataset, "data_files": list(data_files or []), "subset": subset, "split": split,
-        "limit": limit, "seed": seed, "columns": columns or {}, "rating": rating, "model": model,
-        "controls": controls, "ties": ties, "bootstrap": bootstrap,
-    }
-    _claim_folder(out, request, force)
+    marker = json.loads(json.dumps({"request": request.to_dict(), "scoring": scoring.to_dict(), "analysis": analysis.to_dict()}))
+    _claim_folder(out, marker, force)
     console = Console(stderr=True, quiet=not progress)
+    data = _load(request, out, marker, console)
+    scores = _score(data, scoring, out, console, progress)
+    _fit(data, scores, analysis, out, console, progress)
 
-    console.rule(f"[1/4] load {dataset}")
-    options = {"rating": rating} if rating else {}
-    data = load(dataset, data_files=data_files, subset=subset, split=split, limit=limit, columns=columns, seed=seed, **options)
-    # Marked only once there is something to resume: a failed load (no network, bad file) leaves
-    # the folder empty, so the next attempt with other arguments is not refused.
-    (out / IN_PROGRESS).write_text(json.dumps(request, indent=2) + "\n", encoding="utf-8")
-    save_preference_data(data, out)
-    summary = data.summary()
-    console.print(f"{summary['n_prompts']} prompts, {summary['n_responses']} responses, {summary['n_comparisons']} pairs")
-
-    console.rule(f"[2/4] score with {model}")
-    scores = score(data, model, progress=progress, **scoring_options)
-    scores.save(out / "scores.parquet")
-
-    console.rule("[3/4] fit")
-    results = analyze(data, scores.table, controls=controls, seed=seed, bootstrap=bootstrap, ties=ties, model_card=scores.card)
-    results.design.to_parquet(out / "pairs.parquet", index=False)
-    results.to_json(out / "results.json")
-    if progress:
-        print_results(results)
+    from typicality.report import render_report
 
     console.rule("[4/4] report")
     paths = render_report(out)
-    (out / IN_PROGRESS).unlink()
+    (out / IN_PROGRESS_FILE).unlink()
     console.print(f"report: {paths.html} and {paths.markdown}, {len(paths.figures)} figures")
     return out
 
 
-def _claim_folder(out: Path, request: dict, force: bool) -> None:
+def _load(request: LoadRequest, out: Path, marker: dict, console: Console):
+    from typicality.data import load
+
+    console.rule(f"[1/4] load {request.dataset}")
+    data = load(request)
+    # Marked only once there is something to resume: a failed load (no network, bad file) leaves
+    # the folder empty, so the next attempt with other arguments is not refused.
+    (out / IN_PROGRESS_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    save_data(data, out)
+    summary = data.summary()
+    console.print(f"{summary['n_prompts']} prompts, {summary['n_responses']} responses, {summary['n_comparisons']} pairs")
+    return data
+
+
+def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress: bool):
+    from typicality.scoring import score
+
+    console.rule(f"[2/4] score with {scoring.model}")
+    scores = score(data, scoring, progress=progress)
+    scores.save(out / SCORES_FILE)
+    return scores
+
+
+def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, progress: bool):
+    from typicality.report.terminal import print_results
+    from typicality.stats import analyze
+
+    console.rule("[3/4] fit")
+    results = analyze(data, scores, analysis)
+    results.save(out)
+    if progress:
+        print_results(results)
+    return results
+
+
+def _claim_folder(out: Path, marker: dict, force: bool) -> None:
     """Refuse to overwrite a finished audit (unless forced); resume an interrupted one of the same request."""
-    marker = out / IN_PROGRESS
+    in_progress = out / IN_PROGRESS_FILE
     if out.exists() and any(out.iterdir()):
         if force:
             shutil.rmtree(out)
-        elif marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == request:
+        elif in_progress.exists() and json.loads(in_progress.read_text(encoding="utf-8")) == marker:
             pass  # the same audit was interrupted: run again; the score cache makes it cheap
         else:
             raise TypicalityError(

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.stats.builders import pairwise, random_pairwise, scores_table
+from typicality.audit_folder import ScoreResult
 from typicality.errors import TypicalityError
 from typicality.stats import TypicalityBias, analyze, build_pairs, simulate
 
@@ -46,7 +47,16 @@ def test_rated_results_have_the_design_shape_and_the_robustness_set(simulated):
     ]
     for estimate in content["estimates"]:
         assert ESTIMATE_FIELDS <= set(estimate) and estimate["fitted"]
-    assert content["headline"] == {"estimate": "equal-correctness|mean_logprob|none", "length_controlled": "equal-correctness|mean_logprob|length"}
+    headline = content["headline"]
+    assert (headline["estimate"], headline["length_controlled"]) == ("equal-correctness|mean_logprob|none", "equal-correctness|mean_logprob|length")
+    assert headline["curve"] == headline["estimate"] and headline["reason"].startswith("pre-specified")
+    # The change in alpha is the difference of the two fits' own alphas.
+    twin, main = results.estimate(headline["length_controlled"]), results.estimate(headline["estimate"])
+    assert headline["alpha_change"]["estimate"] == pytest.approx(twin["alpha"] - main["alpha"], abs=1e-15)
+    # Slice membership is counted once, from the design: equal-correctness pairs are those with delta correctness 0.
+    frame = results.design.frame
+    assert content["slices"]["equal-correctness"]["n_pairs"] == int((frame["delta_correctness"] == 0).sum()) == main["n_pairs"]
+    assert content["slices"]["all"] == {"n_pairs": len(frame), "n_prompts": frame["prompt_id"].nunique()}
     assert set(content["agreement"]) >= {"rate", "ci_low", "ci_high", "p_value", "n_pairs"}
     assert content["ordinal"]["fitted"] and content["ordinal"]["outcome"] == "helpfulness"
     assert content["software"]["statsmodels"] and content["model"]["fingerprint"].startswith("simulated(")
@@ -87,7 +97,7 @@ def test_user_controls_and_slices(simulated):
 
 def test_missing_scores_are_counted_and_the_rest_is_fitted(simulated):
     data, scores = simulated
-    results = strict_json(analyze(data, scores.iloc[40:]))
+    results = strict_json(analyze(data, scores.table.iloc[40:]))
     assert results["pairs"]["responses_without_score"] == 40
     lost = results["pairs"]["dropped"]["a response has no usable score"]
     assert lost > 0 and results["pairs"]["pairs"] == len(data.comparisons) - lost
@@ -129,13 +139,13 @@ def test_a_prebuilt_design_and_the_model_card_are_used(simulated):
     data, scores = simulated
     design = build_pairs(data, scores, seed=4)
     card = {"model": "gemma-3-270m", "fingerprint": "abc"}
-    results = analyze(data, scores, design=design, model_card=card)
+    results = analyze(data, ScoreResult(scores.table, card), design=design)
     assert results.design is design and results["model"] == card
 
 
 def test_scorer_skips_are_named_in_the_warnings(simulated):
     data, scores = simulated
-    scores = scores.copy()
+    scores = scores.table.copy()
     scores.loc[:2, ["n_tokens", "mean_logprob", "sum_logprob", "skipped"]] = [0, float("nan"), float("nan"), "empty response"]
     results = strict_json(analyze(data, scores))
     assert results["warnings"][0] == f"3 of {len(data.responses)} responses have no usable score (skipped by the scorer: empty response: 3)."

@@ -22,7 +22,7 @@ def test_simulate_then_fit_a_folder(tmp_path, capsys):
     assert main(["simulate", "--alpha", "0.5", "--prompts", "120", "--responses-per-prompt", "4", "--seed", "3", "--out", str(folder)]) == 0
     assert {p.name for p in folder.iterdir()} >= {"responses.parquet", "comparisons.parquet", "dataset.json", "scores.parquet"}
     data, scores = read_analysis_input(folder)
-    assert len(data.comparisons) == 720 and scores.attrs["card"]["true_alpha"] == 0.5
+    assert len(data.comparisons) == 720 and scores.card["true_alpha"] == 0.5
 
     assert main(["fit", str(folder)]) == 0
     results = read_strict(folder / "results.json")
@@ -69,7 +69,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
     (folder / "scores.parquet").unlink()
     assert main(["fit", str(folder)]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("typicality: error:") and "scores.parquet does not exist" in error and "Traceback" not in error
+    assert error.startswith("typicality: error:") and "No scores file" in error and "scores.parquet" in error and "Traceback" not in error
     assert main(["fit"]) == 2
     assert "needs INPUT" in capsys.readouterr().err
     assert main(["simulate", "--alpha", "0.5", "--responses-per-prompt", "1", "--out", str(tmp_path / "x")]) == 2
@@ -79,6 +79,7 @@ def test_a_score_card_beside_the_parquet_is_read(tmp_path):
     folder = tmp_path / "sim"
     main(["simulate", "--alpha", "0.5", "--prompts", "20", "--out", str(folder)])
     pd.read_parquet(folder / "scores.parquet").to_parquet(folder / "scores.parquet", index=False)  # drops the embedded card
-    assert "card" not in read_analysis_input(folder)[1].attrs
+    (folder / "scores.card.json").unlink()
+    assert read_analysis_input(folder)[1].card == {}
     (folder / "scores.card.json").write_text(json.dumps({"model": "gemma-3-270m", "fingerprint": "f00"}), encoding="utf-8")
-    assert read_analysis_input(folder)[1].attrs["card"]["fingerprint"] == "f00"
+    assert read_analysis_input(folder)[1].card["fingerprint"] == "f00"

@@ -73,6 +73,6 @@ def test_degenerate_inputs_give_a_reason():
 def test_the_preference_rating_is_read_from_the_data():
     data, _ = rated_data(30, seed=5)
     assert preference_rating(data) == "helpfulness"
-    data.preference = "chosen over rejected"
+    data.preference_rating = None  # pairwise data records no preference rating
     with pytest.raises(TypicalityError, match="no preference rating"):
         ordinal_logit(data, pd.DataFrame(columns=["response_id", "n_tokens", "sum_logprob", "mean_logprob"]))

@@ -37,7 +37,7 @@ def test_deltas_labels_and_drops_match_a_naive_computation():
     text = text_of(data)
     assert len(design) == 2
     seen = set()
-    for _, row in design.iterrows():
+    for _, row in design.frame.iterrows():
         a, b = text[row["response_a"]], text[row["response_b"]]
         assert row["delta_mean_logprob"] == pytest.approx(MEANS[a] - MEANS[b], abs=1e-12)
         assert row["delta_sum_logprob"] == pytest.approx(MEANS[a] * TOKENS[a] - MEANS[b] * TOKENS[b], abs=1e-9)
@@ -56,15 +56,17 @@ def test_ties_kept_as_half_when_asked():
     data = hand_data()
     design = build_pairs(data, scores_table(data, MEANS, TOKENS), ties="half")
     assert len(design) == 3
-    assert (design["label"] == 0.5).sum() == 1
+    assert (design.frame["label"] == 0.5).sum() == 1
     assert pair_accounting(design)["ties_kept_as_half"] == 1
 
 
 def test_orientation_is_seeded_balanced_and_recorded():
     data, scores = random_pairwise(1000, seed=1)
     one, again, other = build_pairs(data, scores, seed=5), build_pairs(data, scores, seed=5), build_pairs(data, scores, seed=6)
-    pd.testing.assert_frame_equal(one, again)
-    assert not one["flipped"].equals(other["flipped"])
+    pd.testing.assert_frame_equal(one.frame, again.frame)
+    assert one.seed == 5 and other.seed == 6
+    one = one.frame
+    assert not one["flipped"].equals(other.frame["flipped"])
     assert 0.45 < one["flipped"].mean() < 0.55
     # The source lists the preferred response first (label 1): a flipped pair has label 0.
     assert (one["label"] == np.where(one["flipped"], 0.0, 1.0)).all()
@@ -83,7 +85,7 @@ def test_ratings_become_deltas_and_the_equal_correctness_slice():
     )
     design = build_pairs(data, scores_table(data, {"r1": -1.0, "r2": -2.0, "r3": -1.5}))
     text, ratings = text_of(data), {"r1": (3, 2), "r2": (1, 2), "r3": (2, 4)}
-    for _, row in design.iterrows():
+    for _, row in design.frame.iterrows():
         a, b = text[row["response_a"]], text[row["response_b"]]
         assert row["delta_helpfulness"] == ratings[a][0] - ratings[b][0]
         assert row["delta_correctness"] == ratings[a][1] - ratings[b][1]
@@ -130,6 +132,6 @@ def test_bad_scores_tables_are_named(change, message):
 def test_a_repeated_identical_score_row_is_harmless_and_bad_ties_option_is_refused():
     data = hand_data()
     scores = scores_table(data, MEANS, TOKENS)
-    pd.testing.assert_frame_equal(build_pairs(data, pd.concat([scores, scores.head(2)])), build_pairs(data, scores))
+    pd.testing.assert_frame_equal(build_pairs(data, pd.concat([scores, scores.head(2)])).frame, build_pairs(data, scores).frame)
     with pytest.raises(TypicalityError, match="ties must be"):
         build_pairs(data, scores, ties="keep")

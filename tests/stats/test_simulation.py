@@ -21,8 +21,8 @@ def test_simulated_data_is_what_from_ratings_builds(rating_levels):
     pd.testing.assert_frame_equal(data.responses, reference.responses, check_dtype=False)
     pd.testing.assert_frame_equal(data.comparisons, reference.comparisons, check_dtype=False)
     assert (data.kind, data.preference, data.correctness) == (reference.kind, reference.preference, reference.correctness)
-    assert list(scores["response_id"]) == list(data.responses["response_id"])
-    assert np.allclose(scores["sum_logprob"], scores["mean_logprob"] * scores["n_tokens"])
+    assert list(scores.table["response_id"]) == list(data.responses["response_id"])
+    assert np.allclose(scores.table["sum_logprob"], scores.table["mean_logprob"] * scores.table["n_tokens"])
     assert ((data.comparisons["label"] == 0.5).sum() > 0) == (rating_levels is not None)
 
 
@@ -30,14 +30,15 @@ def test_labels_follow_the_bradley_terry_model_it_claims():
     # A free logit of the label on delta correctness and delta typicality recovers both coefficients.
     data, scores = simulate(-0.3, 3000, 4, seed=2, quality_effect=0.7)
     design = build_pairs(data, scores)
-    fit = sm.GLM(design["label"], design[["delta_correctness", "delta_mean_logprob"]], family=sm.families.Binomial()).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(design["prompt_id"])[0]}
+    frame = design.frame
+    fit = sm.GLM(frame["label"], frame[["delta_correctness", "delta_mean_logprob"]], family=sm.families.Binomial()).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["prompt_id"])[0]}
     )
     assert abs(fit.params.iloc[0] - 0.7) < 4 * fit.bse.iloc[0]
     assert abs(fit.params.iloc[1] + 0.3) < 4 * fit.bse.iloc[1]
     # The confounds the simulation promises: quality and length both rise with typicality.
-    assert np.corrcoef(design["delta_mean_logprob"], design["delta_correctness"])[0, 1] > 0.2
-    assert np.corrcoef(design["delta_mean_logprob"], design["delta_log_tokens"])[0, 1] > 0.1
+    assert np.corrcoef(frame["delta_mean_logprob"], frame["delta_correctness"])[0, 1] > 0.2
+    assert np.corrcoef(frame["delta_mean_logprob"], frame["delta_log_tokens"])[0, 1] > 0.1
 
 
 def test_omitting_quality_biases_alpha_upward():

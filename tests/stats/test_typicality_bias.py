@@ -47,7 +47,8 @@ def published_fit(pairs: pd.DataFrame, columns: list[str]):
     ],
 )
 def test_matches_the_published_statsmodels_fit(design, slice_name, typicality, controls, columns):
-    pairs = design[design["delta_correctness"] == 0] if slice_name == "equal-correctness" else design
+    frame = design.frame
+    pairs = frame[frame["delta_correctness"] == 0] if slice_name == "equal-correctness" else frame
     reference = published_fit(pairs, columns)
     estimate = TypicalityBias(typicality, controls, slice=slice_name).fit(design).estimate_
     assert estimate.fitted and not estimate.warnings
@@ -63,7 +64,7 @@ def test_matches_the_published_statsmodels_fit(design, slice_name, typicality, c
 
 def test_derived_figures_follow_their_formulas_and_the_published_table(design):
     estimate = TypicalityBias().fit(design).estimate_
-    delta = design["delta_mean_logprob"].to_numpy()
+    delta = design.frame["delta_mean_logprob"].to_numpy()
     sd = math.sqrt(np.sum(delta**2) / len(delta))  # SD of the symmetrised differences (mean 0)
     assert estimate.sd_delta == pytest.approx(sd, rel=1e-12)
     assert estimate.odds_ratio_per_sd == pytest.approx(math.exp(estimate.alpha * sd), rel=1e-12)
@@ -91,8 +92,8 @@ def test_orientation_changes_nothing():
 
 def test_random_orientation_leaves_no_intercept(design):
     # With an intercept added, it is ~0: the orientation carries no information.
-    X = sm.add_constant(design[["delta_mean_logprob", "delta_correctness"]].to_numpy(float))
-    fit = sm.GLM(design["label"].to_numpy(float), X, family=sm.families.Binomial()).fit()
+    X = sm.add_constant(design.frame[["delta_mean_logprob", "delta_correctness"]].to_numpy(float))
+    fit = sm.GLM(design.frame["label"].to_numpy(float), X, family=sm.families.Binomial()).fit()
     assert abs(fit.params[0]) < 3 * fit.bse[0]
 
 
@@ -141,10 +142,10 @@ def test_too_few_pairs_or_prompts():
 def test_constant_typicality_and_constant_control():
     data, scores = random_pairwise(40, seed=2)
     design = build_pairs(data, scores)
-    flat = design.assign(delta_mean_logprob=0.0)
+    flat = design.with_frame(design.frame.assign(delta_mean_logprob=0.0))
     estimate = TypicalityBias().fit(flat).estimate_
     assert not estimate.fitted and "constant" in estimate.reason and no_nan(estimate)
-    same_length = design.assign(delta_log_tokens=0.0)
+    same_length = design.with_frame(design.frame.assign(delta_log_tokens=0.0))
     estimate = TypicalityBias(controls=["length"]).fit(same_length).estimate_
     assert estimate.fitted and estimate.controls == [] and "Control length is constant" in estimate.warnings[0]
     assert estimate.alpha == pytest.approx(TypicalityBias().fit(design).estimate_.alpha, abs=1e-10)
@@ -187,15 +188,15 @@ def test_quasi_separation_by_a_control_is_caught_in_the_fit():
     data, scores = random_pairwise(80, seed=5)
     design = build_pairs(data, scores)
     quirk = np.zeros(len(design))
-    quirk[:8] = np.where(design["label"].to_numpy()[:8] == 1.0, 1.0, -1.0)
-    estimate = TypicalityBias(controls=["quirk"]).fit(design.assign(delta_quirk=quirk)).estimate_
+    quirk[:8] = np.where(design.frame["label"].to_numpy()[:8] == 1.0, 1.0, -1.0)
+    estimate = TypicalityBias(controls=["quirk"]).fit(design.with_frame(design.frame.assign(delta_quirk=quirk))).estimate_
     assert not estimate.fitted and "perfect separation" in estimate.reason and no_nan(estimate)
     assert TypicalityBias().fit(design).estimate_.fitted
 
 
 def test_missing_rating_values_are_counted_and_unknown_names_refused(design):
-    holey = design.copy()
-    holey.loc[holey.index[:25], "delta_correctness"] = np.nan
+    holey = design.with_frame(design.frame.copy())
+    holey.frame.loc[holey.frame.index[:25], "delta_correctness"] = np.nan
     estimate = TypicalityBias(controls=["correctness"]).fit(holey).estimate_
     assert estimate.n_pairs == len(design) - 25
     assert estimate.warnings[0].startswith("25 of")

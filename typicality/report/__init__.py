@@ -1,7 +1,7 @@
-"""Stage 4: figures and the Markdown/HTML report of a finished audit folder."""
+"""Stage 4: figures and the Markdown/HTML report of a finished audit folder (read through typicality.audit_folder)."""
 
+from typicality.audit_folder import AuditFolder, read_audit
 from typicality.report.figures import ReportFigure, draw_figures
-from typicality.report.folder import AuditFolder, read_audit_folder
 from typicality.report.published import PUBLISHED_ALPHAS
 from typicality.report.render import ReportPaths, render_html, render_markdown, render_report
 
@@ -11,7 +11,7 @@ __all__ = [
     "ReportFigure",
     "ReportPaths",
     "draw_figures",
-    "read_audit_folder",
+    "read_audit",
     "render_html",
     "render_markdown",
     "render_report",

@@ -10,18 +10,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from typicality.audit_folder import AuditFolder
 from typicality.report.figures import fit_label
-from typicality.report.folder import (
-    AuditFolder,
-    controls_of,
-    decisive_pairs,
-    delta_column,
-    estimates_of,
-    headline_estimate,
-    is_fitted,
-    length_controlled_estimate,
-    number,
-)
+from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 
 NOT_AVAILABLE = "not available"
@@ -164,23 +155,20 @@ def dataset_info(audit: AuditFolder) -> dict[str, str]:
         value = value if value not in (None, "") else recorded.get(key)
         info[key] = fmt_value(value) if value not in (None, "") else ""
     info["name"] = info["name"] or "an unnamed dataset"
-    info["label"] = ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
+    info["label"] = fmt_value(recorded.get("title")) if recorded.get("title") else ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
     return info
 
 
 def model_name(audit: AuditFolder) -> str:
-    for record in (audit.scoring, audit.results.get("model")):
-        if isinstance(record, dict):
-            for key in ("model", "name", "model_name", "fingerprint"):
-                if record.get(key):
-                    return str(record[key])
-        elif record:
-            return str(record)
+    card = audit.score_card or {}
+    for key in ("model", "name", "fingerprint"):
+        if card.get(key):
+            return str(card[key])
     return "the reference model (not recorded)"
 
 
 def headline(audit: AuditFolder) -> dict:
-    """The quotable sentences, and whether alpha survives the length control (None: cannot say)."""
+    """The quotable sentences, worded from the fits results.json names (headline, its length-controlled twin)."""
     results = audit.results
     model = model_name(audit)
     sentences = []
@@ -196,8 +184,7 @@ def headline(audit: AuditFolder) -> dict:
     else:
         sentences.append(f"The agreement rate is not available{_reason_clause(agreement)}.")
 
-    main = headline_estimate(results)
-    survives = None
+    main = named_estimate(results, "estimate")
     if main is None:
         sentences.append("No regression estimate is available: results.json lists no fits.")
     elif not is_fitted(main):
@@ -209,9 +196,8 @@ def headline(audit: AuditFolder) -> dict:
             f"p {_p_clause(main.get('p_value'))}; odds ratio per SD of Δ typicality {fmt(main.get('odds_ratio_per_sd'), 2)}, "
             f"win-probability change from −1 to +1 SD {fmt_signed(main.get('win_prob_change'))})."
         )
-        survives, sentence = _length_sentence(main, length_controlled_estimate(results, main))
-        sentences.append(sentence)
-    return {"sentences": sentences, "survives_length_control": survives, "estimate": main}
+        sentences.append(_length_sentence(named_estimate(results, "length_controlled"), (results.get("headline") or {}).get("alpha_change")))
+    return {"sentences": sentences, "estimate": main, "reason": (results.get("headline") or {}).get("reason")}
 
 
 def _p_clause(value) -> str:
@@ -224,35 +210,20 @@ def _reason_clause(record: dict) -> str:
     return f" ({reason})" if reason else " (results.json records no reason)"
 
 
-def _significant(estimate: dict) -> int:
-    """+1 / -1 when the reported 95% CI (else p < 0.05) puts alpha above / below zero; 0 otherwise."""
-    alpha = number(estimate.get("alpha"))
-    low, high, p = number(estimate.get("ci_low")), number(estimate.get("ci_high")), number(estimate.get("p_value"))
-    if alpha is None:
-        return 0
-    if low is not None and high is not None:
-        return 1 if low > 0 else -1 if high < 0 else 0
-    if p is not None and p < 0.05:
-        return 1 if alpha > 0 else -1
-    return 0
-
-
-def _length_sentence(main: dict, controlled: dict | None) -> tuple[bool | None, str]:
+def _length_sentence(controlled: dict | None, change: dict | None) -> str:
     if controlled is None:
-        return None, "No fit with a length control is available, so whether alpha survives it cannot be said."
+        return "No fit with a length control is available for this fit."
     if not is_fitted(controlled):
-        return None, f"The fit with the length control ({fit_label(controlled)}) could not run{_reason_clause(controlled)}."
-    numbers = (
-        f"with {' + '.join(controls_of(controlled))} as control{'s' if len(controls_of(controlled)) > 1 else ''}, alpha is "
+        return f"The fit with the length control ({fit_label(controlled)}) could not run{_reason_clause(controlled)}."
+    controls = controls_of(controlled)
+    sentence = (
+        f"With {' + '.join(controls)} as control{'s' if len(controls) > 1 else ''}, alpha is "
         f"{fmt_coef(controlled.get('alpha'))} (SE {fmt_coef(controlled.get('se'))}, 95% CI "
         f"{fmt_interval(controlled.get('ci_low'), controlled.get('ci_high'))}, p {_p_clause(controlled.get('p_value'))})"
     )
-    before, after = _significant(main), _significant(controlled)
-    if before == 0:
-        return None, f"Without controls alpha is not distinguishable from zero at the 5% level; {numbers}."
-    if after == before:
-        return True, f"It survives the length control: {numbers}."
-    return False, f"It does not survive the length control: {numbers}, and its 95% CI includes zero or changes side."
+    if isinstance(change, dict) and number(change.get("estimate")) is not None:
+        sentence += f"; the length control changes alpha by {fmt_signed(change.get('estimate'), 3)}"
+    return sentence + "."
 
 
 def estimate_rows(results: dict) -> list[dict[str, str]]:
@@ -333,8 +304,8 @@ def accounting(audit: AuditFolder) -> dict:
             ("judged pairs kept", fmt_count(len(data.comparisons))),
             ("of which ties", fmt_count((labels == 0.5).sum())),
         ]
-    if audit.scores is not None and "mean_logprob" in audit.scores.columns:
-        counts.append(("responses with a score", fmt_count(pd.to_numeric(audit.scores["mean_logprob"], errors="coerce").notna().sum())))
+    if audit.scores is not None:
+        counts.append(("responses with a score", fmt_count(pd.to_numeric(audit.scores.table["mean_logprob"], errors="coerce").notna().sum())))
     if audit.pairs is not None:
         counts.append(("pairs in the regression design", fmt_count(len(audit.pairs))))
     dropped = sorted(data.accounting.dropped.items(), key=lambda item: -item[1]) if data is not None else []
@@ -355,13 +326,13 @@ CARD_FIRST = ("model", "name", "revision", "fingerprint", "backend", "dtype", "d
 
 
 def model_card(audit: AuditFolder) -> list[tuple[str, str]]:
-    """The scorer's card as (label, value) rows, identity first, else whatever results.json records of the model."""
-    card = audit.scoring if audit.scoring else audit.results.get("model")
-    if isinstance(card, dict):
-        ordered = {key: card[key] for key in CARD_FIRST if key in card}
-        ordered.update({key: value for key, value in card.items() if key not in ordered})
-        return flatten(ordered)
-    return [("model", fmt_value(card))] if card else []
+    """The scorer's card (results.json's `model`) as (label, value) rows, identity first."""
+    card = audit.score_card
+    if not card:
+        return []
+    ordered = {key: card[key] for key in CARD_FIRST if key in card}
+    ordered.update({key: value for key, value in card.items() if key not in ordered})
+    return flatten(ordered)
 
 
 def software(results: dict) -> list[tuple[str, str]]:
@@ -371,20 +342,15 @@ def software(results: dict) -> list[tuple[str, str]]:
 
 def examples(audit: AuditFolder, k: int = N_EXAMPLES) -> Examples:
     """The k pairs where typicality and the label most agree, and the k where they most disagree."""
-    if audit.pairs is None or "label" not in audit.pairs.columns:
-        return Examples(reason=f"pairs.parquet is {audit.missing.get('pairs.parquet', 'not available or has no label')}")
+    if audit.pairs is None:
+        return Examples(reason=f"pairs.parquet is {audit.missing.get('pairs.parquet', 'not available')}")
     if audit.data is None:
         return Examples(reason=f"the texts are not available (dataset.json: {audit.missing.get('dataset.json', 'not available')})")
-    column = delta_column(audit.pairs, "mean_logprob")
-    if column is None:
-        return Examples(reason="pairs.parquet has no delta_mean_logprob column")
-    decisive = decisive_pairs(audit.pairs, column)
-    if "preferred_id" not in decisive.columns:
-        return Examples(reason="pairs.parquet names no response ids (response_a/response_b)")
+    decisive = decisive_pairs(audit.pairs.frame)
     responses = audit.data.responses.set_index("response_id")
     scores = {}
-    if audit.scores is not None and {"response_id", "mean_logprob"} <= set(audit.scores.columns):
-        scores = dict(zip(audit.scores["response_id"], audit.scores["mean_logprob"]))
+    if audit.scores is not None:
+        scores = dict(zip(audit.scores.table["response_id"], audit.scores.table["mean_logprob"]))
     known = decisive["preferred_id"].isin(responses.index) & decisive["rejected_id"].isin(responses.index)
     decisive = decisive[known].sort_values("delta_preferred", kind="stable")
     # One pair per prompt, so the examples show k different prompts rather than one prompt k times.

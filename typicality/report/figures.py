@@ -19,18 +19,9 @@ from matplotlib.figure import Figure
 from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
-from typicality.report.folder import (
-    AuditFolder,
-    controls_of,
-    correctness_of,
-    curve_estimate,
-    decisive_pairs,
-    delta_column,
-    estimates_of,
-    is_fitted,
-    number,
-    slice_pairs,
-)
+from typicality.audit_folder import AuditFolder
+from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
+from typicality.stats.pair_design import select_slice
 from typicality.report.published import PUBLISHED_ALPHAS
 
 DPI = 150
@@ -333,25 +324,16 @@ def draw_figures(audit: AuditFolder, out_dir: str | Path | None = None) -> list[
     return figures
 
 
-def _pairs_reason(audit: AuditFolder) -> str | None:
-    if audit.pairs is None:
-        return f"pairs.parquet is {audit.missing.get('pairs.parquet', 'not available')}"
-    if "label" not in audit.pairs.columns:
-        return "pairs.parquet has no label column"
-    return None
+MEAN_DELTA = "delta_mean_logprob"  # the definition the agreement rate and the paper use
 
 
 def _mean_delta(audit: AuditFolder) -> tuple[str | None, str | None]:
-    """The Δ mean-typicality column of the pairs (the definition the agreement rate and the paper use), or why there is none."""
-    reason = _pairs_reason(audit)
-    if reason:
-        return None, reason
-    column = delta_column(audit.pairs, "mean_logprob")
-    if column is None:
-        return None, "pairs.parquet has no delta_mean_logprob column"
-    if decisive_pairs(audit.pairs, column).empty:
+    """The Δ mean-typicality column of the pairs, or why there is none."""
+    if audit.pairs is None:
+        return None, f"pairs.parquet is {audit.missing.get('pairs.parquet', 'not available')}"
+    if decisive_pairs(audit.pairs.frame, MEAN_DELTA).empty:
         return None, "no pair has a winner and a Δ typicality"
-    return column, None
+    return MEAN_DELTA, None
 
 
 def _delta_distribution(audit: AuditFolder) -> ReportFigure:
@@ -363,19 +345,18 @@ def _delta_distribution(audit: AuditFolder) -> ReportFigure:
     )
     column, item.reason = _mean_delta(audit)
     if column:
-        item.figure = plot_delta_distribution(decisive_pairs(audit.pairs, column)["delta_preferred"])
+        item.figure = plot_delta_distribution(decisive_pairs(audit.pairs.frame, column)["delta_preferred"])
     return item
 
 
 def _preference_rate(audit: AuditFolder) -> ReportFigure:
-    fit = curve_estimate(audit.results)
+    fit = named_estimate(audit.results, "curve")
     item = ReportFigure("preference_rate", "Preference rate by Δ typicality, with the fitted curve", "")
     column, item.reason = _mean_delta(audit)
     if not column:
         return item
-    pairs = slice_pairs(audit.pairs, fit.get("slice"), correctness_of(audit)) if fit else audit.pairs
-    if pairs is None:  # a slice the report cannot select: show all pairs without a curve rather than mismatch them
-        pairs, fit = audit.pairs, None
+    # The slice's pairs, by the stats stage's own definition of slice membership.
+    pairs = select_slice(audit.pairs, fit["slice"]) if fit else audit.pairs.frame
     if decisive_pairs(pairs, column).empty:
         item.reason = f"no decided pair in the slice {fit.get('slice')}" if fit else "no decided pair"
         return item
@@ -423,7 +404,7 @@ def _length_confound(audit: AuditFolder) -> ReportFigure:
         "easier to predict, so mean typicality tends to rise with length: the reason alpha is also fitted "
         "with Δ log length as a control.",
     )
-    scores = audit.scores
+    scores = audit.scores.table if audit.scores is not None else None
     if scores is None:
         item.reason = f"scores.parquet is {audit.missing.get('scores.parquet', 'not available')}"
     elif not {"n_tokens", "mean_logprob"} <= set(scores.columns):
@@ -441,7 +422,7 @@ def _typicality_by_rating(audit: AuditFolder) -> ReportFigure:
         "Typicality by rating level",
         "Mean per-token log-likelihood of the responses at each level of each rating (points: means; bars: ±1 standard error).",
     )
-    data, scores = audit.data, audit.scores
+    data, scores = audit.data, (audit.scores.table if audit.scores is not None else None)
     ratings = [name for name in (data.rating_columns if data else []) if name in data.responses.columns]
     if data is None:
         item.reason = f"the saved dataset is not available (dataset.json: {audit.missing.get('dataset.json', 'not available')})"

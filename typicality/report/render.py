@@ -16,9 +16,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from typicality.audit_folder import FIGURES_FOLDER, REPORT_HTML_FILE, REPORT_MARKDOWN_FILE, AuditFolder, read_audit
 from typicality.report.content import report_context
 from typicality.report.figures import ReportFigure, draw_figures
-from typicality.report.folder import AuditFolder, read_audit_folder
 
 TEMPLATES = Path(__file__).parent / "templates"
 # What opens a heading, quote, list or rule at a line start (e.g. a list item's text).
@@ -108,9 +108,9 @@ def render_html(audit: AuditFolder, figures: list[ReportFigure]) -> str:
 def render_report(folder: str | Path) -> ReportPaths:
     """Draw the figures and write report.md and report.html into a finished audit folder."""
     folder = Path(folder)
-    audit = read_audit_folder(folder)
-    figures = draw_figures(audit, folder / "figures")
-    markdown_path, html_path = folder / "report.md", folder / "report.html"
+    audit = read_audit(folder)
+    figures = draw_figures(audit, folder / FIGURES_FOLDER)
+    markdown_path, html_path = folder / REPORT_MARKDOWN_FILE, folder / REPORT_HTML_FILE
     markdown_path.write_text(render_markdown(audit, figures), encoding="utf-8")
     html_path.write_text(render_html(audit, figures), encoding="utf-8")
     return ReportPaths(markdown=markdown_path, html=html_path, figures=[item.path for item in figures if item.path is not None])

@@ -1,17 +1,19 @@
 """Stage 3: how much typicality mattered. Pair design, the paper's clustered logit, agreement, ordinal model, simulation."""
 
 from typicality.stats.agreement import Agreement, agreement_rate
-from typicality.stats.analysis import AnalysisResults, analyze, estimate_specs
+from typicality.stats.analysis import AnalysisOptions, AnalysisResults, analyze, estimate_specs
 from typicality.stats.folders import read_analysis_input, write_simulation
 from typicality.stats.ordinal import OrdinalFit, ordinal_logit
 from typicality.stats.pair_design import available_slices, build_pairs, pair_accounting, select_slice
-from typicality.stats.scores_table import check_scores, read_scores
+from typicality.stats.scores_table import CheckedScores, check_scores
 from typicality.stats.simulation import simulate
 from typicality.stats.typicality_bias import Estimate, TypicalityBias, estimates_frame
 
 __all__ = [
     "Agreement",
+    "AnalysisOptions",
     "AnalysisResults",
+    "CheckedScores",
     "Estimate",
     "OrdinalFit",
     "TypicalityBias",
@@ -25,7 +27,6 @@ __all__ = [
     "ordinal_logit",
     "pair_accounting",
     "read_analysis_input",
-    "read_scores",
     "select_slice",
     "simulate",
     "write_simulation",

@@ -8,6 +8,7 @@ import pandas as pd
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
+from typicality.audit_folder import PairDesign, ScoreResult
 from typicality.data.preference_data import PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, build_pairs
@@ -40,8 +41,8 @@ class Agreement:
 
 
 def agreement_rate(
-    design: pd.DataFrame | PreferenceData,
-    scores: pd.DataFrame | None = None,
+    design: PairDesign | PreferenceData,
+    scores: ScoreResult | pd.DataFrame | None = None,
     *,
     typicality: str = "mean_logprob",
     seed: int = 0,
@@ -53,7 +54,7 @@ def agreement_rate(
         design = build_pairs(design, scores, seed=seed)
     if typicality not in TYPICALITY_COLUMNS:
         raise TypicalityError(f"typicality must be one of {', '.join(TYPICALITY_COLUMNS)}, got '{typicality}'.")
-    decided = design[design["label"] != 0.5]
+    decided = design.frame[design.frame["label"] != 0.5]
     delta = decided[TYPICALITY_COLUMNS[typicality]].to_numpy(dtype=float)
     label = decided["label"].to_numpy(dtype=float)
     unequal = delta != 0

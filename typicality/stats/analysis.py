@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import math
-import platform
-from importlib import metadata
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pandas as pd
 
+from typicality.audit_folder import PAIRS_FILE, PairDesign, ScoreResult, save_results
 from typicality.data.preference_data import PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.agreement import Agreement, agreement_rate
@@ -27,26 +27,69 @@ from typicality.stats.pair_design import (
     ALL_PAIRS,
     EQUAL_CORRECTNESS,
     LENGTH_CONTROL,
+    TIE_POLICIES,
     TYPICALITY_COLUMNS,
     build_pairs,
     control_name,
     expand_slices,
     pair_accounting,
+    slice_mask,
 )
-from typicality.stats.scores_table import check_scores
+from typicality.software import software_versions
+from typicality.stats.scores_table import CheckedScores, check_scores
 from typicality.stats.typicality_bias import Estimate, TypicalityBias, estimates_frame
 
 TYPICALITIES = ("mean_logprob", "sum_logprob")
+STATS_PACKAGES = ("typicality", "numpy", "pandas", "scipy", "statsmodels")
+
+
+@dataclass
+class AnalysisOptions:
+    """What `analyze` fits; checked by `validate()` before any work (and before an audit writes a file).
+
+    `controls=None` runs the default robustness set (module docstring); `slices=None` every slice.
+    """
+
+    controls: list[str] | None = None
+    slices: list[str] | None = None
+    typicalities: tuple[str, ...] = TYPICALITIES
+    seed: int = 0
+    bootstrap: int = 0
+    ties: str = "drop"
+
+    def validate(self) -> "AnalysisOptions":
+        unknown = [name for name in self.typicalities if name not in TYPICALITY_COLUMNS]
+        if unknown or not self.typicalities:
+            raise TypicalityError(f"Unknown typicality {', '.join(unknown) or '(none given)'}; use {', '.join(TYPICALITY_COLUMNS)}.")
+        if self.ties not in TIE_POLICIES:
+            raise TypicalityError(f"--ties must be one of {', '.join(TIE_POLICIES)}, got '{self.ties}'.")
+        if self.bootstrap < 0:
+            raise TypicalityError(f"--bootstrap must be 0 (off) or a number of draws, got {self.bootstrap}.")
+        return self
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "typicalities": list(self.typicalities)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "AnalysisOptions":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise TypicalityError(f"Unknown analysis option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+        values = dict(values)
+        if "typicalities" in values:
+            values["typicalities"] = tuple(values["typicalities"])
+        return cls(**values)
 
 
 class AnalysisResults(dict):
     """The results.json content as a plain, JSON-ready dict, plus the pair design it came from and a few helpers.
 
-    `json.dumps(results)` works as for any dict; `results.design` is the pair design (for
+    `json.dumps(results)` works as for any dict; `results.design` is the `PairDesign` (for
     pairs.parquet); `summary()`, `to_frame()` and `estimate(id)` read the same dict.
     """
 
-    def __init__(self, content: dict, design: pd.DataFrame | None = None) -> None:
+    def __init__(self, content: dict, design: PairDesign | None = None) -> None:
         super().__init__(content)
         self.design = design
 
@@ -54,15 +97,27 @@ class AnalysisResults(dict):
         return json.loads(json.dumps(self, allow_nan=False))
 
     def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        return path
+        """Write results.json (to a file path or into a folder) through the audit-folder contract."""
+        return save_results(self, path)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write pairs.parquet and results.json into an audit folder."""
+        folder = Path(folder)
+        if self.design is not None:
+            self.design.save(folder / PAIRS_FILE)
+        return save_results(self, folder)
 
     def estimate(self, estimate_id: str) -> dict:
         for estimate in self["estimates"]:
             if estimate["id"] == estimate_id:
                 return estimate
         raise KeyError(estimate_id)
+
+    @property
+    def headline_estimate(self) -> dict | None:
+        """The estimate results.json names as its headline."""
+        estimate_id = self["headline"]["estimate"]
+        return self.estimate(estimate_id) if estimate_id else None
 
     def to_frame(self) -> pd.DataFrame:
         return estimates_frame([_estimate_from_dict(estimate) for estimate in self["estimates"]])
@@ -87,27 +142,25 @@ def _estimate_from_dict(record: dict) -> Estimate:
 
 def analyze(
     data: PreferenceData,
-    scores: pd.DataFrame,
+    scores: ScoreResult | CheckedScores | pd.DataFrame,
+    options: AnalysisOptions | None = None,
     *,
-    controls: list[str] | None = None,
-    slices: list[str] | None = None,
-    typicalities: tuple[str, ...] = TYPICALITIES,
-    seed: int = 0,
-    bootstrap: int = 0,
-    ties: str = "drop",
-    design: pd.DataFrame | None = None,
-    model_card: dict | None = None,
+    design: PairDesign | None = None,
+    **settings,
 ) -> AnalysisResults:
     """Build the pair design (or take `design` from build_pairs) and run every estimator -> results.json content.
 
-    Fits that cannot run are listed with their reason and null numbers; nothing is NaN.
-    `model_card` (the scorer's card; default `scores.attrs["card"]` as read_analysis_input
-    leaves it) becomes the `model` entry; without one, the scores' fingerprint does.
+    `scores`: the scorer's `ScoreResult` (its card becomes results.json's `model`), or a plain
+    table. `options` (or the same settings as keywords: controls, slices, typicalities, seed,
+    bootstrap, ties) choose the fits. Fits that cannot run are listed with their reason and
+    null numbers; nothing is NaN.
     """
-    model_card = model_card or scores.attrs.get("card")
+    if options is not None and settings:
+        raise TypicalityError(f"Give analyze() either options or keyword settings, not both ({', '.join(settings)}).")
+    options = (options or AnalysisOptions.from_dict(settings)).validate()
     scores = check_scores(scores)
     if design is None:
-        design = build_pairs(data, scores, seed=seed, ties=ties)
+        design = build_pairs(data, scores, seed=options.seed, ties=options.ties)
     accounting = pair_accounting(design)
     if len(design) == 0:
         dropped = ", ".join(f"{count} {reason}" for reason, count in accounting["dropped"].items()) or "none"
@@ -115,40 +168,21 @@ def analyze(
             f"Dataset '{data.name}' has no usable pairs: {accounting['comparisons']} comparisons, dropped: {dropped}. "
             "Check that the scores belong to this data (same prompts and responses)."
         )
-    unknown = [name for name in typicalities if name not in TYPICALITY_COLUMNS]
-    if unknown:
-        raise TypicalityError(f"Unknown typicality {', '.join(unknown)}; use {', '.join(TYPICALITY_COLUMNS)}.")
-
     warnings = data_warnings(accounting)
-    specs = estimate_specs(design, controls, slices, typicalities)
-    estimates = [
-        TypicalityBias(typicality, spec_controls, bootstrap=bootstrap, seed=seed, slice=slice_name).fit(design).estimate_
-        for slice_name, typicality, spec_controls in specs
-    ]
-    failed = [estimate for estimate in estimates if not estimate.fitted]
-    if failed:
-        warnings.append(f"{len(failed)} of {len(estimates)} fits could not run (each is listed with its reason); the other {len(estimates) - len(failed)} were fitted.")
-        warnings.extend(f"Not fitted: {estimate.id}: {estimate.reason}." for estimate in failed)
-
-    ordinal = None
-    if data.kind == "rated" and preference_rating(data):
-        ordinal = ordinal_logit(data, scores, typicality=typicalities[0])
-        if not ordinal.fitted:
-            warnings.append(f"Ordinal model not fitted: {ordinal.reason}.")
-
-    fingerprint = design.attrs.get("model")
-    model = dict(model_card) if model_card else {"model": None, "fingerprint": fingerprint} if fingerprint else None
+    estimates = fit_estimates(design, options, warnings)
+    ordinal = _ordinal(data, scores, options, warnings)
     content = {
         "dataset": dataset_info(data),
-        "model": model,
+        "model": _model_entry(scores, design),
         "headline": headline(estimates),
         "estimates": [estimate.to_dict() for estimate in estimates],
-        "agreement": agreement_rate(design, typicality=typicalities[0]).to_dict(),
+        "slices": slice_counts(design, estimates),
+        "agreement": agreement_rate(design, typicality=options.typicalities[0]).to_dict(),
         "ordinal": ordinal.to_dict() if ordinal else None,
         "pairs": accounting,
-        "settings": {"seed": seed, "bootstrap": bootstrap, "ties": design.attrs.get("ties", ties), "controls": controls, "slices": slices, "typicalities": list(typicalities)},
+        "settings": {**options.to_dict(), "ties": design.ties},
         "warnings": warnings,
-        "software": software_versions(),
+        "software": software_versions(STATS_PACKAGES),
     }
     bad: list[str] = []
     content = json_ready(content, "", bad)
@@ -157,14 +191,45 @@ def analyze(
     return AnalysisResults(content, design)
 
 
+def fit_estimates(design: PairDesign, options: AnalysisOptions, warnings: list[str]) -> list[Estimate]:
+    """Every fit of the robustness set, headline first; fits that could not run are announced in `warnings`."""
+    specs = estimate_specs(design, options.controls, options.slices, options.typicalities)
+    estimates = [
+        TypicalityBias(typicality, spec_controls, bootstrap=options.bootstrap, seed=options.seed, slice=slice_name).fit(design).estimate_
+        for slice_name, typicality, spec_controls in specs
+    ]
+    failed = [estimate for estimate in estimates if not estimate.fitted]
+    if failed:
+        warnings.append(f"{len(failed)} of {len(estimates)} fits could not run (each is listed with its reason); the other {len(estimates) - len(failed)} were fitted.")
+        warnings.extend(f"Not fitted: {estimate.id}: {estimate.reason}." for estimate in failed)
+    return estimates
+
+
+def _ordinal(data: PreferenceData, scores: CheckedScores, options: AnalysisOptions, warnings: list[str]) -> OrdinalFit | None:
+    if data.kind != "rated" or not preference_rating(data):
+        return None
+    ordinal = ordinal_logit(data, scores, typicality=options.typicalities[0])
+    if not ordinal.fitted:
+        warnings.append(f"Ordinal model not fitted: {ordinal.reason}.")
+    return ordinal
+
+
+def _model_entry(scores: CheckedScores, design: PairDesign) -> dict | None:
+    """The scorer's card, as it travels from scores.parquet; a bare fingerprint when the table came without one."""
+    if scores.card:
+        return dict(scores.card)
+    fingerprint = scores.fingerprint or design.model
+    return {"model": None, "fingerprint": fingerprint} if fingerprint else None
+
+
 def estimate_specs(
-    design: pd.DataFrame,
+    design: PairDesign,
     controls: list[str] | None = None,
     slices: list[str] | None = None,
     typicalities: tuple[str, ...] = TYPICALITIES,
 ) -> list[tuple[str, str, list[str]]]:
     """The (slice, typicality, controls) of every fit to run, headline first (see the module docstring)."""
-    correctness = design.attrs.get("correctness")
+    correctness = design.correctness
     chosen = expand_slices(design, slices)
     specs: list[tuple[str, str, list[str]]] = []
     if controls is not None:
@@ -188,20 +253,62 @@ def estimate_specs(
 
 
 def headline(estimates: list[Estimate]) -> dict:
-    """The estimate to quote and its length-controlled twin, by id.
+    """The estimate to quote, why, its length-controlled twin, and the change in alpha between them.
 
-    The first fitted estimate of the first typicality definition without a length control
-    (the equal-correctness fit when the data has correctness); the first estimate if none fitted.
+    The headline is pre-specified, not chosen by its result: the first fitted estimate of the
+    first typicality definition without a length control, in the order `estimate_specs` lists
+    them (the equal-correctness fit when the data has correctness, else all pairs).
     """
     candidates = [e for e in estimates if e.typicality == estimates[0].typicality and LENGTH_CONTROL not in e.controls] if estimates else []
     first = next((e for e in candidates if e.fitted), estimates[0] if estimates else None)
     if first is None:
-        return {"estimate": None, "length_controlled": None}
+        return {"estimate": None, "reason": "no estimate was fitted", "length_controlled": None, "alpha_change": None, "curve": None}
     twin = next(
         (e for e in estimates if e.slice == first.slice and e.typicality == first.typicality and e.controls == first.controls + [LENGTH_CONTROL]),
         None,
     )
-    return {"estimate": first.id, "length_controlled": twin.id if twin else None}
+    return {
+        "estimate": first.id,
+        "reason": _headline_reason(first),
+        "length_controlled": twin.id if twin else None,
+        "alpha_change": _alpha_change(first, twin),
+        "curve": _curve_estimate(first, estimates),
+    }
+
+
+def _curve_estimate(first: Estimate, estimates: list[Estimate]) -> str | None:
+    """The fitted mean-typicality fit without controls that a preference-rate curve can draw:
+    the headline's slice first, then all pairs."""
+    plain = [e for e in estimates if e.fitted and not e.controls and e.typicality == "mean_logprob"]
+    for wanted in (first.slice, ALL_PAIRS):
+        found = next((e for e in plain if e.slice == wanted), None)
+        if found is not None:
+            return found.id
+    return None
+
+
+def _headline_reason(estimate: Estimate) -> str:
+    if not estimate.fitted:
+        return "the pre-specified headline fit could not run; it is shown with its reason"
+    where = "the equal-correctness slice" if estimate.slice == EQUAL_CORRECTNESS else f"slice '{estimate.slice}'"
+    controls = f"controlled for {', '.join(estimate.controls)}" if estimate.controls else "without controls"
+    return f"pre-specified: {estimate.typicality} typicality on {where}, {controls}, as in the published method"
+
+
+def _alpha_change(first: Estimate, twin: Estimate | None) -> dict | None:
+    """Alpha with the length control minus alpha without it (both fitted on the same pairs)."""
+    if twin is None or not (first.fitted and twin.fitted):
+        return None
+    return {"estimate": twin.alpha - first.alpha, "from": first.id, "to": twin.id}
+
+
+def slice_counts(design: PairDesign, estimates: list[Estimate]) -> dict:
+    """Pairs and prompts in every slice an estimate was fitted on (slice membership, decided once)."""
+    counts = {}
+    for name in dict.fromkeys(estimate.slice for estimate in estimates):
+        rows = design.frame[slice_mask(design, name)]
+        counts[name] = {"n_pairs": int(len(rows)), "n_prompts": int(rows["prompt_id"].nunique())}
+    return counts
 
 
 def data_warnings(accounting: dict) -> list[str]:
@@ -224,6 +331,7 @@ def data_warnings(accounting: dict) -> list[str]:
 def dataset_info(data: PreferenceData) -> dict:
     return {
         "name": data.name,
+        "title": data.title,
         "subset": data.subset,
         "split": data.split,
         "kind": data.kind,
@@ -235,17 +343,9 @@ def dataset_info(data: PreferenceData) -> dict:
         "n_responses": int(len(data.responses)),
         "n_comparisons": int(len(data.comparisons)),
         "accounting": data.accounting.to_dict(),
+        "preference_rating": data.preference_rating,
+        "provenance": list(data.provenance),
     }
-
-
-def software_versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for package in ("typicality", "numpy", "pandas", "scipy", "statsmodels"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
 
 
 def json_ready(value, path: str = "", bad: list[str] | None = None):

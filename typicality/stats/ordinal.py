@@ -9,7 +9,6 @@ estimator carries the clustered inference.
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -20,7 +19,8 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from typicality.data.preference_data import PreferenceData
 from typicality.errors import TypicalityError
-from typicality.stats.scores_table import check_scores
+from typicality.stats.numbers import finite_or_none
+from typicality.stats.scores_table import CheckedScores, check_scores
 
 MAX_LEVELS = 10  # a rating with more distinct values is binned into quintiles for the ordinal model
 MIN_RESPONSES = 20
@@ -61,16 +61,14 @@ class OrdinalFit:
 
 
 def preference_rating(data: PreferenceData) -> str | None:
-    """The rating a rated dataset's labels come from ("higher helpfulness rating" -> helpfulness), if it is known."""
-    match = re.fullmatch(r"higher (.+) rating", data.preference or "")
-    if match and match.group(1) in data.rating_columns:
-        return match.group(1)
-    return None
+    """The rating a rated dataset's labels come from, as the loader recorded it (None for pairwise data)."""
+    rating = getattr(data, "preference_rating", None)
+    return rating if rating in data.rating_columns else None
 
 
 def ordinal_logit(
     data: PreferenceData,
-    scores: pd.DataFrame,
+    scores: CheckedScores | pd.DataFrame,
     *,
     outcome: str | None = None,
     typicality: str = "mean_logprob",
@@ -90,7 +88,7 @@ def ordinal_logit(
     fit = OrdinalFit(outcome=outcome, typicality=typicality, controls=list(controls))
 
     scores = check_scores(scores)
-    usable = scores[scores["usable"]].set_index("response_id")[typicality]
+    usable = scores.usable.set_index("response_id")[typicality]
     table = data.responses.drop_duplicates("response_id").set_index("response_id")[[outcome, *controls]].apply(pd.to_numeric, errors="coerce")
     table[typicality] = usable.reindex(table.index)
     complete = table.notna().all(axis=1)
@@ -141,7 +139,7 @@ def ordinal_logit(
     fit.lr_statistic = max(lr, 0.0)
     fit.lr_p_value = float(chi2.sf(fit.lr_statistic, df=1))
     for index, name in enumerate(fit.controls):
-        fit.coefficients[name] = {"coef": _finite(params[index]), "se": _finite(bse[index]), "p_value": _finite(pvalues[index])}
+        fit.coefficients[name] = {"coef": finite_or_none(params[index]), "se": finite_or_none(bse[index]), "p_value": finite_or_none(pvalues[index])}
     if not full.mle_retvals.get("converged", True):
         fit.warnings.append("The ordinal model did not converge; treat these numbers with caution.")
     return fit
@@ -157,8 +155,3 @@ def _not_fitted(fit: OrdinalFit, reason: str) -> OrdinalFit:
     fit.fitted = False
     fit.reason = reason
     return fit
-
-
-def _finite(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None

@@ -1,9 +1,8 @@
 """The pair design: each judged pair as differences in typicality, length and ratings, oriented at random.
 
-`build_pairs` returns a DataFrame with one row per usable pair. Its `attrs` carry what was
-dropped and why (`pair_accounting(design)` reads it back), the correctness rating, the
-columns a slice can be taken on, the seed and the tie policy (pandas keeps attrs in a
-parquet file, so a saved pairs.parquet still has them). Columns:
+`build_pairs` returns a `PairDesign` (typicality.audit_folder): `frame`, one row per usable
+pair, and what was dropped and why (`accounting`), the correctness rating, the columns a slice
+can be taken on, the seed and the tie policy. The frame's columns:
 
 - `prompt_id` (the cluster), `comparison` (row of `data.comparisons`), `response_a`,
   `response_b`, `label` (1 = a preferred, 0 = b preferred, 0.5 = a kept tie), `flipped`
@@ -27,9 +26,10 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from typicality.data.preference_data import COMPARISON_COLUMNS, PreferenceData
+from typicality.audit_folder import COMPARISON_COLUMNS, PairDesign, ScoreResult
+from typicality.data.preference_data import PreferenceData
 from typicality.errors import TypicalityError
-from typicality.stats.scores_table import check_scores, model_fingerprint
+from typicality.stats.scores_table import CheckedScores, check_scores
 
 TYPICALITY_COLUMNS = {"mean_logprob": "delta_mean_logprob", "sum_logprob": "delta_sum_logprob"}
 LENGTH_CONTROL = "length"  # the user-facing name of delta log token count
@@ -39,7 +39,7 @@ ALL_PAIRS = "all"
 TIE_POLICIES = ("drop", "half")
 
 
-def build_pairs(data: PreferenceData, scores: pd.DataFrame, *, seed: int = 0, ties: str = "drop") -> pd.DataFrame:
+def build_pairs(data: PreferenceData, scores: ScoreResult | CheckedScores | pd.DataFrame, *, seed: int = 0, ties: str = "drop") -> PairDesign:
     """One row per judged pair with both responses scored: deltas, oriented label, cluster and metadata."""
     if ties not in TIE_POLICIES:
         raise TypicalityError(f"ties must be one of {', '.join(TIE_POLICIES)}, got '{ties}'.")
@@ -49,96 +49,127 @@ def build_pairs(data: PreferenceData, scores: pd.DataFrame, *, seed: int = 0, ti
     if missing:
         raise TypicalityError(f"The comparisons of dataset '{data.name}' lack {', '.join(missing)}; rebuild the data folder.")
     responses = data.responses.drop_duplicates("response_id")
-    response_index = pd.Index(_strings(responses["response_id"]))
-    usable_rows = scores["usable"].to_numpy()
-    usable = scores[usable_rows]
-    usable_index = pd.Index(_strings(usable["response_id"]))
-    unusable_index = pd.Index(_strings(scores.loc[~usable_rows, "response_id"]))
-
-    # Positions via hash look-ups, -1 where a response has no usable score.
-    position_a = usable_index.get_indexer(_strings(comparisons["response_a"]))
-    position_b = usable_index.get_indexer(_strings(comparisons["response_b"]))
-    bad_position = unusable_index.get_indexer(response_index)
-    bad_score = bad_position >= 0
-    unusable_reasons = Counter(scores.loc[~usable_rows, "unusable_reason"].to_numpy()[bad_position[bad_score]])
-    n_unscored = int(((usable_index.get_indexer(response_index) < 0) & ~bad_score).sum())
+    lookup = _ScoreLookup(scores.table, responses)
+    position_a = lookup.usable_index.get_indexer(_strings(comparisons["response_a"]))
+    position_b = lookup.usable_index.get_indexer(_strings(comparisons["response_b"]))
 
     # Orientation is drawn for every comparison before any drop, so a pair's orientation
     # does not depend on which other pairs a given scores table leaves out.
     rng = np.random.default_rng(seed)
     flip_all = rng.random(len(comparisons)) < 0.5
-
-    label = pd.to_numeric(comparisons["label"], errors="coerce").to_numpy(dtype=float)
-    bad_label = ~np.isnan(label) & ~np.isin(label, [0.0, 0.5, 1.0])
-    if bad_label.any():
-        raise TypicalityError(
-            f"Dataset '{data.name}' has {int(bad_label.sum())} labels other than 1, 0 or 0.5 (e.g. {label[bad_label][0]}); fix the loader."
-        )
-    dropped: Counter = Counter()
-    keep = np.ones(len(comparisons), dtype=bool)
-    for reason, mask in (
-        ("missing label", np.isnan(label)),
-        ("a response has no usable score", (position_a < 0) | (position_b < 0)),
-        ("tie (ties='drop')", (label == 0.5) if ties == "drop" else np.zeros(len(comparisons), dtype=bool)),
-    ):
-        dropped[reason] += int((keep & mask).sum())
-        keep &= ~mask
+    label = _labels(comparisons, data.name)
+    keep, dropped = _kept_pairs(label, position_a, position_b, ties)
 
     flip = flip_all[keep]
     first, second = position_a[keep], position_b[keep]
     side_a, side_b = np.where(flip, second, first), np.where(flip, first, second)
-    ids = usable_index.to_numpy()
     columns = {
         "prompt_id": _strings(comparisons["prompt_id"])[keep],
         "comparison": np.flatnonzero(keep),
-        "response_a": ids[side_a],
-        "response_b": ids[side_b],
+        "response_a": lookup.usable_index.to_numpy()[side_a],
+        "response_b": lookup.usable_index.to_numpy()[side_b],
         "label": np.where(flip, 1.0 - label[keep], label[keep]),
         "flipped": flip,
     }
+    columns.update(_score_columns(lookup.usable, side_a, side_b))
+    ratings = [column for column in data.rating_columns if column in responses.columns]
+    columns.update(_rating_columns(responses, ratings, columns["response_a"], columns["response_b"]))
+    metadata = [column for column in comparisons.columns if column not in COMPARISON_COLUMNS and column not in columns]
+    for column in metadata:
+        columns[column] = comparisons[column].to_numpy()[keep]
+    frame = pd.DataFrame(columns)
+
+    accounting = {
+        "comparisons": int(len(comparisons)),
+        "pairs": int(len(frame)),
+        "dropped": {reason: count for reason, count in dropped.items() if count},
+        **lookup.accounting(),
+        "ties_kept_as_half": int((frame["label"] == 0.5).sum()),
+    }
+    return PairDesign(
+        frame=frame,
+        dataset=data.name,
+        model=scores.fingerprint,
+        seed=int(seed),
+        ties=ties,
+        ratings=ratings,
+        correctness=data.correctness if data.correctness in ratings else None,
+        metadata=metadata,
+        slice_columns=[column for column in SLICE_COLUMNS if column in metadata],
+        accounting=accounting,
+    )
+
+
+class _ScoreLookup:
+    """The usable scores indexed by response id, and the accounting of the responses without one."""
+
+    def __init__(self, scores: pd.DataFrame, responses: pd.DataFrame) -> None:
+        usable_rows = scores["usable"].to_numpy()
+        self.usable = scores[usable_rows]
+        self.usable_index = pd.Index(_strings(self.usable["response_id"]))
+        unusable = scores[~usable_rows]
+        response_index = pd.Index(_strings(responses["response_id"]))
+        bad_position = pd.Index(_strings(unusable["response_id"])).get_indexer(response_index)
+        self._bad_score = bad_position >= 0
+        self._reasons = Counter(unusable["unusable_reason"].to_numpy()[bad_position[self._bad_score]])
+        self._n_responses = len(responses)
+        self._n_unscored = int(((self.usable_index.get_indexer(response_index) < 0) & ~self._bad_score).sum())
+
+    def accounting(self) -> dict:
+        return {
+            "responses": int(self._n_responses),
+            "responses_without_score": self._n_unscored,
+            "responses_with_unusable_score": int(self._bad_score.sum()),
+            "unusable_scores": {str(reason): int(count) for reason, count in self._reasons.items()},
+        }
+
+
+def _labels(comparisons: pd.DataFrame, dataset: str) -> np.ndarray:
+    label = pd.to_numeric(comparisons["label"], errors="coerce").to_numpy(dtype=float)
+    bad_label = ~np.isnan(label) & ~np.isin(label, [0.0, 0.5, 1.0])
+    if bad_label.any():
+        raise TypicalityError(
+            f"Dataset '{dataset}' has {int(bad_label.sum())} labels other than 1, 0 or 0.5 (e.g. {label[bad_label][0]}); fix the loader."
+        )
+    return label
+
+
+def _kept_pairs(label: np.ndarray, position_a: np.ndarray, position_b: np.ndarray, ties: str) -> tuple[np.ndarray, Counter]:
+    """Which comparisons become pairs, and the others counted by the first reason that drops them."""
+    dropped: Counter = Counter()
+    keep = np.ones(len(label), dtype=bool)
+    for reason, mask in (
+        ("missing label", np.isnan(label)),
+        ("a response has no usable score", (position_a < 0) | (position_b < 0)),
+        ("tie (ties='drop')", (label == 0.5) if ties == "drop" else np.zeros(len(label), dtype=bool)),
+    ):
+        dropped[reason] += int((keep & mask).sum())
+        keep &= ~mask
+    return keep, dropped
+
+
+def _score_columns(usable: pd.DataFrame, side_a: np.ndarray, side_b: np.ndarray) -> dict:
+    columns = {}
     for column in ("mean_logprob", "sum_logprob", "n_tokens", "truncated"):
         values = usable[column].to_numpy()
         columns[f"{column}_a"], columns[f"{column}_b"] = values[side_a], values[side_b]
     columns["delta_mean_logprob"] = columns["mean_logprob_a"] - columns["mean_logprob_b"]
     columns["delta_sum_logprob"] = columns["sum_logprob_a"] - columns["sum_logprob_b"]
     columns["delta_log_tokens"] = np.log(columns["n_tokens_a"].astype(float)) - np.log(columns["n_tokens_b"].astype(float))
+    return columns
 
-    ratings = [column for column in data.rating_columns if column in responses.columns]
-    rating_a = response_index.get_indexer(columns["response_a"])
-    rating_b = response_index.get_indexer(columns["response_b"])
+
+def _rating_columns(responses: pd.DataFrame, ratings: list[str], response_a: np.ndarray, response_b: np.ndarray) -> dict:
+    response_index = pd.Index(_strings(responses["response_id"]))
+    rating_a = response_index.get_indexer(response_a)
+    rating_b = response_index.get_indexer(response_b)
+    columns = {}
     for rating in ratings:
         # A pair may name a response absent from `responses` (a broken folder): its rating is NaN then.
         values = np.append(pd.to_numeric(responses[rating], errors="coerce").to_numpy(dtype=float), np.nan)
         columns[f"{rating}_a"], columns[f"{rating}_b"] = values[rating_a], values[rating_b]
         columns[f"delta_{rating}"] = columns[f"{rating}_a"] - columns[f"{rating}_b"]
-
-    metadata = [column for column in comparisons.columns if column not in COMPARISON_COLUMNS and column not in columns]
-    for column in metadata:
-        columns[column] = comparisons[column].to_numpy()[keep]
-    design = pd.DataFrame(columns)
-
-    correctness = data.correctness if data.correctness in ratings else None
-    design.attrs = {
-        "dataset": data.name,
-        "model": model_fingerprint(scores),
-        "seed": int(seed),
-        "ties": ties,
-        "ratings": ratings,
-        "correctness": correctness,
-        "metadata": metadata,
-        "slice_columns": [column for column in SLICE_COLUMNS if column in metadata],
-        "accounting": {
-            "comparisons": int(len(comparisons)),
-            "pairs": int(len(design)),
-            "dropped": {reason: count for reason, count in dropped.items() if count},
-            "responses": int(len(responses)),
-            "responses_without_score": n_unscored,
-            "responses_with_unusable_score": int(bad_score.sum()),
-            "unusable_scores": {str(reason): int(count) for reason, count in unusable_reasons.items()},
-            "ties_kept_as_half": int((design["label"] == 0.5).sum()),
-        },
-    }
-    return design
+    return columns
 
 
 def _strings(values: pd.Series) -> np.ndarray:
@@ -146,11 +177,11 @@ def _strings(values: pd.Series) -> np.ndarray:
     return values.astype(str).to_numpy(dtype=object)
 
 
-def pair_accounting(design: pd.DataFrame) -> dict:
-    """What `build_pairs` kept and dropped, by reason (from the design's attrs)."""
-    if "accounting" not in design.attrs:
+def pair_accounting(design: PairDesign) -> dict:
+    """What `build_pairs` kept and dropped, by reason."""
+    if not design.accounting:
         return {"comparisons": None, "pairs": int(len(design)), "dropped": {}, "note": "design built outside build_pairs: no accounting"}
-    return dict(design.attrs["accounting"])
+    return dict(design.accounting)
 
 
 def control_column(name: str) -> str:
@@ -166,55 +197,59 @@ def control_name(name: str) -> str:
     return LENGTH_CONTROL if column == "delta_log_tokens" else column.removeprefix("delta_")
 
 
-def available_controls(design: pd.DataFrame) -> list[str]:
+def available_controls(design: PairDesign) -> list[str]:
     """Control names a fit on this design accepts: length and every rating."""
     fixed = {"delta_log_tokens", *TYPICALITY_COLUMNS.values()}
-    ratings = [column.removeprefix("delta_") for column in design.columns if column.startswith("delta_") and column not in fixed]
+    ratings = [column.removeprefix("delta_") for column in design.frame.columns if column.startswith("delta_") and column not in fixed]
     return [LENGTH_CONTROL, *ratings]
 
 
-def available_slices(design: pd.DataFrame) -> list[str]:
+def available_slices(design: PairDesign) -> list[str]:
     """Every slice name this design supports: all, equal-correctness, COLUMN=VALUE for metadata."""
     names = [ALL_PAIRS]
-    if design.attrs.get("correctness"):
+    if design.correctness:
         names.append(EQUAL_CORRECTNESS)
-    for column in design.attrs.get("slice_columns", []):
-        values = design[column].dropna().unique()
+    for column in design.slice_columns:
+        values = design.frame[column].dropna().unique()
         if len(values) > 1:
             names.extend(f"{column}={value}" for value in sorted(map(str, values)))
     return names
 
 
-def expand_slices(design: pd.DataFrame, names: list[str] | None) -> list[str]:
+def expand_slices(design: PairDesign, names: list[str] | None) -> list[str]:
     """Slice names as the user gave them, with a bare metadata COLUMN expanded to each of its values."""
     if not names:
         return available_slices(design)
     expanded: list[str] = []
-    metadata = design.attrs.get("metadata", [])
     for name in names:
-        if name == EQUAL_CORRECTNESS and not design.attrs.get("correctness"):
+        if name == EQUAL_CORRECTNESS and not design.correctness:
             raise TypicalityError("The slice 'equal-correctness' needs a correctness rating, and this data has none.")
         if name in (ALL_PAIRS, EQUAL_CORRECTNESS) or "=" in name:
             expanded.append(name)
-        elif name in metadata:
-            expanded.extend(f"{name}={value}" for value in sorted(map(str, design[name].dropna().unique())))
+        elif name in design.metadata:
+            expanded.extend(f"{name}={value}" for value in sorted(map(str, design.frame[name].dropna().unique())))
         else:
             raise TypicalityError(f"Unknown slice '{name}'. Slices of this data: {', '.join(available_slices(design))} (or a metadata column name).")
     return list(dict.fromkeys(expanded))
 
 
-def select_slice(design: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The pairs of one slice: `all`, `equal-correctness` (delta correctness exactly 0), or `COLUMN=VALUE`."""
+def select_slice(design: PairDesign, name: str) -> pd.DataFrame:
+    """The pairs (frame rows) of one slice: `all`, `equal-correctness` (delta correctness exactly 0), or `COLUMN=VALUE`."""
+    return design.frame[slice_mask(design, name)]
+
+
+def slice_mask(design: PairDesign, name: str) -> np.ndarray:
+    """Which pairs belong to a slice, as a boolean array over `design.frame` (the one place slices are defined)."""
+    frame = design.frame
     if name == ALL_PAIRS:
-        return design
+        return np.ones(len(frame), dtype=bool)
     if name == EQUAL_CORRECTNESS:
-        correctness = design.attrs.get("correctness")
-        if not correctness:
+        if not design.correctness:
             raise TypicalityError("The slice 'equal-correctness' needs a correctness rating, and this data has none.")
-        return design[design[f"delta_{correctness}"] == 0]
+        return (frame[f"delta_{design.correctness}"] == 0).to_numpy()
     if "=" in name:
         column, value = name.split("=", 1)
-        if column not in design.columns:
+        if column not in frame.columns:
             raise TypicalityError(f"Unknown slice column '{column}' in '{name}'. Slices of this data: {', '.join(available_slices(design))}.")
-        return design[design[column].astype(str) == value]
+        return (frame[column].astype(str) == value).to_numpy()
     raise TypicalityError(f"Unknown slice '{name}'. Slices of this data: {', '.join(available_slices(design))}.")

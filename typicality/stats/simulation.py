@@ -27,6 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from typicality.audit_folder import ScoreResult
 from typicality.data.preference_data import Accounting, PreferenceData, prompt_id_for, response_id_for
 from typicality.errors import TypicalityError
 
@@ -43,7 +44,7 @@ def simulate(
     quality_effect: float = 1.0,
     typicality_sd: float = 0.8,
     rating_levels: int | None = None,
-) -> tuple[PreferenceData, pd.DataFrame]:
+) -> tuple[PreferenceData, ScoreResult]:
     """A rated dataset whose annotators prefer typicality with the given alpha, and its scores table."""
     if not math.isfinite(alpha):
         raise TypicalityError(f"--alpha must be a finite number, got {alpha}.")
@@ -103,6 +104,7 @@ def simulate(
         rating_columns=["helpfulness", "correctness"],
         correctness="correctness",
         preference="higher helpfulness rating",
+        preference_rating="helpfulness",
         source=f"typicality.simulate({settings})",
     )
     scores = pd.DataFrame(
@@ -120,5 +122,5 @@ def simulate(
         }
     )
     # What `typicality score` would record about its model, so reports name this one.
-    scores.attrs["card"] = {"model": "simulated", "fingerprint": f"simulated({settings})", "true_alpha": alpha, "settings": settings}
-    return data, scores
+    card = {"model": "simulated", "fingerprint": f"simulated({settings})", "true_alpha": alpha, "settings": settings}
+    return data, ScoreResult(scores, card)

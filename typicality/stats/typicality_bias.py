@@ -26,7 +26,9 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
+from typicality.audit_folder import PairDesign
 from typicality.errors import TypicalityError
+from typicality.stats.numbers import finite_or_none
 from typicality.stats.cluster_bootstrap import SEPARATED_LINEAR_PREDICTOR, cluster_bootstrap
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, available_controls, control_column, control_name, select_slice
 from typicality.stats.separation import is_separated
@@ -106,14 +108,16 @@ class TypicalityBias:
     def get_params(self) -> dict:
         return {name: getattr(self, name) for name in ("typicality", "controls", "cluster", "bootstrap", "seed", "slice")}
 
-    def fit(self, design: pd.DataFrame) -> "TypicalityBias":
+    def fit(self, design: PairDesign) -> "TypicalityBias":
         """Fit the slice `self.slice` of a pair design (from `build_pairs`)."""
         if self.typicality not in TYPICALITY_COLUMNS:
             raise TypicalityError(f"typicality must be one of {', '.join(TYPICALITY_COLUMNS)}, got '{self.typicality}'.")
-        if self.cluster not in design.columns:
+        if not isinstance(design, PairDesign):
+            raise TypicalityError("TypicalityBias.fit takes the PairDesign that build_pairs returns (or typicality.audit_folder.load_pairs reads).")
+        if self.cluster not in design.frame.columns:
             raise TypicalityError(f"The pair design has no cluster column '{self.cluster}'.")
         names = [control_name(name) for name in self.controls]
-        unknown = [name for name in names if control_column(name) not in design.columns]
+        unknown = [name for name in names if control_column(name) not in design.frame.columns]
         if unknown:
             raise TypicalityError(f"Unknown control(s) {', '.join(unknown)}; this data offers: {', '.join(available_controls(design))}.")
         if len(set(names)) != len(names):
@@ -166,38 +170,18 @@ def fit_logit(
 ):
     """Fit one no-intercept clustered logit; return (Estimate, statsmodels results or None)."""
     estimate = Estimate(slice=slice_name, typicality=typicality, controls=list(controls))
-    typicality_column = TYPICALITY_COLUMNS[typicality]
-    columns = [typicality_column] + [control_column(name) for name in controls]
-
-    complete = pairs[columns].notna().all(axis=1) & pairs["label"].notna()
-    for name, column in zip(controls, columns[1:]):
-        lacking = int(pairs[column].isna().sum())
-        if lacking:
-            estimate.warnings.append(f"{lacking} of {len(pairs)} pairs lack {name} and are left out of this fit.")
-    pairs = pairs[complete]
-
-    # A control that never varies in this slice (delta correctness in the equal-correctness
-    # slice) carries no information; without an intercept a constant would even act as one.
-    for name, column in list(zip(controls, columns[1:])):
-        values = pairs[column].to_numpy(dtype=float)
-        if len(values) and np.all(values == values[0]):
-            estimate.warnings.append(f"Control {name} is constant ({values[0]:g}) in slice '{slice_name}'; fitted without it.")
-            estimate.controls.remove(name)
-            columns.remove(column)
-
+    columns = [TYPICALITY_COLUMNS[typicality]] + [control_column(name) for name in controls]
+    pairs = _complete_pairs(pairs, estimate, columns)
+    columns = _drop_constant_controls(pairs, estimate, columns)
     y = pairs["label"].to_numpy(dtype=float)
     X = pairs[columns].to_numpy(dtype=float)
     groups = pd.factorize(pairs[cluster].astype(str))[0]
     estimate.n_pairs = int(len(y))
     estimate.n_clusters = int(groups.max() + 1) if len(groups) else 0
 
-    delta = X[:, 0] if len(X) else np.zeros(0)
-    if estimate.n_pairs < MIN_PAIRS:
-        return _not_fitted(estimate, f"only {estimate.n_pairs} pairs in slice '{slice_name}'; at least {MIN_PAIRS} are needed for a fit")
-    if estimate.n_clusters < MIN_CLUSTERS:
-        return _not_fitted(estimate, f"only {estimate.n_clusters} prompts in slice '{slice_name}'; clustered SEs need at least {MIN_CLUSTERS}")
-    if np.all(delta == delta[0]):
-        return _not_fitted(estimate, f"the typicality difference {typicality_column} is constant ({delta[0]:g}) in slice '{slice_name}', so alpha is not identified")
+    reason = _unfittable(estimate, X, columns)
+    if reason:
+        return _not_fitted(estimate, reason)
     while np.linalg.matrix_rank(X) < X.shape[1]:
         dropped = estimate.controls.pop()
         estimate.warnings.append(f"Control {dropped} is collinear with the other predictors in slice '{slice_name}'; fitted without it.")
@@ -214,6 +198,53 @@ def fit_logit(
     if estimate.n_clusters < FEW_CLUSTERS:
         estimate.warnings.append(f"Only {estimate.n_clusters} prompts: clustered standard errors are unreliable with fewer than {FEW_CLUSTERS}.")
 
+    result = _clustered_glm(y, X, groups, estimate)
+    reason = _record_fit(estimate, result, X[:, 0])
+    if reason:
+        return _not_fitted(estimate, reason)
+    if bootstrap:
+        estimate.bootstrap = cluster_bootstrap(y, X, groups, int(bootstrap), seed=seed, start=np.asarray(result.params, dtype=float))
+        if estimate.bootstrap["n_failed"]:
+            estimate.warnings.append(f"{estimate.bootstrap['n_failed']} of {bootstrap} bootstrap draws could not be fitted (separated or not converged) and are left out.")
+    return estimate, result
+
+
+def _complete_pairs(pairs: pd.DataFrame, estimate: Estimate, columns: list[str]) -> pd.DataFrame:
+    """The pairs with a label and every predictor; the others are counted in a warning."""
+    for name, column in zip(estimate.controls, columns[1:]):
+        lacking = int(pairs[column].isna().sum())
+        if lacking:
+            estimate.warnings.append(f"{lacking} of {len(pairs)} pairs lack {name} and are left out of this fit.")
+    return pairs[pairs[columns].notna().all(axis=1) & pairs["label"].notna()]
+
+
+def _drop_constant_controls(pairs: pd.DataFrame, estimate: Estimate, columns: list[str]) -> list[str]:
+    """A control that never varies in this slice (delta correctness in the equal-correctness
+    slice) carries no information; without an intercept a constant would even act as one."""
+    columns = list(columns)
+    for name, column in list(zip(list(estimate.controls), columns[1:])):
+        values = pairs[column].to_numpy(dtype=float)
+        if len(values) and np.all(values == values[0]):
+            estimate.warnings.append(f"Control {name} is constant ({values[0]:g}) in slice '{estimate.slice}'; fitted without it.")
+            estimate.controls.remove(name)
+            columns.remove(column)
+    return columns
+
+
+def _unfittable(estimate: Estimate, X: np.ndarray, columns: list[str]) -> str | None:
+    """Why no fit should be attempted (too few pairs or prompts, a constant typicality), or None."""
+    delta = X[:, 0] if len(X) else np.zeros(0)
+    if estimate.n_pairs < MIN_PAIRS:
+        return f"only {estimate.n_pairs} pairs in slice '{estimate.slice}'; at least {MIN_PAIRS} are needed for a fit"
+    if estimate.n_clusters < MIN_CLUSTERS:
+        return f"only {estimate.n_clusters} prompts in slice '{estimate.slice}'; clustered SEs need at least {MIN_CLUSTERS}"
+    if np.all(delta == delta[0]):
+        return f"the typicality difference {columns[0]} is constant ({delta[0]:g}) in slice '{estimate.slice}', so alpha is not identified"
+    return None
+
+
+def _clustered_glm(y: np.ndarray, X: np.ndarray, groups: np.ndarray, estimate: Estimate):
+    """The paper's fit: binomial GLM, logit link, no intercept, sandwich SEs clustered by prompt."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True})
@@ -222,17 +253,19 @@ def fit_logit(
         estimate.warnings.append("The fit did not converge; treat these numbers with caution.")
     elif np.isfinite(params).all() and np.abs(X @ params).max() > SEPARATED_LINEAR_PREDICTOR:
         estimate.warnings.append("Some pairs are predicted with probability near 0 or 1; the estimate may be unstable.")
+    return result
 
-    bse = np.asarray(result.bse, dtype=float)
+
+def _record_fit(estimate: Estimate, result, delta: np.ndarray) -> str | None:
+    """Copy alpha, its inference and the derived figures into the estimate; the reason when they are unusable."""
+    params, bse, pvalues = (np.asarray(x, dtype=float) for x in (result.params, result.bse, result.pvalues))
     ci = np.asarray(result.conf_int(alpha=0.05), dtype=float)
-    pvalues = np.asarray(result.pvalues, dtype=float)
     sd = float(np.sqrt(np.mean(delta**2)))
-    numbers = [params[0], bse[0], ci[0, 0], ci[0, 1], pvalues[0], sd]
-    if not np.all(np.isfinite(numbers)) or bse[0] <= 0:
-        return _not_fitted(estimate, f"the fit gave a non-finite estimate or standard error in slice '{slice_name}' (a degenerate design)")
+    if not np.all(np.isfinite([params[0], bse[0], ci[0, 0], ci[0, 1], pvalues[0], sd])) or bse[0] <= 0:
+        return f"the fit gave a non-finite estimate or standard error in slice '{estimate.slice}' (a degenerate design)"
     alpha = float(params[0])
     if abs(alpha * sd) > 700:  # exp() would overflow: only a nearly separated design gets here
-        return _not_fitted(estimate, f"alpha * SD = {alpha * sd:.3g} in slice '{slice_name}' is too large for an odds ratio (nearly separated data)")
+        return f"alpha * SD = {alpha * sd:.3g} in slice '{estimate.slice}' is too large for an odds ratio (nearly separated data)"
     estimate.fitted = True
     estimate.alpha, estimate.se = alpha, float(bse[0])
     estimate.ci_low, estimate.ci_high = float(ci[0, 0]), float(ci[0, 1])
@@ -241,20 +274,11 @@ def fit_logit(
     estimate.odds_ratio_per_sd = float(math.exp(alpha * sd))
     estimate.win_prob_change = float(2.0 / (1.0 + math.exp(-alpha * sd)) - 1.0)
     for index, name in enumerate(estimate.controls, start=1):
-        estimate.coefficients[name] = {"coef": _finite(params[index]), "se": _finite(bse[index]), "p_value": _finite(pvalues[index])}
-    if bootstrap:
-        estimate.bootstrap = cluster_bootstrap(y, X, groups, int(bootstrap), seed=seed, start=params)
-        if estimate.bootstrap["n_failed"]:
-            estimate.warnings.append(f"{estimate.bootstrap['n_failed']} of {bootstrap} bootstrap draws could not be fitted (separated or not converged) and are left out.")
-    return estimate, result
+        estimate.coefficients[name] = {"coef": finite_or_none(params[index]), "se": finite_or_none(bse[index]), "p_value": finite_or_none(pvalues[index])}
+    return None
 
 
 def _not_fitted(estimate: Estimate, reason: str):
     estimate.fitted = False
     estimate.reason = reason
     return estimate, None
-
-
-def _finite(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
