@@ -9,8 +9,12 @@ import pytest
 
 from tests.scoring.tiny_model import build_tiny_model
 from typicality.cli import main
+from typicality.audit_folder import IN_PROGRESS_FILE as IN_PROGRESS
+from typicality.data import LoadRequest
 from typicality.errors import TypicalityError
-from typicality.pipeline import IN_PROGRESS, audit
+from typicality.pipeline import audit
+from typicality.scoring.options import ScoringOptions
+from typicality.stats import AnalysisOptions
 
 HOSTILE = "<script>document.title='pwned'</script><b>bold</b> {{ x }}"
 
@@ -28,6 +32,10 @@ def hh_file(path, n_pairs: int, identical: bool = False) -> str:
             rejected = chosen if identical else f" I think that is a good question {index}."
             handle.write(json.dumps({"chosen": prompt + chosen, "rejected": prompt + rejected}) + "\n")
     return str(path)
+
+
+def hh_request(data_file: str) -> LoadRequest:
+    return LoadRequest("hh-rlhf", data_files=(data_file,))
 
 
 def run_audit(data_file, out, model, cache, *extra) -> int:
@@ -74,11 +82,11 @@ def test_interrupted_audit_resumes_from_the_cache(tmp_path, tiny_model_dir, monk
 
     monkeypatch.setattr("typicality.report.render_report", crash)
     with pytest.raises(KeyboardInterrupt):
-        audit("hh-rlhf", out, data_files=[data_file], model=tiny_model_dir, cache_dir=cache, progress=False)
+        audit(hh_request(data_file), out, ScoringOptions(model=tiny_model_dir, cache_dir=str(cache)), progress=False)
     assert (out / IN_PROGRESS).exists() and (out / "results.json").exists()
     monkeypatch.undo()
 
-    audit("hh-rlhf", out, data_files=[data_file], model=tiny_model_dir, cache_dir=cache, progress=False)
+    audit(hh_request(data_file), out, ScoringOptions(model=tiny_model_dir, cache_dir=str(cache)), progress=False)
     card = json.loads((out / "scores.card.json").read_text())
     assert card["n_computed"] == 0 and card["n_from_cache"] == 24
     assert (out / "report.html").exists() and not (out / IN_PROGRESS).exists()
@@ -87,14 +95,51 @@ def test_interrupted_audit_resumes_from_the_cache(tmp_path, tiny_model_dir, monk
 def test_dataset_with_no_usable_pairs_gives_a_clear_message_and_no_report(tmp_path, tiny_model_dir):
     data_file = hh_file(tmp_path / "test.jsonl", 5, identical=True)
     with pytest.raises(TypicalityError, match="no usable pairs.*identical responses: 5"):
-        audit("hh-rlhf", tmp_path / "audit", data_files=[data_file], model=tiny_model_dir, cache_dir=tmp_path / "cache", progress=False)
+        audit(hh_request(data_file), tmp_path / "audit", ScoringOptions(model=tiny_model_dir, cache_dir=str(tmp_path / "cache")), progress=False)
     assert not (tmp_path / "audit" / "report.html").exists()
 
 
 def test_a_failed_load_leaves_nothing_that_blocks_the_next_attempt(tmp_path, tiny_model_dir):
     """`make audit` without network fails at the load; `make audit DATA_FILES=...` right after must run."""
     out, cache = tmp_path / "audit", tmp_path / "cache"
-    with pytest.raises(TypicalityError, match="No such file"):
-        audit("hh-rlhf", out, data_files=[str(tmp_path / "absent.jsonl")], model=tiny_model_dir, cache_dir=cache, progress=False)
-    audit("hh-rlhf", out, data_files=[hh_file(tmp_path / "test.jsonl", 12)], model=tiny_model_dir, cache_dir=cache, progress=False)
+    scoring = ScoringOptions(model=tiny_model_dir, cache_dir=str(cache))
+    with pytest.raises(TypicalityError, match="absent.jsonl"):
+        audit(hh_request(str(tmp_path / "absent.jsonl")), out, scoring, progress=False)
+    audit(hh_request(hh_file(tmp_path / "test.jsonl", 12)), out, scoring, progress=False)
     assert (out / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    "scoring, analysis, message",
+    [
+        ({"batch_tokens": 0}, {}, "batch"),
+        ({"dtype": "float8"}, {}, "dtype"),
+        ({}, {"ties": "keep"}, "ties"),
+        ({}, {"typicalities": ("max_logprob",)}, "Unknown typicality"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_written(tmp_path, scoring, analysis, message):
+    out = tmp_path / "audit"
+    data_file = hh_file(tmp_path / "test.jsonl", 3)
+    with pytest.raises(TypicalityError, match=message):
+        audit(hh_request(data_file), out, ScoringOptions(**scoring), AnalysisOptions(**analysis), progress=False)
+    assert not out.exists()
+
+
+def test_a_corrupt_score_cache_is_refused_before_the_model_loads(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "scores.sqlite").write_bytes(b"this is not a sqlite database" * 100)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the cache was checked")
+
+    monkeypatch.setattr("typicality.scoring.backends.load_backend", no_model)
+    with pytest.raises(TypicalityError, match="cache"):
+        audit(hh_request(hh_file(tmp_path / "test.jsonl", 3)), tmp_path / "audit", ScoringOptions(cache_dir=str(cache)), progress=False)
+    assert not (tmp_path / "audit").exists()
+
+
+def test_audit_takes_option_objects_only():
+    with pytest.raises(TypicalityError, match="scoring must be a ScoringOptions"):
+        audit("hh-rlhf", "unused", {"model": "x"})

@@ -18,7 +18,7 @@ from typicality.errors import TypicalityError
 from typicality.stats import TypicalityBias, build_pairs, simulate
 from typicality.stats.separation import is_separated
 
-# The paper's table (METHOD.md): odds ratio per SD and win-probability change, per row.
+# The paper's table (docs/method.md): odds ratio per SD and win-probability change, per row.
 PUBLISHED = [(1.42, 0.17), (1.80, 0.28), (1.47, 0.19), (1.83, 0.29)]
 
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-RESPONSE_COLUMNS = ["prompt_id", "prompt", "response_id", "response"]
-COMPARISON_COLUMNS = ["prompt_id", "response_a", "response_b", "label"]
+from typicality.audit_folder import COMPARISON_COLUMNS, RESPONSE_COLUMNS  # noqa: F401 - re-exported; the schemas live in the contract
 
 
 def text_id(*parts: str) -> str:
