@@ -111,7 +111,7 @@ def test_read_audit_reports_missing_files_instead_of_failing(tmp_path, simulated
     results.save(tmp_path)
     audit = read_audit(tmp_path)
     assert audit.pairs is not None and audit.data is not None and isinstance(audit.scores, ScoreResult)
-    assert audit.score_card == results["model"] and audit.missing == {"influence.parquet": "absent"}
+    assert audit.score_card == results["model"] and audit.missing == {}
     (tmp_path / SCORES_FILE).write_text("broken")
     assert read_audit(tmp_path).missing[SCORES_FILE].startswith("unreadable")
 

@@ -318,7 +318,9 @@ def read_audit(folder: str | Path, *, with_data: bool = True) -> AuditFolder:
     audit = AuditFolder(results=load_results(folder), folder=folder)
     audit.pairs = _optional(audit, folder / PAIRS_FILE, load_pairs)
     audit.scores = _optional(audit, folder / SCORES_FILE, load_scores)
-    audit.influence = _optional(audit, folder / INFLUENCE_FILE, pd.read_parquet)
+    # Influence is an optional extra (`typicality influence`): its absence is not worth a warning.
+    if (folder / INFLUENCE_FILE).exists():
+        audit.influence = _optional(audit, folder / INFLUENCE_FILE, pd.read_parquet)
     if with_data:
         audit.data = _optional(audit, folder / DATASET_FILE, lambda path: load_data(path.parent))
     return audit
