@@ -167,8 +167,9 @@ def add_stats_commands(commands) -> None:
 def cmd_score(args: argparse.Namespace) -> int:
     from typicality.scoring import score
 
+    options = scoring_options(args)
     data = load_from_args(args)
-    result = score(data, args.model, progress=not args.no_progress, shard=args.shard, **scoring_options(args))
+    result = score(data, options, progress=not args.no_progress)
     path = result.save(args.out)
     card = result.card
     skipped = ", ".join(f"{reason}: {count}" for reason, count in card["skipped"].items()) or "none"
@@ -178,14 +179,20 @@ def cmd_score(args: argparse.Namespace) -> int:
         f"prompts cut to fit: {card['prompt_truncated']}; responses cut: {card['response_truncated']}; "
         f"tokens spanning the prompt/response join: {card['boundary_merged']}"
     )
+    if card.get("check"):
+        print(f"pre-flight check passed ({len(card['check']['checks'])} checks; `typicality check` runs the full set)")
     print(f"wrote {path} and {path.with_name(path.stem + '.card.json')}")
     return 0
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """The reference model and how to run it: shared by `score` and `audit`."""
-    parser.add_argument("--model", default="gemma-3-270m", help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, or openai:URL#MODEL (a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)")
-    parser.add_argument("--batch-tokens", type=int, metavar="B", help="token positions per batch (default 8192)")
+def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = True) -> None:
+    """The reference model and how to run it: shared by `score`, `audit` and (without --model) `check`."""
+    if model_flag:
+        parser.add_argument("--model", default="gemma-3-270m", help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, or openai:URL#MODEL (a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)")
+        parser.add_argument("--batch-tokens", type=int, metavar="B", help="token positions per batch (default 8192)")
+        parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
+        parser.add_argument("--no-check", action="store_true", help="skip the quick conformance check run before scoring any model but the embedded one")
+    parser.add_argument("--backend", help="a registered scoring backend (default: openai for openai:URL#MODEL, else transformers)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="weights' dtype (default: float32 on CPU, bfloat16 on CUDA)")
     parser.add_argument("--bos", choices=("auto", "always", "never"), help="put a BOS token before each text (default auto: as the tokenizer does)")
@@ -193,7 +200,6 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, metavar="N", help="context window in tokens (default: the model's)")
     parser.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code from the hub (off by default)")
-    parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
     parser.add_argument("--device-map", metavar="MAP", help="transformers: spread the model over devices, e.g. auto (all visible GPUs, via accelerate)")
     parser.add_argument("--concurrency", type=int, metavar="N", help="openai:URL#MODEL: requests in flight at once (default 8)")
     parser.add_argument("--timeout", type=float, metavar="S", help="openai:URL#MODEL: seconds to wait for one answer (default 300)")
@@ -201,16 +207,21 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
 
 
-def scoring_options(args: argparse.Namespace) -> dict:
-    """The `score()` keyword arguments the user set (the rest keep `score()`'s defaults)."""
-    names = ("batch_tokens", "device", "cache_dir", "dtype", "bos", "max_length", "revision")
-    options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    if args.chat_template:
-        options["chat_template"] = True
-    if args.trust_remote_code:
-        options["trust_remote_code"] = True
-    options.update(endpoint_options(args))
-    return options
+def scoring_options(args: argparse.Namespace):
+    """The `ScoringOptions` the user's flags describe (unset flags keep the defaults); validated."""
+    from typicality.scoring.options import ScoringOptions
+
+    names = ("model", "backend", "batch_tokens", "device", "dtype", "bos", "max_length", "revision", "cache_dir", "device_map",
+             "concurrency", "timeout", "max_retries", "shard")
+    settings = {name: getattr(args, name, None) for name in names}
+    settings = {name: value for name, value in settings.items() if value is not None}
+    options = ScoringOptions.create(
+        **settings,
+        chat_template=bool(getattr(args, "chat_template", False)),
+        trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
+        check=not getattr(args, "no_check", False),
+    )
+    return options.validate()
 
 
 def add_score_command(commands) -> None:
@@ -259,21 +270,6 @@ def add_audit_command(commands) -> None:
     parser.set_defaults(run=cmd_audit)
 
 
-def endpoint_options(args: argparse.Namespace) -> dict:
-    """The scale options the user gave, checked against the kind of model they apply to."""
-    is_endpoint = str(args.model).startswith("openai:")
-    given = {name: getattr(args, name, None) for name in ("device_map", "concurrency", "timeout", "max_retries")}
-    given = {name: value for name, value in given.items() if value is not None}
-    for name in given:
-        if (name == "device_map") == is_endpoint:
-            flag = "--" + name.replace("_", "-")
-            kind = "transformers models, not openai:URL#MODEL" if name == "device_map" else "openai:URL#MODEL models"
-            raise TypicalityError(f"{flag} applies to {kind}; drop it or change --model")
-    if "timeout" in given:
-        given["timeout_s"] = given.pop("timeout")
-    return given
-
-
 def cmd_merge_cache(args: argparse.Namespace) -> int:
     from typicality.scoring.cache_merge import merge_caches
     from typicality.scoring.paths import cache_root
@@ -300,6 +296,35 @@ def add_merge_cache_command(commands) -> None:
     parser.set_defaults(run=cmd_merge_cache)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from typicality.scoring.check import check_model
+
+    report = check_model(scoring_options(args), against=args.against, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0 if report.passed else 1
+    title = f"typicality check {report.model}" + (f" --against {report.against}" if report.against else "")
+    table = Table(title=title, caption=f"{report.fingerprint}; tolerance {report.tolerance:g} nats per token")
+    for column in ("check", "result", "detail"):
+        table.add_column(column, overflow="fold")
+    for check in report.checks:
+        table.add_row(check.name, "[green]pass[/green]" if check.passed else "[bold red]FAIL[/bold red]", check.detail)
+    console = Console(width=160)
+    console.print(table)
+    console.print("all checks passed: the scores can be trusted" if report.passed else "[bold red]some checks failed[/bold red]: fix them before a long run")
+    return 0 if report.passed else 1
+
+
+def add_check_command(commands) -> None:
+    """`check MODEL`: conformance of a model or endpoint before a long run (typicality.scoring.check)."""
+    parser = commands.add_parser("check", help="check that a model's or server's scores can be trusted (BOS, join, batching, dtype, echo)")
+    parser.add_argument("model", metavar="MODEL", help="as for --model: gemma-3-270m, a Hugging Face id, a folder, a .gguf file, or openai:URL#MODEL")
+    add_model_options(parser, model_flag=False)
+    parser.add_argument("--against", metavar="MODEL", help="also compare per-token log-probabilities with a second model (e.g. the in-process one)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.set_defaults(run=cmd_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="typicality", description="Audit preference datasets for typicality bias.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -320,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stats_commands(commands)
     add_score_command(commands)
     add_merge_cache_command(commands)
+    add_check_command(commands)
     add_audit_command(commands)
     return parser
 

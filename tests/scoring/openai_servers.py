@@ -4,6 +4,11 @@
 character, so every expected score is a hand-computable sum: token `c` at any position has
 log-probability `char_logprob(c)`, the echoed BOS "<s>" sits at offset 0 with no
 log-probability (as vLLM echoes a BOS), and `max_tokens=1` appends one generated token.
+Misbehaviours seen in real servers can be switched on, for `typicality check`: `echo="refuse"`
+(mainline llama.cpp answers 400 "Only no echo is supported"), `echo="generated-only"` (log-probabilities
+of the generated token only), `prefix_cache_drift` (a repeated text comes back with shifted
+log-probabilities, as with vLLM's prefix cache in some versions), `served_as` (the answer names
+another model), `bos_count=2` (a doubled BOS).
 `FaultProxy` forwards to any upstream server but first answers HTTP 500 (or drops the
 connection) for a set number of completion requests, and counts what it saw.
 Only 127.0.0.1 is ever bound.
@@ -72,9 +77,25 @@ class _JsonHandler(BaseHTTPRequestHandler):
 class FakeCompletionsServer(_Server):
     """A vLLM-like completions server whose 'model' scores each character independently."""
 
-    def __init__(self, model: str = "fake-model", *, reject_max_tokens_zero: bool = False, context_window: int | None = None, api_key: str | None = None):
+    def __init__(
+        self,
+        model: str = "fake-model",
+        *,
+        reject_max_tokens_zero: bool = False,
+        context_window: int | None = None,
+        api_key: str | None = None,
+        echo: str = "full",
+        prefix_cache_drift: float = 0.0,
+        served_as: str | None = None,
+        bos_count: int = 1,
+    ):
         super().__init__(_FakeHandler)
         self.model = model
+        self.echo = echo
+        self.prefix_cache_drift = prefix_cache_drift
+        self.served_as = served_as
+        self.bos_count = bos_count
+        self.seen: set[str] = set()
         self.reject_max_tokens_zero = reject_max_tokens_zero
         self.context_window = context_window
         self.api_key = api_key
@@ -105,8 +126,10 @@ class _FakeHandler(_JsonHandler):
         max_tokens = int(body.get("max_tokens", 16))
         if max_tokens == 0 and server.reject_max_tokens_zero:
             return self.send_json(400, {"error": {"message": "max_tokens must be at least 1, got 0.", "type": "BadRequestError"}})
+        if body.get("echo") and server.echo == "refuse":
+            return self.send_json(400, {"error": {"code": 400, "message": "Only no echo is supported", "type": "invalid_request_error"}})
         text = body["prompt"]
-        n_prompt = 1 + len(text)  # BOS + one token per character
+        n_prompt = server.bos_count + len(text)  # BOS + one token per character
         if server.context_window is not None and n_prompt + max_tokens > server.context_window:
             return self.send_json(400, {"error": {"message": (
                 f"This model's maximum context length is {server.context_window} tokens. However, you requested "
@@ -114,15 +137,20 @@ class _FakeHandler(_JsonHandler):
                 "Please reduce the length of the messages or completion."), "type": "BadRequestError"}})
         with server.lock:
             server.prompts.append(text)
+            repeated = text in server.seen
+            server.seen.add(text)
+        drift = server.prefix_cache_drift if repeated else 0.0
         generated = "!" if max_tokens >= 1 else ""
-        tokens = [BOS, *text, *generated]
-        values = [None, *(char_logprob(c) for c in text), *(char_logprob(c) for c in generated)]
+        tokens = [BOS] * server.bos_count + [*text, *generated]
+        values = [None] * server.bos_count + [*(char_logprob(c) + drift for c in text), *(char_logprob(c) for c in generated)]
+        if server.echo == "generated-only":
+            text, tokens, values = "", tokens[len(tokens) - len(generated):], values[len(values) - len(generated):]
         offsets, position = [], 0
         for token in tokens:  # vLLM's rule: each offset is the previous one plus the previous token's length
             offsets.append(position)
             position += len(token)
         return self.send_json(200, {
-            "id": "cmpl-fake", "object": "text_completion", "model": server.model,
+            "id": "cmpl-fake", "object": "text_completion", "model": server.served_as or server.model,
             "choices": [{"index": 0, "text": text + generated, "finish_reason": "length",
                          "logprobs": {"tokens": tokens, "token_logprobs": values, "text_offset": offsets,
                                       "top_logprobs": [None] + [{t: v} for t, v in zip(tokens[1:], values[1:])]}}],

@@ -16,7 +16,8 @@ from typicality.scoring.fingerprint import files_digest
 
 
 class Counting:
-    """Wraps a backend's score_batch to count the responses it computes."""
+    """Wraps a backend's score_batch to count the responses it computes (score it with check=False:
+    the pre-flight check would score its own texts through the same wrapper)."""
 
     def __init__(self, backend, fail_after_batches: int | None = None):
         self.backend = backend.configured()
@@ -54,16 +55,16 @@ def test_a_corrupt_cache_file_gives_a_clear_message(tmp_path):
 def test_unchanged_model_recomputes_nothing_and_a_changed_one_everything(tiny, tmp_path):
     data = data_from_texts(PAIRS)
     first = Counting(tiny)
-    fresh = score(data, first.backend, cache_dir=tmp_path, progress=False)
+    fresh = score(data, first.backend, cache_dir=tmp_path, progress=False, check=False)
     assert first.computed == len(PAIRS) and fresh.card["n_computed"] == len(PAIRS)
 
     again = Counting(tiny)
-    cached = score(data, again.backend, cache_dir=tmp_path, progress=False)
+    cached = score(data, again.backend, cache_dir=tmp_path, progress=False, check=False)
     assert again.computed == 0 and cached.card["n_from_cache"] == len(PAIRS) and cached.card["n_computed"] == 0
     assert cached.table.equals(fresh.table)
 
     changed = Counting(tiny.configured(max_length=200))  # another window: another fingerprint
-    rescored = score(data, changed.backend, cache_dir=tmp_path, progress=False)
+    rescored = score(data, changed.backend, cache_dir=tmp_path, progress=False, check=False)
     assert changed.computed == len(PAIRS) and rescored.fingerprint != fresh.fingerprint
     np.testing.assert_allclose(rescored.table["mean_logprob"], fresh.table["mean_logprob"], atol=1e-4)  # nothing was cut
 
@@ -72,7 +73,7 @@ def test_a_changed_text_is_recomputed_alone(tiny, tmp_path):
     score(data_from_texts(PAIRS), tiny, cache_dir=tmp_path, progress=False)
     edited = PAIRS[:-1] + [(PAIRS[-1][0], PAIRS[-1][1] + " ")]
     counting = Counting(tiny)
-    result = score(data_from_texts(edited), counting.backend, cache_dir=tmp_path, progress=False)
+    result = score(data_from_texts(edited), counting.backend, cache_dir=tmp_path, progress=False, check=False)
     assert counting.computed == 1 and result.card["n_from_cache"] == len(PAIRS) - 1
 
 
@@ -80,11 +81,11 @@ def test_a_crash_keeps_finished_batches_and_the_rerun_completes(tiny, tmp_path):
     data = data_from_texts(PAIRS)
     crashing = Counting(tiny, fail_after_batches=2)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        score(data, crashing.backend, batch_tokens=1, cache_dir=tmp_path, progress=False)  # one response per batch
+        score(data, crashing.backend, batch_tokens=1, cache_dir=tmp_path, progress=False, check=False)  # one response per batch
     with ScoreCache(tmp_path) as cache:
         assert cache.count(tiny.identity.fingerprint()) == 2
     resumed = Counting(tiny)
-    result = score(data, resumed.backend, batch_tokens=1, cache_dir=tmp_path, progress=False)
+    result = score(data, resumed.backend, batch_tokens=1, cache_dir=tmp_path, progress=False, check=False)
     assert resumed.computed == len(PAIRS) - 2 and result.card["n_from_cache"] == 2
     reference = score(data, tiny, cache_dir=tmp_path / "fresh", progress=False)
     np.testing.assert_allclose(result.table["mean_logprob"], reference.table["mean_logprob"], atol=1e-4)

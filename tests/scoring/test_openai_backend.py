@@ -6,7 +6,7 @@ import pytest
 
 from tests.scoring.openai_servers import FakeCompletionsServer, FaultProxy, char_logprob
 from typicality.errors import TypicalityError
-from typicality.scoring.cache import CachedScore
+from typicality.scoring.cache import MemorySink
 from typicality.scoring.openai_backend import OpenAICompletionsBackend
 from typicality.scoring.openai_client import RetryPolicy
 from typicality.scoring.preparation import EMPTY, WHITESPACE
@@ -23,10 +23,13 @@ def expected(response: str) -> tuple[int, float]:
     return len(response), sum(char_logprob(c) for c in response)
 
 
-def run(backend, requests):
-    stored: dict[str, CachedScore] = {}
-    results = backend.score_texts(requests, stored.update, progress=False, commit_every=4)
-    return results, stored
+def run(backend, requests, commit_every=4):
+    """score_into a memory sink: (score or Skipped by key, the committed scores, the run's facts)."""
+    backend.commit_every = commit_every
+    sink = MemorySink()
+    outcome = backend.score_into(requests, sink, backend.identity.fingerprint(), progress=False)
+    results = {**sink.rows, **{key: Skipped(key, reason) for key, reason in outcome.skipped.items()}}
+    return results, sink.rows, outcome
 
 
 PAIRS = [(f"\n\nHuman: question {i}?\n\nAssistant:", f" answer number {i} " + "x" * (i % 7)) for i in range(40)]
@@ -35,18 +38,17 @@ PAIRS = [(f"\n\nHuman: question {i}?\n\nAssistant:", f" answer number {i} " + "x
 def test_scores_equal_hand_computed_sums_with_concurrency():
     with FakeCompletionsServer() as fake:
         backend = OpenAICompletionsBackend(f"openai:{fake.url}#fake-model", concurrency=4, retry=FAST)
-        results, stored = run(backend, requests_for(PAIRS))
-    assert len(results) == len(stored) == len(PAIRS)
+        results, stored, outcome = run(backend, requests_for(PAIRS))
+    assert len(results) == len(stored) == len(PAIRS) == outcome.computed
     for request in requests_for(PAIRS):
         n_tokens, total = expected(request.response)
         score = results[request.key]
         assert (score.n_tokens, score.truncated, score.prompt_truncated, score.boundary_merged) == (n_tokens, False, False, False)
         assert score.sum_logprob == pytest.approx(total, abs=1e-9)
     assert fake.counts["POST /v1/completions"] == len(PAIRS)
-    card = backend.describe()
-    assert card["requests"] == len(PAIRS) and card["retries"] == 0
+    assert outcome.facts["requests"] == len(PAIRS) and outcome.facts["retries"] == 0
     # Tokens the server processed: BOS + prompt + response + 1 generated, per request.
-    assert card["server_tokens"] == sum(1 + len(p) + len(r) + 1 for p, r in PAIRS)
+    assert outcome.facts["server_tokens"] == outcome.tokens == sum(1 + len(p) + len(r) + 1 for p, r in PAIRS)
 
 
 def test_identity_is_the_served_name_not_the_url():
@@ -61,8 +63,8 @@ def test_identity_is_the_served_name_not_the_url():
 def test_server_errors_for_a_while_are_retried_and_scores_unchanged():
     with FakeCompletionsServer() as fake, FaultProxy(fake.url, failures=6, after=3) as proxy:
         backend = OpenAICompletionsBackend(f"openai:{proxy.url}#fake-model", concurrency=2, retry=FAST)
-        results, _ = run(backend, requests_for(PAIRS[:10]))
-    assert proxy.counts["POST /v1/completions"] == 16 and backend.describe()["retries"] == 6
+        results, _, outcome = run(backend, requests_for(PAIRS[:10]))
+    assert proxy.counts["POST /v1/completions"] == 16 and outcome.facts["retries"] == 6
     for request in requests_for(PAIRS[:10]):
         assert results[request.key].sum_logprob == pytest.approx(expected(request.response)[1])
 
@@ -70,9 +72,11 @@ def test_server_errors_for_a_while_are_retried_and_scores_unchanged():
 def test_a_failing_run_keeps_what_it_finished():
     with FakeCompletionsServer() as fake, FaultProxy(fake.url, failures=10**6, after=12) as proxy:
         backend = OpenAICompletionsBackend(f"openai:{proxy.url}#fake-model", concurrency=3, retry=RetryPolicy(max_retries=1, base_s=0.1, cap_s=0.1))
-        stored: dict[str, CachedScore] = {}
+        backend.commit_every = 100
+        sink = MemorySink()
         with pytest.raises(TypicalityError, match="still failing after 2 attempts"):
-            backend.score_texts(requests_for(PAIRS), stored.update, progress=False, commit_every=100)
+            backend.score_into(requests_for(PAIRS), sink, "fingerprint", progress=False)
+        stored = sink.rows
     # Every request the server answered was stored, and each is right.
     assert len(stored) == proxy.forwarded == 12
     by_key = {r.key: r for r in requests_for(PAIRS)}
@@ -83,7 +87,7 @@ def test_a_failing_run_keeps_what_it_finished():
 def test_max_tokens_zero_refused_falls_back_to_one():
     with FakeCompletionsServer(reject_max_tokens_zero=True) as fake:
         backend = OpenAICompletionsBackend(f"openai:{fake.url}#fake-model", concurrency=1, max_tokens=0, retry=FAST)
-        results, _ = run(backend, requests_for(PAIRS[:3]))
+        results, _, _ = run(backend, requests_for(PAIRS[:3]))
     assert backend.max_tokens == 1 and fake.counts["POST /v1/completions"] == 4  # one refusal, then 3
     assert [results[r.key].n_tokens for r in requests_for(PAIRS[:3])] == [len(r) for _, r in PAIRS[:3]]
 
@@ -91,15 +95,15 @@ def test_max_tokens_zero_refused_falls_back_to_one():
 def test_max_tokens_zero_honoured_sends_zero():
     with FakeCompletionsServer() as fake:
         backend = OpenAICompletionsBackend(f"openai:{fake.url}#fake-model", concurrency=1, max_tokens=0, retry=FAST)
-        results, _ = run(backend, requests_for(PAIRS[:3]))
-    assert backend.max_tokens == 0 and backend.describe()["server_tokens"] == sum(1 + len(p) + len(r) for p, r in PAIRS[:3])
+        _, _, outcome = run(backend, requests_for(PAIRS[:3]))
+    assert backend.max_tokens == 0 and outcome.facts["server_tokens"] == sum(1 + len(p) + len(r) for p, r in PAIRS[:3])
 
 
 def test_long_prompt_cut_from_the_left_and_long_response_cut_and_flagged():
     prompt, short, long = "p" * 300, "short reply", "r" * 120
     with FakeCompletionsServer(context_window=100) as fake:
         backend = OpenAICompletionsBackend(f"openai:{fake.url}#fake-model", concurrency=1, retry=FAST)
-        results, _ = run(backend, requests_for([(prompt, short), ("q?", long)]))
+        results, _, _ = run(backend, requests_for([(prompt, short), ("q?", long)]))
         sent = list(fake.prompts)
     kept = results[text_key(prompt, short)]
     assert kept.prompt_truncated and not kept.truncated
@@ -114,7 +118,7 @@ def test_long_prompt_cut_from_the_left_and_long_response_cut_and_flagged():
 def test_empty_and_blank_responses_are_counted_skips_without_requests():
     with FakeCompletionsServer() as fake:
         backend = OpenAICompletionsBackend(f"openai:{fake.url}#fake-model", retry=FAST)
-        results, stored = run(backend, requests_for([("a", ""), ("a", " \n "), ("a", "ok")]))
+        results, stored, _ = run(backend, requests_for([("a", ""), ("a", " \n "), ("a", "ok")]))
     assert [type(v) for v in results.values()].count(Skipped) == 2 and len(stored) == 1
     assert {v.reason for v in results.values() if isinstance(v, Skipped)} == {EMPTY, WHITESPACE}
     assert fake.counts["POST /v1/completions"] == 1

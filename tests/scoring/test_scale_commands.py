@@ -22,7 +22,7 @@ PAIRS = [("\n\nHuman: Can you help me?\n\nAssistant:", " Sure, I can help you wi
 def test_shards_and_merge_cache_from_the_command_line(tmp_path, capsys):
     data_file = write_hh_file(tmp_path / "test.jsonl")
     with FakeCompletionsServer() as fake:
-        common = ["score", "hh-rlhf", "--data-files", str(data_file), "--model", f"openai:{fake.url}#fake-model", "--no-progress", "--concurrency", "2"]
+        common = ["score", "hh-rlhf", "--data-files", str(data_file), "--model", f"openai:{fake.url}#fake-model", "--no-progress", "--concurrency", "2", "--no-check"]
         for index in range(2):
             assert main(common + ["--shard", f"{index}/2", "--cache-dir", str(tmp_path / f"c{index}"), "--out", str(tmp_path / f"s{index}.parquet")]) == 0
         capsys.readouterr()
@@ -43,7 +43,7 @@ def test_endpoint_flags_are_checked_against_the_model(tmp_path, capsys):
     assert main(base + ["--model", "gemma-3-270m", "--concurrency", "4"]) == 2
     assert "--concurrency applies to openai:URL#MODEL models" in capsys.readouterr().err
     assert main(base + ["--model", "openai:http://127.0.0.1:9/v1#m", "--device-map", "auto"]) == 2
-    assert "--device-map applies to transformers models" in capsys.readouterr().err
+    assert "--device-map applies to in-process (transformers) models" in capsys.readouterr().err
     assert main(base + ["--model", "openai:http://127.0.0.1:9/v1#m", "--shard", "2/2"]) == 2
     assert "--shard '2/2'" in capsys.readouterr().err
 

@@ -1,22 +1,26 @@
 """Stage 2: how typical is each response? Its log-likelihood given the prompt under a base model.
 
-    from typicality.scoring import score
+    from typicality.scoring import ScoringOptions, score
     result = score(data)                 # embedded Gemma 3 270M, cached, resumable
+    result = score(data, ScoringOptions(model="openai:http://gpu:8000/v1#llama-3.1-405b", concurrency=64))
     result.table                         # prompt_id, response_id, n_tokens, sum_logprob, mean_logprob, ...
     result.save("scores.parquet")
 
 Skipped responses (empty, whitespace-only, unencodable) stay in `table` with NaN scores and the
-reason in its `skipped` column; `ScoreResult.scored` drops them.
+reason in its `skipped` column; `ScoreResult.scored` drops them. Importing this package loads no
+torch: the transformers backend (and torch) load only when an in-process model is loaded.
 """
 
-from typicality.scoring.backends import ScoringBackend, load_backend, register_backend
+from __future__ import annotations
+
+from typicality.audit_folder import ScoreResult, load_scores
+from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, TokenizerBackend, load_backend, register_backend
 from typicality.scoring.cache import ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.fingerprint import SCORER_VERSION, ModelIdentity
-from typicality.scoring.naive import naive_score
+from typicality.scoring.options import ScoringOptions
 from typicality.scoring.paths import cache_root
-from typicality.audit_folder import ScoreResult, load_scores
-from typicality.scoring.runner import DEFAULT_BATCH_TOKENS, score
+from typicality.scoring.runner import score
 
 __all__ = [
     "DEFAULT_BATCH_TOKENS",
@@ -26,10 +30,24 @@ __all__ = [
     "ScoreCache",
     "ScoreResult",
     "ScoringBackend",
+    "ScoringOptions",
+    "TokenizerBackend",
     "cache_root",
+    "check_backend",
     "load_backend",
     "load_scores",
     "naive_score",
     "register_backend",
     "score",
 ]
+
+# Loaded on first use: naive_score needs torch, the check needs nothing heavy but is rarely used.
+_LAZY = {"naive_score": "typicality.scoring.naive", "check_backend": "typicality.scoring.check"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'typicality.scoring' has no attribute {name!r}")

@@ -1,19 +1,44 @@
-"""Scoring backends behind one small interface, registered by name (as in lm-evaluation-harness).
+"""Scoring backends behind one interface, registered lazily by name (as in lm-evaluation-harness).
 
-A backend turns requests into token ids (`prepare`) and scores prepared batches
-(`score_batch`); the driver in `runner.py` does everything else (cache, batching, progress,
-the result table), the same way for every backend.
+Every backend has one entry point, `score_into(requests, cache, fingerprint, progress)`: score
+the requests, commit each finished score to the cache as it comes, and return a `ScoringRun`
+(the counted skips and the work done). The driver in `runner.py` does everything else (cache
+look-ups, sharding, the result table and card) the same way for every backend.
+
+- `TokenizerBackend`: a model with a local tokenizer (the transformers backend). It turns
+  requests into token ids (`prepare`, the shared rules of preparation.py), plans length-sorted
+  batches under a token budget (`plan`), and scores a batch (`score_batch`); its `score_into`
+  drives the three.
+- The endpoint backend (`openai_backend.py`) has no tokenizer: the server tokenizes, so it
+  implements `score_into` itself, sending requests concurrently.
+
+The registry maps a name to a `"module:factory"` string and imports the module only when that
+backend is loaded, so scoring through an endpoint never imports torch. A name is registered once;
+a second registration under the same name is refused.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Protocol
 
 from typicality.errors import TypicalityError
+from typicality.scoring.batching import plan_batches
+from typicality.scoring.cache import CachedScore
 from typicality.scoring.fingerprint import ModelIdentity
-from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, TokenScores
+from typicality.scoring.requests import Prepared, ScoreRequest, ScoringRun, Skipped, TokenScores, TokenTrace
+
+DEFAULT_BATCH_TOKENS = 8192
+
+
+class ScoreSink(Protocol):
+    """Where `score_into` commits finished scores: a `ScoreCache`, or anything with its `put_many`."""
+
+    def put_many(self, fingerprint: str, scores: dict[str, CachedScore]) -> None: ...
 
 
 class ScoringBackend(ABC):
@@ -30,15 +55,21 @@ class ScoringBackend(ABC):
         """Everything that can change a score; its fingerprint keys the cache."""
 
     @abstractmethod
-    def prepare(self, requests: list[ScoreRequest]) -> list[Prepared | Skipped]:
-        """Token ids for each request (context, response), or the reason it cannot be scored."""
+    def score_into(self, requests: list[ScoreRequest], cache: ScoreSink, fingerprint: str, progress: bool = True) -> ScoringRun:
+        """Score every request, committing finished scores to `cache` under `fingerprint` as they come.
+
+        A run stopped by an error or Ctrl-C has committed what it finished, so a re-run resumes.
+        """
 
     @abstractmethod
-    def score_batch(self, batch: list[Prepared]) -> list[TokenScores]:
-        """Summed log-probabilities of each prepared response, in order."""
+    def trace(self, requests: list[ScoreRequest]) -> list[TokenTrace | Skipped]:
+        """Each request token by token, scored one at a time without the cache (for `typicality check`).
+
+        Computed independently of `score_into`'s batching, so the check can compare the two.
+        """
 
     def describe(self) -> dict:
-        """Extra facts for the score card (device, threads, ...)."""
+        """Facts for the score card (device, threads, ...)."""
         return {"device": self.device}
 
     def configured(self, **settings) -> "ScoringBackend":
@@ -58,28 +89,104 @@ class ScoringBackend(ABC):
             setattr(self, key, value)
 
 
-BACKENDS: dict[str, Callable[..., ScoringBackend]] = {}
+class TokenizerBackend(ScoringBackend):
+    """A model scored in-process with its own tokenizer: prepare, plan batches, score each batch."""
+
+    batch_tokens: int = DEFAULT_BATCH_TOKENS  # token positions per batch (see batching.batch_cost)
+
+    @abstractmethod
+    def prepare(self, requests: list[ScoreRequest]) -> list[Prepared | Skipped]:
+        """Token ids for each request (context, response), or the reason it cannot be scored."""
+
+    @abstractmethod
+    def score_batch(self, batch: list[Prepared]) -> list[TokenScores]:
+        """Summed log-probabilities of each prepared response, in order."""
+
+    def plan(self, prepared: list[Prepared]) -> list[list[Prepared]]:
+        """Length-sorted batches within `batch_tokens`, responses sharing a context kept together."""
+        return plan_batches(prepared, self.batch_tokens)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "batch_tokens": self.batch_tokens}
+
+    def score_into(self, requests: list[ScoreRequest], cache: ScoreSink, fingerprint: str, progress: bool = True) -> ScoringRun:
+        from tqdm.auto import tqdm
+
+        prepared = self.prepare(requests)
+        run = ScoringRun(skipped={item.key: item.reason for item in prepared if isinstance(item, Skipped)})
+        ready = [item for item in prepared if isinstance(item, Prepared)]
+        bar = tqdm(total=len(ready), unit="resp", desc="scoring", disable=not progress or not ready, dynamic_ncols=True)
+        try:
+            for batch in self.plan(ready):
+                tick = time.perf_counter()
+                scores = self.score_batch(batch)
+                cache.put_many(fingerprint, {item.key: _cached(item, s) for item, s in zip(batch, scores)})
+                run.seconds += time.perf_counter() - tick
+                run.computed += len(batch)
+                run.tokens += sum(item.n_positions for item in batch)
+                bar.update(len(batch))
+                bar.set_postfix_str(f"{run.tokens / run.seconds:,.0f} tok/s")
+        finally:
+            bar.close()
+        return run
 
 
-def register_backend(name: str) -> Callable:
-    """Decorator: register a backend factory `factory(model, **options)` under `name`."""
-
-    def decorate(factory: Callable[..., ScoringBackend]) -> Callable[..., ScoringBackend]:
-        BACKENDS[name] = factory
-        return factory
-
-    return decorate
+def _cached(item: Prepared, scores: TokenScores) -> CachedScore:
+    return CachedScore(scores.n_tokens, scores.sum_logprob, item.truncated, item.prompt_truncated, item.boundary_merged)
 
 
-def load_backend(model: str = "gemma-3-270m", backend: str = "transformers", **options) -> ScoringBackend:
-    """Load a model into a backend once; pass the result to `score()` to reuse it."""
-    _import_backends()
+# -- the registry ------------------------------------------------------------------------------
+
+# name -> "module:factory" (imported on first use) or the factory itself; factory(model, **options).
+BACKENDS: dict[str, str | Callable[..., ScoringBackend]] = {}
+
+
+def register_backend(name: str, factory: str | Callable[..., ScoringBackend]) -> None:
+    """Register a backend factory under `name`: a `"module:function"` string (imported when first loaded) or a callable.
+
+    A name already registered is refused, so one backend can never silently replace another.
+    """
+    if name in BACKENDS:
+        raise TypicalityError(f"A scoring backend named '{name}' is already registered ({_describe(BACKENDS[name])}); choose another name.")
+    if isinstance(factory, str) and (factory.count(":") != 1 or not all(factory.split(":"))):
+        raise TypicalityError(f"Backend '{name}': {factory!r} is not a 'module:function' string.")
+    BACKENDS[name] = factory
+
+
+def backend_names() -> list[str]:
+    return sorted(BACKENDS)
+
+
+def backend_for_model(model: str) -> str:
+    """The backend a model string asks for when none is named: `openai:URL#MODEL` is an endpoint, anything else transformers."""
+    return "openai" if str(model).startswith("openai:") else "transformers"
+
+
+def load_backend(model: str = "gemma-3-270m", backend: str | None = None, **options) -> ScoringBackend:
+    """Load a model into a backend once; pass the result to `score()` to reuse it.
+
+    `backend`: a registered name (default: from the model string, see `backend_for_model`).
+    """
+    backend = backend or backend_for_model(model)
     if backend not in BACKENDS:
-        raise TypicalityError(f"Unknown scoring backend '{backend}'. Known backends: {', '.join(sorted(BACKENDS))}.")
-    return BACKENDS[backend](model, **options)
+        raise TypicalityError(f"Unknown scoring backend '{backend}'. Known backends: {', '.join(backend_names())}.")
+    return _factory(backend)(model, **options)
 
 
-def _import_backends() -> None:
-    """Importing a backend module registers it."""
-    import typicality.scoring.openai_backend  # noqa: F401
-    import typicality.scoring.transformers_backend  # noqa: F401
+def _factory(name: str) -> Callable[..., ScoringBackend]:
+    target = BACKENDS[name]
+    if callable(target):
+        return target
+    module_name, function_name = target.split(":")
+    try:
+        return getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as error:
+        raise TypicalityError(f"Scoring backend '{name}' ({target}) cannot be imported: {type(error).__name__}: {error}") from error
+
+
+def _describe(factory: str | Callable) -> str:
+    return factory if isinstance(factory, str) else f"{factory.__module__}.{factory.__qualname__}"
+
+
+register_backend("transformers", "typicality.scoring.transformers_backend:load_transformers_backend")
+register_backend("openai", "typicality.scoring.openai_backend:load_openai_backend")

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS scores (
 ) WITHOUT ROWID
 """
 
+SCHEMA_COLUMNS = ("fingerprint", "text_key", "n_tokens", "sum_logprob", "truncated", "prompt_truncated", "boundary_merged")
+
 
 @dataclass(frozen=True)
 class CachedScore:
@@ -98,3 +100,15 @@ class ScoreCache:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class MemorySink:
+    """Somewhere `score_into` can commit scores without touching a cache file (the check, tests)."""
+
+    def __init__(self):
+        self.rows: dict[str, CachedScore] = {}
+        self.commits = 0
+
+    def put_many(self, fingerprint: str, scores: dict[str, CachedScore]) -> None:
+        self.rows.update(scores)
+        self.commits += 1

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from typicality.errors import TypicalityError
-from typicality.scoring.cache import CACHE_FILE, ScoreCache
+from typicality.scoring.cache import CACHE_FILE, SCHEMA_COLUMNS, ScoreCache
 
-COLUMNS = "fingerprint, text_key, n_tokens, sum_logprob, truncated, prompt_truncated, boundary_merged"
+COLUMNS = ", ".join(SCHEMA_COLUMNS)
 
 
 @dataclass

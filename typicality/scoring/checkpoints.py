@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, one_line
 from typicality.scoring.paths import models_dir
 
 EMBEDDED_NAME = "gemma-3-270m"
@@ -83,7 +83,7 @@ def _convert(label: str, make_gguf: Callable[[Path], Path], staging: Path, progr
         model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32)
     except Exception as error:
         raise TypicalityError(
-            f"Could not convert the GGUF model {label} ({type(error).__name__}: {_first_line(error)}). "
+            f"Could not convert the GGUF model {label} ({type(error).__name__}: {one_line(error)}). "
             "Check that the file is a complete GGUF of an architecture transformers supports, "
             "and that the packages gguf and accelerate are installed (`pip install -e .`)."
         ) from error
@@ -97,11 +97,6 @@ def _convert(label: str, make_gguf: Callable[[Path], Path], staging: Path, progr
     model.save_pretrained(str(staging))
     tokenizer.save_pretrained(str(staging))
     say(f"converted in {time.perf_counter() - started:.0f} s")
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else "no message"
 
 
 def _remove_abandoned_conversions(parent: Path) -> None:

@@ -27,13 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from typicality.errors import TypicalityError
-from typicality.scoring.backends import ScoringBackend, register_backend
+from typicality.scoring.backends import ScoreSink, ScoringBackend
 from typicality.scoring.cache import CachedScore
 from typicality.scoring.fingerprint import ModelIdentity
 from typicality.scoring.openai_client import CompletionsClient, RequestRejected, RetryPolicy, api_key_from_environment, parse_endpoint
 from typicality.scoring.openai_echo import EchoMismatch, completion_payload, split_echo
 from typicality.scoring.preparation import EMPTY, NO_TOKENS, UNENCODABLE, WHITESPACE
-from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, TokenScores
+from typicality.scoring.requests import ScoreRequest, ScoringRun, Skipped, TokenTrace
 
 BACKEND_NAME = "openai"
 ECHO_MISMATCH = "endpoint offsets do not index the text"
@@ -69,10 +69,12 @@ class EndpointStats:
 
 
 class OpenAICompletionsBackend(ScoringBackend):
-    """Scores texts on a remote server; it has no local tokenizer, so it scores whole texts (`score_texts`)."""
+    """Scores texts on a remote server, which tokenizes them: `score_into` sends whole texts, `concurrency` at a time."""
 
     name = BACKEND_NAME
     light_settings = ("concurrency",)
+    commit_every = 64  # finished scores per cache commit ...
+    commit_seconds = 1.0  # ... or this often, whichever comes first
 
     def __init__(
         self,
@@ -100,9 +102,8 @@ class OpenAICompletionsBackend(ScoringBackend):
         self.client = CompletionsClient(
             self.endpoint, timeout_s=timeout_s, retry=retry or RetryPolicy(max_retries=max_retries), api_key=api_key_from_environment()
         )
-        listing = self.client.check() if check else None
-        self.window = int(listing.get("max_model_len") or 0) if listing else 0
-        self.stats = EndpointStats()
+        self.listing = self.client.check() if check else None
+        self.window = int(self.listing.get("max_model_len") or 0) if self.listing else 0
         self._lock = threading.Lock()
 
     @property
@@ -115,121 +116,92 @@ class OpenAICompletionsBackend(ScoringBackend):
         )
 
     def describe(self) -> dict:
-        requests_per_s, tokens_per_s = self.stats.rates()
         return {
             "device": "remote",
             "endpoint": self.endpoint.base_url,
             "concurrency": self.concurrency,
             "timeout_s": self.timeout_s,
             "max_tokens": self.max_tokens,
-            "requests": self.stats.requests,
-            "retries": self.client.retries_done,
-            "prompt_cuts": self.stats.prompt_cuts,
-            "server_tokens": self.stats.server_tokens,
-            "first_token_unscored": self.stats.first_token_unscored,
-            "requests_per_s": round(requests_per_s, 2),
-            "tokens_per_s": round(tokens_per_s, 1),
         }
 
-    # The token-level interface does not apply: the server tokenizes. The driver calls score_texts.
-    def prepare(self, requests: list[ScoreRequest]) -> list[Prepared | Skipped]:
-        raise NotImplementedError("the endpoint backend scores whole texts: use score_texts")
+    def score_into(self, requests: list[ScoreRequest], cache: ScoreSink, fingerprint: str, progress: bool = True) -> ScoringRun:
+        """Score each request on the server, `concurrency` at a time, committing finished scores in small batches.
 
-    def score_batch(self, batch: list[Prepared]) -> list[TokenScores]:
-        raise NotImplementedError("the endpoint backend scores whole texts: use score_texts")
-
-    def score_texts(
-        self,
-        requests: list[ScoreRequest],
-        store: Callable[[dict[str, CachedScore]], None],
-        progress: bool = True,
-        commit_every: int = 64,
-        commit_seconds: float = 1.0,
-    ) -> dict[str, CachedScore | Skipped]:
-        """Score each request on the server, `concurrency` at a time; `store` gets finished scores in small batches.
-
-        A batch goes to `store` every `commit_every` scores or `commit_seconds`, whichever comes
+        A batch goes to the cache every `commit_every` scores or `commit_seconds`, whichever comes
         first, so a killed client loses at most about a second of answers. On any error, the
-        scores finished so far are stored before it propagates.
+        scores finished so far are committed before it propagates.
         """
         from tqdm.auto import tqdm
 
-        results: dict[str, CachedScore | Skipped] = {}
-        unsaved: dict[str, CachedScore] = {}
-        self.stats = EndpointStats()
-        self.client.stopping.clear()
-        jobs: queue.SimpleQueue = queue.SimpleQueue()
-        for request in requests:
-            jobs.put(request)
-        outcomes: queue.SimpleQueue = queue.SimpleQueue()
+        stats = EndpointStats()
+        retries_before = self.client.retries_done
+        committer = _Committer(cache, fingerprint, self.commit_every, self.commit_seconds)
+        bar = tqdm(total=len(requests), unit="resp", desc=f"scoring on {self.endpoint.model}", disable=not progress or not requests, file=sys.stderr)
 
-        def worker() -> None:
-            while not self.client.stopping.is_set():
-                try:
-                    request = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    outcomes.put((request, self._score_one(request), None))
-                except BaseException as error:  # handed to the main thread, which stops the run
-                    outcomes.put((request, None, error))
+        def advance() -> None:
+            bar.update(1)
+            requests_per_s, tokens_per_s = stats.rates()
+            bar.set_postfix_str(f"{requests_per_s:.1f} req/s, {tokens_per_s:,.0f} tok/s, {self.client.retries_done} retries")
 
-        last_flush = [time.monotonic()]
-
-        def flush() -> None:
-            if unsaved:
-                store(dict(unsaved))
-                unsaved.clear()
-            last_flush[0] = time.monotonic()
-
-        def take(outcome_tuple) -> None:
-            request, outcome, error = outcome_tuple
-            if error is not None:
-                raise error
-            results[request.key] = outcome
-            if isinstance(outcome, CachedScore):
-                unsaved[request.key] = outcome
-
-        # Daemon threads: a stopped run (error, Ctrl-C) does not wait for requests still on the wire.
-        workers = [threading.Thread(target=worker, daemon=True, name=f"typicality-endpoint-{i}") for i in range(min(self.concurrency, len(requests)))]
-        bar = tqdm(total=len(requests), unit="resp", desc=f"scoring on {self.endpoint.model}", disable=not progress, file=sys.stderr)
         try:
-            for thread in workers:
-                thread.start()
-            while len(results) < len(requests):
-                try:
-                    take(outcomes.get(timeout=0.5))  # a timeout keeps Ctrl-C responsive
-                except queue.Empty:
-                    if unsaved and time.monotonic() - last_flush[0] >= commit_seconds:
-                        flush()
-                    continue
-                bar.update(1)
-                requests_per_s, tokens_per_s = self.stats.rates()
-                bar.set_postfix_str(f"{requests_per_s:.1f} req/s, {tokens_per_s:,.0f} tok/s, {self.client.retries_done} retries")
-                if len(unsaved) >= commit_every or time.monotonic() - last_flush[0] >= commit_seconds:
-                    flush()
-        except BaseException:
-            self.client.stopping.set()
-            # A short grace for requests about to finish (retry loops end at once on `stopping`);
-            # whatever is still on the wire after it is the only work lost.
-            deadline = time.monotonic() + STOP_GRACE_S
-            for thread in workers:
-                thread.join(timeout=max(0.0, deadline - time.monotonic()))
-            while True:  # keep whatever else has finished
-                try:
-                    request, outcome, error = outcomes.get_nowait()
-                except queue.Empty:
-                    break
-                if error is None and isinstance(outcome, CachedScore):
-                    unsaved[request.key] = outcome
-            flush()
-            raise
+            outcomes = _run_concurrently(
+                requests, lambda request: self._score_one(request, stats), self.concurrency, self.client.stopping, committer, advance
+            )
         finally:
             bar.close()
-        flush()
-        return results
+        requests_per_s, _ = stats.rates()
+        return ScoringRun(
+            skipped={key: item.reason for key, item in outcomes.items() if isinstance(item, Skipped)},
+            computed=sum(isinstance(item, CachedScore) for item in outcomes.values()),
+            seconds=time.perf_counter() - stats.started,
+            tokens=stats.server_tokens,
+            facts={
+                "requests": stats.requests,
+                "retries": self.client.retries_done - retries_before,
+                "prompt_cuts": stats.prompt_cuts,
+                "server_tokens": stats.server_tokens,
+                "first_token_unscored": stats.first_token_unscored,
+                "requests_per_s": round(requests_per_s, 2),
+            },
+        )
 
-    def _score_one(self, request: ScoreRequest) -> CachedScore | Skipped:
+    def trace(self, requests: list[ScoreRequest]) -> list[TokenTrace | Skipped]:
+        """Each request's echo, one request at a time, token by token.
+
+        A refusal or an answer that cannot be cut raises (RequestRejected, EchoMismatch):
+        the check reports it as a failed echo rather than a skipped item.
+        """
+        traces: list[TokenTrace | Skipped] = []
+        for request in requests:
+            reason = _skip_reason(request)
+            if reason:
+                traces.append(Skipped(request.key, reason))
+                continue
+            text = request.prompt + request.response
+            answer = self._complete(text)
+            echoed = split_echo(answer, text, len(request.prompt))
+            count = len(echoed.offsets)
+            starts = list(echoed.offsets)
+            ends = [next((o for o in starts[i + 1 :] if o >= 0), len(text)) for i in range(count)]
+            tokens = answer["choices"][0]["logprobs"]["tokens"][:count]
+            traces.append(TokenTrace(
+                text=text,
+                boundary=len(request.prompt),
+                tokens=tuple(str(token) for token in tokens),
+                spans=tuple(None if starts[i] < 0 else (starts[i], ends[i]) for i in range(count)),
+                logprobs=tuple(echoed.logprobs),
+                response_start=echoed.response_start,
+                boundary_merged=echoed.spanning,
+                n_leading_special=echoed.first_text_token,
+                facts={
+                    "served_model": answer.get("model"),
+                    "leading_special_tokens": [str(t) for t in tokens[: echoed.first_text_token]],
+                    "token_strings_are_text": True,  # echoed tokens are text, so their offsets can be checked
+                },
+            ))
+        return traces
+
+    def _score_one(self, request: ScoreRequest, stats: EndpointStats) -> CachedScore | Skipped:
         reason = _skip_reason(request)
         if reason:
             return Skipped(request.key, reason)
@@ -254,12 +226,12 @@ class OpenAICompletionsBackend(ScoringBackend):
             try:
                 cut = split_echo(answer, text, len(prompt))
             except EchoMismatch:
-                self.stats.add(0, cuts, 0)
+                stats.add(0, cuts, 0)
                 return Skipped(request.key, ECHO_MISMATCH)
             values = cut.logprobs[cut.response_start:]
             scored = [value for value in values if value is not None]
             unscored = len(values) - len(scored)  # only the text's very first token can lack one
-            self.stats.add(cut.n_server_tokens, cuts, unscored)
+            stats.add(cut.n_server_tokens, cuts, unscored)
             if not scored:
                 return Skipped(request.key, NO_TOKENS if not unscored else FIRST_TOKEN_UNSCORED)
             return CachedScore(len(scored), float(sum(scored)), truncated, prompt_truncated, cut.spanning)
@@ -298,6 +270,95 @@ class OpenAICompletionsBackend(ScoringBackend):
         )
 
 
+class _Committer:
+    """Finished scores to the cache in small batches: every `every` scores or `seconds`, whichever comes first."""
+
+    def __init__(self, cache: ScoreSink, fingerprint: str, every: int, seconds: float):
+        self.cache, self.fingerprint, self.every, self.seconds = cache, fingerprint, every, seconds
+        self.unsaved: dict[str, CachedScore] = {}
+        self.last = time.monotonic()
+
+    def add(self, key: str, score: CachedScore) -> None:
+        self.unsaved[key] = score
+
+    def due(self) -> bool:
+        return len(self.unsaved) >= self.every or (bool(self.unsaved) and time.monotonic() - self.last >= self.seconds)
+
+    def flush(self) -> None:
+        if self.unsaved:
+            self.cache.put_many(self.fingerprint, dict(self.unsaved))
+            self.unsaved.clear()
+        self.last = time.monotonic()
+
+
+def _run_concurrently(
+    requests: list[ScoreRequest], score_one: Callable, concurrency: int, stopping: threading.Event, committer: _Committer, advance: Callable[[], None]
+) -> dict[str, CachedScore | Skipped]:
+    """Run `score_one` over the requests in `concurrency` daemon threads; commit finished scores as they come.
+
+    The first error stops the run: requests already on the wire get STOP_GRACE_S to finish,
+    everything finished is committed, then the error propagates.
+    """
+    results: dict[str, CachedScore | Skipped] = {}
+    stopping.clear()
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    for request in requests:
+        jobs.put(request)
+    outcomes: queue.SimpleQueue = queue.SimpleQueue()
+
+    def worker() -> None:
+        while not stopping.is_set():
+            try:
+                request = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                outcomes.put((request, score_one(request), None))
+            except BaseException as error:  # handed to the main thread, which stops the run
+                outcomes.put((request, None, error))
+
+    def take(request, outcome, error) -> None:
+        if error is not None:
+            raise error
+        results[request.key] = outcome
+        if isinstance(outcome, CachedScore):
+            committer.add(request.key, outcome)
+
+    # Daemon threads: a stopped run (error, Ctrl-C) does not wait for requests still on the wire.
+    workers = [threading.Thread(target=worker, daemon=True, name=f"typicality-endpoint-{i}") for i in range(min(concurrency, len(requests)))]
+    try:
+        for thread in workers:
+            thread.start()
+        while len(results) < len(requests):
+            try:
+                take(*outcomes.get(timeout=0.5))  # a timeout keeps Ctrl-C responsive
+            except queue.Empty:
+                if committer.due():
+                    committer.flush()
+                continue
+            advance()
+            if committer.due():
+                committer.flush()
+    except BaseException:
+        stopping.set()
+        # A short grace for requests about to finish (retry loops end at once on `stopping`);
+        # whatever is still on the wire after it is the only work lost.
+        deadline = time.monotonic() + STOP_GRACE_S
+        for thread in workers:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        while True:  # keep whatever else has finished
+            try:
+                request, outcome, error = outcomes.get_nowait()
+            except queue.Empty:
+                break
+            if error is None and isinstance(outcome, CachedScore):
+                committer.add(request.key, outcome)
+        committer.flush()
+        raise
+    committer.flush()
+    return results
+
+
 def _skip_reason(request: ScoreRequest) -> str | None:
     """The same counted skips as the local backends (see preparation.py)."""
     if not isinstance(request.response, str) or request.response == "":
@@ -321,9 +382,8 @@ def _context_overflow(rejected: RequestRejected) -> float | None:
     return 0.25  # the message does not say by how much: cut a quarter and ask again
 
 
-@register_backend(BACKEND_NAME)
 def load_openai_backend(model: str, device: str | None = None, progress: bool = True, **options) -> OpenAICompletionsBackend:
-    """`model` is the full spec `openai:URL#MODEL`; options: concurrency, timeout_s, max_retries, max_tokens, revision."""
+    """The registry's factory (backends.py). `model` is the full spec `openai:URL#MODEL`; options: concurrency, timeout_s, max_retries, max_tokens, revision."""
     if device is not None:
         raise TypicalityError(f"--device {device}: an endpoint model runs on its server; leave --device out with --model openai:...")
     accepted = set(inspect.signature(OpenAICompletionsBackend.__init__).parameters) - {"self", "spec"}

@@ -10,10 +10,15 @@ import platformdirs
 CACHE_ENV = "TYPICALITY_CACHE"
 
 
-def cache_root() -> Path:
-    """`$TYPICALITY_CACHE` if set, else the user's cache folder for "typicality"."""
+def default_cache_root() -> Path:
+    """`$TYPICALITY_CACHE` if set, else the user's cache folder for "typicality" (not created here)."""
     configured = os.environ.get(CACHE_ENV)
-    root = Path(configured).expanduser() if configured else Path(platformdirs.user_cache_dir("typicality"))
+    return Path(configured).expanduser() if configured else Path(platformdirs.user_cache_dir("typicality"))
+
+
+def cache_root() -> Path:
+    """`default_cache_root()`, created if absent."""
+    root = default_cache_root()
     root.mkdir(parents=True, exist_ok=True)
     return root
 

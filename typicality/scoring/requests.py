@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from typicality.text_digest import text_digest
 
 
 def text_key(prompt: str, response: str) -> str:
-    """The cache key of an exact (prompt, response) text pair: a sha256 over both, length-prefixed."""
-    digest = hashlib.sha256()
-    for part in (prompt, response):
-        encoded = part.encode("utf-8", errors="surrogatepass")  # lone surrogates still get a key; the backend skips them
-        digest.update(len(encoded).to_bytes(8, "little"))
-        digest.update(encoded)
-    return digest.hexdigest()
+    """The cache key of an exact (prompt, response) text pair: the package's text digest of both (all 64 hex digits)."""
+    return text_digest(prompt, response)
 
 
 @dataclass(frozen=True)
@@ -60,3 +56,40 @@ class TokenScores:
 
     n_tokens: int
     sum_logprob: float
+
+
+@dataclass
+class ScoringRun:
+    """What one `ScoringBackend.score_into` call did: the counted skips, and the work done for the card."""
+
+    skipped: dict[str, str] = field(default_factory=dict)  # request key -> reason it cannot be scored
+    computed: int = 0  # responses scored and stored in the cache
+    seconds: float = 0.0  # time spent computing (excluding preparation on a local model)
+    tokens: int = 0  # token positions processed: prompt + response per response (local), or as the server counted them
+    facts: dict = field(default_factory=dict)  # backend-specific counts for the card (requests, retries, ...)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return round(self.tokens / self.seconds, 1) if self.seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class TokenTrace:
+    """One request as a backend reads and scores it, token by token: what `typicality check` inspects.
+
+    Index i runs over every token the model reads, leading special tokens (BOS) included.
+    """
+
+    text: str  # the text after any leading special tokens: the context as the model reads it, then the response
+    boundary: int  # the character where the response starts in `text`
+    tokens: tuple[str, ...]  # each token as the backend names it
+    spans: tuple[tuple[int, int] | None, ...]  # each token's characters in `text`; None for a special token (or unknown)
+    logprobs: tuple[float | None, ...]  # each token's log-probability; None where nothing predicts it
+    response_start: int  # the first token scored as the response
+    boundary_merged: bool  # the backend flagged a token spanning the join
+    n_leading_special: int  # special tokens before the text (BOS)
+    facts: dict = field(default_factory=dict)  # what the backend knows about its BOS habit, the served name, ...
+
+    @property
+    def response_logprobs(self) -> list[float | None]:
+        return list(self.logprobs[self.response_start :])

@@ -1,159 +1,131 @@
-"""`score()`: every distinct response of a dataset, scored once, through the cache, with progress."""
+"""`score()`: every distinct response of a dataset, scored once, through the cache, with progress.
+
+The steps, each its own function: settle the options (and check them before any model
+loads), load or reconfigure the backend, run the quick conformance check (check.py) for any
+model but the embedded one, hand the responses the cache lacks to the backend's `score_into`,
+then build the table and the card from the cache.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from typicality.audit_folder import SCORE_COLUMNS, ScoreResult
 from typicality.data.preference_data import PreferenceData
 from typicality.errors import TypicalityError
-from typicality.scoring.backends import ScoringBackend, load_backend
-from typicality.scoring.batching import plan_batches
+from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, load_backend
 from typicality.scoring.cache import CachedScore, ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.join import scoring_context
-from typicality.scoring.paths import cache_root
-from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, text_key
-from typicality.audit_folder import SCORE_COLUMNS, ScoreResult
-from typicality.scoring.sharding import in_shard, parse_shard
+from typicality.scoring.options import ScoringOptions
+from typicality.scoring.requests import ScoreRequest, ScoringRun, text_key
+from typicality.scoring.sharding import in_shard
+from typicality.software import software_versions
 
-DEFAULT_BATCH_TOKENS = 8192
+__all__ = ["DEFAULT_BATCH_TOKENS", "score"]
+
+# Settings of a run, as opposed to settings of the model: they apply to an already loaded backend too.
+RUN_SETTINGS = ("cache_dir", "shard", "check")
+SOFTWARE = ("typicality", "torch", "transformers", "requests")
 
 
 def score(
     data: PreferenceData,
-    model: str | ScoringBackend = EMBEDDED_NAME,
+    model: str | ScoringOptions | ScoringBackend = EMBEDDED_NAME,
     *,
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
-    device: str | None = None,
-    cache_dir: str | Path | None = None,
     progress: bool = True,
-    shard: str | tuple[int, int] | None = None,
-    **backend_options,
+    **settings,
 ) -> ScoreResult:
     """Mean/sum log-likelihood of every distinct response given its prompt under a reference model.
 
-    `model`: a name for `load_backend` (default: the embedded Gemma 3 270M), or a backend
-    already loaded with `load_backend` (then `backend_options` may only change its light
-    settings, e.g. max_length). `backend_options`: `backend` (default "transformers") and that
-    backend's options (dtype, bos, chat_template, max_length, revision, trust_remote_code).
-    `cache_dir`: the score cache folder (default: `$TYPICALITY_CACHE` or the user cache).
-    Scores are committed to the cache batch by batch, so an interrupted run resumes where it stopped.
-    `shard`: "i/n" or (i, n) scores only shard i of n (by a hash of response_id; see sharding.py).
+    `model`: a `ScoringOptions`; or a model name (default: the embedded Gemma 3 270M) with the
+    options as keyword `settings` (the fields of `ScoringOptions`: dtype, bos, max_length,
+    batch_tokens, cache_dir, shard, check, ...); or a backend already loaded with
+    `load_backend` (then `settings` may only change its light settings, e.g. max_length, and
+    the run's cache_dir, shard and check). Options and the cache are checked before a model loads.
+    Scores are committed to the cache as they are computed, so an interrupted run resumes
+    where it stopped. `shard`: "i/n" scores only shard i of n (by a hash of response_id).
     """
     started = time.perf_counter()
-    if batch_tokens < 1:
-        raise TypicalityError(f"--batch-tokens must be at least 1, got {batch_tokens}.")
-    missing = [c for c in ("prompt_id", "prompt", "response_id", "response") if c not in data.responses.columns]
-    if missing:
-        raise TypicalityError(f"Dataset '{data.name}' has no {', '.join(missing)} column in its responses table.")
-    if shard is not None:  # checked before a model is loaded
-        shard_index, shard_count = parse_shard(shard) if isinstance(shard, str) else parse_shard(f"{shard[0]}/{shard[1]}")
-    backend = _backend(model, device, progress, backend_options)
-    identity = backend.identity
-    fingerprint = identity.fingerprint()
+    _require_columns(data)
+    backend, options = _backend_and_options(model, settings, progress)
+    check = _preflight(backend, options)
+    fingerprint = backend.identity.fingerprint()
 
-    responses = data.responses
-    if shard is not None:
-        responses = responses[in_shard(responses["response_id"], shard_index, shard_count)]
+    responses = _shard(data.responses, options)
     keys = [text_key(p, r) for p, r in zip(responses["prompt"], responses["response"])]
-    with ScoreCache(cache_dir if cache_dir is not None else cache_root()) as cache:
+    with ScoreCache(options.cache_folder()) as cache:
         known = cache.get_many(fingerprint, keys)
         from_cache = set(known)
-        todo = {
-            key: ScoreRequest(key, scoring_context(p, r), r)
-            for key, p, r in zip(keys, responses["prompt"], responses["response"])
-            if key not in known
-        }
-        if hasattr(backend, "score_texts"):  # endpoint backends: the server tokenizes (openai_backend.py)
-            skipped, ready, computed_positions, compute_seconds = _run_texts(backend, cache, fingerprint, todo, known, progress)
-        else:
-            prepared = backend.prepare(list(todo.values()))
-            skipped = {item.key: item.reason for item in prepared if isinstance(item, Skipped)}
-            ready = [item for item in prepared if isinstance(item, Prepared)]
-            computed_positions, compute_seconds = _run_batches(backend, cache, fingerprint, ready, known, batch_tokens, progress)
+        todo = _requests(responses, keys, known)
+        run = backend.score_into(todo, cache, fingerprint, progress)
+        known.update(cache.get_many(fingerprint, [request.key for request in todo]))
 
-    table = _table(responses, keys, known, skipped, fingerprint)
-    scored = table[table["skipped"].isna()]
-    elapsed = time.perf_counter() - started
-    card = {
-        **identity.to_dict(),
-        "model": identity.name,
-        "fingerprint": fingerprint,
-        **backend.describe(),
-        "n_responses": int(len(table)),
-        "n_scored": int(len(scored)),
-        "n_from_cache": sum(key in from_cache for key in keys),
-        "n_computed": int(len(ready)),
-        "prompt_truncated": int(scored["prompt_truncated"].sum()),
-        "response_truncated": int(scored["truncated"].sum()),
-        "boundary_merged": int(scored["boundary_merged"].sum()),
-        "skipped": dict(Counter(table["skipped"].dropna())),
-        "batch_tokens": batch_tokens,
-        "shard": None if shard is None else f"{shard_index}/{shard_count}",
-        "elapsed_s": round(elapsed, 3),
-        "compute_s": round(compute_seconds, 3),
-        # Positions a one-at-a-time scorer would run (prompt + response per response), per second of compute.
-        "tokens_per_s": round(computed_positions / compute_seconds, 1) if compute_seconds > 0 else None,
-        "software": _software(),
-    }
+    table = _table(responses, keys, known, run.skipped, fingerprint)
+    card = _card(backend, table, run, options, check)
+    card["n_from_cache"] = sum(key in from_cache for key in keys)
+    card["elapsed_s"] = round(time.perf_counter() - started, 3)
     return ScoreResult(table, card)
 
 
-def _backend(model, device, progress, options) -> ScoringBackend:
+def _require_columns(data: PreferenceData) -> None:
+    missing = [c for c in ("prompt_id", "prompt", "response_id", "response") if c not in data.responses.columns]
+    if missing:
+        raise TypicalityError(f"Dataset '{data.name}' has no {', '.join(missing)} column in its responses table.")
+
+
+def _backend_and_options(model, settings: dict, progress: bool) -> tuple[ScoringBackend, ScoringOptions]:
+    """The backend to score with and the run's options, every setting checked before a model loads."""
     if isinstance(model, ScoringBackend):
-        if device is not None and device != model.device:
-            raise TypicalityError(f"The loaded backend runs on {model.device}, not {device}; load it with device={device!r}.")
-        options = {key: value for key, value in options.items() if key != "backend"}
-        return model.configured(**options) if options else model
-    backend_name = options.pop("backend", "openai" if str(model).startswith("openai:") else "transformers")
-    return load_backend(str(model), backend_name, device=device, progress=progress, **options)
+        return _configured(model, settings)
+    options = model.replace(**settings) if isinstance(model, ScoringOptions) else ScoringOptions.create(model=str(model), **settings)
+    options.validate()
+    return load_backend(options.model, options.backend_name, progress=progress, **options.backend_options()), options
 
 
-def _run_batches(backend, cache, fingerprint, ready, known, batch_tokens, progress) -> tuple[int, float]:
-    """Score the prepared responses batch by batch, committing each batch to the cache."""
-    positions = 0
-    seconds = 0.0
-    bar = tqdm(total=len(ready), unit="resp", desc="scoring", disable=not progress or not ready, dynamic_ncols=True)
-    try:
-        for batch in plan_batches(ready, batch_tokens):
-            tick = time.perf_counter()
-            scores = backend.score_batch(batch)
-            rows = {
-                item.key: CachedScore(s.n_tokens, s.sum_logprob, item.truncated, item.prompt_truncated, item.boundary_merged)
-                for item, s in zip(batch, scores)
-            }
-            cache.put_many(fingerprint, rows)
-            known.update(rows)
-            seconds += time.perf_counter() - tick
-            positions += sum(item.n_positions for item in batch)
-            bar.update(len(batch))
-            bar.set_postfix_str(f"{positions / seconds:,.0f} tok/s")
-    finally:
-        bar.close()
-    return positions, seconds
+def _configured(backend: ScoringBackend, settings: dict) -> tuple[ScoringBackend, ScoringOptions]:
+    """A loaded backend with the light settings changed; anything that needs a reload is refused."""
+    device = settings.pop("device", None)
+    if device is not None and device != backend.device:
+        raise TypicalityError(f"The loaded backend runs on {backend.device}, not {device}; load it with device={device!r}.")
+    settings = {key: value for key, value in settings.items() if key != "backend" and value is not None}
+    run = {key: settings.pop(key) for key in RUN_SETTINGS if key in settings}
+    options = ScoringOptions.create(model=backend.identity.name, backend=backend.name, **run, **settings).validate(loaded=True)
+    return (backend.configured(**settings) if settings else backend), options
 
 
-def _run_texts(backend, cache, fingerprint, todo, known, progress) -> tuple[dict, list, int, float]:
-    """A backend that scores whole texts (an endpoint): it commits to the cache as results come in."""
+def _preflight(backend: ScoringBackend, options: ScoringOptions) -> dict | None:
+    """The quick conformance check of any model but the embedded one (tested by the suite): refused if it fails."""
+    if not options.check or backend.identity.name == EMBEDDED_NAME:
+        return None
+    from typicality.scoring.check import check_backend
 
-    def store(rows: dict[str, CachedScore]) -> None:
-        cache.put_many(fingerprint, rows)
-        known.update(rows)
-
-    tick = time.perf_counter()
-    outcomes = backend.score_texts(list(todo.values()), store, progress)
-    skipped = {key: item.reason for key, item in outcomes.items() if isinstance(item, Skipped)}
-    ready = [key for key, item in outcomes.items() if not isinstance(item, Skipped)]
-    return skipped, ready, backend.stats.server_tokens, time.perf_counter() - tick
+    report = check_backend(backend, quick=True)
+    if not report.passed:
+        raise TypicalityError(report.refusal(options.model))
+    return report.to_dict()
 
 
-def _table(responses: pd.DataFrame, keys: list[str], known: dict, skipped: dict, fingerprint: str) -> pd.DataFrame:
+def _shard(responses: pd.DataFrame, options: ScoringOptions) -> pd.DataFrame:
+    parts = options.shard_parts()
+    return responses if parts is None else responses[in_shard(responses["response_id"], *parts)]
+
+
+def _requests(responses: pd.DataFrame, keys: list[str], known: dict) -> list[ScoreRequest]:
+    """One request per distinct text pair the cache lacks, with the documented join applied (join.py)."""
+    todo = {
+        key: ScoreRequest(key, scoring_context(p, r), r)
+        for key, p, r in zip(keys, responses["prompt"], responses["response"])
+        if key not in known
+    }
+    return list(todo.values())
+
+
+def _table(responses: pd.DataFrame, keys: list[str], known: dict[str, CachedScore], skipped: dict, fingerprint: str) -> pd.DataFrame:
     rows = []
     for prompt_id, response_id, key in zip(responses["prompt_id"], responses["response_id"], keys):
         found = known.get(key)
@@ -173,13 +145,27 @@ def _table(responses: pd.DataFrame, keys: list[str], known: dict, skipped: dict,
     return table
 
 
-def _software() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for package in ("typicality", "torch", "transformers"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            pass
-    return found
+def _card(backend: ScoringBackend, table: pd.DataFrame, run: ScoringRun, options: ScoringOptions, check: dict | None) -> dict:
+    """The score card: the model's identity and settings, what was scored and skipped, the cost, the check."""
+    identity = backend.identity
+    scored = table[table["skipped"].isna()]
+    return {
+        **identity.to_dict(),
+        "model": identity.name,
+        "fingerprint": identity.fingerprint(),
+        **backend.describe(),
+        "n_responses": int(len(table)),
+        "n_scored": int(len(scored)),
+        "n_computed": run.computed,
+        "prompt_truncated": int(scored["prompt_truncated"].sum()),
+        "response_truncated": int(scored["truncated"].sum()),
+        "boundary_merged": int(scored["boundary_merged"].sum()),
+        "skipped": dict(Counter(table["skipped"].dropna())),
+        "shard": options.shard,
+        "compute_s": round(run.seconds, 3),
+        # Token positions per second of compute: prompt + response per response (local), or as the server counted them.
+        "tokens_per_s": run.tokens_per_s,
+        **run.facts,
+        "check": check,  # the quick conformance check (check.py); None for the embedded model or with check=False
+        "software": software_versions(SOFTWARE),
+    }

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import torch
 
-from typicality.errors import TypicalityError
-from typicality.scoring.backends import ScoringBackend, register_backend
+from typicality.errors import TypicalityError, one_line
+from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, TokenizerBackend
 from typicality.scoring.batching import similar_lengths
 from typicality.scoring.checkpoints import EMBEDDED_NAME, embedded_checkpoint, embedded_revision, gguf_checkpoint
 from typicality.scoring.fingerprint import ModelIdentity, files_digest
 from typicality.scoring.preparation import prepare_requests
-from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, TokenScores
+from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, TokenScores, TokenTrace
 
 BOS_POLICIES = ("auto", "always", "never")
 WINDOW_ATTRIBUTES = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
@@ -40,22 +40,23 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 LOGITS_PER_CHUNK = 1 << 26  # floats of logits held at once (256 MiB), whatever the vocabulary size
 
 
-@register_backend("transformers")
-def _create(model: str = EMBEDDED_NAME, **options) -> "TransformersBackend":
+def load_transformers_backend(model: str = EMBEDDED_NAME, **options) -> "TransformersBackend":
+    """The registry's factory (backends.py): `TransformersBackend(model, **options)`."""
     return TransformersBackend(model, **options)
 
 
-class TransformersBackend(ScoringBackend):
+class TransformersBackend(TokenizerBackend):
     """A Hugging Face causal LM scoring responses exactly, fast on CPU.
 
     `model`: "gemma-3-270m" (the embedded default), a hub id, a local checkpoint folder or a
     .gguf file. `bos`: "auto" (the tokenizer's own habit), "always" or "never"; a BOS is never
     doubled. `chat_template`: wrap each prompt in the tokenizer's chat template (off: raw text).
-    `max_length`: the context window (default: the model config's).
+    `max_length`: the context window (default: the model config's). `batch_tokens`: token
+    positions per batch (a speed setting; scores do not depend on it).
     """
 
     name = "transformers"
-    light_settings = ("max_length", "bos", "chat_template", "padding_side")
+    light_settings = ("max_length", "bos", "chat_template", "padding_side", "batch_tokens")
 
     def __init__(
         self,
@@ -71,6 +72,7 @@ class TransformersBackend(ScoringBackend):
         trust_remote_code: bool = False,
         progress: bool = True,
         device_map: str | dict | None = None,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
     ):
         self.model_name = str(model)
         if device_map is not None and device is not None:
@@ -88,7 +90,7 @@ class TransformersBackend(ScoringBackend):
             self.device = _first_device(self.model)
         self.model.eval()
         self.config_window = _config_window(self.model.config)
-        self._apply_settings(bos=bos, chat_template=chat_template, max_length=max_length, padding_side=padding_side)
+        self._apply_settings(bos=bos, chat_template=chat_template, max_length=max_length, padding_side=padding_side, batch_tokens=batch_tokens)
         self._head_is_exact = self._check_head()
 
     # -- settings ------------------------------------------------------------------------------
@@ -98,6 +100,8 @@ class TransformersBackend(ScoringBackend):
             raise TypicalityError(f"--bos must be one of {', '.join(BOS_POLICIES)}, got '{settings['bos']}'.")
         if "padding_side" in settings and settings["padding_side"] not in ("left", "right"):
             raise TypicalityError(f"padding_side must be 'left' or 'right', got '{settings['padding_side']}'.")
+        if "batch_tokens" in settings and not (isinstance(settings["batch_tokens"], int) and settings["batch_tokens"] >= 1):
+            raise TypicalityError(f"--batch-tokens must be a whole number of at least 1, got {settings['batch_tokens']!r}.")
         max_length = settings.get("max_length")
         if max_length is not None and not 2 <= max_length <= self.config_window:
             raise TypicalityError(
@@ -141,7 +145,7 @@ class TransformersBackend(ScoringBackend):
 
     def describe(self) -> dict:
         return {
-            "device": self.device,
+            **super().describe(),
             "bos_policy": self.bos,
             "device_map": None if self.device_map is None else str(self.device_map),
             "torch_threads": torch.get_num_threads(),
@@ -157,6 +161,60 @@ class TransformersBackend(ScoringBackend):
             return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
 
         return prepare_requests(requests, encode, self.bos_id, self.window, self._render_prompt)
+
+    def trace(self, requests: list[ScoreRequest]) -> list[TokenTrace | Skipped]:
+        """The prepared ids of each request, their characters (the tokenizer's offsets) and naive log-probabilities."""
+        from typicality.scoring.naive import naive_token_logprobs
+
+        traces: list[TokenTrace | Skipped] = []
+        for request, item in zip(requests, self.prepare(requests)):
+            if isinstance(item, Skipped):
+                traces.append(item)
+                continue
+            ids = [*item.context, *item.response]
+            specials = set(self.tokenizer.all_special_ids)
+            leading = next((i for i, token in enumerate(ids) if token not in specials), len(ids))
+            text = self._render_prompt(request.prompt) + request.response
+            with torch.inference_mode():
+                values = naive_token_logprobs(self.model, ids, 1).tolist()
+            traces.append(TokenTrace(
+                text=text,
+                boundary=len(text) - len(request.response),
+                tokens=tuple(self.tokenizer.convert_ids_to_tokens(ids)),
+                spans=self._spans(text, ids, leading),
+                logprobs=(None, *values),
+                response_start=len(item.context),
+                boundary_merged=item.boundary_merged,
+                n_leading_special=leading,
+                facts=self._bos_facts(ids),
+            ))
+        return traces
+
+    def _spans(self, text: str, ids: list[int], leading: int) -> tuple[tuple[int, int] | None, ...]:
+        """Each id's characters in `text`, from the tokenizer's own offsets; all None when the ids are not the text's tokens."""
+        unknown = (None,) * len(ids)
+        try:
+            encoding = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        except (NotImplementedError, ValueError, TypeError):  # slow tokenizers have no offsets
+            return unknown
+        text_ids, offsets = list(encoding["input_ids"]), [tuple(o) for o in encoding["offset_mapping"]]
+        specials = set(self.tokenizer.all_special_ids)
+        while text_ids and text_ids[0] in specials:  # a rendered template may spell out its BOS
+            text_ids, offsets = text_ids[1:], offsets[1:]
+        if text_ids != ids[leading:]:
+            return unknown  # truncated, or prepared from another tokenization: the check reports it
+        return (None,) * leading + tuple(offsets)
+
+    def _bos_facts(self, ids: list[int]) -> dict:
+        bos = self.tokenizer.bos_token_id
+        probe = self.tokenizer("a", add_special_tokens=True)["input_ids"]
+        return {
+            "bos_token": self.tokenizer.bos_token,
+            "tokenizer_adds_bos": bos is not None and bool(probe) and probe[0] == bos,
+            "bos_policy": self.bos,
+            "bos_expected": self.bos_id is not None,
+            "bos_count": ids.count(bos) if bos is not None else 0,
+        }
 
     def _render_prompt(self, prompt: str) -> str:
         if not self.chat_template:
@@ -431,9 +489,8 @@ def _load(model: str, dtype: torch.dtype, revision: str | None, trust_remote_cod
         placement = {"device_map": device_map} if device_map is not None else {}
         loaded = AutoModelForCausalLM.from_pretrained(str(source), dtype=dtype, **options, **placement)
     except Exception as error:
-        text = str(error).strip().splitlines()
         raise TypicalityError(
-            f"Could not load model '{model}': {type(error).__name__}: {text[0].rstrip('.') if text else 'no message'}. "
+            f"Could not load model '{model}': {type(error).__name__}: {one_line(error).rstrip('.')}. "
             f"Give '{EMBEDDED_NAME}' (the embedded default), a Hugging Face causal LM id (the hub must be "
             "reachable, or the model already in the Hugging Face cache), a local checkpoint folder, or a .gguf file."
         ) from error

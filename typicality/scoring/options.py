@@ -1,0 +1,200 @@
+"""`ScoringOptions`: every setting of a scoring run in one object, checked before anything loads (torch-free).
+
+The CLI builds one from its flags, `audit()` and `score()` take one, and the audit's
+in-progress marker stores `to_dict()` (JSON; never an API key: keys are read from the
+environment only). `validate()` refuses an unknown or invalid option, an option that does not
+apply to the kind of model named, and an unusable score cache, each with one clear message,
+without loading a model, so a mistake costs seconds, not a model load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from typicality.errors import TypicalityError, one_line
+from typicality.scoring.backends import BACKENDS, backend_for_model, backend_names
+from typicality.scoring.cache import CACHE_FILE, SCHEMA_COLUMNS
+from typicality.scoring.checkpoints import EMBEDDED_NAME
+from typicality.scoring.paths import CACHE_ENV
+
+DTYPES = ("float32", "bfloat16", "float16")
+BOS_POLICIES = ("auto", "always", "never")
+# Options that only mean something for one kind of model (checked by `validate`).
+LOCAL_ONLY = ("device", "dtype", "bos", "chat_template", "max_length", "trust_remote_code", "device_map", "batch_tokens")
+ENDPOINT_ONLY = ("concurrency", "max_retries", "timeout")
+
+
+@dataclass
+class ScoringOptions:
+    """How to score: the reference model, how to run it, and where the cache lives.
+
+    None means "the backend's default". `model`: the embedded "gemma-3-270m", a Hugging Face
+    id, a checkpoint folder, a .gguf file, or `openai:URL#MODEL` (an OpenAI-compatible
+    completions server). `backend`: a registered backend name (None: from the model string).
+    `check`: run the quick conformance check (check.py) before scoring a model other than
+    the embedded one; its result goes into the score card.
+    """
+
+    model: str = EMBEDDED_NAME
+    backend: str | None = None
+    # in-process (transformers) models
+    device: str | None = None
+    dtype: str | None = None
+    bos: str | None = None
+    chat_template: bool = False
+    max_length: int | None = None
+    revision: str | None = None
+    trust_remote_code: bool = False
+    device_map: str | None = None
+    batch_tokens: int | None = None
+    # endpoint (openai:URL#MODEL) models
+    concurrency: int | None = None
+    max_retries: int | None = None
+    timeout: float | None = None
+    # the run
+    cache_dir: str | None = None
+    shard: str | None = None
+    check: bool = True
+
+    @classmethod
+    def create(cls, **settings) -> "ScoringOptions":
+        """Options from keyword settings; an unknown name is one clear error, not a TypeError."""
+        unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise TypicalityError(
+                f"Unknown scoring option(s) {', '.join(unknown)}. Known: {', '.join(f.name for f in dataclasses.fields(cls))}."
+            )
+        return cls(**settings)
+
+    def __post_init__(self) -> None:
+        # Plain JSON types, whatever the caller passed: a Path for the cache, (i, n) for a shard.
+        if isinstance(self.cache_dir, Path):
+            self.cache_dir = str(self.cache_dir)
+        if isinstance(self.shard, (tuple, list)):
+            self.shard = "/".join(str(part) for part in self.shard)
+
+    def replace(self, **settings) -> "ScoringOptions":
+        """A copy with some settings changed (unknown names refused)."""
+        return ScoringOptions.create(**{**self.to_dict(), **settings})
+
+    def to_dict(self) -> dict:
+        """JSON-able settings (for the audit's in-progress marker and the card). Holds no secret."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, settings: dict) -> "ScoringOptions":
+        return cls.create(**settings)
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend or backend_for_model(self.model)
+
+    @property
+    def is_endpoint(self) -> bool:
+        return self.backend_name == "openai"
+
+    def backend_options(self) -> dict:
+        """The keyword arguments for `load_backend(model, backend, **options)`: the settings given, in the backend's names."""
+        names = ENDPOINT_ONLY + ("revision",) if self.is_endpoint else LOCAL_ONLY + ("revision",)
+        options = {name: getattr(self, name) for name in names if getattr(self, name) not in (None, False)}
+        if "timeout" in options:
+            options["timeout_s"] = options.pop("timeout")
+        return options
+
+    def validate(self, *, loaded: bool = False) -> "ScoringOptions":
+        """Refuse invalid settings and an unusable cache, with one clear message each; loads no model.
+
+        `loaded`: the options go with a backend already loaded (its model and kind are settled).
+        """
+        self._check_values()
+        if not loaded:
+            self._check_kind()
+        check_cache_folder(self.cache_folder())
+        return self
+
+    def cache_folder(self) -> Path:
+        """The score cache folder this run will use (not created here)."""
+        if self.cache_dir is not None:
+            return Path(self.cache_dir).expanduser()
+        from typicality.scoring.paths import default_cache_root
+
+        return default_cache_root()
+
+    def shard_parts(self) -> tuple[int, int] | None:
+        from typicality.scoring.sharding import parse_shard
+
+        return None if self.shard is None else parse_shard(self.shard)
+
+    def _check_values(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise TypicalityError(f"--model {self.model!r}: give a model name, path or openai:URL#MODEL.")
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise TypicalityError(f"Unknown scoring backend '{self.backend}'. Known backends: {', '.join(backend_names())}.")
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise TypicalityError(f"--dtype must be one of {', '.join(DTYPES)}, got '{self.dtype}'.")
+        if self.bos is not None and self.bos not in BOS_POLICIES:
+            raise TypicalityError(f"--bos must be one of {', '.join(BOS_POLICIES)}, got '{self.bos}'.")
+        _at_least("--batch-tokens", self.batch_tokens, 1)
+        _at_least("--max-length", self.max_length, 2)
+        _at_least("--concurrency", self.concurrency, 1)
+        _at_least("--max-retries", self.max_retries, 0)
+        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
+            raise TypicalityError(f"--timeout must be a positive number of seconds, got {self.timeout!r}.")
+        if self.device is not None and self.device_map is not None:
+            raise TypicalityError("Give --device or --device-map, not both (--device-map auto spreads the model over all visible GPUs).")
+        self.shard_parts()
+
+    def _check_kind(self) -> None:
+        """Options that do not apply to the kind of model named are refused, not ignored."""
+        if self.is_endpoint:
+            from typicality.scoring.openai_client import parse_endpoint
+
+            parse_endpoint(self.model)  # a malformed URL or a missing model name, named now
+            misplaced, kind = [n for n in LOCAL_ONLY if getattr(self, n) not in (None, False)], "in-process (transformers) models, not openai:URL#MODEL"
+        else:
+            misplaced, kind = [n for n in ENDPOINT_ONLY if getattr(self, n) is not None], "openai:URL#MODEL models"
+        if misplaced:
+            flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
+            raise TypicalityError(f"{flags} applies to {kind}; drop it or change --model (now {self.model}).")
+
+
+def _at_least(flag: str, value, minimum: int) -> None:
+    if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+        raise TypicalityError(f"{flag} must be a whole number of at least {minimum}, got {value!r}.")
+
+
+def check_cache_folder(folder: Path) -> None:
+    """The score cache must be writable and, when it exists, a readable typicality cache; checked without changing it."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    where = f"--cache-dir or ${CACHE_ENV}"
+    if not existing.is_dir():
+        raise TypicalityError(f"The score cache folder {folder} cannot be created: {existing} is a file. Pass another {where}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TypicalityError(f"The score cache folder {existing} is not writable. Pass a writable {where}.")
+    database = folder / CACHE_FILE
+    if not database.exists():
+        return
+    if not os.access(database, os.R_OK | os.W_OK):
+        raise TypicalityError(f"The score cache {database} is not readable and writable by you. Fix its permissions or pass another {where}.")
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=60)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()  # reads the header: fails on a file that is not a database
+            columns = [row[1] for row in connection.execute("PRAGMA table_info(scores)")]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:
+        raise TypicalityError(
+            f"The score cache {database} cannot be opened ({one_line(error)}). Delete it to start afresh, or pass another {where}."
+        ) from None
+    if columns and columns != list(SCHEMA_COLUMNS):
+        raise TypicalityError(
+            f"The score cache {database} has another layout (columns {', '.join(columns)}); it was not written by this version "
+            f"of typicality. Move it away to start afresh, or pass another {where}."
+        )
