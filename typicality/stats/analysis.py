@@ -22,6 +22,8 @@ from typicality.audit_folder import PAIRS_FILE, PairDesign, ScoreResult, save_re
 from typicality.data.preference_data import PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.agreement import Agreement, agreement_rate
+from typicality.stats.debias import debiasing_summary
+from typicality.stats.memorization import add_memorization
 from typicality.stats.ordinal import OrdinalFit, ordinal_logit, preference_rating
 from typicality.stats.pair_design import (
     ALL_PAIRS,
@@ -184,6 +186,8 @@ def analyze(
         "warnings": warnings,
         "software": software_versions(STATS_PACKAGES),
     }
+    add_memorization(content, design, scores.usable)  # `memorized` and the not-memorized robustness fit (issue 12)
+    content["debiasing"] = debiasing_summary(design, content)  # what the export removes, and the flips (issue 10)
     bad: list[str] = []
     content = json_ready(content, "", bad)
     if bad:  # the fits never hand out a NaN; this guard makes sure none reaches a report unannounced

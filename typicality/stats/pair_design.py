@@ -247,6 +247,10 @@ def slice_mask(design: PairDesign, name: str) -> np.ndarray:
         if not design.correctness:
             raise TypicalityError("The slice 'equal-correctness' needs a correctness rating, and this data has none.")
         return (frame[f"delta_{design.correctness}"] == 0).to_numpy()
+    from typicality.stats.memorization import base_slice, memorized_pairs  # `not-memorized` slices (issue 12)
+
+    if base_slice(name) is not None:
+        return slice_mask(design, base_slice(name)) & ~memorized_pairs(frame)
     if "=" in name:
         column, value = name.split("=", 1)
         if column not in frame.columns:
