@@ -5,12 +5,19 @@ BIN := $(VENV)/bin
 # The CPU build of torch, installed first where torch is absent; GPU users install their own.
 TORCH_CPU ?= torch==2.13.0
 
-# `make audit` options: DATA_FILES=path/to/test.jsonl.gz reads a local copy instead of the hub.
+# `make audit` options. With none, it audits the embedded HH-RLHF helpful-base test split in
+# data/ (offline). DATA_FILES= (empty) reads the Hugging Face Hub's copy instead; DATASET=NAME
+# (see `typicality datasets`) with DATA_FILES=PATH, or without it the hub, audits another source.
 DATASET ?= hh-rlhf
+ifeq ($(DATASET),hh-rlhf)
 SUBSET ?= helpful-base
-LIMIT ?= 100
-DATA_FILES ?=
-OUT ?= audit-$(DATASET)-$(SUBSET)
+endif
+ifeq ($(DATASET)/$(SUBSET),hh-rlhf/helpful-base)
+DATA_FILES ?= data/hh-rlhf/helpful-base/test.jsonl.gz
+endif
+# Prompts sampled (seeded); LIMIT= (empty) audits every prompt.
+LIMIT ?= 300
+OUT ?= audit-$(DATASET)$(if $(SUBSET),-$(SUBSET))
 
 .PHONY: audit test install install-test browser clean
 
@@ -31,8 +38,8 @@ install-test: $(VENV)/.installed-test
 
 # Re-running resumes an interrupted audit of the same request (scores are cached); FORCE=1 replaces a finished one.
 audit: $(VENV)/.installed
-	$(BIN)/typicality audit $(DATASET) --subset $(SUBSET) --limit $(LIMIT) --out $(OUT) \
-		$(if $(DATA_FILES),--data-files $(DATA_FILES)) $(if $(FORCE),--force)
+	$(BIN)/typicality audit $(DATASET) --out $(OUT) $(if $(SUBSET),--subset $(SUBSET)) \
+		$(if $(LIMIT),--limit $(LIMIT)) $(if $(DATA_FILES),--data-files $(DATA_FILES)) $(if $(FORCE),--force)
 
 # The report's browser test (tests/report/test_browser.py) opens report.html in headless Chromium.
 # Installed here when absent and we are root with apt (CI, containers); otherwise that one test
