@@ -284,6 +284,17 @@ def load_results(folder: str | Path) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Influence: influence.parquet (rows and columns: typicality.stats.influence.influence_table)
+
+
+def save_influence(frame: pd.DataFrame, folder: str | Path) -> Path:
+    """Write influence.parquet into an audit folder, atomically."""
+    path = Path(folder) / INFLUENCE_FILE
+    _write_parquet(frame, path, {})
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
 # A whole audit folder
 
 
