@@ -177,12 +177,13 @@ def _offline_mode(on: bool):
         datasets.config.HF_HUB_OFFLINE = before
 
 
-def unreachable_reason(url: str, timeout: float = REACHABILITY_TIMEOUT_S) -> str | None:
+def unreachable_reason(url: str, timeout: float | None = None) -> str | None:
     """None when the server at `url` answers at all (any HTTP status) within `timeout` seconds; otherwise why not.
 
     The request runs in a daemon thread so that a slow name lookup, which socket timeouts do
     not bound, cannot hold the user up either.
     """
+    timeout = REACHABILITY_TIMEOUT_S if timeout is None else timeout
     parts = urllib.parse.urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}/"
     outcome: list[str | None] = []
