@@ -1,7 +1,13 @@
-"""A small synthetic audit folder in the contract's shape, with hostile text in every response.
+"""A small synthetic audit folder written by the real pipeline, with hostile text in every response.
 
-Built from scratch (ratings, scores, the pair design and real statsmodels fits), so the
-report's tests depend on no other stage being finished.
+The texts, ratings and scores are made up here; everything else comes from the stages
+themselves: `from_ratings` / `from_pairs` build the `PreferenceData`, `analyze` makes every
+decision (pair design, fits, headline, its length-controlled twin), and `typicality.audit_folder`
+writes the files. So the report's tests read exactly what a real audit writes.
+
+Independent checks of the numbers the report prints live here too: `hand_fit` refits alpha
+with plain numpy (Newton's method, a hand-written cluster sandwich) and `hand_agreement`
+recounts the agreement rate from the pair table.
 """
 
 from __future__ import annotations
@@ -11,14 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.special import expit
-from scipy.stats import binomtest
-from statsmodels.stats.proportion import proportion_confint
+from scipy.stats import binomtest, norm
 
+from typicality.audit_folder import RESULTS_FILE, SCORE_COLUMNS, SCORES_FILE, ScoreResult, save_data
 from typicality.data.build import from_pairs, from_ratings
 from typicality.data.preference_data import Accounting, response_id_for
-from typicality.data.storage import save_preference_data
+from typicality.stats import analyze
 
 # Everything a dataset text might do to an HTML page or a Markdown file.
 PAYLOADS = (
@@ -35,8 +40,15 @@ PAYLOADS = (
     "<!-- comment",
 )
 HOSTILE_NAME = "synthetic <i>rated</i> & co"
-CONTROL_COLUMNS = {"length": "delta_log_tokens", "correctness": "delta_correctness"}
+SPLIT = "test"
+# What the report's title says: the data's title (no source, no files: its name), then the split.
+TITLE = f"{HOSTILE_NAME} ({SPLIT})"
+LOADER_NOTE = "A note with <b>markup</b> from the loader."
 WORDS = "the a model answer helpful careful honest step first then finally because therefore".split()
+MODEL = "gemma-3-270m"
+FINGERPRINT = f"{MODEL}@0123456789abcdef|transformers|float32|bos=on|template=off|window=32768|scorer=1"
+# The controls results.json names, and the pair-table column each stands for.
+CONTROL_COLUMNS = {"length": "delta_log_tokens", "correctness": "delta_correctness", "helpfulness": "delta_helpfulness"}
 
 
 def hostile_text(rng: np.random.Generator, label: str, n_words: int) -> str:
@@ -44,31 +56,46 @@ def hostile_text(rng: np.random.Generator, label: str, n_words: int) -> str:
     return f"{label}: {words}\n" + "\n".join(PAYLOADS)
 
 
-def fit(pairs: pd.DataFrame, column: str, controls: list[str]) -> dict:
-    """The paper's fit by hand: logit, no intercept, SEs clustered by prompt."""
-    X = pairs[[column, *controls]].to_numpy(float)
-    groups = pd.factorize(pairs["prompt_id"])[0]
-    result = sm.GLM(pairs["label"].to_numpy(float), X, family=sm.families.Binomial()).fit(
-        cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True}
-    )
-    alpha, se = float(result.params[0]), float(result.bse[0])
-    low, high = result.conf_int()[0]
-    sd = float(pairs[column].std())
+def score_card(table: pd.DataFrame) -> dict:
+    """A card with the keys the real scorer writes (reports/hh-rlhf-helpful-base/scores.card.json), values made up."""
+    n = int(len(table))
     return {
-        "alpha": alpha,
-        "se": se,
-        "ci_low": float(low),
-        "ci_high": float(high),
-        "p_value": float(result.pvalues[0]),
-        "odds_ratio_per_sd": float(np.exp(alpha * sd)),
-        "win_prob_change": float(expit(alpha * sd) - expit(-alpha * sd)),
-        "n_pairs": int(len(pairs)),
-        "n_clusters": int(pairs["prompt_id"].nunique()),
+        "backend": "transformers",
+        "batch_tokens": 8192,
+        "bos": True,
+        "bos_policy": "auto",
+        "boundary_merged": int(table["boundary_merged"].sum()),
+        "chat_template": False,
+        "compute_s": 12.25,
+        "config_window": 32768,
+        "device": "cpu",
+        "device_map": None,
+        "dtype": "float32",
+        "elapsed_s": 13.5,
+        "fingerprint": FINGERPRINT,
+        "model": MODEL,
+        "n_computed": n,
+        "n_from_cache": 0,
+        "n_responses": n,
+        "n_scored": n,
+        "name": MODEL,
+        "output_layer": "response positions only",
+        "padding_side": "left",
+        "prompt_truncated": int(table["prompt_truncated"].sum()),
+        "response_truncated": int(table["truncated"].sum()),
+        "revision": "gguf-sha256:" + "ab" * 32,
+        "scorer_version": "1",
+        "shard": None,
+        "skipped": {},
+        "software": {"torch": "2.13.0+cpu", "transformers": "5.23.0", "typicality": "0.1.0"},
+        "tokens_per_s": 1234.5,
+        "torch_threads": 2,
+        "window": 32768,
     }
 
 
-def build_audit_folder(folder: Path, *, rated: bool = True, seed: int = 7, n_prompts: int = 12, per_prompt: int = 4) -> Path:
-    """Write data, scores.parquet, scoring.json, pairs.parquet and results.json into `folder`."""
+def synthetic_inputs(*, rated: bool = True, seed: int = 7, n_prompts: int = 12, per_prompt: int = 4):
+    """(PreferenceData, ScoreResult): hostile texts, ratings that follow typicality loosely, made-up scores."""
     rng = np.random.default_rng(seed)
     rows = []
     for p in range(n_prompts):
@@ -85,138 +112,105 @@ def build_audit_folder(folder: Path, *, rated: bool = True, seed: int = 7, n_pro
     accounting = Accounting(rows_read=len(rated_frame) + 3)
     accounting.drop("empty response", 2)
     accounting.drop("missing helpfulness rating", 1)
-    accounting.notes.append("A note with <b>markup</b> from the loader.")
+    accounting.notes.append(LOADER_NOTE)
     if rated:
-        data = from_ratings(HOSTILE_NAME, rated_frame, "helpfulness", ["helpfulness", "correctness"], accounting, correctness="correctness", source="local: synthetic.jsonl")
+        data = from_ratings(HOSTILE_NAME, rated_frame, "helpfulness", ["helpfulness", "correctness"], accounting, correctness="correctness", split=SPLIT)
     else:
-        # Pairwise: each prompt's first two responses, the first chosen when it is more helpful.
+        # Pairwise: each prompt's first two responses, the first chosen when it is at least as helpful.
         firsts = rated_frame.groupby("prompt", sort=False).nth(0).reset_index(drop=True)
         seconds = rated_frame.groupby("prompt", sort=False).nth(1).reset_index(drop=True)
         labels = (firsts["helpfulness"].to_numpy() >= seconds["helpfulness"].to_numpy()).astype(float)
-        data = from_pairs(HOSTILE_NAME, firsts["prompt"], firsts["response"], seconds["response"], labels, accounting, source="local: synthetic.jsonl")
-    save_preference_data(data, folder)
+        data = from_pairs(HOSTILE_NAME, firsts["prompt"], firsts["response"], seconds["response"], labels, accounting, split=SPLIT)
 
+    # The scores table as the scorer writes it (SCORE_SCHEMA): one row per distinct response.
     rated_frame["response_id"] = [response_id_for(p, r) for p, r in zip(rated_frame["prompt"], rated_frame["response"])]
-    scores = rated_frame[rated_frame["response_id"].isin(data.responses["response_id"])]
-    scores = scores.merge(data.responses[["response_id", "prompt_id"]], on="response_id")
-    scores = pd.DataFrame(
+    scored = data.responses[["prompt_id", "response_id"]].merge(rated_frame[["response_id", "n_tokens", "mean_logprob"]], on="response_id")
+    table = pd.DataFrame(
         {
-            "prompt_id": scores["prompt_id"],
-            "response_id": scores["response_id"],
-            "n_tokens": scores["n_tokens"],
-            "sum_logprob": scores["mean_logprob"] * scores["n_tokens"],
-            "mean_logprob": scores["mean_logprob"],
-            "truncated": scores["n_tokens"] > 280,
-            "model": "gemma-3-270m@abc123",
-        }
-    )
-    scores.to_parquet(folder / "scores.parquet", index=False)
-    scoring = {
-        "model": "gemma-3-270m",
-        "fingerprint": "abc123",
-        "bos": "added once",
-        "chat_template": False,
-        "dtype": "float32",
-        "device": "cpu",
-        "truncated_prompts": 1,
-        "truncated_responses": int(scores["truncated"].sum()),
-        "boundary_merges": 4,
-        "skipped": {"empty response": 0, "<b>unencodable</b>": 1},
-        "tokens_per_second": 1234.5,
-        "elapsed_s": 12.25,
-    }
-    (folder / "scoring.json").write_text(json.dumps(scoring, indent=2), encoding="utf-8")
-
-    # The pair design: ties dropped, orientation flipped at random (seeded), label 1 = a preferred.
-    by_id = scores.set_index("response_id")
-    ratings = data.responses.set_index("response_id")
-    design = data.comparisons[data.comparisons["label"] != 0.5].reset_index(drop=True).copy()
-    flip = rng.random(len(design)) < 0.5
-    a = design["response_a"].where(~flip, design["response_b"])
-    b = design["response_b"].where(~flip, design["response_a"])
-    design["response_a"], design["response_b"] = a, b
-    design["label"] = design["label"].where(~flip, 1 - design["label"])
-    design["delta_mean_logprob"] = by_id.loc[a, "mean_logprob"].to_numpy() - by_id.loc[b, "mean_logprob"].to_numpy()
-    design["delta_sum_logprob"] = by_id.loc[a, "sum_logprob"].to_numpy() - by_id.loc[b, "sum_logprob"].to_numpy()
-    design["delta_log_tokens"] = np.log(by_id.loc[a, "n_tokens"].to_numpy()) - np.log(by_id.loc[b, "n_tokens"].to_numpy())
-    for name in data.rating_columns:
-        design[f"delta_{name}"] = ratings.loc[a, name].to_numpy() - ratings.loc[b, name].to_numpy()
-    design.to_parquet(folder / "pairs.parquet", index=False)
-
-    def entry(slice_name, typicality, controls, frame):
-        columns = [CONTROL_COLUMNS[name] for name in controls]
-        estimate = {"slice": slice_name, "typicality": typicality, "controls": controls, "fitted": True, "reason": None}
-        estimate.update(fit(frame, f"delta_{typicality}", columns))
-        estimate.update(bootstrap=None, warnings=[])
-        return {"id": f"{slice_name}|{typicality}|{'+'.join(controls) or 'none'}", **estimate}
-
-    estimates = []
-    if rated:
-        equal = design[design["delta_correctness"] == 0]
-        estimates.append(
-            {
-                "id": "equal-correctness|mean_logprob|none",
-                "slice": "equal-correctness",
-                "typicality": "mean_logprob",
-                "controls": [],
-                "fitted": False,
-                "reason": "perfect separation in the equal-correctness slice <em>(few pairs)</em>",
-                **dict.fromkeys(("alpha", "se", "ci_low", "ci_high", "p_value", "odds_ratio_per_sd", "win_prob_change"), None),
-                "n_pairs": int(len(equal)),
-                "n_clusters": int(equal["prompt_id"].nunique()),
-                "bootstrap": None,
-                "warnings": [],
-            }
-        )
-        estimates.append(entry("all", "mean_logprob", ["correctness"], design))
-        estimates.append(entry("all", "mean_logprob", ["correctness", "length"], design))
-    estimates.append(entry("all", "mean_logprob", [], design))
-    estimates.append(entry("all", "mean_logprob", ["length"], design))
-    estimates.append(entry("all", "sum_logprob", [], design))
-    # As the stats stage does: the headline is the first fitted estimate, with its length-controlled twin.
-    first = next(e for e in estimates if e["fitted"])
-    twin = next(e for e in estimates if e["slice"] == first["slice"] and e["typicality"] == first["typicality"] and e["controls"] == first["controls"] + ["length"])
-
-    delta_preferred = design["delta_mean_logprob"].where(design["label"] == 1, -design["delta_mean_logprob"])
-    agree = int((delta_preferred > 0).sum())
-    low, high = proportion_confint(agree, len(design), method="wilson")
-    ties = int((data.comparisons["label"] == 0.5).sum())
-    results = {
-        "dataset": {"name": HOSTILE_NAME, "subset": None, "split": "test", "kind": data.kind, "correctness": data.correctness},
-        "model": {"model": "gemma-3-270m", "fingerprint": "abc123", "dtype": "float32"},
-        "headline": {"estimate": first["id"], "length_controlled": twin["id"]},
-        "estimates": estimates,
-        "agreement": {
-            "typicality": "mean_logprob",
-            "rate": agree / len(design),
-            "ci_low": low,
-            "ci_high": high,
-            "p_value": binomtest(agree, len(design), 0.5).pvalue,
-            "n_agree": agree,
-            "n_pairs": int(len(design)),
+            "prompt_id": scored["prompt_id"],
+            "response_id": scored["response_id"],
+            "n_tokens": scored["n_tokens"].astype("int64"),
+            "sum_logprob": scored["mean_logprob"] * scored["n_tokens"],
+            "mean_logprob": scored["mean_logprob"],
+            "truncated": scored["n_tokens"] > 280,
+            "prompt_truncated": False,
+            "boundary_merged": False,
+            "skipped": None,
+            "model": FINGERPRINT,
         },
-        "ordinal": None,
-        "pairs": {"comparisons": int(len(data.comparisons)), "pairs": int(len(design)), "dropped": {"tie (ties='drop')": ties} if ties else {}},
-        "settings": {"seed": seed, "bootstrap": 0, "ties": "drop"},
-        "warnings": ["A warning from the fit with <b>markup</b>."],
-        "software": {"typicality": "0.1.0", "statsmodels": sm.__version__, "python": "3.x"},
-    }
-    if rated:
-        results["ordinal"] = {
-            "outcome": "helpfulness",
-            "typicality": "mean_logprob",
-            "controls": ["correctness"],
-            "fitted": True,
-            "reason": None,
-            "coef": 0.8123,
-            "se": 0.3012,
-            "p_value": 0.0071,
-            "lr_statistic": 7.456,
-            "lr_df": 1,
-            "lr_p_value": 0.0063,
-            "n_responses": int(len(data.responses)),
-            "n_levels": 5,
-            "warnings": [],
-        }
-    (folder / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+        columns=SCORE_COLUMNS,
+    )
+    return data, ScoreResult(table, score_card(table))
+
+
+def build_audit_folder(folder: Path, *, rated: bool = True, seed: int = 7, n_prompts: int = 12, per_prompt: int = 4) -> Path:
+    """Write a finished audit folder as `typicality audit` does (data, scores, pairs.parquet, results.json), minus the report."""
+    data, scores = synthetic_inputs(rated=rated, seed=seed, n_prompts=n_prompts, per_prompt=per_prompt)
+    results = analyze(data, scores, seed=0)
+    save_data(data, folder)
+    scores.save(folder / SCORES_FILE)
+    results.save(folder)
     return folder
+
+
+def stored_results(folder: Path) -> dict:
+    """results.json as stored, for a test to edit by hand (format_version and all)."""
+    return json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+
+
+def store_results(folder: Path, results: dict) -> None:
+    """Write a hand-edited results.json back as it is (NaN and Infinity allowed, as a careless hand edit might)."""
+    (folder / RESULTS_FILE).write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+def estimate_with_id(results: dict, estimate_id: str) -> dict:
+    return next(e for e in results["estimates"] if e["id"] == estimate_id)
+
+
+# --- Independent checks ---------------------------------------------------------------------
+
+
+def hand_fit(pairs: pd.DataFrame, typicality: str = "mean_logprob", controls: list[str] = ()) -> dict:
+    """The paper's fit by hand: a no-intercept logit by Newton's method, SEs from the cluster
+    sandwich (clusters = prompts) with the usual small-sample factor G/(G-1) · (N-1)/(N-K)."""
+    columns = [f"delta_{typicality}", *(CONTROL_COLUMNS[name] for name in controls)]
+    X = pairs[columns].to_numpy(float)
+    y = pairs["label"].to_numpy(float)
+    beta = np.zeros(X.shape[1])
+    for _ in range(100):
+        p = expit(X @ beta)
+        step = np.linalg.solve(X.T @ (X * (p * (1 - p))[:, None]), X.T @ (y - p))
+        beta += step
+        if np.abs(step).max() < 1e-12:
+            break
+    p = expit(X @ beta)
+    bread = np.linalg.inv(X.T @ (X * (p * (1 - p))[:, None]))
+    scores = pd.DataFrame(X * (y - p)[:, None]).groupby(pairs["prompt_id"].to_numpy()).sum().to_numpy()
+    n, k, g = len(y), X.shape[1], len(scores)
+    covariance = g / (g - 1) * (n - 1) / (n - k) * bread @ (scores.T @ scores) @ bread
+    alpha, se = float(beta[0]), float(np.sqrt(covariance[0, 0]))
+    z = norm.ppf(0.975)
+    sd = float(np.sqrt(np.mean(X[:, 0] ** 2)))  # root mean square: the SD of the symmetrised differences
+    return {
+        "alpha": alpha,
+        "se": se,
+        "ci_low": alpha - z * se,
+        "ci_high": alpha + z * se,
+        "p_value": float(2 * norm.sf(abs(alpha / se))),
+        "odds_ratio_per_sd": float(np.exp(alpha * sd)),
+        "win_prob_change": float(expit(alpha * sd) - expit(-alpha * sd)),
+        "n_pairs": int(n),
+        "n_clusters": int(g),
+    }
+
+
+def hand_agreement(pairs: pd.DataFrame) -> dict:
+    """Share of decided pairs whose preferred response has the higher mean log-likelihood, Wilson 95% CI, binomial p."""
+    decided = pairs[pairs["label"].isin([0.0, 1.0])]
+    delta_preferred = np.where(decided["label"] == 1, decided["delta_mean_logprob"], -decided["delta_mean_logprob"])
+    agree, n = int((delta_preferred > 0).sum()), int(len(decided))
+    z = norm.ppf(0.975)
+    rate = agree / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
+    return {"rate": rate, "ci_low": centre - half, "ci_high": centre + half, "p_value": binomtest(agree, n, 0.5).pvalue, "n_pairs": n}

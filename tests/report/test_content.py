@@ -1,14 +1,23 @@
-"""What the report says: formatting, clipping long texts, the example pairs, the warnings."""
+"""What the report says: formatting, clipping long texts, the headline's wording, the example pairs, the warnings."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from typicality.data.storage import load_preference_data
-from typicality.report.content import clip_end, clip_start, examples, flatten, fmt_p, fmt_percent, fmt_value, model_card, warnings
-from typicality.report.folder import read_audit_folder
+from tests.report.synthetic import estimate_with_id, store_results, stored_results
+from typicality.audit_folder import DATASET_FILE, load_data, read_audit
+from typicality.report.content import (
+    clip_end,
+    clip_start,
+    examples,
+    flatten,
+    fmt_p,
+    fmt_percent,
+    fmt_value,
+    headline,
+    model_card,
+    warnings,
+)
 
 
 def test_clip_start_keeps_the_beginning_and_counts_what_it_left_out():
@@ -40,11 +49,58 @@ def test_values_are_formatted_for_people():
     ]
 
 
+def test_the_headline_words_the_fits_results_json_names(audit_dir):
+    results = stored_results(audit_dir)
+    main = estimate_with_id(results, results["headline"]["estimate"])
+    twin = estimate_with_id(results, results["headline"]["length_controlled"])
+    top = headline(read_audit(audit_dir))
+    assert top["estimate"] == main and top["reason"] == results["headline"]["reason"]
+    agreement, fit, length = top["sentences"]
+    assert agreement.startswith("In 47 pairs, the preferred response was the more typical one")
+    assert f"(all · mean_logprob · correctness; 47 pairs) is {main['alpha']:.3f} (SE {main['se']:.3f}, " in fit
+    assert length.startswith(f"With correctness + length as controls, alpha is {twin['alpha']:.3f} (SE {twin['se']:.3f}, ")
+    # The change in alpha is the one results.json records, worded, not recomputed or judged.
+    assert length.endswith(f"; the length control changes alpha by {results['headline']['alpha_change']['estimate']:+.3f}.")
+    assert not any("surviv" in sentence for sentence in top["sentences"])
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda h: h.update(length_controlled=None, alpha_change=None), "No fit with a length control is available for this fit."),
+        (lambda h: h.update(alpha_change=None), "p = 0.005)."),  # both fits stated, no change invented
+        (lambda h: h.update(length_controlled="equal-correctness|mean_logprob|length", alpha_change=None), "could not run (only 8 pairs in slice 'equal-correctness'"),
+    ],
+)
+def test_the_length_sentence_follows_what_results_json_records(audit_dir, edit, expected):
+    results = stored_results(audit_dir)
+    edit(results["headline"])
+    store_results(audit_dir, results)
+    sentences = headline(read_audit(audit_dir))["sentences"]
+    assert len(sentences) == 3 and expected in sentences[2]
+    assert ("changes alpha by" in sentences[2]) == (results["headline"]["alpha_change"] is not None)
+
+
+def test_a_headline_that_could_not_run_or_is_not_named_says_so(audit_dir):
+    results = stored_results(audit_dir)
+    results["headline"]["estimate"] = "equal-correctness|mean_logprob|none"
+    store_results(audit_dir, results)
+    sentences = headline(read_audit(audit_dir))["sentences"]
+    assert sentences[1] == (
+        "The headline fit (equal-correctness · mean_logprob · no controls) could not run "
+        "(only 8 pairs in slice 'equal-correctness'; at least 10 are needed for a fit)."
+    )
+    assert len(sentences) == 2  # no length sentence for a headline without an alpha
+    del results["headline"]
+    store_results(audit_dir, results)
+    assert headline(read_audit(audit_dir))["estimate"] is None  # nothing is chosen in its place
+
+
 def test_example_pairs_are_the_extremes_one_per_prompt(audit_dir):
     """Naively: per prompt, the decided pair with the largest (smallest) Δ preferred minus rejected; then the top 3."""
-    audit = read_audit_folder(audit_dir)
-    data = load_preference_data(audit_dir)
-    mean = dict(zip(audit.scores["response_id"], audit.scores["mean_logprob"]))
+    audit = read_audit(audit_dir)
+    data = load_data(audit_dir)
+    mean = dict(zip(audit.scores.table["response_id"], audit.scores.table["mean_logprob"]))
     best, worst = {}, {}
     for row in data.comparisons.itertuples():
         if row.label == 0.5:
@@ -59,31 +115,36 @@ def test_example_pairs_are_the_extremes_one_per_prompt(audit_dir):
     assert [float(e.delta) for e in found.agree] == pytest.approx(top, abs=5e-4)
     assert [float(e.delta) for e in found.disagree] == pytest.approx(bottom, abs=5e-4)
     assert len({e.prompt_id for e in found.agree}) == 3
-    texts = data.responses.set_index("response_id")["response"]
+    texts = set(data.responses["response"])
     for example in found.agree + found.disagree:
-        assert example.preferred in set(texts) and example.rejected in set(texts)  # short texts are shown whole
+        assert example.preferred in texts and example.rejected in texts  # short texts are shown whole
         assert float(example.preferred_score) - float(example.rejected_score) == pytest.approx(float(example.delta), abs=2e-3)
 
 
 def test_examples_say_why_when_texts_are_missing(audit_dir):
-    (audit_dir / "dataset.json").unlink()
-    found = examples(read_audit_folder(audit_dir))
+    (audit_dir / DATASET_FILE).unlink()
+    found = examples(read_audit(audit_dir))
     assert found.agree == [] and found.reason == "the texts are not available (dataset.json: absent)"
 
 
 def test_model_card_puts_identity_first(audit_dir):
-    card = json.loads((audit_dir / "scoring.json").read_text())
-    (audit_dir / "scoring.json").write_text(json.dumps(dict(sorted(card.items()))))  # as the scorer writes it: sorted keys
-    labels = [label for label, _ in model_card(read_audit_folder(audit_dir))]
-    assert labels[:5] == ["model", "fingerprint", "dtype", "device", "bos"]
-    assert "skipped: empty response" in labels
+    """The scorer writes its card with sorted keys; the report shows who scored first."""
+    rows = model_card(read_audit(audit_dir))
+    labels = [label for label, _ in rows]
+    assert labels[:9] == ["model", "name", "revision", "fingerprint", "backend", "dtype", "device", "bos", "chat template"]
+    assert sorted(labels[9:]) == labels[9:]  # the rest as recorded
+    assert ("software: transformers", "5.23.0") in rows and ("skipped", "none") in rows and ("n scored", "48") in rows
 
 
 def test_warnings_do_not_repeat_a_reason_the_stats_stage_gave(audit_dir):
-    results = json.loads((audit_dir / "results.json").read_text())
-    reason = results["estimates"][0]["reason"]
-    results["warnings"] = [f"Not fitted: {results['estimates'][0]['id']}: {reason}."]
-    (audit_dir / "results.json").write_text(json.dumps(results))
-    audit = read_audit_folder(audit_dir)
+    audit = read_audit(audit_dir)
+    unfitted = [e for e in audit.results["estimates"] if not e["fitted"]]
+    assert len(unfitted) == 4
     found = warnings(audit, None)
-    assert sum(reason in message for message in found) == 1
+    for estimate in unfitted:  # results.json's own "Not fitted: ID: REASON." is the one mention
+        assert sum(estimate["id"] in message for message in found) == 1
+    assert not any(message.startswith("The fit ") for message in found)
+    # Without the stats stage's words, the report says it itself.
+    audit.results["warnings"] = []
+    found = warnings(audit, None)
+    assert any(message.startswith("The fit equal-correctness · ") and unfitted[0]["reason"] in message for message in found)
