@@ -1,4 +1,4 @@
-"""The lmsys/chatbot_arena_conversations loader on a parquet fixture in the Hub's schema."""
+"""The lmsys/chatbot_arena_conversations loader on a fixture in the original schema (parquet, as on the Hub)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from typicality.data import load
 from typicality.data.render import HISTORIES_DIFFER
 
 
+MODERATION_CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "self-harm")
+
+
 def battle(number, winner, conversation_a, conversation_b, language="English"):
-    """One battle as on the Hub (moderation structs trimmed to a few fields)."""
+    """One battle in the original schema, field for field (as in ../shared/data/chatbot-arena; a test compares)."""
     return {
         "question_id": f"q{number}",
         "model_a": "vicuna-13b",
@@ -21,8 +24,12 @@ def battle(number, winner, conversation_a, conversation_b, language="English"):
         "anony": True,
         "language": language,
         "tstamp": 1682351591.1322,
-        "openai_moderation": {"categories": {"harassment": False, "hate": False}, "flagged": False},
-        "toxic_chat_tag": {"roberta-large": {"flagged": False, "probability": 0.01}},
+        "openai_moderation": {
+            "categories": dict.fromkeys(MODERATION_CATEGORIES, False),
+            "category_scores": dict.fromkeys(MODERATION_CATEGORIES, 1e-06),
+            "flagged": False,
+        },
+        "toxic_chat_tag": {"roberta-large": {"flagged": False, "probability": 0.01}, "t5-large": {"flagged": False, "score": 0.0001}},
     }
 
 

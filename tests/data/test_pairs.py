@@ -82,3 +82,31 @@ def test_labels_outside_0_half_1_are_an_error(tmp_path):
 def test_no_data_files_says_how_to_give_them():
     with pytest.raises(TypicalityError, match="pass --data-files PATH"):
         load("pairs")
+
+
+def test_labelled_layout_with_ties_and_an_extra_column_through_the_cli(tmp_path, capsys):
+    """The layout of many public human-preference files: prompt, response_a, response_b, label (0.5 = tie), plus a per-pair column."""
+    import json
+
+    from typicality.cli import main
+
+    rows = [
+        {"prompt": "Name a colour.", "response_a": "Blue.", "response_b": "A colour.", "label": 1, "annotator": "w1"},
+        {"prompt": "Name a colour.", "response_a": "Red.", "response_b": "Blue.", "label": 0.5, "annotator": "w2"},
+        {"prompt": "2+2?", "response_a": "5", "response_b": "4", "label": 0, "annotator": "w1"},
+        {"prompt": "2+2?", "response_a": "4", "response_b": "Four", "label": 0.5, "annotator": "w3"},
+        {"prompt": "Hi", "response_a": "Hello", "response_b": "Hello", "label": 0.5, "annotator": "w2"},  # identical: dropped
+    ]
+    path = write_jsonl(tmp_path / "my_prefs.jsonl", rows)
+    data = load("pairs", data_files=path)
+    kept = rows[:4]
+    assert texts(data) == [(r["prompt"], r["response_a"], r["response_b"], float(r["label"])) for r in kept]
+    assert data.comparisons["annotator"].tolist() == [r["annotator"] for r in kept]
+    assert data.title == "my_prefs.jsonl" and data.preference_rating is None
+
+    assert main(["inspect", "pairs", "--data-files", path, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    # Counted by hand from `rows`: 2 prompts with pairs, 6 distinct responses ("Blue." twice under one prompt), 4 pairs, 2 ties, 1 drop.
+    assert (summary["n_rows"], summary["n_prompts"], summary["n_responses"], summary["n_comparisons"], summary["n_ties"]) == (5, 2, 6, 4, 2)
+    assert summary["dropped"] == {"identical responses": 1}
+    assert summary["title"] == "my_prefs.jsonl"
