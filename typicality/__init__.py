@@ -36,6 +36,7 @@ _PUBLIC = {
     "draw_figures": "typicality.report",
     "AuditFolder": "typicality.audit_folder",
     "audit": "typicality.pipeline",
+    "export": "typicality.debiased_export",
     "TypicalityError": "typicality.errors",
 }
 

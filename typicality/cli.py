@@ -325,6 +325,54 @@ def add_check_command(commands) -> None:
     parser.set_defaults(run=cmd_check)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from typicality.debiased_export import export
+
+    result = export(args.audit_dir, args.out, format=args.format, alpha=args.alpha, estimate=args.estimate, ties=args.ties, force=args.force)
+    choice = result.choice
+    print(f"wrote {result.n_rows} pairs to {result.data_file} and the dataset card {result.card_file}")
+    print(f"removed alpha {choice.alpha:.4g}: {choice.reason}; {result.n_flips} pairs change the favoured response without typicality")
+    return 0
+
+
+def add_export_command(commands) -> None:
+    """`export`: a finished audit -> a typicality-debiased preference dataset (typicality.debiased_export)."""
+    parser = commands.add_parser("export", help="write a typicality-debiased preference dataset (TRL format + margin, weights, flips) from a finished audit")
+    parser.add_argument("audit_dir", help="a finished audit folder (results.json, pairs.parquet and the data files)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="the folder to write (the data file and README.md, a dataset card)")
+    parser.add_argument("--format", choices=["parquet", "jsonl"], default="parquet", help="data file format (default parquet)")
+    parser.add_argument("--alpha", metavar="ci-low|ci-high|VALUE", help="the alpha to remove: an end of the fit's 95%% CI or a number (default: the headline fit's estimate, quality-controlled when the data rates quality)")
+    parser.add_argument("--estimate", metavar="ID", help="take alpha from this results.json estimate id instead of the headline")
+    parser.add_argument("--ties", choices=["drop", "both"], default="drop", help="drop tied pairs (default) or write each once each way")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    parser.set_defaults(run=cmd_export)
+
+
+def cmd_influence(args: argparse.Namespace) -> int:
+    from typicality.stats.influence import write_influence
+
+    summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, exact_max_prompts=args.exact_max_prompts).summary
+    cv3, top = summary["cv3"], summary["without_top_prompts"]
+    print(f"influence on alpha = {summary['alpha']:.4f} ({summary['estimate']}): {summary['n_pairs']} pairs, {summary['n_prompts']} prompts (leave-one-prompt-out: {summary['prompt_method']})")
+    if cv3["se"] is not None:
+        print(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary['cv1_se']:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
+    if top["fitted"]:
+        print(f"without the top {top['n_prompts_removed']} prompts ({100 * top['share']:g}%): alpha {top['alpha']:.4f} (SE {top['se']:.4f})")
+    print(f"wrote {Path(args.audit_dir) / 'influence.parquet'} and results.json's influence entry; `typicality report {args.audit_dir}` re-renders the report")
+    return 0
+
+
+def add_influence_command(commands) -> None:
+    """`influence`: recompute the pairs' and prompts' influence on alpha for an existing audit (typicality.stats.influence)."""
+    from typicality.stats.influence import EXACT_MAX_PROMPTS
+
+    parser = commands.add_parser("influence", help="recompute the influence of each pair and prompt on alpha (influence.parquet) for a finished audit")
+    parser.add_argument("audit_dir", help="a finished audit folder (results.json and pairs.parquet)")
+    parser.add_argument("--estimate", metavar="ID", help="a results.json estimate id (default: the headline)")
+    parser.add_argument("--exact-max-prompts", type=int, default=EXACT_MAX_PROMPTS, metavar="N", help=f"exact leave-one-prompt-out refits up to N prompts, one-step beyond (default {EXACT_MAX_PROMPTS})")
+    parser.set_defaults(run=cmd_influence)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="typicality", description="Audit preference datasets for typicality bias.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -347,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_merge_cache_command(commands)
     add_check_command(commands)
     add_audit_command(commands)
+    add_export_command(commands)
+    add_influence_command(commands)
     return parser
 
 

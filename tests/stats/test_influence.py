@@ -161,3 +161,14 @@ def test_an_audit_without_a_usable_fit(tmp_path):
     assert not (tmp_path / INFLUENCE_FILE).exists()
     with pytest.raises(TypicalityError, match="No estimate 'nope'"):
         write_influence(tmp_path, estimate="nope", strict=True)
+
+
+def test_influence_command(audit_folder, capsys):
+    from typicality.cli import main
+
+    assert main(["influence", str(audit_folder), "--exact-max-prompts", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "CV3 jackknife SE" in printed and "one-step" in printed and "without the top" in printed
+    assert json.loads((audit_folder / "results.json").read_text())["influence"]["prompt_method"] == "one-step"
+    assert main(["influence", str(audit_folder), "--estimate", "nope"]) == 2
+    assert "No estimate 'nope'" in capsys.readouterr().err

@@ -1,0 +1,316 @@
+"""The export stage: a finished audit -> a training-ready, typicality-debiased preference dataset.
+
+`export(AUDIT_DIR, OUT)` (and `typicality export`) writes TRL's preference format, `prompt`,
+`chosen`, `rejected` as text, one row per decided pair (rated sources give their within-prompt
+pairs, as the audit built them), plus per pair the numbers of `typicality.stats.debias`:
+`margin` (for TRL's RewardTrainer, which reads a `margin` column), `weight` (reweighing),
+the fitted probability that the chosen response wins with and without the typicality term,
+and `flip`. A dataset card (`README.md` with a YAML header, as on the Hugging Face Hub) beside
+the data records the alpha removed and how it was chosen, the reference model's fingerprint
+and the source's accounting.
+
+This module computes no statistics: it reads the audit through `typicality.audit_folder`,
+asks `typicality.stats.debias` for every number, and writes files. The folder is written
+only when everything is ready (staged, then renamed), so a refused export writes nothing.
+
+Named `debiased_export` rather than `export` so that `typicality.export(...)`, the public
+function, is never shadowed by a submodule of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from typicality.audit_folder import FORMAT_VERSION, AuditFolder, read_audit
+from typicality.errors import TypicalityError, one_line
+from typicality.stats.debias import AlphaChoice, DebiasModel, choice_record, choose_alpha, fit_debias_model, pair_terms
+from typicality.stats.memorization import MEMORIZED_PROBABILITY, is_memorized
+from typicality.stats.pair_design import build_pairs
+
+FORMATS = {"parquet": "train.parquet", "jsonl": "train.jsonl"}
+TIE_OPTIONS = ("drop", "both")
+CARD_FILE = "README.md"
+# The export's columns, in order (TRL reads prompt, chosen, rejected and margin; the rest ride along).
+COLUMNS = [
+    "prompt",
+    "chosen",
+    "rejected",
+    "margin",
+    "weight",
+    "p_chosen_with_typicality",
+    "p_chosen_without_typicality",
+    "flip",
+    "tie",
+    "typicality_chosen",
+    "typicality_rejected",
+    "chosen_memorized",
+    "rejected_memorized",
+    "prompt_id",
+    "chosen_id",
+    "rejected_id",
+    "comparison",
+]
+
+
+@dataclass
+class ExportResult:
+    """What `export` wrote, and the choices behind it."""
+
+    folder: Path
+    data_file: Path
+    card_file: Path
+    n_rows: int
+    n_flips: int
+    choice: AlphaChoice
+    model: DebiasModel
+
+
+def export(
+    audit_dir: str | Path,
+    out: str | Path,
+    *,
+    format: str = "parquet",
+    alpha: str | float | None = None,
+    estimate: str | None = None,
+    ties: str = "drop",
+    force: bool = False,
+) -> ExportResult:
+    """Write a debiased preference dataset (TRL's format + margin, weight, probabilities, flip) and its card into `out`.
+
+    `alpha`: None (the headline fit's, quality-controlled when the data rates quality),
+    "ci-low", "ci-high" or a number; `estimate`: another results.json estimate id; `ties`:
+    "drop" (default) or "both" (each tie written once each way, which is the tie's
+    Bradley-Terry likelihood up to a factor 2).
+    """
+    if format not in FORMATS:
+        raise TypicalityError(f"--format must be one of {', '.join(FORMATS)}, got '{format}'.")
+    if ties not in TIE_OPTIONS:
+        raise TypicalityError(f"--ties must be one of {', '.join(TIE_OPTIONS)}, got '{ties}'.")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise TypicalityError(f"{out} already exists and is not empty; choose another --out or pass --force to replace it.")
+    audit = read_audit(audit_dir)
+    frame, choice, model = debiased_pairs(audit, alpha=alpha, estimate=estimate, ties=ties)
+    card = dataset_card(audit, choice, model, frame, FORMATS[format], ties)
+    _write_folder(out, frame, card, format)
+    return ExportResult(out, out / FORMATS[format], out / CARD_FILE, int(len(frame)), int(frame["flip"].sum()), choice, model)
+
+
+def debiased_pairs(audit: AuditFolder, *, alpha: str | float | None = None, estimate: str | None = None, ties: str = "drop") -> tuple[pd.DataFrame, AlphaChoice, DebiasModel]:
+    """The export's rows (COLUMNS), the alpha choice and the debiasing model, from an audit read through the contract."""
+    folder = audit.folder or "the audit"
+    for name, value in (("pairs.parquet", audit.pairs), ("the data files (responses.parquet, comparisons.parquet, dataset.json)", audit.data)):
+        if value is None:
+            why = "; ".join(f"{file}: {reason}" for file, reason in audit.missing.items()) or "absent"
+            raise TypicalityError(f"{folder} lacks {name} ({why}), which the export needs for the texts and pairs; re-run `typicality audit` into it.")
+    choice = choose_alpha(audit.results, alpha=alpha, estimate=estimate)
+    model = fit_debias_model(audit.pairs, choice)
+    design = audit.pairs
+    if ties == "both" and design.ties != "half":
+        if audit.scores is None:
+            raise TypicalityError(f"{folder} dropped ties when it was fitted and has no readable scores.parquet to rebuild them; export with --ties drop.")
+        # Same seed, so every decided pair keeps its orientation; ties come back with label 1/2.
+        design = build_pairs(audit.data, audit.scores, seed=design.seed, ties="half")
+    rows = _oriented_rows(design.frame, ties)
+    columns = [model.typicality_column, *model.control_columns]
+    deltas = pd.DataFrame({column: rows[column].to_numpy(dtype=float) * rows["sign"].to_numpy() for column in columns}, index=rows.index)
+    terms = pair_terms(deltas, model)
+    texts = _texts(audit.data)
+    chosen_id = np.where(rows["sign"] > 0, rows["response_a"], rows["response_b"])
+    rejected_id = np.where(rows["sign"] > 0, rows["response_b"], rows["response_a"])
+    side = choice.typicality  # mean_logprob or sum_logprob
+    typicality_chosen = np.where(rows["sign"] > 0, rows[f"{side}_a"], rows[f"{side}_b"]).astype(float)
+    typicality_rejected = np.where(rows["sign"] > 0, rows[f"{side}_b"], rows[f"{side}_a"]).astype(float)
+    mean_chosen = np.where(rows["sign"] > 0, rows["mean_logprob_a"], rows["mean_logprob_b"]).astype(float)
+    mean_rejected = np.where(rows["sign"] > 0, rows["mean_logprob_b"], rows["mean_logprob_a"]).astype(float)
+    frame = pd.DataFrame(
+        {
+            "prompt": texts.prompt(rows["prompt_id"]),
+            "chosen": texts.response(chosen_id),
+            "rejected": texts.response(rejected_id),
+            "margin": terms["margin"].to_numpy(),
+            "weight": terms["weight"].to_numpy(),
+            "p_chosen_with_typicality": terms["p_first_with_typicality"].to_numpy(),
+            "p_chosen_without_typicality": terms["p_first_without_typicality"].to_numpy(),
+            "flip": terms["flip"].to_numpy(dtype=bool),
+            "tie": rows["label"].to_numpy() == 0.5,
+            "typicality_chosen": typicality_chosen,
+            "typicality_rejected": typicality_rejected,
+            "chosen_memorized": is_memorized(mean_chosen),
+            "rejected_memorized": is_memorized(mean_rejected),
+            "prompt_id": rows["prompt_id"].astype(str).to_numpy(),
+            "chosen_id": chosen_id.astype(str),
+            "rejected_id": rejected_id.astype(str),
+            "comparison": rows["comparison"].to_numpy(dtype="int64"),
+        }
+    )
+    return frame[COLUMNS].reset_index(drop=True), choice, model
+
+
+def _oriented_rows(frame: pd.DataFrame, ties: str) -> pd.DataFrame:
+    """Each decided pair once, with `sign` +1 when a is the chosen response; ties once each way when kept."""
+    decided = frame[frame["label"] != 0.5].assign(sign=np.where(frame.loc[frame["label"] != 0.5, "label"] == 1.0, 1.0, -1.0))
+    if ties != "both":
+        return decided.sort_values("comparison", kind="stable")
+    tied = frame[frame["label"] == 0.5]
+    both = pd.concat([decided, tied.assign(sign=1.0), tied.assign(sign=-1.0)])
+    return both.sort_values(["comparison", "sign"], ascending=[True, False], kind="stable")
+
+
+class _Texts:
+    """Prompt and response texts by id, from the data's responses table."""
+
+    def __init__(self, responses: pd.DataFrame) -> None:
+        unique = responses.drop_duplicates("response_id")
+        self._responses = pd.Series(unique["response"].to_numpy(), index=unique["response_id"].astype(str).to_numpy())
+        prompts = responses.drop_duplicates("prompt_id")
+        self._prompts = pd.Series(prompts["prompt"].to_numpy(), index=prompts["prompt_id"].astype(str).to_numpy())
+
+    def response(self, ids) -> np.ndarray:
+        return self._lookup(self._responses, ids, "response")
+
+    def prompt(self, ids) -> np.ndarray:
+        return self._lookup(self._prompts, ids, "prompt")
+
+    @staticmethod
+    def _lookup(table: pd.Series, ids, what: str) -> np.ndarray:
+        keys = pd.Index(np.asarray(ids).astype(str))
+        positions = table.index.get_indexer(keys)
+        if (positions < 0).any():
+            raise TypicalityError(f"The pair design names {int((positions < 0).sum())} {what} id(s) absent from the audit's data (e.g. {keys[positions < 0][0]}); the folder is inconsistent: re-run the audit.")
+        return table.to_numpy()[positions]
+
+
+def _texts(data) -> _Texts:
+    return _Texts(data.responses)
+
+
+# ---------------------------------------------------------------------------------------------
+# The dataset card
+
+
+def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, frame: pd.DataFrame, data_file: str, ties: str) -> str:
+    """README.md: a YAML header the Hub reads (configs, tags) plus the debiasing record; then prose."""
+    results = audit.results
+    dataset = results.get("dataset") or {}
+    model_card = results.get("model") or {}
+    title = dataset.get("title") or dataset.get("name") or "preference data"
+    n_flips = int(frame["flip"].sum())
+    header = {
+        "pretty_name": f"{title} (typicality-debiased)",
+        "tags": ["preference", "reward-modeling", "rlhf", "typicality-debiased"],
+        "size_categories": [_size_category(len(frame))],
+        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": data_file}]}],
+        "typicality_debiasing": {
+            **{key: _plain(value) for key, value in choice_record(choice).items()},
+            "controls_refitted": model.controls,
+            "coefficients_with_typicality": model.beta,
+            "coefficients_without_typicality": model.gamma,
+            "ties": ties,
+            "n_rows": int(len(frame)),
+            "n_flips": n_flips,
+            "model": model_card.get("model"),
+            "model_fingerprint": model_card.get("fingerprint"),
+            "source": {key: dataset.get(key) for key in ("name", "subset", "split", "source", "kind", "preference", "correctness")},
+            "source_accounting": dataset.get("accounting"),
+            "pair_accounting": results.get("pairs"),
+            "audit_format_version": FORMAT_VERSION,
+        },
+    }
+    yaml_text = yaml.safe_dump(_plain(header), sort_keys=False, allow_unicode=True, width=100)
+    weights = frame["weight"].dropna()
+    body = f"""# {title} (typicality-debiased)
+
+Preference pairs from {dataset.get('source') or dataset.get('name') or 'the audited dataset'}, written by
+`typicality export` from an audit with the reference model `{model_card.get('model') or 'unknown'}`
+(fingerprint `{model_card.get('fingerprint') or 'unknown'}`). Columns `prompt`, `chosen`,
+`rejected` are TRL's preference format; the rest remove the annotators' typicality bias.
+
+## The alpha removed
+
+alpha = {choice.alpha:.4f} per nat of mean log-likelihood ({choice.typicality}): {choice.reason}.
+The fit's own estimate is {choice.estimate_alpha:.4f} (95% CI {_number(choice.ci_low)} to {_number(choice.ci_high)});
+the margin carries that uncertainty, so `--alpha ci-low` / `ci-high` exports are the sensitivity check.
+Controls refitted with the typicality term fixed: {', '.join(model.controls) or 'none'}.
+
+## Columns
+
+| column | meaning |
+|---|---|
+| `margin` | `-alpha * (typicality_chosen - typicality_rejected)`: TRL's RewardTrainer computes `-logsigmoid(r_chosen - r_rejected - margin)`, so the typicality term becomes an offset and is not learned. Read by TRL's RewardTrainer since v0.7.2 (a `margin` column; see docs/debiasing.md). |
+| `weight` | reweighing weight P(y given the controls) / P(y given the controls and typicality) (Kamiran & Calders 2012), mean about 1 (here {weights.mean():.3f}; Kish effective size {(weights.sum() ** 2 / (weights**2).sum()) if len(weights) else 0:.0f} of {len(weights)}). Use as sample weights. |
+| `p_chosen_with_typicality` | fitted probability that `chosen` wins, with the typicality term |
+| `p_chosen_without_typicality` | the same without it (exactly 0.5 where the model has no controls or they are equal) |
+| `flip` | removing typicality changes which response the model favours ({n_flips} of {len(frame)} rows) |
+| `tie` | a tied pair, written once each way (only with `--ties both`) |
+| `typicality_chosen`, `typicality_rejected` | {choice.typicality} of each response under the reference model |
+| `chosen_memorized`, `rejected_memorized` | mean token probability at or above {MEMORIZED_PROBABILITY} (likely memorized text) |
+| `prompt_id`, `chosen_id`, `rejected_id`, `comparison` | ids back into the audit folder |
+
+## Loading
+
+```python
+from datasets import load_dataset
+dataset = load_dataset("{'parquet' if data_file.endswith('.parquet') else 'json'}", data_files="{data_file}", split="train")
+```
+
+The derivation of the margin's sign and scale, and what each column assumes, is in the
+`typicality` repository's docs/debiasing.md.
+"""
+    return f"---\n{yaml_text}---\n\n{body}"
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "1M<n<10M"
+
+
+def _number(value) -> str:
+    return "not available" if value is None else f"{float(value):.4f}"
+
+
+def _plain(value):
+    """YAML-safe plain types (numpy scalars to Python, tuples to lists)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _write_folder(out: Path, frame: pd.DataFrame, card: str, format: str) -> None:
+    """Stage the folder beside `out`, then swap it in: a failure leaves `out` as it was."""
+    staging = out.with_name(f".{out.name}.{os.getpid()}.staging")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        data_path = staging / FORMATS[format]
+        if format == "parquet":
+            frame.to_parquet(data_path, index=False)
+        else:
+            frame.to_json(data_path, orient="records", lines=True, force_ascii=False)
+        (staging / CARD_FILE).write_text(card, encoding="utf-8")
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise TypicalityError(f"Could not write the export next to {out} ({one_line(error)}).") from None
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(staging, out)
