@@ -139,3 +139,15 @@ def test_cache_file_survives_an_open_reader(tmp_path):
         cache.put_many("m", {"k2": CachedScore(1, -2.0, False, False, False)})
         assert reader.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 2
         reader.close()
+
+
+def test_cache_keys_are_unchanged_and_share_the_data_ids_hash():
+    """The key of a known text pair, computed by the code that wrote users' caches: a change would orphan every cache."""
+    from typicality.data.preference_data import text_id
+    from typicality.scoring.requests import text_key
+
+    assert text_key("\n\nHuman: Hi\n\nAssistant:", " Hello there.") == "b66da65cf91176d81a049054b9bcbe81f23817334bfa2e8e48620c4d64eb703b"
+    assert text_key("a", "b\ud800") == "422c3e9f74c48fcff37e4ada94ce9b2e024f44867ed58b248db439d52b01af13"  # a lone surrogate still has a key
+    assert text_key("", "") == "374708fff7719dd5979ec875d56cd2286f6d3cf7ec317a3b25632aab28ec37bb"
+    assert text_key("ab", "c") != text_key("a", "bc")  # parts are length-prefixed
+    assert text_id("Hi", " there") == text_key("Hi", " there")[:16]  # one hash for data ids and cache keys

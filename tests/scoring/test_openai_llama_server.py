@@ -21,7 +21,9 @@ from tests.conftest import shared_file
 from tests.scoring.llama_server import ALIAS, LlamaServer
 from tests.scoring.openai_servers import FaultProxy
 from typicality.errors import TypicalityError
+from typicality.scoring import load_backend
 from typicality.scoring.cache import ScoreCache
+from typicality.scoring.check import check_backend
 from typicality.scoring.openai_client import RetryPolicy
 from typicality.scoring.runner import score
 
@@ -80,12 +82,16 @@ def hh_short():
 
 @pytest.fixture(scope="module")
 def reference(server, hh_short, tmp_path_factory):
-    """One clean run through the server: what every other run must reproduce."""
+    """One clean run through the server (after its pre-flight check): what every other run must reproduce."""
     return score(hh_short, spec(server.url), cache_dir=tmp_path_factory.mktemp("reference"), progress=False, concurrency=2)
 
 
 def spec(url: str) -> str:
     return f"openai:{url}#{ALIAS}"
+
+
+def endpoint(url: str, retry: RetryPolicy = FAST, **options):
+    return load_backend(spec(url), retry=retry, **options)
 
 
 def same_run(expected, actual) -> None:
@@ -106,11 +112,12 @@ def test_scores_agree_with_the_in_process_scorer(reference, hh_short, tmp_path):
     assert diff.mean() < MEAN_ABS_TOLERANCE and diff.max() < MAX_ABS_TOLERANCE
     assert np.corrcoef(a["mean_logprob"], b["mean_logprob"])[0, 1] > MIN_CORRELATION
     assert reference.card["requests"] == len(hh_short.responses) and reference.card["tokens_per_s"] > 0
+    assert reference.card["check"]["passed"] is True  # the pre-flight ran on the real server
 
 
 def test_server_answering_500_for_a_while_is_retried(server, reference, hh_short, tmp_path):
     with FaultProxy(server.url, failures=4) as proxy:
-        flaky = score(hh_short, spec(proxy.url), cache_dir=tmp_path, progress=False, concurrency=2, retry=RetryPolicy(max_retries=6, base_s=0.05, cap_s=0.2))
+        flaky = score(hh_short, endpoint(proxy.url, RetryPolicy(max_retries=6, base_s=0.05, cap_s=0.2), concurrency=2), cache_dir=tmp_path, progress=False, check=False)
     n = len(hh_short.responses)
     assert proxy.counts["POST /v1/completions"] == n + 4 and proxy.forwarded == n and flaky.card["retries"] == 4
     same_run(reference, flaky)
@@ -123,7 +130,7 @@ def test_server_killed_mid_run_and_restarted_loses_nothing(gguf, reference, hh_s
 
     def run() -> None:
         try:
-            score(hh_short, spec(counter.url), cache_dir=tmp_path / "cache", progress=False, concurrency=1, retry=FAST)
+            score(hh_short, endpoint(counter.url, concurrency=1), cache_dir=tmp_path / "cache", progress=False, check=False)
         except BaseException as error:  # noqa: BLE001 - handed to the test thread
             failure.append(error)
 
@@ -143,10 +150,10 @@ def test_server_killed_mid_run_and_restarted_loses_nothing(gguf, reference, hh_s
             assert 2 <= kept < n and kept == answered  # every answered request was kept
 
             victim.start()
-            resumed = score(hh_short, spec(counter.url), cache_dir=tmp_path / "cache", progress=False, retry=FAST)
+            resumed = score(hh_short, endpoint(counter.url), cache_dir=tmp_path / "cache", progress=False, check=False)
             assert counter.forwarded - answered == n - kept  # only the missing ones were asked for
             assert resumed.card["n_from_cache"] == kept and len(resumed.scored) == n
-            rerun = score(hh_short, spec(counter.url), cache_dir=tmp_path / "cache", progress=False, retry=FAST)
+            rerun = score(hh_short, endpoint(counter.url), cache_dir=tmp_path / "cache", progress=False, check=False)
             assert counter.forwarded - answered == n - kept and rerun.card["n_computed"] == 0
     finally:
         victim.kill()
@@ -160,3 +167,11 @@ def test_wrong_model_name_or_url_is_one_clear_message(server, hh_short, tmp_path
     root = server.url[: -len("/v1")]
     with pytest.raises(TypicalityError, match="usually ends in /v1"):
         score(hh_short, f"openai:{root}/v2#{ALIAS}", cache_dir=tmp_path, progress=False)
+
+
+def test_the_server_passes_the_check_and_agrees_token_by_token_with_the_in_process_model(server):
+    """`typicality check openai:...#gemma --against gemma-3-270m`: the server path against the same weights in-process."""
+    report = check_backend(endpoint(server.url), against=load_backend("gemma-3-270m", device="cpu", progress=False))
+    assert report.passed, report.to_dict()
+    agreement = next(check.detail for check in report.checks if check.name == "agreement")
+    assert agreement.split(" of ")[0] == agreement.split(" of ")[1].split(" ")[0]  # every response token aligned

@@ -57,3 +57,21 @@ def build_tiny_model(folder: Path) -> Path:
     model.save_pretrained(str(folder))
     wrapped.save_pretrained(str(folder))
     return folder
+
+
+def build_overflowing_model(tiny: Path, folder: Path) -> Path:
+    """The tiny model with its MLP outputs scaled up, so its residual stream overflows float16 (as Gemma's does)."""
+    import shutil
+
+    import torch
+    from transformers import Gemma3ForCausalLM
+
+    model = Gemma3ForCausalLM.from_pretrained(str(tiny))
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.mlp.down_proj.weight.mul_(3e3)
+    model.save_pretrained(str(folder))
+    for path in tiny.iterdir():
+        if "token" in path.name:  # tokenizer.json, tokenizer_config.json, special_tokens_map.json
+            shutil.copy(path, folder / path.name)
+    return folder

@@ -295,7 +295,12 @@ def _check_invariance(report: CheckReport, backend: ScoringBackend, requests: li
             if got.n_tokens != n_tokens:
                 problems.append(f"{name}: {join_name(index)} scored {got.n_tokens} tokens, one at a time {n_tokens}")
                 continue
-            difference = abs(got.sum_logprob - total) / n_tokens if math.isfinite(got.sum_logprob) and math.isfinite(total) else math.inf
+            if not math.isfinite(total):
+                continue  # NaN one at a time too: `finite` names it and its fix
+            if not math.isfinite(got.sum_logprob):
+                problems.append(f"{name}: {join_name(index)} is NaN or infinite only when batched")
+                continue
+            difference = abs(got.sum_logprob - total) / n_tokens
             if difference > worst:
                 worst, where = difference, f"{name}, {join_name(index)}"
     if worst > tolerance:
