@@ -1,0 +1,179 @@
+"""The audits a comparison reads (only through `typicality.audit_folder.read_audit`), checked, labelled and classified."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from typicality.audit_folder import AuditFolder, is_finished_audit, read_audit
+from typicality.errors import TypicalityError
+from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice
+
+KINDS = ("auto", "models", "datasets")
+EFFECTS = ("headline", "length-controlled")
+
+
+@dataclass
+class ComparedAudit:
+    """One audit of a comparison: its label, the folder read through the contract, and the estimate compared."""
+
+    label: str
+    audit: AuditFolder
+    estimate: dict  # the results.json estimate compared (headline or its length-controlled twin)
+
+    @property
+    def results(self) -> dict:
+        return self.audit.results
+
+    @property
+    def dataset_key(self) -> tuple:
+        dataset = self.results.get("dataset") or {}
+        return (dataset.get("name"), dataset.get("subset"), dataset.get("split"))
+
+    @property
+    def fingerprint(self) -> str | None:
+        return (self.results.get("model") or {}).get("fingerprint")
+
+    def describe(self) -> dict:
+        dataset, model = self.results.get("dataset") or {}, self.results.get("model") or {}
+        keys = ("id", "slice", "typicality", "controls", "alpha", "se", "ci_low", "ci_high", "p_value", "sd_delta", "odds_ratio_per_sd", "n_pairs", "n_clusters")
+        return {
+            "label": self.label,
+            "folder": str(self.audit.folder),
+            "dataset": {key: dataset.get(key) for key in ("name", "title", "subset", "split", "n_prompts")},
+            "model": {"name": model.get("model") or model.get("name"), "fingerprint": model.get("fingerprint")},
+            "estimate": {key: self.estimate.get(key) for key in keys},
+        }
+
+
+def read_audits(folders, *, labels=None, effect: str = "headline") -> list[ComparedAudit]:
+    """Every folder read through the contract; one clear message for a single folder, an unfinished audit or a missing fit."""
+    folders = [Path(folder) for folder in folders]
+    if effect not in EFFECTS:
+        raise TypicalityError(f"--effect must be one of {', '.join(EFFECTS)}, got '{effect}'.")
+    if len(folders) < 2:
+        raise TypicalityError(f"compare needs at least two audit folders, got {len(folders)}: give the audits to compare, e.g. `typicality compare audit-a audit-b --out comparison`.")
+    if len(set(path.resolve() for path in folders)) < len(folders):
+        raise TypicalityError("The same audit folder is given twice: compare different audits.")
+    if labels is not None and len(labels) != len(folders):
+        raise TypicalityError(f"--labels gives {len(labels)} names for {len(folders)} audit folders: give one per folder.")
+    audits = []
+    for index, folder in enumerate(folders):
+        if not folder.is_dir():
+            raise TypicalityError(f"{folder} is not a folder: give the folders that `typicality audit DATASET --out DIR` wrote.")
+        audit = read_audit(folder, with_data=False)  # no results.json or another format: one clear message there
+        if not is_finished_audit(folder):
+            raise TypicalityError(f"{folder} is an unfinished audit (it still holds its in-progress marker): re-run the same `typicality audit` command to finish it.")
+        if audit.pairs is None:
+            raise TypicalityError(f"{folder} has no readable pairs.parquet ({audit.missing.get('pairs.parquet', 'absent')}), so it is not a finished audit: re-run `typicality fit {folder}`.")
+        audits.append(ComparedAudit(_label(labels, index, folders), audit, _compared_estimate(audit, folder, effect)))
+    if len({item.label for item in audits}) < len(audits):
+        raise TypicalityError(f"Two audits share the label {', '.join(sorted({a.label for a in audits if [b.label for b in audits].count(a.label) > 1}))}: give distinct --labels.")
+    return audits
+
+
+def _label(labels, index: int, folders: list[Path]) -> str:
+    if labels is not None:
+        return str(labels[index])
+    names = [folder.name for folder in folders]
+    return names[index] if names.count(names[index]) == 1 else str(folders[index])
+
+
+def _compared_estimate(audit: AuditFolder, folder: Path, effect: str) -> dict:
+    headline = audit.results.get("headline") or {}
+    wanted = headline.get("estimate") if effect == "headline" else headline.get("length_controlled")
+    estimate = next((e for e in audit.results.get("estimates", []) if e.get("id") == wanted), None)
+    if estimate is None:
+        raise TypicalityError(f"{folder}: results.json names no {effect} estimate, so there is nothing to compare; re-run `typicality fit {folder}` with the default fits.")
+    return estimate
+
+
+def classify(audits: list[ComparedAudit], kind: str = "auto") -> str:
+    """'models' (one dataset, several reference models: the same pairs) or 'datasets' (one audit per dataset)."""
+    if kind not in KINDS:
+        raise TypicalityError(f"--kind must be one of {', '.join(KINDS)}, got '{kind}'.")
+    same_dataset = len({item.dataset_key for item in audits}) == 1
+    if kind == "auto":
+        kind = "models" if same_dataset else "datasets"
+    if kind == "models":
+        check_same_pairs(audits)
+        fingerprints = [item.fingerprint for item in audits]
+        if len(set(fingerprints)) < len(fingerprints):
+            raise TypicalityError(
+                f"Audits {', '.join(item.label for item in audits)} are of the same pairs scored by the same model ({fingerprints[0]}): "
+                "a model comparison needs a different reference model in each audit."
+            )
+    else:
+        keys = [item.dataset_key for item in audits]
+        repeated = sorted({"/".join(str(part) for part in key if part) for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise TypicalityError(
+                f"A dataset comparison takes one audit per dataset, but {', '.join(repeated)} appears more than once: "
+                "compare its audits with each other as a model comparison (--kind models), then one audit per dataset."
+            )
+    return kind
+
+
+def pair_key(frame: pd.DataFrame) -> pd.Series:
+    """The pair's identity regardless of orientation: the two response ids, sorted."""
+    a, b = frame["response_a"].astype(str), frame["response_b"].astype(str)
+    return pd.Series(np.where(a < b, a + "|" + b, b + "|" + a), index=frame.index)
+
+
+def check_same_pairs(audits: list[ComparedAudit]) -> None:
+    """A model comparison needs the same judged pairs in every audit; say how they differ otherwise."""
+    first = audits[0]
+    first_keys = set(pair_key(first.audit.pairs.frame))
+    for other in audits[1:]:
+        keys = set(pair_key(other.audit.pairs.frame))
+        if keys != first_keys:
+            raise TypicalityError(
+                f"A model comparison needs audits of the same pairs, but {first.label} and {other.label} differ: "
+                f"{len(first_keys - keys)} pairs only in {first.label}, {len(keys - first_keys)} only in {other.label}, {len(keys & first_keys)} shared. "
+                "Audit the same dataset with the same --limit and --seed under each model (or compare different datasets with --kind datasets)."
+            )
+
+
+def aligned_pairs(audits: list[ComparedAudit], spec: dict) -> list[pd.DataFrame]:
+    """Each audit's pairs in the compared estimate's slice, in one common order and orientation (the first audit's).
+
+    Columns: key, prompt_id, response_a, response_b, label, delta (the spec's typicality),
+    typicality_a, typicality_b, and one column per control. Only pairs complete in every audit are kept.
+    """
+    delta_column = TYPICALITY_COLUMNS[spec["typicality"]]
+    side = spec["typicality"]
+    controls = [control_column(name) for name in spec["controls"]]
+    frames = []
+    for item in audits:
+        rows = select_slice(item.audit.pairs, spec["slice"]).copy()
+        rows["key"] = pair_key(rows).to_numpy()
+        frames.append(rows.set_index("key"))
+    reference = frames[0]
+    common = reference.index
+    for frame in frames[1:]:
+        common = common.intersection(frame.index)
+    out = []
+    for frame in frames:
+        rows = frame.loc[common]
+        flip = rows["response_a"].to_numpy() != reference.loc[common, "response_a"].to_numpy()
+        sign = np.where(flip, -1.0, 1.0)
+        aligned = pd.DataFrame(
+            {
+                "key": common.to_numpy(),
+                "prompt_id": rows["prompt_id"].astype(str).to_numpy(),
+                "response_a": np.where(flip, rows["response_b"], rows["response_a"]),
+                "response_b": np.where(flip, rows["response_a"], rows["response_b"]),
+                "label": np.where(flip, 1.0 - rows["label"].to_numpy(dtype=float), rows["label"].to_numpy(dtype=float)),
+                "delta": sign * rows[delta_column].to_numpy(dtype=float),
+                "typicality_a": np.where(flip, rows[f"{side}_b"], rows[f"{side}_a"]).astype(float),
+                "typicality_b": np.where(flip, rows[f"{side}_a"], rows[f"{side}_b"]).astype(float),
+            }
+        )
+        for column in controls:
+            aligned[column] = sign * rows[column].to_numpy(dtype=float)
+        out.append(aligned)
+    complete = np.logical_and.reduce([frame[["label", "delta", *controls]].notna().all(axis=1).to_numpy() for frame in out])
+    return [frame[complete].reset_index(drop=True) for frame in out]
