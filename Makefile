@@ -19,7 +19,7 @@ endif
 LIMIT ?= 300
 OUT ?= audit-$(DATASET)$(if $(SUBSET),-$(SUBSET))
 
-.PHONY: audit test install install-test browser clean
+.PHONY: audit test install install-test browser clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,22 @@ browser:
 # pytest exits 5 when it collects no test; make treats that as a failure, so CI never passes on nothing.
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest
+
+# Benchmarks (benchmarks/README.md): the endpoint's requests/s, a cached audit on 10,000 simulated pairs,
+# tokens/s and memory at BENCH_PAIRS vs BENCH_LARGE pairs, then the scorer against the naive loop and
+# lm-evaluation-harness on BENCH_PAIRS real HH-RLHF pairs (needs ../shared/data). About 15 minutes on 2 cores.
+# The last lines are speedup_vs_naive=, speedup_vs_lm_eval= and matmul_fraction=.
+BENCH_PAIRS ?= 40
+BENCH_LARGE ?= 400
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/bench_endpoint.py
+	$(BIN)/python benchmarks/bench_cached_audit.py
+	$(BIN)/python benchmarks/bench_growth.py --small $(BENCH_PAIRS) --large $(BENCH_LARGE)
+	$(BIN)/python benchmarks/bench_scoring.py --pairs $(BENCH_PAIRS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,79 +1,163 @@
-"""Benchmark: the scorer against the naive computation on real HH-RLHF pairs, in one run.
+"""Benchmark: the scorer against the naive loop and lm-evaluation-harness, at the machine's float32 limit, in one run.
 
-    .venv/bin/python benchmarks/bench_scoring.py [--pairs 40] [--subset helpful-base] [--batch-tokens B]
+    .venv/bin/python benchmarks/bench_scoring.py [--pairs 40] [--lm-eval-batch-sizes 1,2,4] [--scorer-repeats 2]
 
-Scores the same responses twice with the embedded Gemma 3 270M: with `typicality.scoring.score`
-on an empty cache, then naively (one sequence at a time, full logits, float32, `torch.no_grad`). Both rates count the same tokens: prompt + response of every response, i.e. the
-positions the naive method runs. Prints wall and CPU seconds and tokens/s of both, the largest
-score difference, peak RSS, and as its last line `speedup_vs_naive=<ratio>` (of wall times).
+The same real HH-RLHF (prompt, response) pairs are scored, each method in its own process
+(so each peak RSS is its own), with the embedded Gemma 3 270M in float32 on this CPU:
+- the scorer (`typicality.scoring.score`, empty cache), run `--scorer-repeats` times spread
+  over the run (first and last), its median time used;
+- the naive loop (`naive_score`: one sequence at a time, full logits);
+- lm-evaluation-harness's `HFLM.loglikelihood` on the same converted checkpoint (float32, BOS
+  on, the same prompt/response join), at each batch size given; its best is the reference.
+Between the phases this process measures the float32 matmul rate of the shapes the scorer
+runs (arithmetic.py); `matmul_fraction` is the counted work / scorer time / that rate (median
+of the measurements), i.e. the share of the machine's float32 matmul speed the scorer reached.
+The last lines are `speedup_vs_naive=`, `speedup_vs_lm_eval=` and `matmul_fraction=`.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import json
+import statistics
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
+from arithmetic import ModelShape, Rates, measure_rates, naive_work, scorer_work  # noqa: E402
+from transformers import AutoConfig, AutoTokenizer  # noqa: E402
+from workload import count_tokens, hh_rlhf, text_pairs  # noqa: E402
 
-from typicality.data import load  # noqa: E402
-from typicality.scoring import DEFAULT_BATCH_TOKENS, load_backend, naive_score, score  # noqa: E402
+from typicality.scoring.checkpoints import embedded_checkpoint  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "hh-rlhf"
+EXACT_VS_NAIVE = 1e-4  # max |difference| in mean log-likelihood, nats per token
+AGREE_WITH_LM_EVAL = 5e-3  # max |difference| in summed log-likelihood, nats
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def run_phase(method: str, pairs: int, seed: int, folder: Path, *extra: str) -> dict:
+    out = folder / f"{method}{'-'.join(('',) + extra[1::2])}.json"
+    command = [sys.executable, str(HERE / "scoring_phases.py"), method, "--pairs", str(pairs), "--seed", str(seed), "--out", str(out), *extra]
+    subprocess.run(command, check=True)
+    return json.loads(out.read_text())
+
+
+def describe(name: str, phase: dict, positions: int) -> str:
+    return (
+        f"{name:<14} {phase['seconds']:8.1f} s wall {phase['cpu_seconds']:8.1f} s CPU "
+        f"{positions / phase['seconds']:8.1f} tokens/s   peak RSS {phase['peak_rss_mib']:,.0f} MiB"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=40, help="HH-RLHF pairs (prompts) to score (default 40)")
-    parser.add_argument("--subset", default="helpful-base", help="HH-RLHF subset under ../shared/data (default helpful-base)")
+    parser.add_argument("--pairs", type=int, default=40, help="HH-RLHF pairs (comparisons) to score (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pair sample (default 0)")
-    parser.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help=f"scorer batch budget (default {DEFAULT_BATCH_TOKENS})")
+    parser.add_argument("--lm-eval-batch-sizes", default="1,2,4", help="comma-separated; empty to skip lm-eval (default 1,2,4)")
+    parser.add_argument("--scorer-repeats", type=int, default=2, help="scorer runs, spread over the benchmark (default 2)")
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive loop (then no speedup_vs_naive)")
     args = parser.parse_args()
+    batch_sizes = [int(b) for b in args.lm_eval_batch_sizes.split(",") if b.strip()]
 
-    data_file = DATA / args.subset / "test.jsonl.gz"
-    if not data_file.exists():
-        sys.exit(f"bench_scoring: needs the real data at {data_file} (../shared/data beside the checkout)")
-    data = load("hh-rlhf", data_files=str(data_file), limit=args.pairs, seed=args.seed)
-    tick = time.perf_counter()
-    backend = load_backend("gemma-3-270m", device="cpu")
-    print(f"model: {backend.identity.fingerprint()} loaded in {time.perf_counter() - tick:.1f} s; torch threads {torch.get_num_threads()}")
-    pairs = list(zip(data.responses["prompt"], data.responses["response"]))
-    print(f"data: {len(data.comparisons)} pairs, {len(pairs)} distinct responses, {data.n_prompts} prompts ({args.subset}, seed {args.seed})")
+    checkpoint = embedded_checkpoint()
+    shape = ModelShape.of(AutoConfig.from_pretrained(checkpoint))
+    pairs = text_pairs(hh_rlhf(args.pairs, seed=args.seed))
+    counts = count_tokens(AutoTokenizer.from_pretrained(checkpoint), pairs)
+    mine, naive_arithmetic = scorer_work(shape, counts.contexts, counts.responses), naive_work(shape, counts.responses)
+    print(f"machine: {torch.get_num_threads()} torch threads, torch {torch.__version__}; model {checkpoint.name}")
+    print(
+        f"workload: {args.pairs} HH-RLHF pairs, {len(pairs)} responses, {counts.positions:,} positions (prompt + response per response); "
+        f"{sum(counts.contexts):,} distinct context tokens ({len(counts.contexts)} contexts), {counts.response_tokens:,} response tokens"
+    )
+    print(
+        f"work: body {shape.body_multiply_adds_per_token / 1e6:.1f} M multiply-adds/token, output layer {shape.output_multiply_adds_per_token / 1e6:.1f} M; "
+        f"scorer {mine.total_flops / 1e12:.2f} TFLOP (attention scores +{mine.attention_flops / mine.total_flops:.1%}, not counted), "
+        f"naive {naive_arithmetic.total_flops / 1e12:.2f} TFLOP ({naive_arithmetic.total_flops / mine.total_flops:.2f}x)"
+    )
 
-    # Both phases warm up on one short text, so neither pays first-call costs. The scorer runs
-    # first, so the peak RSS printed after it is its own (the naive's logits are the larger).
-    naive_score(backend.model, backend.tokenizer, "Hello", " there")
-    with tempfile.TemporaryDirectory() as cache_dir:
-        score(data.limit(1, seed=args.seed), backend, cache_dir=Path(cache_dir) / "warm-up", progress=False)
-        tick, cpu = time.perf_counter(), time.process_time()
-        result = score(data, backend, batch_tokens=args.batch_tokens, cache_dir=cache_dir, progress=False)
-        scorer_seconds, scorer_cpu = time.perf_counter() - tick, time.process_time() - cpu
-    scorer_rss = peak_rss_mib()
+    rates: list[Rates] = []
 
-    tick, cpu = time.perf_counter(), time.process_time()
-    naive = [naive_score(backend.model, backend.tokenizer, prompt, response) for prompt, response in pairs]
-    naive_seconds, naive_cpu = time.perf_counter() - tick, time.process_time() - cpu
-    naive_rss = peak_rss_mib()
-    tokens = sum(len(backend.tokenizer(p + r, add_special_tokens=False)["input_ids"]) + 1 for p, r in pairs)
+    def measure() -> None:
+        rates.append(measure_rates(shape))
+        now = rates[-1]
+        print(f"  float32 matmul rate now: output layer {now.output / 1e9:.0f} GFLOP/s, body {now.body / 1e9:.0f} GFLOP/s "
+              f"(per CPU second: {now.output_cpu / 1e9:.0f}, {now.body_cpu / 1e9:.0f})", flush=True)
 
-    difference = max(abs(row - reference["mean_logprob"]) for row, reference in zip(result.table["mean_logprob"], naive))
-    print(f"tokens (prompt + response, per response): {tokens}")
-    print(f"naive:  {naive_seconds:8.1f} s wall {naive_cpu:8.1f} s CPU  {tokens / naive_seconds:8.1f} tokens/s  peak RSS {naive_rss:,.0f} MiB (process, so far)")
-    print(f"scorer: {scorer_seconds:8.1f} s wall {scorer_cpu:8.1f} s CPU  {tokens / scorer_seconds:8.1f} tokens/s  peak RSS {scorer_rss:,.0f} MiB (process, so far)  (batch_tokens {args.batch_tokens})")
-    print(f"max |mean_logprob difference| = {difference:.2e}")
-    # CPU seconds are less disturbed than wall time when other processes share the cores.
-    print(f"speedup_vs_naive_cpu_time={naive_cpu / scorer_cpu:.2f}")
-    print(f"speedup_vs_naive={naive_seconds / scorer_seconds:.2f}")
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        measure()
+        scorer_runs = [run_phase("scorer", args.pairs, args.seed, folder)]
+        measure()
+        naive = None
+        if not args.skip_naive:
+            naive = run_phase("naive", args.pairs, args.seed, folder)
+            measure()
+        lm_eval = {}
+        for size in batch_sizes:
+            lm_eval[size] = run_phase("lm-eval", args.pairs, args.seed, folder, "--batch-size", str(size))
+            measure()
+        for _ in range(args.scorer_repeats - 1):
+            scorer_runs.append(run_phase("scorer", args.pairs, args.seed, folder))
+            measure()
+
+    median = statistics.median
+    rate = Rates(output=median(r.output for r in rates), body=median(r.body for r in rates),
+                 output_cpu=median(r.output_cpu for r in rates), body_cpu=median(r.body_cpu for r in rates))
+    scorer = scorer_runs[0] | {"seconds": statistics.median(r["seconds"] for r in scorer_runs), "cpu_seconds": statistics.median(r["cpu_seconds"] for r in scorer_runs)}
+    scorer["peak_rss_mib"] = max(r["peak_rss_mib"] for r in scorer_runs)
+    positions = counts.positions
+    if scorer["n_tokens"] != [n for _, n in counts.responses]:
+        print("WARNING: the scorer's token counts differ from the independent count (boundary or BOS rule changed?)")
+
+    print(f"\nresults (same {len(pairs)} responses, {positions:,} positions; tokens/s counts positions):")
+    print(describe("scorer", scorer, positions) + f"   (median of {len(scorer_runs)}: " + ", ".join(f"{r['seconds']:.1f}" for r in scorer_runs) + " s)")
+    if naive:
+        print(describe("naive", naive, positions))
+    for size, phase in lm_eval.items():
+        print(describe(f"lm-eval bs={size}", phase, positions))
+    print(f"float32 matmul rate (median of {len(rates)} measurements): output layer {rate.output / 1e9:.0f} GFLOP/s "
+          f"(range {min(r.output for r in rates) / 1e9:.0f}-{max(r.output for r in rates) / 1e9:.0f}), body {rate.body / 1e9:.0f} GFLOP/s "
+          f"(range {min(r.body for r in rates) / 1e9:.0f}-{max(r.body for r in rates) / 1e9:.0f})")
+    print(f"  per CPU second: output layer {rate.output_cpu / 1e9:.0f} GFLOP/CPU-s, body {rate.body_cpu / 1e9:.0f} GFLOP/CPU-s")
+    floor = mine.floor_seconds(rate)
+    floor_cpu = mine.floor_seconds(rate.per_cpu_second())
+    print(f"scorer floor at that rate: {floor:.1f} s for {mine.total_flops / 1e12:.2f} TFLOP ({floor_cpu:.1f} CPU-s at the per-CPU-second rate)")
+    if naive:
+        naive_fraction = naive_arithmetic.floor_seconds(rate) / naive["seconds"]
+        naive_fraction_cpu = naive_arithmetic.floor_seconds(rate.per_cpu_second()) / naive["cpu_seconds"]
+        print(f"naive loop: {naive_arithmetic.total_flops / mine.total_flops:.2f}x the scorer's arithmetic at {naive_fraction:.0%} of the matmul rate "
+              f"({naive_fraction_cpu:.0%} in CPU time)")
+        worst = max(abs(s / n - t / m) for s, n, t, m in zip(scorer["sum_logprob"], scorer["n_tokens"], naive["sum_logprob"], naive["n_tokens"]))
+        verdict = "ok" if worst <= EXACT_VS_NAIVE else f"FAIL (> {EXACT_VS_NAIVE})"
+        print(f"exactness: max |mean_logprob scorer - naive| = {worst:.2e} nats/token ({verdict})")
+    best_lm_eval = None
+    for size, phase in lm_eval.items():
+        differences = [abs(a - b) for a, b in zip(scorer["sum_logprob"], phase["sum_logprob"])]
+        count_mismatch = sum(a != b for a, b in zip(scorer["n_tokens"], phase["n_tokens"]))
+        verdict = "ok" if max(differences) <= AGREE_WITH_LM_EVAL else f"FAIL (> {AGREE_WITH_LM_EVAL})"
+        print(
+            f"lm-eval bs={size}: max |sum_logprob scorer - lm-eval| = {max(differences):.2e} nats (mean {statistics.mean(differences):.1e}; {verdict}); "
+            f"token counts differ on {count_mismatch} responses; BOS first: {phase['bos_first']}"
+        )
+        if best_lm_eval is None or phase["seconds"] < best_lm_eval["seconds"]:
+            best_lm_eval = phase
+    if best_lm_eval:
+        print(f"lm-eval best batch size: {best_lm_eval['batch_size']} ({best_lm_eval['seconds']:.1f} s, peak RSS {best_lm_eval['peak_rss_mib']:,.0f} MiB) "
+              f"vs scorer {scorer['seconds']:.1f} s, peak RSS {scorer['peak_rss_mib']:,.0f} MiB")
+    if best_lm_eval:
+        print(f"speedup_vs_lm_eval_cpu_time={best_lm_eval['cpu_seconds'] / scorer['cpu_seconds']:.2f}")
+    if naive:
+        print(f"speedup_vs_naive_cpu_time={naive['cpu_seconds'] / scorer['cpu_seconds']:.2f}")
+        print(f"speedup_vs_naive={naive['seconds'] / scorer['seconds']:.2f}")
+    if best_lm_eval:
+        print(f"speedup_vs_lm_eval={best_lm_eval['seconds'] / scorer['seconds']:.2f}")
+    # In CPU time: the same ratio with time slices lost to other processes taken out of both sides.
+    print(f"matmul_fraction_cpu_time={floor_cpu / scorer['cpu_seconds']:.2f}")
+    print(f"matmul_fraction={floor / scorer['seconds']:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,161 @@
+"""Trial: lower precision on this CPU (bfloat16 on AMX, weight-only int8) against float32, on a few real pairs.
+
+    .venv/bin/python benchmarks/bench_lower_precision.py [--pairs 16]
+
+A measurement, not a feature: a scheme would be kept only if it bought >= 1.5x with
+max |delta mean_logprob| <= 0.01 against float32. The work splits where the schemes differ:
+- the body (all layers), run once per response over prompt + response, in float32 or in
+  bfloat16 (a bfloat16 copy of the model; matmuls on the CPU's AMX tiles through oneDNN);
+- the output layer at the positions that predict response tokens, then log-softmax in float32:
+  float32 (the reference, weight @ hidden.T as the scorer runs it), bfloat16 (logits rounded to
+  bfloat16), or weight-only int8 (per-row scales, `aten._weight_int8pack_mm`, activations in
+  bfloat16).
+Each part is timed on its own (median of `--repeats`), so every combination's time and its
+scores' distance from float32 follow. Also the project's own opt-in `--dtype bfloat16` end to
+end through `typicality.scoring.score`, against float32, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import torch  # noqa: E402
+from arithmetic import ModelShape, measure_rates  # noqa: E402
+from workload import hh_rlhf, text_pairs  # noqa: E402
+
+from typicality.scoring import load_backend, score  # noqa: E402
+from typicality.scoring.join import scoring_context  # noqa: E402
+
+KEEP_SPEEDUP, KEEP_DIFFERENCE = 1.5, 0.01
+
+
+def sequences(tokenizer, pairs):
+    """(token ids with BOS, index of the first response token) per response, by the common-prefix rule."""
+    bos = [tokenizer.bos_token_id]
+    out = []
+    for prompt, response in pairs:
+        context = scoring_context(prompt, response)
+        prompt_ids = bos + tokenizer(context, add_special_tokens=False)["input_ids"]
+        joint = bos + tokenizer(context + response, add_special_tokens=False)["input_ids"]
+        cut = 0
+        while cut < len(prompt_ids) and prompt_ids[cut] == joint[cut]:
+            cut += 1
+        out.append((joint, cut))
+    return out
+
+
+def body_states(model, items, dtype) -> tuple[list[torch.Tensor], float]:
+    """Final hidden states at the positions that predict response tokens, and the seconds it took."""
+    states = []
+    tick = time.perf_counter()
+    with torch.inference_mode():
+        for ids, cut in items:
+            hidden = model.base_model(input_ids=torch.tensor([ids])).last_hidden_state[0]
+            states.append(hidden[cut - 1 : len(ids) - 1].to(dtype))
+    return states, time.perf_counter() - tick
+
+
+def softcapped(logits: torch.Tensor, softcap: float | None) -> torch.Tensor:
+    return logits.div(softcap).tanh().mul(softcap) if softcap else logits
+
+
+def head_scores(head, states, items, softcap) -> tuple[list[float], float]:
+    """Mean log-likelihood per response from an output-layer function `head(hidden) -> logits`, and the seconds."""
+    means = []
+    tick = time.perf_counter()
+    with torch.inference_mode():
+        for hidden, (ids, cut) in zip(states, items):
+            logits = softcapped(head(hidden).float(), softcap)
+            targets = torch.tensor(ids[cut:])
+            logprobs = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
+            means.append(float(logprobs.double().mean()))
+    return means, time.perf_counter() - tick
+
+
+def int8_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-row int8 weights and their scales (each output row keeps its own range)."""
+    scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127.0
+    return torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8), scales
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=16, help="HH-RLHF pairs (default 16)")
+    parser.add_argument("--repeats", type=int, default=3, help="timings per part; medians used (default 3)")
+    args = parser.parse_args()
+
+    data = hh_rlhf(args.pairs)
+    pairs = text_pairs(data)
+    backend = load_backend("gemma-3-270m", device="cpu", progress=False)
+    model = backend.model
+    items = sequences(backend.tokenizer, pairs)
+    text_config = model.config.get_text_config()
+    softcap = getattr(text_config, "final_logit_softcapping", None)
+    shape = ModelShape.of(model.config)
+    fp32 = measure_rates(shape, torch.float32)
+    bf16 = measure_rates(shape, torch.bfloat16)
+    print(f"matmul rates now: float32 output {fp32.output / 1e9:.0f} / body {fp32.body / 1e9:.0f} GFLOP/s; "
+          f"bfloat16 output {bf16.output / 1e9:.0f} / body {bf16.body / 1e9:.0f} GFLOP/s")
+    print(f"workload: {args.pairs} pairs, {len(items)} responses, {sum(len(i) for i, _ in items):,} positions, "
+          f"{sum(len(i) - c for i, c in items):,} response tokens")
+
+    model_bf16 = copy.deepcopy(model).to(torch.bfloat16).eval()
+    weight = model.get_output_embeddings().weight.detach()
+    weight_bf16 = weight.to(torch.bfloat16)
+    weight_int8, scales = int8_rows(weight)
+    heads = {
+        "float32": lambda h: torch.matmul(weight, h.float().t()).t(),
+        "bfloat16": lambda h: torch.matmul(weight_bf16, h.to(torch.bfloat16).t()).t(),
+        "int8 weights": lambda h: torch.ops.aten._weight_int8pack_mm(h.to(torch.bfloat16), weight_int8, scales.to(torch.bfloat16)),
+    }
+
+    median = statistics.median
+    body = {}
+    for name, body_model in (("float32", model), ("bfloat16", model_bf16)):
+        runs = [body_states(body_model, items, torch.float32) for _ in range(args.repeats)]
+        body[name] = (runs[0][0], median(seconds for _, seconds in runs))
+    head = {}
+    for name, function in heads.items():
+        for body_name, (states, _) in body.items():
+            runs = [head_scores(function, states, items, softcap) for _ in range(args.repeats)]
+            head[(body_name, name)] = (runs[0][0], median(seconds for _, seconds in runs))
+
+    reference, _ = head[("float32", "float32")]
+    base_seconds = body["float32"][1] + head[("float32", "float32")][1]
+    print(f"\n{'body':<9} {'output layer':<13} {'body s':>7} {'head s':>7} {'speedup':>7} {'max |d mean_logprob|':>21} {'mean |d|':>9}  verdict")
+    for (body_name, head_name), (means, head_seconds) in head.items():
+        seconds = body[body_name][1] + head_seconds
+        differences = [abs(a - b) for a, b in zip(means, reference)]
+        speedup = base_seconds / seconds
+        keep = speedup >= KEEP_SPEEDUP and max(differences) <= KEEP_DIFFERENCE
+        verdict = "reference" if (body_name, head_name) == ("float32", "float32") else ("would keep" if keep else "not kept")
+        print(f"{body_name:<9} {head_name:<13} {body[body_name][1]:7.1f} {head_seconds:7.1f} {speedup:7.2f} {max(differences):21.2e} {statistics.mean(differences):9.1e}  {verdict}")
+
+    # The project's own opt-in: `--dtype bfloat16` end to end through the scorer.
+    del model_bf16
+    backend_bf16 = load_backend("gemma-3-270m", device="cpu", dtype="bfloat16", progress=False)
+    timings = {}
+    for name, scorer_backend in (("float32", backend), ("bfloat16", backend_bf16)):
+        with tempfile.TemporaryDirectory() as cache_dir:
+            score(data.limit(1), scorer_backend, cache_dir=Path(cache_dir) / "warm-up", progress=False)
+            tick = time.perf_counter()
+            result = score(data, scorer_backend, cache_dir=cache_dir, progress=False)
+            timings[name] = (time.perf_counter() - tick, result.table["mean_logprob"].tolist())
+    worst = max(abs(a - b) for a, b in zip(timings["float32"][1], timings["bfloat16"][1]))
+    print(f"\nscorer end to end: float32 {timings['float32'][0]:.1f} s, --dtype bfloat16 {timings['bfloat16'][0]:.1f} s: "
+          f"{timings['float32'][0] / timings['bfloat16'][0]:.2f}x, max |d mean_logprob| {worst:.2e}")
+    print(f"lower_precision_scorer_bf16_speedup={timings['float32'][0] / timings['bfloat16'][0]:.2f}")
+    print(f"lower_precision_scorer_bf16_max_difference={worst:.3g}")
+
+
+if __name__ == "__main__":
+    main()

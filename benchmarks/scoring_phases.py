@@ -1,0 +1,121 @@
+"""One scoring method on the benchmark's workload, in its own process, so its peak RSS is its own.
+
+    .venv/bin/python benchmarks/scoring_phases.py scorer  --pairs 40 --out scorer.json
+    .venv/bin/python benchmarks/scoring_phases.py naive   --pairs 40 --out naive.json
+    .venv/bin/python benchmarks/scoring_phases.py lm-eval --pairs 40 --batch-size 1 --out lm_eval_1.json
+
+Each writes a JSON file: wall and CPU seconds of the scoring alone (model loading and a short
+warm-up excluded), peak RSS of the whole process, and per response (in the workload's order)
+the scored token count and summed log-likelihood. `bench_scoring.py` runs them and compares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from workload import hh_rlhf, text_pairs  # noqa: E402
+
+from typicality.scoring import DEFAULT_BATCH_TOKENS, load_backend, naive_score, score  # noqa: E402
+from typicality.scoring.checkpoints import embedded_checkpoint  # noqa: E402
+from typicality.scoring.join import scoring_context  # noqa: E402
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_scorer(data, pairs, batch_tokens: int) -> dict:
+    backend = load_backend("gemma-3-270m", device="cpu")
+    with tempfile.TemporaryDirectory() as cache_dir:
+        score(data.limit(1, seed=0), backend, cache_dir=Path(cache_dir) / "warm-up", progress=False)
+        tick, cpu = time.perf_counter(), time.process_time()
+        result = score(data, backend, batch_tokens=batch_tokens, cache_dir=cache_dir, progress=False)
+        seconds, cpu_seconds = time.perf_counter() - tick, time.process_time() - cpu
+    table = result.table
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "n_tokens": table["n_tokens"].tolist(),
+        "sum_logprob": table["sum_logprob"].tolist(),
+        "batch_tokens": batch_tokens,
+    }
+
+
+def run_naive(data, pairs) -> dict:
+    backend = load_backend("gemma-3-270m", device="cpu")
+    naive_score(backend.model, backend.tokenizer, "Hello", " there")  # warm-up
+    tick, cpu = time.perf_counter(), time.process_time()
+    rows = [naive_score(backend.model, backend.tokenizer, prompt, response) for prompt, response in pairs]
+    seconds, cpu_seconds = time.perf_counter() - tick, time.process_time() - cpu
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "n_tokens": [row["n_tokens"] for row in rows],
+        "sum_logprob": [row["sum_logprob"] for row in rows],
+    }
+
+
+def run_lm_eval(data, pairs, batch_size: int) -> dict:
+    """lm-evaluation-harness's HFLM on the same converted checkpoint: float32, BOS on, the same join."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    checkpoint = str(embedded_checkpoint(progress=False))
+    model = HFLM(pretrained=checkpoint, backend="causal", dtype="float32", device="cpu", batch_size=batch_size, add_bos_token=True)
+
+    def requests(items):
+        return [
+            Instance(request_type="loglikelihood", doc={}, arguments=(scoring_context(prompt, response), response), idx=index)
+            for index, (prompt, response) in enumerate(items)
+        ]
+
+    model.loglikelihood(requests([("Hello", " there")]), disable_tqdm=True)  # warm-up
+    tick, cpu = time.perf_counter(), time.process_time()
+    answers = model.loglikelihood(requests(pairs), disable_tqdm=True)
+    seconds, cpu_seconds = time.perf_counter() - tick, time.process_time() - cpu
+    # The token counts of lm-eval's own split (context / continuation), to locate any boundary disagreement.
+    counts = [len(model._encode_pair(scoring_context(p, r), r)[1]) for p, r in pairs]
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "n_tokens": counts,
+        "sum_logprob": [float(logprob) for logprob, _ in answers],
+        "batch_size": batch_size,
+        "bos_first": model.tok_encode("Hello")[0] == model.tokenizer.bos_token_id,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("method", choices=["scorer", "naive", "lm-eval"])
+    parser.add_argument("--pairs", type=int, default=40, help="HH-RLHF pairs to score (default 40)")
+    parser.add_argument("--subset", default="helpful-base")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the pair sample (default 0)")
+    parser.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="the scorer's batch budget")
+    parser.add_argument("--batch-size", type=int, default=1, help="lm-eval's batch size")
+    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    args = parser.parse_args()
+
+    data = hh_rlhf(args.pairs, args.subset, args.seed)
+    pairs = text_pairs(data)
+    if args.method == "scorer":
+        result = run_scorer(data, pairs, args.batch_tokens)
+    elif args.method == "naive":
+        result = run_naive(data, pairs)
+    else:
+        result = run_lm_eval(data, pairs, args.batch_size)
+    result.update(method=args.method, pairs=args.pairs, responses=len(pairs), threads=torch.get_num_threads(), peak_rss_mib=peak_rss_mib())
+    args.out.write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
