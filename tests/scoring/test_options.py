@@ -30,6 +30,8 @@ ENDPOINT = "openai:http://127.0.0.1:9/v1#org/base"
         ({"model": ENDPOINT, "concurrency": 0}, "--concurrency must be a whole number of at least 1"),
         ({"model": ENDPOINT, "timeout": -1.0}, "--timeout must be a positive number of seconds"),
         ({"model": "openai:http://127.0.0.1:9/v1"}, "the served model name is missing after '#'"),
+        ({"model": "/no/such/checkpoint"}, "Model '/no/such/checkpoint': no such file or folder"),
+        ({"model": "missing.gguf"}, "Model 'missing.gguf': no such file or folder"),
     ],
 )
 def test_invalid_options_are_refused_with_one_clear_message(settings, message, tmp_path):

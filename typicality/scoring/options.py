@@ -156,10 +156,17 @@ class ScoringOptions:
             parse_endpoint(self.model)  # a malformed URL or a missing model name, named now
             misplaced, kind = [n for n in LOCAL_ONLY if getattr(self, n) not in (None, False)], "in-process (transformers) models, not openai:URL#MODEL"
         else:
+            if _names_a_missing_path(self.model):
+                raise TypicalityError(f"Model '{self.model}': no such file or folder.")
             misplaced, kind = [n for n in ENDPOINT_ONLY if getattr(self, n) is not None], "openai:URL#MODEL models"
         if misplaced:
             flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
             raise TypicalityError(f"{flags} applies to {kind}; drop it or change --model (now {self.model}).")
+
+
+def _names_a_missing_path(model: str) -> bool:
+    """A model written as a path (./x, /x, ~/x, x.gguf) that does not exist; a hub id is the loader's to find."""
+    return model != EMBEDDED_NAME and (model.startswith((".", "/", "~")) or model.endswith(".gguf")) and not Path(model).expanduser().exists()
 
 
 def _at_least(flag: str, value, minimum: int) -> None:
