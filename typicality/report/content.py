@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from typicality.audit_folder import AuditFolder
+from typicality.report.acting import debiasing_section, influence_section
 from typicality.report.figures import fit_label
 from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
@@ -446,4 +447,6 @@ def report_context(audit: AuditFolder) -> dict:
         "software": software(audit.results),
         "warnings": warnings(audit, top["estimate"]),
         "folder": audit.folder.name if audit.folder is not None else "",
+        "debiasing": debiasing_section(audit),  # issue 10/12: the export, flips, memorized responses
+        "influence": influence_section(audit),  # issue 10: the prompts that drive alpha
     }

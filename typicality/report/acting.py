@@ -1,0 +1,171 @@
+"""The report's "acting on this audit" sections: words for results.json's `debiasing`, `memorized` and `influence`
+(computed in typicality.stats.debias, .memorization and .influence), the most influential prompts from
+influence.parquet, and the leave-one-prompt-out figure. Nothing here is estimated.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from typicality.audit_folder import AuditFolder
+from typicality.report.reading import number
+
+DEBIASING_TITLE = "Acting on this audit: a debiased training set"
+INFLUENCE_TITLE = "The prompts that drive alpha"
+N_TOP_PROMPTS = 5
+EXCERPT_CHARS = 160
+
+
+def debiasing_section(audit: AuditFolder) -> dict | None:
+    """Sentences for the debiasing and memorized-response entries; None when results.json has neither (an older audit)."""
+    from typicality.report.content import fmt, fmt_coef, fmt_count, fmt_percent
+
+    results = audit.results
+    record, memorized = results.get("debiasing"), results.get("memorized")
+    if not isinstance(record, dict) and not isinstance(memorized, dict):
+        return None
+    sentences = []
+    if isinstance(record, dict) and record.get("available"):
+        controls = ", ".join(record.get("controls") or []) or "none"
+        sentences.append(
+            f"The export (typicality export AUDIT --out DIR) removes alpha = {fmt_coef(record['alpha'])} ({record['reason']}) from every pair as a Bradley–Terry "
+            f"margin for reward-model training, with reweighing weights and the fitted win probability with and without the typicality term "
+            f"(controls refitted with alpha fixed: {controls})."
+        )
+        decisive, undetermined = record.get("n_decisive") or 0, record.get("n_undetermined") or 0
+        if decisive and undetermined == decisive:
+            sentences.append(
+                "This fit has no control that tells two responses apart, so without typicality the model favours neither response of any pair: "
+                "no pair flips, and the export's margin and weights carry the whole correction."
+            )
+        else:
+            sentences.append(
+                f"Removing typicality changes which response the model favours in {fmt_count(record['n_flips'])} of {fmt_count(decisive)} decided pairs "
+                f"({fmt_percent(record['share_flips'])})."
+            )
+        weights = record.get("weights") or {}
+        if number(weights.get("mean")) is not None:
+            sentences.append(
+                f"Reweighing weights (Kamiran & Calders 2012) run from {fmt(weights['min'])} to {fmt(weights['max'])} (mean {fmt(weights['mean'])}); "
+                f"the weighted data is worth {fmt_count(weights['effective_n'])} equally weighted pairs."
+            )
+    elif isinstance(record, dict):
+        sentences.append(f"No debiased export is possible: {record.get('reason')}")
+    if isinstance(memorized, dict):
+        scored = memorized.get("n_scored_responses", memorized.get("n_responses_in_pairs"))
+        count = memorized.get("n_memorized_responses", memorized.get("n_memorized_in_pairs"))
+        share = count / scored if scored else None
+        sentence = (
+            f"{fmt_count(count)} of {fmt_count(scored)} scored responses ({fmt_percent(share)}) have a mean token probability of at least "
+            f"{memorized['threshold_probability']:g} under the reference model (likely memorized text); {fmt_count(memorized['n_pairs_with_memorized'])} pairs hold one."
+        )
+        fit = next((e for e in results.get("estimates") or [] if e.get("id") == memorized.get("estimate")), None)
+        if fit is not None and fit.get("fitted"):
+            sentence += f" Without those pairs the headline fit gives alpha = {fmt_coef(fit['alpha'])} (SE {fmt_coef(fit['se'])}; slice {fit['slice']} in the estimates table)."
+        elif fit is not None:
+            sentence += f" The headline fit without them could not run: {fit.get('reason')}."
+        sentences.append(sentence)
+    return {"title": DEBIASING_TITLE, "sentences": sentences}
+
+
+def influence_section(audit: AuditFolder) -> dict | None:
+    """Sentences, the CV3 robustness row and the most influential prompts; None when results.json has no `influence`."""
+    from typicality.report.content import clip_end, fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_signed
+
+    record = audit.results.get("influence")
+    if not isinstance(record, dict):
+        return None
+    if not record.get("available"):
+        return {"title": INFLUENCE_TITLE, "sentences": [f"No influence was computed: {record.get('reason')}"], "robustness": [], "prompts": []}
+    loo = record.get("leave_one_prompt_out") or {}
+    method = "refitting exactly" if record.get("prompt_method") == "exact" else "a one-step approximation (more prompts than the exact limit)"
+    sentences = [
+        f"For the headline fit ({record['estimate']}, alpha = {fmt_coef(record['alpha'])}), each prompt's pairs were left out in turn "
+        f"({method}): alpha then ranges from {fmt_coef(loo.get('q00'))} to {fmt_coef(loo.get('q100'))} over {fmt_count(record['n_prompts'])} prompts "
+        f"(5th to 95th percentile {fmt_coef(loo.get('q05'))} to {fmt_coef(loo.get('q95'))})."
+    ]
+    top = record.get("without_top_prompts") or {}
+    if top.get("fitted"):
+        sentences.append(
+            f"Without the top {fmt_count(top['n_prompts_removed'])} prompts ({100 * top['share']:g}%, {fmt_count(top['n_pairs_removed'])} pairs), those whose removal "
+            f"moves alpha most towards zero, alpha = {fmt_coef(top['alpha'])} (SE {fmt_coef(top['se'])}; 95% CI {fmt_interval(top['ci_low'], top['ci_high'])}), "
+            f"a change of {fmt_signed(top['change'], 3)}" + ("; its sign changes." if top.get("sign_changed") else ".")
+        )
+    elif top:
+        sentences.append(f"The fit without the top {fmt_count(top.get('n_prompts_removed'))} prompts could not run: {top.get('reason')}.")
+    cv3 = record.get("cv3") or {}
+    robustness = [
+        {"what": "sandwich (CV1, the headline)", "se": fmt_coef(record.get("cv1_se")), "ci": "as in the estimates table", "p_value": ""},
+        {"what": f"cluster jackknife (CV3, t with {cv3.get('df')} df)", "se": fmt_coef(cv3.get("se")), "ci": fmt_interval(cv3.get("ci_low"), cv3.get("ci_high")), "p_value": fmt_p(cv3.get("p_value"))},
+    ]
+    return {"title": INFLUENCE_TITLE, "sentences": sentences, "robustness": robustness, "prompts": top_prompts(audit, clip_end, fmt)}
+
+
+def top_prompts(audit: AuditFolder, clip_end, fmt) -> list[dict]:
+    """The most influential prompts by influence.parquet's rank, with the prompt's end as a one-line excerpt."""
+    table = audit.influence
+    if table is None or "level" not in table.columns:
+        return []
+    prompts = table[table["level"] == "prompt"].sort_values("rank").head(N_TOP_PROMPTS)
+    texts = _prompt_texts(audit)
+    rows = []
+    for _, row in prompts.iterrows():
+        text = texts.get(str(row["prompt_id"]))
+        rows.append(
+            {
+                "rank": str(int(row["rank"])),
+                "alpha_without": fmt(row["alpha_without"], 4),
+                "change": f"{number(row['change']):+.4f}" if number(row["change"]) is not None else "not available",
+                "n_pairs": str(int(row["n_pairs"])),
+                "excerpt": clip_end(" ".join(str(text).split()), EXCERPT_CHARS) if text is not None else f"(prompt {row['prompt_id']}: text not available)",
+            }
+        )
+    return rows
+
+
+def _prompt_texts(audit: AuditFolder) -> dict[str, str]:
+    data = audit.data
+    if data is None or "prompt" not in data.responses.columns:
+        return {}
+    prompts = data.responses.drop_duplicates("prompt_id")
+    return dict(zip(prompts["prompt_id"].astype(str), prompts["prompt"]))
+
+
+def influence_figures(audit: AuditFolder) -> list:
+    """The influence section's figure, for an audit whose results.json has an influence entry (none for an older audit)."""
+    return [leave_one_prompt_out_figure(audit)] if isinstance(audit.results.get("influence"), dict) else []
+
+
+def leave_one_prompt_out_figure(audit: AuditFolder):
+    """The distribution of alpha with each prompt left out (influence.parquet), the full-data alpha marked."""
+    from typicality.report.figures import ReportFigure, _new_figure, _style
+
+    item = ReportFigure(
+        "leave_one_prompt_out",
+        "Alpha with each prompt left out",
+        "Each prompt's pairs left out in turn and the headline fit rerun: the distribution of the resulting alphas. "
+        "Dashed: alpha on all prompts. A long tail means a few prompts carry the estimate.",
+    )
+    record = audit.results.get("influence") if isinstance(audit.results.get("influence"), dict) else None
+    table = audit.influence
+    if record is None or not record.get("available"):
+        item.reason = (record or {}).get("reason") or "results.json has no influence entry (run `typicality influence` on the folder)"
+        return item
+    if table is None or "level" not in table.columns:
+        item.reason = f"influence.parquet is {audit.missing.get('influence.parquet', 'not available')}"
+        return item
+    values = pd.to_numeric(table.loc[table["level"] == "prompt", "alpha_without"], errors="coerce").dropna()
+    if len(values) < 2:
+        item.reason = "fewer than two prompts have a leave-one-out alpha"
+        return item
+    import seaborn as sns
+
+    with _style():
+        figure = _new_figure()
+        ax = figure.add_subplot()
+        sns.histplot(x=values, bins="auto", ax=ax, color="#4C72B0", edgecolor="white")
+        ax.axvline(float(record["alpha"]), color="black", linewidth=1, linestyle="--")
+        ax.set_xlabel("alpha without the prompt")
+        ax.set_ylabel("prompts")
+    item.figure = figure
+    return item
