@@ -91,3 +91,23 @@ def report_text_without_dataset_text(text: str) -> str:
 def coefficient(x: float) -> str:
     """How the report writes a coefficient (see test_coefficients_keep_three_significant_digits)."""
     return f"{x:.3f}" if abs(x) >= 0.1 else f"{x:.3g}"
+
+
+def p_value(p: float) -> str:
+    """How the report writes a p-value in a table."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_clause(p: float) -> str:
+    """How the report writes a p-value in a sentence: "p < 0.001" or "p = 0.012"."""
+    return f"p {p_value(p)}" if p < 0.001 else f"p = {p:.3f}"
+
+
+def markdown_table_rows(markdown: str) -> list[list[str]]:
+    """Every row of every Markdown table, as cells (escapes removed); header and separator rows included."""
+    rows = []
+    for line in markdown.splitlines():
+        if line.startswith("|") and line.rstrip().endswith("|"):
+            cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+            rows.append([re.sub(r"\\(.)", r"\1", cell).strip() for cell in cells])
+    return rows

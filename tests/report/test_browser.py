@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.report.page import parse_page
-from tests.report.synthetic import HOSTILE_NAME
+from tests.report.synthetic import TITLE
 from typicality.report import render_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -60,7 +60,7 @@ def report_html(audit_dir):
 def test_chromium_renders_the_report_and_runs_no_script(report_html, tmp_path):
     result = chromium(tmp_path, "--dump-dom", report_html.as_uri())
     dom = parse_page(result.stdout)
-    assert dom.title == f"Typicality audit: {HOSTILE_NAME}, test"  # an injected script would have set "PWNED"
+    assert dom.title == f"Typicality audit: {TITLE}"  # an injected script would have set "PWNED"
     images = dom.images()
     assert len(images) == 5 and all(image.format == "PNG" and image.width > 500 for image in images)
     assert dom.tags("script") == []

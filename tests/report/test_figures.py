@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import shared_file
+from tests.report.synthetic import store_results, stored_results
+from typicality.audit_folder import PAIRS_FILE, SCORES_FILE, read_audit
 from typicality.report.figures import (
     FIGURE_NAMES,
     alpha_interval,
@@ -20,25 +22,29 @@ from typicality.report.figures import (
     preference_rate_bins,
     typicality_by_rating_table,
 )
-from typicality.report.folder import headline_estimate, read_audit_folder
+from typicality.report.reading import named_estimate
 from typicality.report.published import PUBLISHED_ALPHAS
 
 
 def test_every_figure_is_drawn_and_saved_as_png(audit_dir):
-    figures = draw_figures(read_audit_folder(audit_dir), audit_dir / "figures")
-    assert [item.name for item in figures] == list(FIGURE_NAMES)
+    figures = draw_figures(read_audit(audit_dir), audit_dir / "figures")
+    assert [item.name for item in figures][: len(FIGURE_NAMES)] == list(FIGURE_NAMES)
     for item in figures:
+        if item.name not in FIGURE_NAMES:  # a figure of an optional extra (influence.parquet) the folder lacks
+            assert item.reason and item.path is None and item.figure is None, item.name
+            continue
         assert item.reason is None, item.reason
         assert item.path == audit_dir / "figures" / f"{item.name}.png"
         with Image.open(item.path) as image:
             assert image.format == "PNG" and image.width >= 600 and image.height >= 300
+    assert sorted(path.name for path in (audit_dir / "figures").iterdir()) == sorted(f"{name}.png" for name in FIGURE_NAMES)
 
 
 def test_drawing_leaves_no_pyplot_figures_open(audit_dir):
     import matplotlib.pyplot as plt
 
     before = plt.get_fignums()
-    draw_figures(read_audit_folder(audit_dir))
+    draw_figures(read_audit(audit_dir))
     assert plt.get_fignums() == before
 
 
@@ -46,16 +52,16 @@ def test_pairwise_data_has_no_rating_figure_and_a_stale_one_is_removed(pairwise_
     stale = pairwise_dir / "figures" / "typicality_by_rating.png"
     stale.parent.mkdir()
     stale.write_bytes(b"old")
-    figures = {item.name: item for item in draw_figures(read_audit_folder(pairwise_dir), pairwise_dir / "figures")}
+    figures = {item.name: item for item in draw_figures(read_audit(pairwise_dir), pairwise_dir / "figures")}
     assert figures["typicality_by_rating"].reason == "the dataset has no rating columns (pairwise judgements only)"
     assert not stale.exists()
     assert all(figures[name].path is not None for name in FIGURE_NAMES if name != "typicality_by_rating")
 
 
 def test_missing_files_give_reasons_instead_of_figures(audit_dir):
-    (audit_dir / "scores.parquet").unlink()
-    (audit_dir / "pairs.parquet").unlink()
-    figures = {item.name: item for item in draw_figures(read_audit_folder(audit_dir))}
+    (audit_dir / SCORES_FILE).unlink()
+    (audit_dir / PAIRS_FILE).unlink()
+    figures = {item.name: item for item in draw_figures(read_audit(audit_dir))}
     assert figures["delta_distribution"].reason == "pairs.parquet is absent"
     assert figures["preference_rate"].reason == "pairs.parquet is absent"
     assert figures["length_confound"].reason == "scores.parquet is absent"
@@ -102,18 +108,19 @@ def test_alpha_interval_prefers_the_reported_ci_then_falls_back_to_the_se():
     assert alpha_interval({"alpha": None, "se": 0.5}) is None
 
 
-def test_the_drawn_curve_uses_the_reported_headline_alpha(audit_dir):
-    audit = read_audit_folder(audit_dir)
-    headline = headline_estimate(audit.results)
-    figure = plot_preference_rate(audit.pairs, "delta_mean_logprob", headline)
+def test_the_drawn_curve_uses_the_alpha_results_json_names_for_it(audit_dir):
+    audit = read_audit(audit_dir)
+    curve = named_estimate(audit.results, "curve")
+    assert curve["controls"] == [] and curve["typicality"] == "mean_logprob" and curve["fitted"]
+    figure = plot_preference_rate(audit.pairs.frame, "delta_mean_logprob", curve)
     (line,) = [line for line in figure.axes[0].lines if line.get_label().startswith("fitted")]
     x, y = line.get_data()
-    np.testing.assert_allclose(y, 1 / (1 + np.exp(-headline["alpha"] * np.asarray(x))))
-    assert x.min() == pytest.approx(audit.pairs["delta_mean_logprob"].min())
+    np.testing.assert_allclose(y, 1 / (1 + np.exp(-curve["alpha"] * np.asarray(x))))
+    assert x.min() == pytest.approx(audit.pairs.frame["delta_mean_logprob"].min())
 
 
 def test_forest_rows_are_the_fits_with_an_alpha_then_the_published_values(audit_dir):
-    results = read_audit_folder(audit_dir).results
+    results = read_audit(audit_dir).results
     rows = forest_rows(results["estimates"])
     fitted = [e for e in results["estimates"] if e["alpha"] is not None]
     audit_rows = rows[rows["source"] == "this audit"]
@@ -137,32 +144,33 @@ def test_published_table_matches_method_md():
 
 
 def test_typicality_by_rating_joins_scores_to_ratings_by_response(audit_dir):
-    audit = read_audit_folder(audit_dir)
-    long = typicality_by_rating_table(audit.scores, audit.data.responses, ["helpfulness", "correctness"])
-    assert len(long) == 2 * len(audit.scores)
+    audit = read_audit(audit_dir)
+    scores = audit.scores.table
+    long = typicality_by_rating_table(scores, audit.data.responses, ["helpfulness", "correctness"])
+    assert len(long) == 2 * len(scores)
     means = long[long["rating"] == "helpfulness"].groupby("level")["mean_logprob"].mean()
     responses = audit.data.responses.set_index("response_id")
     for level, value in means.items():
         ids = responses.index[responses["helpfulness"] == level]
-        assert value == pytest.approx(audit.scores.set_index("response_id").loc[ids, "mean_logprob"].mean())
+        assert value == pytest.approx(scores.set_index("response_id").loc[ids, "mean_logprob"].mean())
     assert "-0" not in {f"{level:g}" for level in long["level"]}
 
 
-def test_the_curve_and_its_points_come_from_the_same_slice(audit_dir):
-    """When the curve's fit is the equal-correctness slice, only that slice's pairs are binned."""
-    import json
-
-    results = json.loads((audit_dir / "results.json").read_text())
+def test_the_curve_and_its_points_come_from_the_slice_results_json_names(audit_dir):
+    """When results.json names an equal-correctness fit for the curve, only that slice's pairs are binned."""
+    results = stored_results(audit_dir)
     equal = results["estimates"][0]
-    assert equal["slice"] == "equal-correctness"
-    equal.update(fitted=True, alpha=0.7, se=0.3, ci_low=0.1, ci_high=1.3)
-    results["headline"] = {"estimate": equal["id"], "length_controlled": None}
-    (audit_dir / "results.json").write_text(json.dumps(results))
-    figures = {item.name: item for item in draw_figures(read_audit_folder(audit_dir))}
+    assert equal["slice"] == "equal-correctness" and equal["controls"] == [] and not equal["fitted"]
+    equal.update(fitted=True, reason=None, alpha=0.7, se=0.3, ci_low=0.1, ci_high=1.3)
+    results["headline"]["curve"] = equal["id"]
+    store_results(audit_dir, results)
+    figures = {item.name: item for item in draw_figures(read_audit(audit_dir))}
     item = figures["preference_rate"]
     assert "over the equal-correctness slice" in item.caption and "(equal-correctness · mean_logprob · no controls)" in item.caption
-    pairs = pd.read_parquet(audit_dir / "pairs.parquet")
-    in_slice = pairs[pairs["delta_correctness"] == 0]
+    # The slice by hand: pairs whose two responses have the same correctness rating.
+    pairs = pd.read_parquet(audit_dir / PAIRS_FILE)
+    in_slice = pairs[pairs["correctness_a"] == pairs["correctness_b"]]
+    assert len(in_slice) == equal["n_pairs"] == 8
     expected = preference_rate_bins(in_slice["delta_mean_logprob"], in_slice["label"], 3)
     (points,) = [line for line in item.figure.axes[0].lines if line.get_marker() == "o"]
     np.testing.assert_allclose(np.asarray(points.get_xdata(), dtype=float), expected["delta"].to_numpy())
@@ -171,13 +179,20 @@ def test_the_curve_and_its_points_come_from_the_same_slice(audit_dir):
     np.testing.assert_allclose(curve.get_ydata(), 1 / (1 + np.exp(-0.7 * np.asarray(curve.get_xdata()))))
 
 
+def test_without_a_curve_fit_named_the_points_are_drawn_alone(audit_dir):
+    results = stored_results(audit_dir)
+    results["headline"]["curve"] = None
+    store_results(audit_dir, results)
+    item = {item.name: item for item in draw_figures(read_audit(audit_dir))}["preference_rate"]
+    assert "over all pairs" in item.caption
+    assert item.caption.endswith("No fitted alpha of mean typicality without controls is available, so no curve is drawn.")
+    assert not [line for line in item.figure.axes[0].lines if line.get_label().startswith("fitted")]
+
+
 def test_preference_rate_plot_survives_bins_that_are_all_wins_or_all_losses():
     """A bin whose rate is exactly 0 or 1 has a Wilson bound equal to it up to rounding; the error bar must not go negative."""
-    import pandas as pd
-
-    from typicality.report.figures import plot_preference_rate
-
     delta = [float(i) for i in range(-20, 20)]
-    pairs = pd.DataFrame({"delta_mean_logprob": delta, "label": [0.0 if d < 0 else 1.0 for d in delta]})
+    ids = [f"r{i}" for i in range(len(delta))]
+    pairs = pd.DataFrame({"delta_mean_logprob": delta, "label": [0.0 if d < 0 else 1.0 for d in delta], "response_a": ids, "response_b": ids[::-1]})
     figure = plot_preference_rate(pairs, "delta_mean_logprob", {"alpha": 2.0, "se": 0.5, "ci_low": 1.0, "ci_high": 3.0, "fitted": True})
     assert figure.axes

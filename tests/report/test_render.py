@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import math
 import re
 
@@ -15,11 +14,13 @@ from tests.report.page import (
     NOT_A_NUMBER,
     coefficient,
     markdown_to_html,
+    p_clause,
     parse_page,
     report_text_without_dataset_text,
     visible_text,
 )
-from tests.report.synthetic import HOSTILE_NAME, PAYLOADS
+from tests.report.synthetic import PAYLOADS, TITLE, estimate_with_id, store_results, stored_results
+from typicality.audit_folder import COMPARISONS_FILE, DATASET_FILE, PAIRS_FILE, RESPONSES_FILE, SCORES_FILE, score_card_path
 from typicality.report import render_report
 from typicality.report.content import fmt_coef
 from typicality.report.render import markdown_code_block, markdown_escape
@@ -48,7 +49,7 @@ def test_html_is_self_contained_with_the_figures_embedded(audit_dir):
 def test_html_escapes_every_dataset_text(audit_dir):
     html = render_report(audit_dir).html.read_text(encoding="utf-8")
     page = parse_page(html)
-    assert page.title == f"Typicality audit: {HOSTILE_NAME}, test"
+    assert page.title == f"Typicality audit: {TITLE}"
     assert page.tags("script") == [] and page.tags("i") == [] and page.tags("em") == []
     assert not [tag for tag, attrs in page.elements if any(name.startswith("on") for name in attrs)]
     # The payloads show as text, in the prompts and responses of the example pairs.
@@ -64,15 +65,17 @@ def test_markdown_keeps_every_dataset_text_as_text(audit_dir):
     page = parse_page(markdown_to_html(markdown))
     assert page.tags("script") == [] and page.tags("a") == [] and page.tags("i") == [] and page.tags("strong") == []
     assert [attrs["src"] for attrs in page.tags("img")] == [f"figures/{name}.png" for name in ("delta_distribution", "preference_rate", "forest", "length_confound", "typicality_by_rating")]
-    # Eight tables (estimates, ordinal, counts, drops, design drops, model card, paper, software): none added, none broken.
-    assert len(page.tags("table")) == 8
+    # Every table the report writes parses as one (none broken), and no dataset text made another (none added).
+    written = report_text_without_dataset_text(markdown)
+    separators = re.findall(r"^\|(?:-+:?\|)+$|^\|(?:-*:?-+:?\|)+$", written, flags=re.M)
+    assert len(page.tags("table")) == len(separators) >= 8  # estimates, ordinal, counts, drops, design drops, model card, paper, software
     assert len(page.tags("pre")) == 18
     assert page.title == ""
     headings = [tag for tag, _ in page.elements if re.fullmatch(r"h[1-6]", tag)]
     assert headings.count("h1") == 1
     for payload in PAYLOADS:
         assert payload in page.text, payload
-    assert f"Typicality audit: {HOSTILE_NAME}, test" in page.text
+    assert f"Typicality audit: {TITLE}" in page.text
 
 
 @pytest.mark.parametrize(
@@ -118,85 +121,118 @@ def test_coefficients_keep_three_significant_digits():
     ]
 
 
-def by_id(results: dict, estimate_id: str) -> dict:
-    return next(e for e in results["estimates"] if e["id"] == estimate_id)
-
-
 def test_reported_numbers_are_the_ones_in_results_json(audit_dir):
     paths = render_report(audit_dir)
-    results = json.loads((audit_dir / "results.json").read_text())
+    results = stored_results(audit_dir)
     for path in (paths.markdown, paths.html):
         text = visible_text(path)
         for estimate in results["estimates"]:
             if not estimate["fitted"]:
+                assert estimate["reason"] in text  # a fit that could not run says why
                 continue
             for key in ("alpha", "se", "ci_low", "ci_high"):
                 assert coefficient(estimate[key]) in text, (path.name, key)
             assert f"{estimate['odds_ratio_per_sd']:.2f}" in text
             assert f"{estimate['win_prob_change']:+.2f}" in text
         agreement = results["agreement"]
-        assert f"{100 * agreement['rate']:.1f}%" in text
-        assert f"95% CI {100 * agreement['ci_low']:.1f}% to {100 * agreement['ci_high']:.1f}%" in text
-        headline = by_id(results, results["headline"]["estimate"])
-        assert headline["controls"] == ["correctness"]  # the fixture's headline: the first fitted estimate
-        assert f"all · mean_logprob · correctness; {headline['n_pairs']} pairs) is {headline['alpha']:.3f} (SE {headline['se']:.3f}" in text
-        twin = by_id(results, results["headline"]["length_controlled"])
-        assert f"with correctness + length as controls, alpha is {twin['alpha']:.3f} (SE {twin['se']:.3f}" in text
-        assert "perfect separation in the equal" in text  # the fit that could not run says why
+        assert f"In {agreement['n_pairs']} pairs, the preferred response was the more typical one" in text
+        assert f"in {100 * agreement['rate']:.1f}% of pairs (95% CI {100 * agreement['ci_low']:.1f}% to {100 * agreement['ci_high']:.1f}%" in text
+        headline = estimate_with_id(results, results["headline"]["estimate"])
+        assert headline["controls"] == ["correctness"]  # rated data: the adjusted fit, as the stats stage decided
+        assert f"(all · mean_logprob · correctness; {headline['n_pairs']} pairs) is {headline['alpha']:.3f} (SE {headline['se']:.3f}" in text
+        twin = estimate_with_id(results, results["headline"]["length_controlled"])
+        assert f"With correctness + length as controls, alpha is {twin['alpha']:.3f} (SE {twin['se']:.3f}" in text
         assert f"Only {headline['n_pairs']} pairs entered the headline fit" in text
         ordinal = results["ordinal"]
         assert f"LR = {ordinal['lr_statistic']:.2f} on 1 df, p = {ordinal['lr_p_value']:.3f}" in text
         assert f"{ordinal['coef']:.3f} (SE {ordinal['se']:.3f}, Wald p = {ordinal['p_value']:.3f})" in text
         ties = results["pairs"]["dropped"]["tie (ties='drop')"]
-        assert re.search(rf"tie \(ties='drop'\)\s*{ties}(?!\d)", text)
+        assert ties == 25 and re.search(rf"tie \(ties='drop'\)\s*{ties}(?!\d)", text)
 
 
-def length_verdict(audit_dir, low, high) -> str:
-    results = json.loads((audit_dir / "results.json").read_text())
-    controlled = by_id(results, results["headline"]["length_controlled"])
-    assert "length" in controlled["controls"]
-    controlled["ci_low"], controlled["ci_high"] = low, high
-    (audit_dir / "results.json").write_text(json.dumps(results))
-    return render_report(audit_dir).markdown.read_text(encoding="utf-8")
+def headline_section(path) -> str:
+    """The headline's sentences as a reader sees them (Markdown rendered), whitespace collapsed."""
+    markdown = path.read_text(encoding="utf-8")
+    section = markdown.split("## Headline", 1)[1].split("\n## ", 1)[0]
+    return " ".join(parse_page(markdown_to_html(section)).text.split())
 
 
-def test_headline_says_whether_alpha_survives_the_length_control(audit_dir):
-    results = json.loads((audit_dir / "results.json").read_text())
-    assert by_id(results, results["headline"]["estimate"])["ci_low"] > 0  # the fixture's headline alpha is clearly positive
-    assert "It survives the length control" in length_verdict(audit_dir, 0.2, 3.0)
-    assert "It does not survive the length control" in length_verdict(audit_dir, -0.4, 3.0)
-    assert "It does not survive the length control" in length_verdict(audit_dir, -3.0, -0.2)
+def test_the_report_states_both_fits_and_the_change_without_a_verdict(audit_dir):
+    """No "survives the length control": the headline fit, its length-controlled twin and the change results.json records."""
+    results = stored_results(audit_dir)
+    change = results["headline"]["alpha_change"]
+    main, twin = estimate_with_id(results, change["from"]), estimate_with_id(results, change["to"])
+    assert change["estimate"] == pytest.approx(twin["alpha"] - main["alpha"], abs=1e-12)
+    paths = render_report(audit_dir)
+    for path in (paths.markdown, paths.html):
+        assert "surviv" not in path.read_text(encoding="utf-8")
+    text = headline_section(paths.markdown)
+    assert f"is {main['alpha']:.3f} (SE {main['se']:.3f}" in text and f"alpha is {twin['alpha']:.3f} (SE {twin['se']:.3f}" in text
+    assert f"the length control changes alpha by {change['estimate']:+.3f}." in text
 
 
-def test_a_headline_without_an_effect_says_so(audit_dir):
-    results = json.loads((audit_dir / "results.json").read_text())
-    by_id(results, results["headline"]["estimate"])["ci_low"] = -0.5
-    (audit_dir / "results.json").write_text(json.dumps(results))
-    assert "Without controls alpha is not distinguishable from zero" in render_report(audit_dir).markdown.read_text(encoding="utf-8")
+def test_the_report_follows_a_hand_edited_headline(audit_dir):
+    """Issue 9: results.json names the headline; edit it by hand and the report quotes the new fit, not the old."""
+    before = headline_section(render_report(audit_dir).markdown)
+    results = stored_results(audit_dir)
+    old, old_twin = estimate_with_id(results, results["headline"]["estimate"]), estimate_with_id(results, results["headline"]["length_controlled"])
+    new, new_twin = estimate_with_id(results, "all|sum_logprob|none"), estimate_with_id(results, "all|sum_logprob|length")
+    assert new["fitted"] and new_twin["fitted"]
+    # The change is quoted as recorded: a value no pair of fits gives shows it is not recomputed.
+    results["headline"] = {
+        "estimate": new["id"],
+        "reason": "chosen by hand for this test",
+        "length_controlled": new_twin["id"],
+        "alpha_change": {"estimate": 0.0123, "from": new["id"], "to": new_twin["id"]},
+        "curve": results["headline"]["curve"],
+    }
+    store_results(audit_dir, results)
+    paths = render_report(audit_dir)
+
+    def quoted(estimate: dict) -> str:
+        return (
+            f"is {coefficient(estimate['alpha'])} (SE {coefficient(estimate['se'])}, "
+            f"95% CI {coefficient(estimate['ci_low'])} to {coefficient(estimate['ci_high'])}, {p_clause(estimate['p_value'])}"
+        )
+
+    assert quoted(old) in before and f"alpha {quoted(old_twin)}" in before
+    for path in (paths.markdown, paths.html):
+        text = " ".join(visible_text(path).split())
+        assert f"The typicality coefficient alpha (all · sum_logprob · no controls; 47 pairs) {quoted(new)};" in text, path.name
+        assert f"With length as control, alpha {quoted(new_twin)}); the length control changes alpha by +0.012." in text, path.name
+        # The old headline's sentences are gone (its numbers stay in the table of every fit).
+        assert "(all · mean_logprob · correctness; 47 pairs) is" not in text and "With correctness + length as controls" not in text
+        assert f"{old['alpha']:.3f}" in text
+    after = headline_section(paths.markdown)
+    assert quoted(old) not in after and quoted(old_twin) not in after
 
 
 def test_null_nan_and_missing_fields_never_print_nan(audit_dir):
-    results = json.loads((audit_dir / "results.json").read_text())
-    results["estimates"][1].update(alpha=math.nan, se=None, p_value=math.inf)
-    del results["estimates"][2]["ci_low"]
-    results["estimates"][3] = {"slice": "all"}  # a fit with nothing but its slice
+    results = stored_results(audit_dir)
+    headline = estimate_with_id(results, results["headline"]["estimate"])
+    headline.update(alpha=math.nan, se=None, p_value=math.inf)
+    del estimate_with_id(results, results["headline"]["length_controlled"])["ci_low"]
+    curve = results["estimates"].index(estimate_with_id(results, results["headline"]["curve"]))
+    results["estimates"][curve] = {"slice": "all"}  # a fit with nothing but its slice
     results["agreement"] = {"rate": None, "reason": "no decided pairs"}
     results["ordinal"] = {"outcome": "helpfulness", "fitted": False, "coef": None}
-    for key in ("software", "warnings", "model", "headline", "pairs", "settings"):
+    for key in ("software", "warnings", "model", "pairs", "settings"):
         results.pop(key, None)
-    (audit_dir / "results.json").write_text(json.dumps(results))  # writes NaN/Infinity, as json.dumps allows
+    store_results(audit_dir, results)  # writes NaN/Infinity, as json.dumps allows
     paths = render_report(audit_dir)
     for path in (paths.markdown, paths.html):
         text = report_text_without_dataset_text(path.read_text(encoding="utf-8"))
         assert not NOT_A_NUMBER.search(text), NOT_A_NUMBER.search(text)
         assert "The agreement rate is not available (no decided pairs)" in text
+        assert "The headline fit (all · mean_logprob · correctness) could not run (results.json records no reason)." in text
         assert "could not run (results.json records no reason)" in text
         assert "Not available: results.json records no software versions" in text
 
 
 def test_a_folder_with_only_results_json_still_gets_a_report(audit_dir):
-    for name in ("pairs.parquet", "scores.parquet", "scoring.json", "dataset.json", "responses.parquet", "comparisons.parquet"):
+    for name in (PAIRS_FILE, SCORES_FILE, DATASET_FILE, RESPONSES_FILE, COMPARISONS_FILE):
         (audit_dir / name).unlink()
+    score_card_path(audit_dir / SCORES_FILE).unlink()
     paths = render_report(audit_dir)
     text = paths.markdown.read_text(encoding="utf-8")
     assert "Not drawn: pairs.parquet is absent." in text
@@ -204,14 +240,15 @@ def test_a_folder_with_only_results_json_still_gets_a_report(audit_dir):
     assert "Not available: dataset.json: absent." in text
     assert [p.name for p in paths.figures] == ["forest.png"]
     assert not NOT_A_NUMBER.search(report_text_without_dataset_text(text))
-    # The model card falls back to the card results.json carries; without one, the report says so.
-    assert "| fingerprint | abc123 |" in text and "scoring.json" not in text
-    results = json.loads((audit_dir / "results.json").read_text())
+    # The model card is the one results.json carries; without one, the report says so.
+    assert "| model | gemma-3-270m |" in text and "| fingerprint | gemma-3-270m@0123456789abcdef\\|transformers" in text
+    results = stored_results(audit_dir)
     results["model"] = None
-    (audit_dir / "results.json").write_text(json.dumps(results))
+    store_results(audit_dir, results)
     text = render_report(audit_dir).markdown.read_text(encoding="utf-8")
-    assert "scoring.json is not available (absent)" in text
-    assert "Not available: neither scoring.json nor results.json records the model." in text
+    model_card = text.split("## Model card", 1)[1].split("\n## ", 1)[0]
+    assert model_card.strip().startswith("Not available:") and "| fingerprint |" not in text
+    assert "Reference model: the reference model (not recorded)." in text
 
 
 def test_pairwise_report_has_no_rating_figure_and_no_ordinal_section(pairwise_dir):
@@ -219,3 +256,4 @@ def test_pairwise_report_has_no_rating_figure_and_no_ordinal_section(pairwise_di
     assert "Not drawn: the dataset has no rating columns (pairwise judgements only)." in text
     assert "Ordinal model" not in text
     assert "Only 40 pairs entered the headline fit" in text
+    assert "With length as control, alpha is" in text  # pairwise data: the headline has no controls, its twin length
