@@ -28,11 +28,11 @@ def design():
     return build_pairs(data, scores, seed=2)
 
 
-def published_fit(pairs: pd.DataFrame, columns: list[str]):
+def published_fit(pairs: pd.DataFrame, columns: list[str], use_t: bool = False):
     """Exactly the published analysis: GLM Binomial, no intercept, clustered by prompt with the small-sample correction."""
     groups = pd.factorize(pairs["prompt_id"])[0]
     return sm.GLM(pairs["label"].to_numpy(float), pairs[columns].to_numpy(float), family=sm.families.Binomial()).fit(
-        cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True}
+        cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True}, use_t=use_t
     )
 
 
@@ -54,9 +54,15 @@ def test_matches_the_published_statsmodels_fit(design, slice_name, typicality, c
     assert estimate.fitted and not estimate.warnings
     assert abs(estimate.alpha - reference.params[0]) < 1e-8
     assert abs(estimate.se - reference.bse[0]) < 1e-8
-    assert estimate.ci_low == pytest.approx(reference.params[0] - 1.959963984540054 * reference.bse[0], abs=1e-8)
-    assert estimate.ci_high == pytest.approx(reference.params[0] + 1.959963984540054 * reference.bse[0], abs=1e-8)
-    assert estimate.p_value == pytest.approx(math.erfc(abs(reference.params[0] / reference.bse[0]) / math.sqrt(2)), rel=1e-6)
+    # p and CI from t(G - 1): what statsmodels gives with use_t=True for a cluster covariance.
+    with_t = published_fit(pairs, columns, use_t=True)
+    groups = pairs["prompt_id"].nunique()
+    assert with_t.df_resid_inference == groups - 1 == estimate.df
+    assert estimate.ci_low == pytest.approx(with_t.conf_int()[0, 0], abs=1e-8)
+    assert estimate.ci_high == pytest.approx(with_t.conf_int()[0, 1], abs=1e-8)
+    assert estimate.p_value == pytest.approx(with_t.pvalues[0], rel=1e-6)
+    # Wider than the normal interval, by the t quantile's excess over 1.96.
+    assert estimate.ci_high - estimate.ci_low > 2 * 1.959963984540054 * reference.bse[0]
     assert estimate.n_pairs == len(pairs) and estimate.n_clusters == pairs["prompt_id"].nunique()
     for name, column in zip(controls, columns[1:]):
         assert estimate.coefficients[name]["coef"] == pytest.approx(reference.params[columns.index(column)], abs=1e-8)

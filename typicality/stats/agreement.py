@@ -1,11 +1,23 @@
-"""The agreement rate: how often the preferred response is the more typical one (Wilson CI, exact binomial test vs 0.5)."""
+"""The agreement rate: how often the preferred response is the more typical one (Wilson CI, exact binomial test vs 0.5).
+
+The Wilson interval and the binomial test treat pairs as independent, which they are when each
+prompt carries one pair. When prompts carry several pairs (every within-prompt pair of a rated
+source), pairs of one prompt share responses and are correlated; the agreement rate then also
+gets a prompt-clustered interval (`clustered`): the rate as a ratio estimator, its SE from
+prompt totals with the G/(G-1) correction, and a t(G-1) interval and test against 50%. With
+`one_pair_per_prompt=True` one decided pair per prompt is drawn (seeded), as the paper's
+agreement tables did, and the Wilson interval is exact again.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
+from scipy.stats import t as student_t
 from statsmodels.stats.proportion import proportion_confint
 
 from typicality.audit_folder import PairDesign, ScoreResult
@@ -27,6 +39,9 @@ class Agreement:
     n_pairs: int  # decided pairs (no label tie) with unequal typicality
     n_typicality_ties: int  # decided pairs whose two responses have exactly the same typicality: left out
     warnings: list[str] = field(default_factory=list)
+    n_prompts: int | None = None  # prompts among the counted pairs
+    one_pair_per_prompt: bool = False  # True: one pair drawn per prompt (seeded) before counting
+    clustered: dict | None = None  # prompts with several pairs: se, ci_low, ci_high, p_value, df, design_effect
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -34,10 +49,14 @@ class Agreement:
     def summary(self) -> str:
         if self.rate is None:
             return f"Agreement ({self.typicality}): no pairs. " + " ".join(self.warnings)
-        return (
+        text = (
             f"Agreement ({self.typicality}): {self.rate:.1%} of {self.n_pairs} pairs prefer the more typical response "
             f"(Wilson 95% CI {self.ci_low:.1%} to {self.ci_high:.1%}; exact binomial p = {self.p_value:.3g} vs 50%)"
         )
+        if self.clustered and self.clustered.get("ci_low") is not None:
+            c = self.clustered
+            text += f"; prompt-clustered 95% CI {c['ci_low']:.1%} to {c['ci_high']:.1%} ({self.n_prompts} prompts, p = {c['p_value']:.3g})"
+        return text
 
 
 def agreement_rate(
@@ -46,6 +65,7 @@ def agreement_rate(
     *,
     typicality: str = "mean_logprob",
     seed: int = 0,
+    one_pair_per_prompt: bool = False,
 ) -> Agreement:
     """The agreement rate on a pair design, or on data + scores (a design is built first)."""
     if isinstance(design, PreferenceData):
@@ -55,6 +75,11 @@ def agreement_rate(
     if typicality not in TYPICALITY_COLUMNS:
         raise TypicalityError(f"typicality must be one of {', '.join(TYPICALITY_COLUMNS)}, got '{typicality}'.")
     decided = design.frame[design.frame["label"] != 0.5]
+    notes = []
+    if one_pair_per_prompt:
+        before = len(decided)
+        decided = decided.sample(frac=1.0, random_state=seed).drop_duplicates("prompt_id").sort_index()
+        notes.append(f"One decided pair per prompt drawn (seed {seed}): {len(decided)} of {before} decided pairs.")
     delta = decided[TYPICALITY_COLUMNS[typicality]].to_numpy(dtype=float)
     label = decided["label"].to_numpy(dtype=float)
     unequal = delta != 0
@@ -62,10 +87,47 @@ def agreement_rate(
     agree = ((label == 1.0) & (delta > 0)) | ((label == 0.0) & (delta < 0))
     n_pairs, n_agree = int(unequal.sum()), int(agree.sum())
     ties = int((~unequal).sum())
-    notes = [f"{ties} pairs with exactly equal {typicality} are left out."] if ties else []
+    notes += [f"{ties} pairs with exactly equal {typicality} are left out."] if ties else []
     if n_pairs == 0:
-        return Agreement(typicality, None, None, None, None, 0, 0, ties, notes + ["No decided pairs: the agreement rate is undefined."])
+        return Agreement(typicality, None, None, None, None, 0, 0, ties, notes + ["No decided pairs: the agreement rate is undefined."], 0, one_pair_per_prompt)
     low, high = proportion_confint(n_agree, n_pairs, alpha=0.05, method="wilson")
     p_value = binomtest(n_agree, n_pairs, p=0.5, alternative="two-sided").pvalue
-    return Agreement(typicality, n_agree / n_pairs, float(low), float(high), float(p_value), n_agree, n_pairs, ties, notes)
+    prompts = decided["prompt_id"].astype(str).to_numpy()[unequal]
+    clustered = clustered_rate(agree[unequal].astype(float), prompts)
+    if clustered is not None:
+        notes.append(
+            f"Prompts carry several pairs: the Wilson interval treats them as independent; the prompt-clustered interval "
+            f"(design effect {clustered['design_effect']:.2f}) does not."
+        )
+    return Agreement(
+        typicality, n_agree / n_pairs, float(low), float(high), float(p_value), n_agree, n_pairs, ties, notes,
+        int(pd.unique(prompts).size), one_pair_per_prompt, clustered,
+    )
+
+
+def clustered_rate(agree: np.ndarray, prompts: np.ndarray) -> dict | None:
+    """Prompt-clustered inference for a share (a ratio of prompt totals); None when every prompt has one pair."""
+    codes = np.unique(prompts, return_inverse=True)[1]
+    n_clusters = int(codes.max() + 1) if len(codes) else 0
+    counts = np.bincount(codes, minlength=n_clusters)
+    if n_clusters < 2 or counts.max() <= 1:
+        return None
+    totals = np.bincount(codes, weights=agree, minlength=n_clusters)
+    n = len(agree)
+    rate = totals.sum() / n
+    residuals = totals - rate * counts
+    se = math.sqrt(n_clusters / (n_clusters - 1) * np.sum(residuals**2)) / n
+    naive = math.sqrt(rate * (1 - rate) / n)
+    df = n_clusters - 1
+    half = float(student_t.ppf(0.975, df)) * se
+    p_value = float(2 * student_t.sf(abs(rate - 0.5) / se, df)) if se > 0 else None
+    return {
+        "se": se,
+        "ci_low": max(0.0, rate - half),
+        "ci_high": min(1.0, rate + half),
+        "p_value": p_value,
+        "df": df,
+        "design_effect": (se / naive) ** 2 if naive > 0 else None,
+        "method": "ratio estimator, prompt-clustered SE (G/(G-1)), t(G-1) interval and test against 50%",
+    }
 

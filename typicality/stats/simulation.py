@@ -15,6 +15,13 @@ Per prompt p and response i (all draws independent unless stated):
   P(i preferred over j) = sigmoid(r_true_i - r_true_j + alpha * (l_i - l_j)) exactly: the
   paper's Bradley-Terry model. Pairs are every within-prompt pair, judged by helpfulness.
 
+`correctness_noise=s` (None by default) makes the observed correctness a *proxy*: true quality is
+continuous, r_true = quality_effect * q, q = sqrt(2) * q*/SD(q*) + 2 (the scale of the 0-4
+index: same mean and SD), and the `correctness` rating is the quintile of q* + s * SD(q*) * N(0, 1).
+s = 0 is a coarse but exact-rank proxy; larger s adds measurement error. The adjusted and
+equal-correctness fits then leave part of quality uncontrolled, and since quality rides on
+typicality, alpha is biased upward (docs/validity.md gives the measured bias).
+
 `helpfulness` is continuous by default (no ties, exactly the paper's model). With
 `rating_levels=L` it is cut at its quantiles into 0..L-1, like a HelpSteer 0-4 scale; ties then
 appear and the coarsening makes the logit only approximately right.
@@ -44,6 +51,7 @@ def simulate(
     quality_effect: float = 1.0,
     typicality_sd: float = 0.8,
     rating_levels: int | None = None,
+    correctness_noise: float | None = None,
 ) -> tuple[PreferenceData, ScoreResult]:
     """A rated dataset whose annotators prefer typicality with the given alpha, and its scores table."""
     if not math.isfinite(alpha):
@@ -54,6 +62,8 @@ def simulate(
         raise TypicalityError(f"--responses-per-prompt must be at least 2 (a pair needs two), got {responses_per_prompt}.")
     if rating_levels is not None and rating_levels < 2:
         raise TypicalityError(f"--rating-levels must be at least 2, got {rating_levels}.")
+    if correctness_noise is not None and not (math.isfinite(correctness_noise) and correctness_noise >= 0):
+        raise TypicalityError(f"--correctness-noise must be a number >= 0, got {correctness_noise}.")
     rng = np.random.default_rng(seed)
     n = prompts * responses_per_prompt
     prompt_index = np.repeat(np.arange(prompts), responses_per_prompt)
@@ -65,14 +75,24 @@ def simulate(
     mean_logprob = offset + 0.15 * z_len + typicality_sd * noise
     latent_quality = 0.5 * noise + 0.4 * z_len + rng.normal(size=n)
     correctness = np.searchsorted(QUALITY_CUTS * QUALITY_SD, latent_quality).astype(float)
-    helpfulness = quality_effect * correctness + alpha * mean_logprob + rng.gumbel(0.0, 1.0, size=n)
+    true_quality = correctness
+    if correctness_noise is not None:
+        # Quality itself is continuous; the rating only sees a noisy quintile of it.
+        true_quality = math.sqrt(2.0) * latent_quality / QUALITY_SD + 2.0
+        observed = latent_quality + correctness_noise * QUALITY_SD * rng.normal(size=n)
+        observed_sd = QUALITY_SD * math.sqrt(1.0 + correctness_noise**2)
+        correctness = np.searchsorted(QUALITY_CUTS * observed_sd, observed).astype(float)
+    helpfulness = quality_effect * true_quality + alpha * mean_logprob + rng.gumbel(0.0, 1.0, size=n)
     if rating_levels is not None:
         helpfulness = pd.qcut(helpfulness, rating_levels, labels=False).astype(float)
 
     settings = (
         f"alpha={alpha}, prompts={prompts}, responses_per_prompt={responses_per_prompt}, seed={seed}, "
         f"quality_effect={quality_effect}, typicality_sd={typicality_sd}, rating_levels={rating_levels}"
+        + (f", correctness_noise={correctness_noise}" if correctness_noise is not None else "")
     )
+    quality_note = "correctness is the true quality" if correctness_noise is None else "correctness is a noisy quintile of continuous true quality"
+
     prompt_texts = [f"Simulated prompt {p}." for p in range(prompts)]
     prompt_ids = np.array([prompt_id_for(text) for text in prompt_texts], dtype=object)
     response_texts = [f"Simulated response {i % responses_per_prompt} to prompt {p}." for i, p in enumerate(prompt_index)]
@@ -99,7 +119,7 @@ def simulate(
         name="simulated",
         responses=responses,
         comparisons=comparisons,
-        accounting=Accounting(rows_read=n, notes=[f"Simulated by typicality.simulate({settings}); correctness is the true quality."]),
+        accounting=Accounting(rows_read=n, notes=[f"Simulated by typicality.simulate({settings}); {quality_note}."]),
         kind="rated",
         rating_columns=["helpfulness", "correctness"],
         correctness="correctness",

@@ -13,6 +13,11 @@ not depend on orientation):
   the change in the probability that a response is preferred when its typicality difference
   moves from -1 SD to +1 SD with every control difference held at 0 (equal length, equal
   correctness). The paper's table follows this formula (OR 1.42 -> +0.17, OR 1.80 -> +0.28).
+
+Inference: the SE is the prompt-clustered sandwich (statsmodels' small-sample correction), and
+the p-value and 95% CI come from Student's t with G - 1 degrees of freedom (G = prompts), the
+usual cluster-robust reference distribution (Cameron & Miller 2015): with few prompts the
+normal is too narrow, with many the two agree. `df` records G - 1.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy.stats import t as student_t
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from typicality.audit_folder import PairDesign
@@ -60,10 +66,16 @@ class Estimate:
     coefficients: dict[str, dict] = field(default_factory=dict)  # each control: coef, se, p_value
     bootstrap: dict | None = None  # cluster bootstrap: n_draws, n_failed, se, ci_low, ci_high
     warnings: list[str] = field(default_factory=list)
+    estimator: str = "logit"  # "logit" (the paper's, ties dropped) or another (stats/ties.py: "rao-kupper")
+    df: int | None = None  # degrees of freedom of the t reference for p and CI: prompts - 1
+    ratio: dict | None = None  # alpha / beta_<quality rating> with a delta-method CI, when the fit controls for one
+    p_holm: float | None = None  # Holm-adjusted p across the robustness set (None for the pre-specified headline)
+    robustness: str | None = None  # what a robustness row checks, when it is not one of the robustness set's standard fits
 
     @property
     def id(self) -> str:
-        return f"{self.slice}|{self.typicality}|{'+'.join(self.controls) or 'none'}"
+        base = f"{self.slice}|{self.typicality}|{'+'.join(self.controls) or 'none'}"
+        return base if self.estimator == "logit" else f"{base}|{self.estimator}"
 
     def to_dict(self) -> dict:
         return {"id": self.id, **asdict(self)}
@@ -123,7 +135,10 @@ class TypicalityBias:
         if len(set(names)) != len(names):
             raise TypicalityError(f"A control is named twice in {list(self.controls)}.")
         pairs = select_slice(design, self.slice)
-        self.estimate_, self.result_ = fit_logit(pairs, self.slice, self.typicality, names, self.cluster, self.bootstrap, self.seed)
+        self.estimate_, self.result_ = fit_logit(
+            pairs, self.slice, self.typicality, names, self.cluster, self.bootstrap, self.seed,
+            quality=design.correctness, intercept=design.construction == "paper",
+        )
         self.alpha_ = self.estimate_.alpha
         self.se_ = self.estimate_.se
         self.n_pairs_ = self.estimate_.n_pairs
@@ -167,8 +182,17 @@ def fit_logit(
     cluster: str = "prompt_id",
     bootstrap: int = 0,
     seed: int = 0,
+    *,
+    quality: str | None = None,
+    intercept: bool = False,
 ):
-    """Fit one no-intercept clustered logit; return (Estimate, statsmodels results or None)."""
+    """Fit one no-intercept clustered logit; return (Estimate, statsmodels results or None).
+
+    `quality`: the data's quality rating; when it is among the controls, the estimate also
+    carries `ratio` = alpha / beta_quality with its delta-method CI (stats/ties.py says why).
+    `intercept`: add a constant (last column, reported as coefficient "intercept"), as the
+    paper's script does for pairs oriented by dataset order (stats/paper_pairs.py).
+    """
     estimate = Estimate(slice=slice_name, typicality=typicality, controls=list(controls))
     columns = [TYPICALITY_COLUMNS[typicality]] + [control_column(name) for name in controls]
     pairs = _complete_pairs(pairs, estimate, columns)
@@ -187,6 +211,10 @@ def fit_logit(
         estimate.warnings.append(f"Control {dropped} is collinear with the other predictors in slice '{slice_name}'; fitted without it.")
         columns.pop()
         X = X[:, :-1]
+    if intercept:
+        X = np.column_stack([X, np.ones(len(X))])
+        if np.linalg.matrix_rank(X) < X.shape[1]:
+            return _not_fitted(estimate, f"the intercept is collinear with {', '.join(columns)} in slice '{slice_name}'")
     # Checked exactly before fitting: IRLS on separated data can stop at a large finite
     # coefficient and report convergence (quasi-complete separation).
     if is_separated(y, X):
@@ -202,6 +230,10 @@ def fit_logit(
     reason = _record_fit(estimate, result, X[:, 0])
     if reason:
         return _not_fitted(estimate, reason)
+    if quality in estimate.controls:
+        from typicality.stats.ties import alpha_ratio  # ties.py builds on this module
+
+        estimate.ratio = alpha_ratio(np.asarray(result.params, dtype=float), np.asarray(result.cov_params(), dtype=float), 1 + estimate.controls.index(quality), estimate.df, quality)
     if bootstrap:
         estimate.bootstrap = cluster_bootstrap(y, X, groups, int(bootstrap), seed=seed, start=np.asarray(result.params, dtype=float))
         if estimate.bootstrap["n_failed"]:
@@ -258,8 +290,9 @@ def _clustered_glm(y: np.ndarray, X: np.ndarray, groups: np.ndarray, estimate: E
 
 def _record_fit(estimate: Estimate, result, delta: np.ndarray) -> str | None:
     """Copy alpha, its inference and the derived figures into the estimate; the reason when they are unusable."""
-    params, bse, pvalues = (np.asarray(x, dtype=float) for x in (result.params, result.bse, result.pvalues))
-    ci = np.asarray(result.conf_int(alpha=0.05), dtype=float)
+    params, bse = (np.asarray(x, dtype=float) for x in (result.params, result.bse))
+    df = max(estimate.n_clusters - 1, 1)
+    pvalues, ci = t_inference(params, bse, df)
     sd = float(np.sqrt(np.mean(delta**2)))
     if not np.all(np.isfinite([params[0], bse[0], ci[0, 0], ci[0, 1], pvalues[0], sd])) or bse[0] <= 0:
         return f"the fit gave a non-finite estimate or standard error in slice '{estimate.slice}' (a degenerate design)"
@@ -267,6 +300,7 @@ def _record_fit(estimate: Estimate, result, delta: np.ndarray) -> str | None:
     if abs(alpha * sd) > 700:  # exp() would overflow: only a nearly separated design gets here
         return f"alpha * SD = {alpha * sd:.3g} in slice '{estimate.slice}' is too large for an odds ratio (nearly separated data)"
     estimate.fitted = True
+    estimate.df = int(df)
     estimate.alpha, estimate.se = alpha, float(bse[0])
     estimate.ci_low, estimate.ci_high = float(ci[0, 0]), float(ci[0, 1])
     estimate.p_value = float(pvalues[0])
@@ -275,7 +309,18 @@ def _record_fit(estimate: Estimate, result, delta: np.ndarray) -> str | None:
     estimate.win_prob_change = float(2.0 / (1.0 + math.exp(-alpha * sd)) - 1.0)
     for index, name in enumerate(estimate.controls, start=1):
         estimate.coefficients[name] = {"coef": finite_or_none(params[index]), "se": finite_or_none(bse[index]), "p_value": finite_or_none(pvalues[index])}
+    if len(params) == len(estimate.controls) + 2:  # the paper construction's intercept, last
+        estimate.coefficients["intercept"] = {"coef": finite_or_none(params[-1]), "se": finite_or_none(bse[-1]), "p_value": finite_or_none(pvalues[-1])}
     return None
+
+
+def t_inference(params: np.ndarray, se: np.ndarray, df: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided p-values and 95% CIs (rows: low, high per coefficient) from t(df)."""
+    params, se = np.asarray(params, dtype=float), np.asarray(se, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pvalues = 2.0 * student_t.sf(np.abs(params / se), df)
+    half = student_t.ppf(0.975, df) * se
+    return pvalues, np.column_stack([params - half, params + half])
 
 
 def _not_fitted(estimate: Estimate, reason: str):
