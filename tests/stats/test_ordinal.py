@@ -27,33 +27,45 @@ def rated_data(n: int, seed: int, levels: np.ndarray | None = None, beta: float 
 
 
 def binary_logit_lr(data, scores, with_correctness: bool):
+    """The same model as a binary logit: typicality centred within prompt, correctness as level indicators."""
     table = data.responses.merge(scores[["response_id", "mean_logprob"]], on="response_id")
     y = table["helpfulness"].to_numpy(float)
-    base = [np.ones(len(y))] + ([table["correctness"].to_numpy(float)] if with_correctness else [])
-    full = sm.Logit(y, np.column_stack(base + [table["mean_logprob"].to_numpy(float)])).fit(disp=False)
+    centred = table["mean_logprob"] - table.groupby("prompt_id")["mean_logprob"].transform("mean")
+    base = [np.ones(len(y))]
+    if with_correctness:
+        base += [(table["correctness"] == level).to_numpy(float) for level in sorted(table["correctness"].unique())[1:]]
+    groups = pd.factorize(table["prompt_id"])[0]
+    full = sm.Logit(y, np.column_stack(base + [centred.to_numpy(float)])).fit(disp=False)
+    clustered = sm.Logit(y, np.column_stack(base + [centred.to_numpy(float)])).fit(disp=False, cov_type="cluster", cov_kwds={"groups": groups})
     reduced = sm.Logit(y, np.column_stack(base)).fit(disp=False)
-    return full, 2 * (full.llf - reduced.llf)
+    return full, clustered, 2 * (full.llf - reduced.llf)
 
 
 @pytest.mark.parametrize("with_correctness", [True, False])
 def test_two_levels_match_a_binary_logit(with_correctness):
     data, scores = rated_data(600, seed=1, levels=np.array([2.0]))
     fit = ordinal_logit(data, scores, controls=None if with_correctness else [])
-    full, lr = binary_logit_lr(data, scores, with_correctness)
-    assert fit.fitted and fit.n_levels == 2 and fit.n_responses == 600
-    assert fit.coef == pytest.approx(full.params[-1], rel=1e-6)
-    assert fit.se == pytest.approx(full.bse[-1], rel=1e-4)
-    assert fit.lr_statistic == pytest.approx(lr, rel=1e-6)
+    full, clustered, lr = binary_logit_lr(data, scores, with_correctness)
+    assert fit.fitted and fit.n_levels == 2 and fit.n_responses == 600 and fit.n_prompts == 200
+    assert fit.coef == pytest.approx(full.params[-1], rel=1e-5)
+    assert fit.se == pytest.approx(full.bse[-1], rel=1e-3)
+    assert fit.cluster_se == pytest.approx(clustered.bse[-1], rel=1e-3)
+    assert fit.lr_statistic == pytest.approx(lr, rel=1e-5)
     if with_correctness:
-        assert fit.coefficients["correctness"]["coef"] == pytest.approx(full.params[1], rel=1e-6)
+        assert fit.coefficients["correctness=1"]["coef"] == pytest.approx(full.params[1], rel=1e-4)
+        assert len(fit.coefficients) == 4  # levels 1-4 against 0
 
 
 def test_recovers_a_known_coefficient_and_the_lr_test_sees_it():
     data, scores = rated_data(3000, seed=2, beta=0.8)
     fit = ordinal_logit(data, scores)
     assert fit.outcome == "helpfulness" and fit.controls == ["correctness"] and fit.n_levels == 5
-    assert abs(fit.coef - 0.8) < 3 * fit.se
-    assert fit.coefficients["correctness"]["coef"] == pytest.approx(1.0, abs=3 * fit.coefficients["correctness"]["se"])
+    assert abs(fit.coef - 0.8) < 3 * fit.cluster_se
+    # Correctness enters as categories; with a linear truth, level k is worth k.
+    for level in (1, 2, 3, 4):
+        record = fit.coefficients[f"correctness={level}"]
+        assert record["coef"] == pytest.approx(float(level), abs=3 * record["se"])
+    assert fit.cluster_p_value < 1e-6 and fit.cluster_ci_low < fit.coef < fit.cluster_ci_high
     assert fit.lr_p_value < 1e-10
     null = ordinal_logit(*rated_data(3000, seed=3, beta=0.0))
     assert null.lr_p_value > 0.001
@@ -76,3 +88,24 @@ def test_the_preference_rating_is_read_from_the_data():
     data.preference_rating = None  # pairwise data records no preference rating
     with pytest.raises(TypicalityError, match="no preference rating"):
         ordinal_logit(data, pd.DataFrame(columns=["response_id", "n_tokens", "sum_logprob", "mean_logprob"]))
+
+
+def test_within_prompt_centring_removes_a_prompt_level_confounder():
+    """Prompts differ in difficulty: easy prompts get higher ratings and more typical answers. Within prompts typicality does nothing."""
+    rng = np.random.default_rng(6)
+    rows, typicality = [], {}
+    for p in range(400):
+        easy = rng.normal()
+        for k in range(4):
+            text = f"r{p}.{k}"
+            typicality[text] = -2 + easy + 0.5 * rng.normal()
+            latent = 1.5 * easy + rng.logistic()
+            rows.append({"prompt": f"q{p}", "response": text, "helpfulness": float(np.searchsorted([-1.5, 0.0, 1.5], latent)), "correctness": 1.0})
+    data = rated(rows)
+    fit = ordinal_logit(data, scores_table(data, typicality), controls=[])
+    assert fit.fitted
+    assert fit.cluster_ci_low < 0 < fit.cluster_ci_high  # no within-prompt effect
+    # Without centring (the old model) the prompt effect shows up as a large typicality effect.
+    table = data.responses.assign(t=[typicality[r] for r in data.responses["response"]])
+    pooled = sm.Logit((table["helpfulness"] >= 2).astype(float), sm.add_constant(table[["t"]])).fit(disp=False)
+    assert pooled.params["t"] > 0.5

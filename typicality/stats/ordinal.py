@@ -1,9 +1,18 @@
 """For rated data: an ordinal logit of the preference rating on correctness and typicality, with a likelihood-ratio test.
 
 One row per response (not per pair): rating ~ controls + typicality under a proportional-odds
-logit (statsmodels `OrderedModel`). The LR test compares it with the same model without
-typicality. Responses under one prompt are treated as independent here; the pairwise
-estimator carries the clustered inference.
+logit (statsmodels `OrderedModel`), within prompt:
+- typicality is centred within its prompt (each response's mean log-likelihood minus its
+  prompt's mean), so the coefficient compares responses to the same prompt, as the pairwise
+  estimator does, and prompt-level differences (harder prompts get lower ratings and less
+  typical answers) cannot drive it. Prompt fixed effects in an ordinal logit with 2-5
+  responses per prompt suffer the incidental-parameter bias; centring does not.
+- each control (correctness) enters as categories (one indicator per level but the lowest),
+  not as a linear score: a 0-4 rating is ordinal, not interval.
+- the typicality coefficient gets a prompt-clustered Wald test (sandwich covariance clustered
+  by prompt, t with G-1 degrees of freedom), because responses to one prompt are rated by the
+  same annotator session and are not independent, beside the likelihood-ratio test (which
+  assumes they are) and the model-based Wald test.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
+from scipy.stats import t as student_t
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from typicality.data.preference_data import PreferenceData
@@ -45,6 +55,12 @@ class OrdinalFit:
     n_responses: int = 0
     n_levels: int = 0
     warnings: list[str] = field(default_factory=list)
+    within_prompt: bool = True  # typicality centred within prompt; controls as categories
+    n_prompts: int = 0
+    cluster_se: float | None = None  # prompt-clustered sandwich SE of the typicality coefficient
+    cluster_p_value: float | None = None  # its Wald test, t(G-1)
+    cluster_ci_low: float | None = None
+    cluster_ci_high: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,10 +69,11 @@ class OrdinalFit:
         head = f"Ordinal logit: {self.outcome} ~ {' + '.join(self.controls + [self.typicality])}"
         if not self.fitted:
             return f"{head}\n  not fitted: {self.reason}"
+        clustered = f"prompt-clustered SE {self.cluster_se:.4f}, p = {self.cluster_p_value:.3g}; " if self.cluster_se is not None else ""
         return (
-            f"{head}\n  {self.typicality}: {self.coef:.4f} (SE {self.se:.4f}, Wald p = {self.p_value:.3g}); "
-            f"LR = {self.lr_statistic:.2f} on {self.lr_df} df, p = {self.lr_p_value:.3g}; "
-            f"{self.n_responses} responses, {self.n_levels} levels"
+            f"{head}\n  {self.typicality} (centred within prompt): {self.coef:.4f} (SE {self.se:.4f}, Wald p = {self.p_value:.3g}; {clustered}"
+            f"LR = {self.lr_statistic:.2f} on {self.lr_df} df, p = {self.lr_p_value:.3g}); "
+            f"{self.n_responses} responses in {self.n_prompts} prompts, {self.n_levels} levels"
         )
 
 
@@ -89,13 +106,18 @@ def ordinal_logit(
 
     scores = check_scores(scores)
     usable = scores.usable.set_index("response_id")[typicality]
-    table = data.responses.drop_duplicates("response_id").set_index("response_id")[[outcome, *controls]].apply(pd.to_numeric, errors="coerce")
+    responses = data.responses.drop_duplicates("response_id").set_index("response_id")
+    table = responses[[outcome, *controls]].apply(pd.to_numeric, errors="coerce")
     table[typicality] = usable.reindex(table.index)
+    table["prompt_id"] = responses["prompt_id"].astype(str)
     complete = table.notna().all(axis=1)
     if (~complete).any():
         fit.warnings.append(f"{int((~complete).sum())} of {len(table)} responses lack a score or a rating and are left out.")
-    table = table[complete]
+    table = table[complete].copy()
     fit.n_responses = int(len(table))
+    fit.n_prompts = int(table["prompt_id"].nunique())
+    # Within prompt: each response's typicality relative to its prompt's mean.
+    table[typicality] = table[typicality] - table.groupby("prompt_id")[typicality].transform("mean")
 
     levels = np.unique(table[outcome])
     if len(levels) > MAX_LEVELS:
@@ -116,10 +138,12 @@ def ordinal_logit(
         return _not_fitted(fit, f"{typicality} is constant, so its coefficient is not identified")
 
     endog = pd.Series(pd.Categorical(table[outcome], categories=levels, ordered=True), index=table.index)
+    categories = _categories(table, fit.controls)
+    groups = pd.factorize(table["prompt_id"])[0]
     try:
-        full = _fit(endog, table[fit.controls + [typicality]])
+        full = _fit(endog, pd.concat([categories, table[[typicality]]], axis=1), groups)
         if fit.controls:
-            reduced_llf = _fit(endog, table[fit.controls]).llf
+            reduced_llf = _fit(endog, categories).llf
         else:
             # With no predictor the thresholds reproduce the marginal shares exactly.
             counts = endog.value_counts().to_numpy(dtype=float)
@@ -128,27 +152,59 @@ def ordinal_logit(
     except (np.linalg.LinAlgError, ValueError) as error:
         return _not_fitted(fit, f"the ordinal model could not be fitted ({error})")
 
-    params, bse, pvalues = (np.asarray(x, dtype=float) for x in (full.params, full.bse, full.pvalues))
-    k = len(fit.controls)  # predictors come first in OrderedModel's params, then the thresholds
+    params, pvalues = np.asarray(full.params, dtype=float), np.asarray(full.pvalues, dtype=float)
+    bse = np.sqrt(np.clip(np.diag(full.model_cov), 0, None))
+    k = categories.shape[1]  # predictors come first in OrderedModel's params, then the thresholds
     lr = 2.0 * (float(full.llf) - float(reduced_llf))
     numbers = [params[k], bse[k], pvalues[k], lr]
     if not np.all(np.isfinite(numbers)):
         return _not_fitted(fit, "the ordinal model gave a non-finite estimate or standard error (a degenerate design)")
     fit.fitted = True
-    fit.coef, fit.se, fit.p_value = float(params[k]), float(bse[k]), float(pvalues[k])
+    fit.coef, fit.se = float(params[k]), float(bse[k])
+    fit.p_value = float(2 * _normal_sf(abs(fit.coef / fit.se)))
+    cluster_se = float(np.sqrt(np.asarray(full.cov_params(), dtype=float)[k, k]))
+    if math.isfinite(cluster_se) and cluster_se > 0 and fit.n_prompts > 1:
+        df = fit.n_prompts - 1
+        half = float(student_t.ppf(0.975, df)) * cluster_se
+        fit.cluster_se = cluster_se
+        fit.cluster_p_value = float(2 * student_t.sf(abs(fit.coef) / cluster_se, df))
+        fit.cluster_ci_low, fit.cluster_ci_high = fit.coef - half, fit.coef + half
     fit.lr_statistic = max(lr, 0.0)
     fit.lr_p_value = float(chi2.sf(fit.lr_statistic, df=1))
-    for index, name in enumerate(fit.controls):
+    for index, name in enumerate(categories.columns):
         fit.coefficients[name] = {"coef": finite_or_none(params[index]), "se": finite_or_none(bse[index]), "p_value": finite_or_none(pvalues[index])}
     if not full.mle_retvals.get("converged", True):
         fit.warnings.append("The ordinal model did not converge; treat these numbers with caution.")
     return fit
 
 
-def _fit(endog: pd.Series, exog: pd.DataFrame):
+def _categories(table: pd.DataFrame, controls: list[str]) -> pd.DataFrame:
+    """Each control as indicators of its levels but the lowest ("correctness=1", ...)."""
+    parts = []
+    for name in controls:
+        levels = np.sort(table[name].unique())
+        for level in levels[1:]:
+            parts.append(pd.Series((table[name] == level).astype(float), index=table.index, name=f"{name}={level:g}"))
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=table.index)
+
+
+def _fit(endog: pd.Series, exog: pd.DataFrame, groups: np.ndarray | None = None):
+    """Fit the proportional-odds logit; with `groups`, the covariance is the prompt-clustered sandwich
+    (`model_cov` keeps the model-based one)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence is read from mle_retvals instead
-        return OrderedModel(endog, exog, distr="logit").fit(method="bfgs", disp=False, maxiter=1000, gtol=1e-8)
+        model = OrderedModel(endog, exog, distr="logit")
+        result = model.fit(method="bfgs", disp=False, maxiter=1000, gtol=1e-8)
+        result.model_cov = np.asarray(result.cov_params(), dtype=float)
+        if groups is not None:
+            clustered = model.fit(method="bfgs", disp=False, maxiter=1000, gtol=1e-8, start_params=result.params, cov_type="cluster", cov_kwds={"groups": groups})
+            clustered.model_cov = result.model_cov
+            return clustered
+        return result
+
+
+def _normal_sf(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2))
 
 
 def _not_fitted(fit: OrdinalFit, reason: str) -> OrdinalFit:
