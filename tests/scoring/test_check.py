@@ -84,6 +84,13 @@ def test_scores_that_depend_on_the_batch_fail_the_invariance_check(tiny):
     assert "over the tolerance 0.0001" in detail(report, "invariance")
 
 
+def test_a_tokenizer_without_offsets_skips_the_boundary_check_and_says_so(tiny, monkeypatch):
+    slow = tiny.configured()
+    monkeypatch.setattr(type(tiny), "_spans", lambda self, text, ids, leading: None)
+    report = check_backend(slow, quick=True)
+    assert report.passed and detail(report, "boundary").startswith("not checked: the tokenizer gives no character offsets")
+
+
 def test_float16_overflow_fails_and_names_the_fix(tiny_model_dir, tmp_path):
     """Gemma's bug in float16: the residual stream overflows, every score is NaN."""
     hot = build_overflowing_model(tiny_model_dir, tmp_path / "hot")

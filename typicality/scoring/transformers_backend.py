@@ -177,26 +177,30 @@ class TransformersBackend(TokenizerBackend):
             text = self._render_prompt(request.prompt) + request.response
             with torch.inference_mode():
                 values = naive_token_logprobs(self.model, ids, 1).tolist()
+            spans, facts = self._spans(text, ids, leading), self._bos_facts(ids)
+            if spans is None:
+                spans, facts["offsets"] = (None,) * len(ids), "unavailable"
             traces.append(TokenTrace(
                 text=text,
                 boundary=len(text) - len(request.response),
                 tokens=tuple(self.tokenizer.convert_ids_to_tokens(ids)),
-                spans=self._spans(text, ids, leading),
+                spans=spans,
                 logprobs=(None, *values),
                 response_start=len(item.context),
                 boundary_merged=item.boundary_merged,
                 n_leading_special=leading,
-                facts=self._bos_facts(ids),
+                facts=facts,
             ))
         return traces
 
-    def _spans(self, text: str, ids: list[int], leading: int) -> tuple[tuple[int, int] | None, ...]:
-        """Each id's characters in `text`, from the tokenizer's own offsets; all None when the ids are not the text's tokens."""
+    def _spans(self, text: str, ids: list[int], leading: int) -> tuple[tuple[int, int] | None, ...] | None:
+        """Each id's characters in `text`, from the tokenizer's own offsets; all None when the ids are not the text's
+        tokens; None when the tokenizer gives no offsets (a slow, Python tokenizer)."""
         unknown = (None,) * len(ids)
         try:
             encoding = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        except (NotImplementedError, ValueError, TypeError):  # slow tokenizers have no offsets
-            return unknown
+        except (NotImplementedError, ValueError, TypeError):
+            return None
         text_ids, offsets = list(encoding["input_ids"]), [tuple(o) for o in encoding["offset_mapping"]]
         specials = set(self.tokenizer.all_special_ids)
         while text_ids and text_ids[0] in specials:  # a rendered template may spell out its BOS
