@@ -137,6 +137,21 @@ def test_against_agrees_with_itself_and_not_with_another_tokenizer(tiny):
     assert not results(different)["agreement"] and "the two tokenize differently" in detail(different, "agreement")
 
 
+def test_against_a_server_that_refuses_echo_names_it(tiny):
+    with FakeCompletionsServer(echo="refuse") as fake:
+        report = check_backend(tiny, quick=True, against=load_backend(f"openai:{fake.url}#fake-model"))
+    assert results(report)["echo (against)"] is False and "agreement" not in results(report)
+    assert results(report)["invariance"]  # the model itself still passes
+
+
+def test_a_refused_api_key_is_an_error_not_an_echo_failure(monkeypatch):
+    with FakeCompletionsServer(api_key="right") as fake:
+        monkeypatch.setenv("TYPICALITY_API_KEY", "wrong")
+        backend = load_backend(f"openai:{fake.url}#fake-model")  # the model listing needs no key on this server
+        with pytest.raises(TypicalityError, match=r"refused the check's request \(HTTP 401: Invalid API key\); check the API key"):
+            check_backend(backend, quick=True)
+
+
 def test_against_measures_per_token_differences():
     with FakeCompletionsServer() as one, FakeCompletionsServer(prefix_cache_drift=0.0) as two:
         two.seen.update(prompt + response for prompt, response in [(r.prompt, r.response) for r in built_in_requests(QUICK_JOINS)])

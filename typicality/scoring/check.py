@@ -125,7 +125,7 @@ def check_backend(backend: ScoringBackend, *, quick: bool = False, against: Scor
     _check_finite(report, traces, identity.dtype)
     _check_invariance(report, backend, requests, traces, tolerance, quick)
     if against is not None:
-        other = _traces(against, requests, report)
+        other = _traces(against, requests, report, label=" (against)")
         if other is not None:
             _check_agreement(report, traces, other, AGAINST_TOLERANCE)
     return report
@@ -140,7 +140,7 @@ def join_name(index: int) -> str:
     return JOINS[index][0]
 
 
-def _traces(backend: ScoringBackend, requests: list[ScoreRequest], report: CheckReport) -> list[TokenTrace] | None:
+def _traces(backend: ScoringBackend, requests: list[ScoreRequest], report: CheckReport, label: str = "") -> list[TokenTrace] | None:
     """Each built-in text token by token; a backend that cannot echo the prompt fails `echo` here."""
     from typicality.scoring.openai_client import RequestRejected
     from typicality.scoring.openai_echo import EchoMismatch
@@ -149,13 +149,18 @@ def _traces(backend: ScoringBackend, requests: list[ScoreRequest], report: Check
     try:
         traces = backend.trace(requests)
     except RequestRejected as rejected:
-        report.add("echo", False, (
+        if rejected.status in (401, 403, 404):  # not about echo: the key or the model name
+            raise TypicalityError(
+                f"{name} refused the check's request (HTTP {rejected.status}: {rejected.message}); check the API key "
+                "(TYPICALITY_API_KEY) and the model name after '#'"
+            ) from None
+        report.add("echo" + label, False, (
             f"{name} refused a completions request with echo=true (HTTP {rejected.status}: {rejected.message}), so it cannot return "
             "the prompt's log-probabilities (mainline llama.cpp's server refuses echo); serve the model with vLLM or llama-cpp-python's server"
         ))
         return None
     except EchoMismatch as mismatch:
-        report.add("echo", False, (
+        report.add("echo" + label, False, (
             f"{name} did not return the prompt's log-probabilities with echo=true ({mismatch}); every likelihood would be missing "
             "or zero. Serve the model with a server that echoes prompt log-probabilities (vLLM, llama-cpp-python's server)"
         ))
@@ -165,7 +170,7 @@ def _traces(backend: ScoringBackend, requests: list[ScoreRequest], report: Check
         raise TypicalityError(f"{name} could not prepare a built-in check text ({skipped[0].reason}); its tokenizer is not usable for scoring.")
     if any("served_model" in trace.facts for trace in traces):
         zeros = all(all(value in (None, 0.0) for value in trace.response_logprobs) for trace in traces)
-        report.add("echo", not zeros, "the prompt's log-probabilities come back with echo=true" if not zeros else (
+        report.add("echo" + label, not zeros, "the prompt's log-probabilities come back with echo=true" if not zeros else (
             f"{name} echoes the text but every prompt log-probability is zero or missing; the scores would all be 0"
         ))
     return traces
