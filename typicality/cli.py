@@ -111,31 +111,53 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from typicality.stats import simulate, write_simulation
 
+    from typicality.audit_folder import SCORES_FILE
+
     out = Path(args.out)
-    if (out / "scores.parquet").exists() and not args.force:
+    if (out / SCORES_FILE).exists() and not args.force:
         raise TypicalityError(f"{out} already holds a simulated or audited dataset; choose another --out or pass --force to overwrite it.")
-    data, scores = simulate(args.alpha, args.prompts, args.responses_per_prompt, args.seed, rating_levels=args.rating_levels)
+    data, scores = simulate(
+        args.alpha, args.prompts, args.responses_per_prompt, args.seed, rating_levels=args.rating_levels, correctness_noise=args.correctness_noise
+    )
     write_simulation(data, scores, out)
     print(f"wrote {len(data.responses)} responses, {len(data.comparisons)} pairs (true alpha {args.alpha}) and scores.parquet to {out}")
     return 0
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from typicality.stats import analyze, read_analysis_input
+    from typicality.stats import AnalysisOptions, analyze, read_analysis_input
 
     if args.input is None and (args.data is None or args.scores is None):
         raise TypicalityError("typicality fit needs INPUT (a folder with the data files and scores.parquet) or both --data DIR and --scores FILE.")
     data, scores = read_analysis_input(args.input, data=args.data, scores=args.scores)
-    out = Path(args.out) if args.out else Path(args.input or args.data) / "results.json"
-    results = analyze(
-        data, scores, controls=args.controls, slices=args.slice, typicalities=tuple(args.typicality), seed=args.seed, bootstrap=args.bootstrap, ties=args.ties
-    )
-    results.to_json(out)
+    options = AnalysisOptions(controls=args.controls, slices=args.slice, typicalities=tuple(args.typicality), seed=args.seed, bootstrap=args.bootstrap, ties=args.ties, **beta_option(args),
+                              **inference_options(args))
+    unconditional = None
+    if args.unconditional_scores:  # the fluency negative control from a `typicality score --without-prompt` file
+        from typicality.audit_folder import load_scores
+
+        unconditional = load_scores(args.unconditional_scores)
+    results = analyze(data, scores, options.validate(), unconditional=unconditional)
+    if args.out:
+        out = results.to_json(args.out)
+    else:  # a folder fit in place: its pair design and results, through the audit-folder contract
+        out = results.save(Path(args.input or args.data))
     from typicality.report.terminal import print_results
 
     print_results(results)
     print(f"wrote {out}")
     return 0
+
+
+def add_inference_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the inference layer (issue 14), shared by `fit` and `audit`."""
+    parser.add_argument("--pairs", choices=["distinct", "paper"], default="distinct", help="pair construction: distinct responses, random orientation (default), or the paper's (every pair of rows, dataset order, intercept)")
+    parser.add_argument("--one-pair-per-prompt", action="store_true", help="agreement rate on one pair drawn per prompt (seeded), as the paper's agreement tables")
+    parser.add_argument("--change-draws", type=int, default=200, metavar="N", help="cluster-bootstrap draws for the CI of the change in alpha with the length control (default 200; 0: off)")
+
+
+def inference_options(args: argparse.Namespace) -> dict:
+    return {"pairs": args.pairs, "one_pair_per_prompt": args.one_pair_per_prompt, "change_draws": args.change_draws}
 
 
 def add_stats_commands(commands) -> None:
@@ -146,6 +168,7 @@ def add_stats_commands(commands) -> None:
     simulate_parser.add_argument("--responses-per-prompt", type=int, default=4, help="responses per prompt; every pair is judged (default 4)")
     simulate_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     simulate_parser.add_argument("--rating-levels", type=int, metavar="L", help="cut helpfulness into L levels like a 0-4 scale (ties appear); default continuous")
+    simulate_parser.add_argument("--correctness-noise", type=float, metavar="S", help="make correctness a noisy quintile of continuous true quality (S = noise SD relative to quality's; 0 = coarse only); default: correctness is the true quality")
     simulate_parser.add_argument("--out", required=True, help="folder to write (data files + scores.parquet)")
     simulate_parser.add_argument("--force", action="store_true", help="overwrite a folder that already holds a dataset")
     simulate_parser.set_defaults(run=cmd_simulate)
@@ -160,7 +183,10 @@ def add_stats_commands(commands) -> None:
     fit_parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
     fit_parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
     fit_parser.add_argument("--seed", type=int, default=0, help="seed for pair orientation and the bootstrap (default 0)")
+    add_inference_options(fit_parser)
+    fit_parser.add_argument("--unconditional-scores", metavar="FILE", help="scores of the same responses without their prompts (`typicality score --without-prompt`): adds the fluency negative control")
     fit_parser.add_argument("--out", help="results.json to write (default INPUT/results.json)")
+    fit_parser.add_argument("--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)")
     fit_parser.set_defaults(run=cmd_fit)
 
 
@@ -169,6 +195,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     options = scoring_options(args)
     data = load_from_args(args)
+    if args.without_prompt:  # the fluency negative control's scores (typicality fit --unconditional-scores)
+        from typicality.stats.negative_control import without_prompts
+
+        data = without_prompts(data)
     result = score(data, options, progress=not args.no_progress)
     path = result.save(args.out)
     card = result.card
@@ -230,29 +260,20 @@ def add_score_command(commands) -> None:
     add_loader_options(parser)
     add_model_options(parser)
     parser.add_argument("--shard", metavar="I/N", help="score only shard I of N (0-based; split by a hash of response_id), e.g. one task of a job array; merge the caches with `typicality merge-cache`")
+    parser.add_argument("--without-prompt", action="store_true", help="score each response with an empty prompt (for `fit --unconditional-scores`, the fluency negative control)")
     parser.add_argument("--out", required=True, metavar="PATH", help="the scores parquet to write (a .card.json is written beside it)")
     parser.set_defaults(run=cmd_score)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from typicality.pipeline import audit
+    from typicality.stats import AnalysisOptions
 
     request = loader_arguments(args)
-    if request.revision is not None:  # until audit() takes the LoadRequest itself
-        raise TypicalityError("typicality audit does not take --data-revision yet; use typicality score or inspect with it.")
-    out = audit(
-        args.dataset,
-        args.out or f"audit-{args.dataset}" + (f"-{args.subset}" if args.subset else ""),
-        data_files=list(request.data_files), subset=request.subset, split=request.split, limit=request.limit,
-        seed=request.seed, columns=request.columns, rating=request.rating,
-        model=args.model,
-        controls=args.controls,
-        bootstrap=args.bootstrap,
-        ties=args.ties,
-        force=args.force,
-        progress=not args.no_progress,
-        **scoring_options(args),
-    )
+    analysis = AnalysisOptions(controls=args.controls, bootstrap=args.bootstrap, ties=args.ties, seed=request.seed, **beta_option(args),
+                               negative_control=args.negative_control, **inference_options(args))
+    out = args.out or f"audit-{args.dataset}" + (f"-{args.subset}" if args.subset else "")
+    audit(request, out, scoring_options(args), analysis, force=args.force, progress=not args.no_progress)
     print(f"audit written to {out}/ (report.html, report.md, results.json, scores.parquet, pairs.parquet, figures/)")
     return 0
 
@@ -265,8 +286,11 @@ def add_audit_command(commands) -> None:
     parser.add_argument("--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
     parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
+    add_inference_options(parser)
+    parser.add_argument("--negative-control", action="store_true", help="also score each response without its prompt and fit the fluency negative control (doubles scoring)")
     parser.add_argument("--out", metavar="DIR", help="the audit folder (default audit-DATASET[-SUBSET])")
     parser.add_argument("--force", action="store_true", help="replace an existing audit folder")
+    parser.add_argument("--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)")
     parser.set_defaults(run=cmd_audit)
 
 
@@ -373,6 +397,99 @@ def add_influence_command(commands) -> None:
     parser.set_defaults(run=cmd_influence)
 
 
+def beta_option(args: argparse.Namespace) -> dict:
+    """`--beta`: the KL coefficients results.json's `sharpening` translates alpha for (AnalysisOptions' default otherwise)."""
+    return {"betas": tuple(args.beta)} if getattr(args, "beta", None) else {}
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from typicality.audit_folder import is_finished_audit
+    from typicality.report.comparison import summary_sentences
+    from typicality.stats.compare import compare
+    from typicality.stats.compare.folder import COMPARISON_FILE, COMPARISON_HTML_FILE, COMPARISON_MARKDOWN_FILE
+
+    out = Path(args.out)
+    if (out / COMPARISON_FILE).exists() and not args.force:
+        raise TypicalityError(f"{out} already holds a comparison; choose another --out or pass --force to replace it.")
+    if is_finished_audit(out) or any(out.resolve() == Path(folder).resolve() for folder in args.audits):
+        raise TypicalityError(f"--out {out} is an audit folder; write the comparison into a folder of its own.")
+    results = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for sentence in summary_sentences(results):
+        print(sentence)
+    for warning in results["warnings"]:
+        print(f"warning: {warning}")
+    print(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
+    return 0
+
+
+def add_compare_command(commands) -> None:
+    """`compare`: several finished audits, as a model comparison (same pairs) or a dataset comparison (issue 11)."""
+    parser = commands.add_parser("compare", help="compare finished audits: one dataset under several reference models, or several datasets (pooled)")
+    parser.add_argument("audits", nargs="+", metavar="AUDIT_DIR", help="two or more finished audit folders")
+    parser.add_argument("--out", required=True, metavar="DIR", help="the comparison folder to write (comparison.json, comparison.md, comparison.html, figures/)")
+    parser.add_argument("--kind", choices=("auto", "models", "datasets"), default="auto", help="auto (default): models when every audit is of the same dataset (they must share their pairs), else datasets")
+    parser.add_argument("--effect", choices=("headline", "length-controlled"), default="headline", help="the fit compared: each audit's headline (default) or its length-controlled twin")
+    parser.add_argument("--labels", nargs="+", metavar="NAME", help="a name per audit (default: the folder names)")
+    parser.add_argument("--force", action="store_true", help="replace a comparison already in --out")
+    parser.add_argument("--json", action="store_true", help="print comparison.json instead of sentences")
+    parser.set_defaults(run=cmd_compare)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from typicality.stats.power import plan, plan_from_audit
+
+    common = {"significance": args.significance, "target_power": args.power}
+    if args.audit:
+        from typicality.audit_folder import read_audit
+
+        given = [flag for flag, value in (("--odds-ratio", args.odds_ratio), ("--sd-delta", args.sd_delta), ("--pairs", args.pairs), ("--pairs-per-prompt", args.pairs_per_prompt),
+                                          ("--icc", args.icc), ("--tie-share", args.tie_share), ("--r2-controls", args.r2_controls)) if value is not None]
+        if given:
+            raise TypicalityError(f"With an audit folder the design comes from the audit; drop {', '.join(given)} (only --alpha, --power and --significance apply).")
+        result = plan_from_audit(read_audit(args.audit, with_data=False), alpha=args.alpha, **common)
+    else:
+        assumed = {"sd_delta": args.sd_delta, "pairs": args.pairs, "pairs_per_prompt": args.pairs_per_prompt, "icc": args.icc, "tie_share": args.tie_share, "r2_controls": args.r2_controls}
+        result = plan(alpha=args.alpha, odds_ratio_per_sd=args.odds_ratio, **{name: value for name, value in assumed.items() if value is not None}, **common)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=140)
+    console.print(result.sentence(), markup=False, highlight=False)
+    for note in result.notes:
+        console.print(note, markup=False, highlight=False)
+    table = Table(title=f"Power for alpha = {result.alpha:.3g} (design effect {result.design_effect:.2f}; one independent pair per {result.pairs / result.effective_pairs:.2f} planned)")
+    for column in ("pairs", "prompts", "power"):
+        table.add_column(column, justify="right")
+    for row in result.table:
+        table.add_row(f"{row['pairs']:,}", f"{row['prompts']:,}", f"{row['power']:.1%}")
+    console.print(table)
+    return 0
+
+
+def add_plan_command(commands) -> None:
+    """`plan`: power and minimum detectable alpha of a planned audit (issue 11)."""
+    parser = commands.add_parser("plan", help="power, pairs needed and minimum detectable alpha of a planned audit (assumed values, or a finished audit)")
+    parser.add_argument("audit", nargs="?", help="a finished audit folder: plan from its alpha, SD of Δℓ, pairs per prompt, ties, controls and clustering")
+    parser.add_argument("--alpha", type=float, help="the true alpha to detect (per nat of Δℓ; with an audit: instead of its headline alpha)")
+    parser.add_argument("--odds-ratio", type=float, metavar="OR", help="the effect as an odds ratio per SD of Δℓ, instead of --alpha")
+    parser.add_argument("--sd-delta", type=float, metavar="SD", help="SD of Δℓ (default 1; the audit of a similar dataset reports it)")
+    parser.add_argument("--pairs", type=int, help="planned comparisons, ties included (default 1000)")
+    parser.add_argument("--pairs-per-prompt", type=float, metavar="M", help="comparisons per prompt (default 1)")
+    parser.add_argument("--icc", type=float, help="intra-prompt correlation of the pairs (default 0)")
+    parser.add_argument("--tie-share", type=float, metavar="T", help="share of comparisons that tie and are dropped (default 0)")
+    parser.add_argument("--r2-controls", type=float, metavar="R2", help="share of Δℓ's variance explained by the controls (default 0)")
+    parser.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
+    parser.add_argument("--significance", type=float, default=0.05, help="two-sided test level (default 0.05)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.set_defaults(run=cmd_plan)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="typicality", description="Audit preference datasets for typicality bias.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -397,6 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_command(commands)
     add_export_command(commands)
     add_influence_command(commands)
+    add_compare_command(commands)
+    add_plan_command(commands)
     return parser
 
 

@@ -53,7 +53,7 @@ def audit(
     console = Console(stderr=True, quiet=not progress)
     data = _load(request, out, marker, console)
     scores = _score(data, scoring, out, console, progress)
-    _fit(data, scores, analysis, out, console, progress)
+    _fit(data, scores, analysis, out, console, progress, scoring)
 
     from typicality.report import render_report
 
@@ -87,12 +87,17 @@ def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress:
     return scores
 
 
-def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, progress: bool):
+def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, progress: bool, scoring: ScoringOptions | None = None):
     from typicality.report.terminal import print_results
     from typicality.stats import analyze
 
     console.rule("[3/4] fit")
-    results = analyze(data, scores, analysis)
+    unconditional = None
+    if analysis.negative_control:  # issue 14: each response scored again without its prompt (same backend, same cache)
+        from typicality.stats.negative_control import unconditional_scores
+
+        unconditional = unconditional_scores(data, scoring or ScoringOptions(), progress=progress)
+    results = analyze(data, scores, analysis, unconditional=unconditional)
     results.save(out)
     if progress:
         print_results(results)

@@ -13,7 +13,9 @@ import pandas as pd
 from typicality.audit_folder import AuditFolder
 from typicality.report.acting import debiasing_section, influence_section
 from typicality.report.figures import fit_label
+from typicality.report.interpretation import alpha_subject, ci_words, validity_section
 from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
+from typicality.report.sharpening import sharpening_section
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 
 NOT_AVAILABLE = "not available"
@@ -192,8 +194,8 @@ def headline(audit: AuditFolder) -> dict:
         sentences.append(f"The headline fit ({fit_label(main)}) could not run{_reason_clause(main)}.")
     else:
         sentences.append(
-            f"The typicality coefficient alpha ({fit_label(main)}; {fmt_count(main.get('n_pairs'))} pairs) is "
-            f"{fmt_coef(main.get('alpha'))} (SE {fmt_coef(main.get('se'))}, 95% CI {fmt_interval(main.get('ci_low'), main.get('ci_high'))}, "
+            f"{alpha_subject(results)} ({fit_label(main)}; {fmt_count(main.get('n_pairs'))} pairs) is "
+            f"{fmt_coef(main.get('alpha'))} (SE {fmt_coef(main.get('se'))}, {ci_words(main)} {fmt_interval(main.get('ci_low'), main.get('ci_high'))}, "
             f"p {_p_clause(main.get('p_value'))}; odds ratio per SD of Δ typicality {fmt(main.get('odds_ratio_per_sd'), 2)}, "
             f"win-probability change from −1 to +1 SD {fmt_signed(main.get('win_prob_change'))})."
         )
@@ -224,7 +226,7 @@ def _length_sentence(controlled: dict | None, change: dict | None) -> str:
     )
     if isinstance(change, dict) and number(change.get("estimate")) is not None:
         sentence += f"; the length control changes alpha by {fmt_signed(change.get('estimate'), 3)}"
-    return sentence + "."
+    return sentence + "."  # the change's bootstrap CI is worded in the validity section (report/interpretation.py)
 
 
 def estimate_rows(results: dict) -> list[dict[str, str]]:
@@ -234,6 +236,8 @@ def estimate_rows(results: dict) -> list[dict[str, str]]:
         notes = []
         if not is_fitted(estimate):
             notes.append(f"could not run{_reason_clause(estimate)}")
+        if estimate.get("robustness"):
+            notes.append(str(estimate["robustness"]))
         bootstrap = estimate.get("bootstrap")
         if isinstance(bootstrap, dict) and number(bootstrap.get("ci_low")) is not None:
             notes.append(
@@ -256,6 +260,7 @@ def estimate_rows(results: dict) -> list[dict[str, str]]:
                 "win_prob_change": fmt_signed(estimate.get("win_prob_change")),
                 "n_pairs": fmt_count(estimate.get("n_pairs")),
                 "n_clusters": fmt_count(estimate.get("n_clusters")),
+                "p_holm": fmt_p(estimate.get("p_holm")) if estimate.get("p_holm") is not None else "pre-specified" if estimate.get("id") == (results.get("headline") or {}).get("estimate") else "",
                 "note": "; ".join(notes),
             }
         )
@@ -277,10 +282,25 @@ def ordinal_rows(results: dict) -> list[tuple[str, str]]:
     else:
         rows += [
             ("typicality coefficient", f"{fmt_coef(ordinal.get('coef'))} (SE {fmt_coef(ordinal.get('se'))}, Wald p {_p_clause(ordinal.get('p_value'))})"),
+            *_ordinal_within_prompt_rows(ordinal),
             ("likelihood-ratio test", f"LR = {fmt(ordinal.get('lr_statistic'), 2)} on {fmt_count(ordinal.get('lr_df'))} df, p {_p_clause(ordinal.get('lr_p_value'))}"),
             ("responses, rating levels", f"{fmt_count(ordinal.get('n_responses'))}, {fmt_count(ordinal.get('n_levels'))}"),
         ]
     rows += [("warning", str(warning)) for warning in ordinal.get("warnings") or []]
+    return rows
+
+
+def _ordinal_within_prompt_rows(ordinal: dict) -> list[tuple[str, str]]:
+    """Issue 14: the ordinal model is fitted within prompt, with a prompt-clustered Wald test beside the LR test."""
+    if not ordinal.get("within_prompt"):
+        return []
+    rows = [("design", "typicality centred within prompt; controls as categories (one indicator per level)")]
+    if number(ordinal.get("cluster_se")) is not None:
+        rows.append((
+            "prompt-clustered Wald test",
+            f"SE {fmt_coef(ordinal.get('cluster_se'))}, 95% CI {fmt_interval(ordinal.get('cluster_ci_low'), ordinal.get('cluster_ci_high'))}, "
+            f"p {_p_clause(ordinal.get('cluster_p_value'))} ({fmt_count(ordinal.get('n_prompts'))} prompts; the LR test assumes independent responses)",
+        ))
     return rows
 
 
@@ -449,4 +469,6 @@ def report_context(audit: AuditFolder) -> dict:
         "folder": audit.folder.name if audit.folder is not None else "",
         "debiasing": debiasing_section(audit),  # issue 10/12: the export, flips, memorized responses
         "influence": influence_section(audit),  # issue 10: the prompts that drive alpha
+        "sharpening": sharpening_section(audit.results),  # issue 11: gamma = 1 + alpha / beta, worded
+        "validity": validity_section(audit.results),  # issue 14: what alpha means, sensitivity, ties, length change
     }

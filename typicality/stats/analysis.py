@@ -39,9 +39,12 @@ from typicality.stats.pair_design import (
 )
 from typicality.software import software_versions
 from typicality.stats.scores_table import CheckedScores, check_scores
+from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
 from typicality.stats.typicality_bias import Estimate, TypicalityBias, estimates_frame
+from typicality.stats.validity import add_validity
 
 TYPICALITIES = ("mean_logprob", "sum_logprob")
+PAIR_CONSTRUCTIONS = ("distinct", "paper")
 STATS_PACKAGES = ("typicality", "numpy", "pandas", "scipy", "statsmodels")
 
 
@@ -58,6 +61,12 @@ class AnalysisOptions:
     seed: int = 0
     bootstrap: int = 0
     ties: str = "drop"
+    # Inference a referee would accept (issue 14; stats/validity.py):
+    change_draws: int = 200  # cluster-bootstrap draws for the CI of the change in alpha with the length control (0: off)
+    one_pair_per_prompt: bool = False  # agreement rate on one pair drawn per prompt (seeded), as the paper's tables
+    pairs: str = "distinct"  # pair construction: "distinct" (distinct responses, random orientation) or "paper" (stats/paper_pairs.py)
+    negative_control: bool = False  # also score each response without its prompt (audit) and fit the fluency negative control
+    betas: tuple[float, ...] = DEFAULT_BETAS  # KL coefficients for results.json's `sharpening` (issue 11)
 
     def validate(self) -> "AnalysisOptions":
         unknown = [name for name in self.typicalities if name not in TYPICALITY_COLUMNS]
@@ -67,6 +76,11 @@ class AnalysisOptions:
             raise TypicalityError(f"--ties must be one of {', '.join(TIE_POLICIES)}, got '{self.ties}'.")
         if self.bootstrap < 0:
             raise TypicalityError(f"--bootstrap must be 0 (off) or a number of draws, got {self.bootstrap}.")
+        if self.change_draws < 0:
+            raise TypicalityError(f"--change-draws must be 0 (off) or a number of bootstrap draws, got {self.change_draws}.")
+        if self.pairs not in PAIR_CONSTRUCTIONS:
+            raise TypicalityError(f"--pairs must be one of {', '.join(PAIR_CONSTRUCTIONS)}, got '{self.pairs}'.")
+        self.betas = check_betas(self.betas)
         return self
 
     def to_dict(self) -> dict:
@@ -148,6 +162,7 @@ def analyze(
     options: AnalysisOptions | None = None,
     *,
     design: PairDesign | None = None,
+    unconditional: ScoreResult | pd.DataFrame | None = None,
     **settings,
 ) -> AnalysisResults:
     """Build the pair design (or take `design` from build_pairs) and run every estimator -> results.json content.
@@ -155,14 +170,15 @@ def analyze(
     `scores`: the scorer's `ScoreResult` (its card becomes results.json's `model`), or a plain
     table. `options` (or the same settings as keywords: controls, slices, typicalities, seed,
     bootstrap, ties) choose the fits. Fits that cannot run are listed with their reason and
-    null numbers; nothing is NaN.
+    null numbers; nothing is NaN. `unconditional`: each response's scores without its prompt
+    (stats/negative_control.py), for the fluency negative control.
     """
     if options is not None and settings:
         raise TypicalityError(f"Give analyze() either options or keyword settings, not both ({', '.join(settings)}).")
     options = (options or AnalysisOptions.from_dict(settings)).validate()
     scores = check_scores(scores)
     if design is None:
-        design = build_pairs(data, scores, seed=options.seed, ties=options.ties)
+        design = build_design(data, scores, options)
     accounting = pair_accounting(design)
     if len(design) == 0:
         dropped = ", ".join(f"{count} {reason}" for reason, count in accounting["dropped"].items()) or "none"
@@ -179,7 +195,7 @@ def analyze(
         "headline": headline(estimates),
         "estimates": [estimate.to_dict() for estimate in estimates],
         "slices": slice_counts(design, estimates),
-        "agreement": agreement_rate(design, typicality=options.typicalities[0]).to_dict(),
+        "agreement": agreement_rate(design, typicality=options.typicalities[0], seed=options.seed, one_pair_per_prompt=options.one_pair_per_prompt).to_dict(),
         "ordinal": ordinal.to_dict() if ordinal else None,
         "pairs": accounting,
         "settings": {**options.to_dict(), "ties": design.ties},
@@ -188,11 +204,22 @@ def analyze(
     }
     add_memorization(content, design, scores.usable)  # `memorized` and the not-memorized robustness fit (issue 12)
     content["debiasing"] = debiasing_summary(design, content)  # what the export removes, and the flips (issue 10)
+    content["sharpening"] = sharpening(content["estimates"], content["headline"], options.betas)  # gamma = 1 + alpha / beta (issue 11)
+    add_validity(content, design, data, scores, seed=options.seed, change_draws=options.change_draws, unconditional=unconditional)  # issue 14
     bad: list[str] = []
     content = json_ready(content, "", bad)
     if bad:  # the fits never hand out a NaN; this guard makes sure none reaches a report unannounced
         content["warnings"].append(f"Non-finite numbers were replaced by null at: {', '.join(bad)}.")
     return AnalysisResults(content, design)
+
+
+def build_design(data: PreferenceData, scores: CheckedScores, options: AnalysisOptions) -> PairDesign:
+    """The pair design the options ask for: distinct responses (the default), or the paper's construction (stats/paper_pairs.py)."""
+    if options.pairs == "paper":
+        from typicality.stats.paper_pairs import build_paper_pairs
+
+        return build_paper_pairs(data, scores, ties=options.ties)
+    return build_pairs(data, scores, seed=options.seed, ties=options.ties)
 
 
 def fit_estimates(design: PairDesign, options: AnalysisOptions, warnings: list[str]) -> list[Estimate]:

@@ -44,7 +44,10 @@ def cluster_sandwich(scores: np.ndarray, hessian: np.ndarray, groups: np.ndarray
     n, k = scores.shape
     summed = np.zeros((n_clusters, k))
     np.add.at(summed, codes, scores)
-    bread = np.linalg.inv(hessian)
+    try:
+        bread = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:  # a singular information matrix (a resample with a constant column): no covariance
+        return np.full((k, k), np.nan), n_clusters
     meat = summed.T @ summed
     correction = n_clusters / (n_clusters - 1) * (n - 1) / (n - k) if n_clusters > 1 and n > k else 1.0
     return correction * bread @ meat @ bread, n_clusters
@@ -72,7 +75,7 @@ def fit_logit(y: np.ndarray, X: np.ndarray, groups: np.ndarray, start: np.ndarra
     p = expit(X @ beta)
     information = (X * (p * (1 - p))[:, None]).T @ X
     cov, n_clusters = cluster_sandwich(X * (y - p)[:, None], information, groups)
-    return PairwiseFit(beta, cov, n_clusters, converged)
+    return PairwiseFit(beta, cov, n_clusters, converged and bool(np.isfinite(cov).all()))
 
 
 def _rao_kupper_terms(theta: np.ndarray, y: np.ndarray, X: np.ndarray):
@@ -135,7 +138,7 @@ def fit_rao_kupper(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> Pairwise
             converged = True
             break
     cov, n_clusters = cluster_sandwich(scores, _numeric_hessian(theta, y, X), groups)
-    return PairwiseFit(theta, cov, n_clusters, converged)
+    return PairwiseFit(theta, cov, n_clusters, converged and bool(np.isfinite(cov).all()))
 
 
 def _codes(groups: np.ndarray) -> tuple[np.ndarray, int]:

@@ -60,7 +60,11 @@ def sensitivity(estimate: dict | None) -> dict:
         **values,
         "meaning": (
             f"An unmeasured confounder (such as quality the controls miss) associated with both a 1-SD typicality difference "
-            f"and being preferred by a risk ratio of {values['e_value']:.2f} each, beyond the controls, could explain this alpha away; "
-            f"one of {values['e_value_ci']:.2f} each could move its 95% CI to include no effect. Weaker confounding could not."
+            f"and being preferred by a risk ratio of {values['e_value']:.2f} each, beyond the controls, could explain this alpha away"
+            + (
+                "; its 95% CI already includes no effect."
+                if values["e_value_ci"] == 1.0
+                else f"; one of {values['e_value_ci']:.2f} each could move its 95% CI to include no effect. Weaker confounding could not."
+            )
         ),
     }
