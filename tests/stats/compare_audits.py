@@ -41,7 +41,7 @@ def model_audits(root: Path, *, alpha: float = 0.6, prompts: int = 120, per_prom
     return first, second
 
 
-def dataset_audits(root: Path, alphas=(0.2, 0.6, 0.9), *, prompts: int = 120, per_prompt: int = 3) -> list[Path]:
+def dataset_audits(root: Path, alphas=(0.2, 0.6, 0.9), *, prompts: int = 150, per_prompt: int = 3) -> list[Path]:
     folders = []
     for index, alpha in enumerate(alphas):
         data, scores = simulate(alpha, prompts, per_prompt, seed=10 + index, rating_levels=5)

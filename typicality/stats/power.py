@@ -202,10 +202,13 @@ def _check_ranges(sd_delta, pairs, pairs_per_prompt, icc, tie_share, r2_controls
 
 
 def audit_design(audit: AuditFolder) -> dict:
-    """The planning assumptions a finished audit implies: its headline alpha, SD, pairs per prompt, ties, R² of controls and ICC.
+    """The planning assumptions a finished audit implies, in units of its headline fit's usable pairs.
 
-    The ICC comes from the audit's own design effect: the headline fit's clustered variance over
-    the variance of the same fit with independent pairs, DE = 1 + (m - 1) ICC solved for ICC.
+    Pairs are the headline fit's pairs (its slice, ties already dropped, so the tie share is 0),
+    with their pairs per prompt; R² is that of Δℓ on the fit's controls. The ICC comes from the
+    audit's own design effect: the fit's clustered variance over the variance of the same fit
+    with independent pairs, DE = 1 + (m - 1) ICC solved for ICC. `comparisons_per_pair` is how
+    many judged comparisons this audit needed per usable pair (ties, other slices, unscored).
     """
     results = audit.results
     headline_id = (results.get("headline") or {}).get("estimate")
@@ -215,32 +218,28 @@ def audit_design(audit: AuditFolder) -> dict:
         raise TypicalityError(f"{folder}: its headline estimate was not fitted, so there is no alpha to plan for; give --alpha and the design instead.")
     if audit.pairs is None:
         raise TypicalityError(f"{folder} has no readable pairs.parquet ({audit.missing.get('pairs.parquet', 'absent')}): re-run `typicality fit {folder}` to write it.")
-    accounting = results.get("pairs") or {}
-    comparisons = accounting.get("comparisons") or estimate["n_pairs"]
-    ties = sum(count for reason, count in (accounting.get("dropped") or {}).items() if reason.startswith("tie"))
-    # The share of judged comparisons that tie (those with a label; unscored pairs are not a design feature).
-    judged = max(1, comparisons - sum(count for reason, count in (accounting.get("dropped") or {}).items() if not reason.startswith("tie")))
-    tie_share = ties / judged
     rows = select_slice(audit.pairs, estimate["slice"])
     columns = [TYPICALITY_COLUMNS[estimate["typicality"]]] + [control_column(name) for name in estimate["controls"]]
-    rows = rows[rows[columns].notna().all(axis=1) & rows["label"].notna()]
+    rows = rows[rows[columns].notna().all(axis=1) & rows["label"].notna() & (rows["label"] != 0.5)]
     n_pairs, n_prompts = len(rows), rows["prompt_id"].nunique()
-    used_per_prompt = n_pairs / max(n_prompts, 1)
-    de, r2 = _observed_design_effect(rows, columns), _r2_controls(rows, columns)
-    icc = 0.0 if used_per_prompt <= 1 else max(0.0, (de - 1.0) / (used_per_prompt - 1.0))
+    per_prompt = n_pairs / max(n_prompts, 1)
+    de = _observed_design_effect(rows, columns)
+    icc = 0.0 if per_prompt <= 1 else max(0.0, (de - 1.0) / (per_prompt - 1.0))
+    comparisons = (results.get("pairs") or {}).get("comparisons") or n_pairs
     return {
         "alpha": float(estimate["alpha"]),
         "se": float(estimate["se"]),
         "sd_delta": float(estimate["sd_delta"]),
-        "pairs": int(judged),
-        "pairs_per_prompt": float(used_per_prompt / (1.0 - tie_share)),
+        "pairs": int(n_pairs),
+        "pairs_per_prompt": float(per_prompt),
         "icc": float(min(icc, 1.0)),
-        "tie_share": float(tie_share),
-        "r2_controls": float(r2),
+        "tie_share": 0.0,
+        "r2_controls": float(_r2_controls(rows, columns)),
         "observed_design_effect": float(de),
         "estimate": estimate["id"],
-        "n_pairs_fitted": int(n_pairs),
         "n_prompts": int(n_prompts),
+        "comparisons": int(comparisons),
+        "comparisons_per_pair": float(comparisons / max(n_pairs, 1)),
     }
 
 
@@ -254,19 +253,22 @@ def plan_from_audit(audit: AuditFolder, *, target_power: float = 0.8, significan
         pairs=design["pairs"],
         pairs_per_prompt=design["pairs_per_prompt"],
         icc=design["icc"],
-        tie_share=design["tie_share"],
+        tie_share=0.0,
         r2_controls=design["r2_controls"],
         significance=significance,
         target_power=target_power,
         source=source,
     )
+    result.notes.append(
+        f"Pairs are those of the fit {design['estimate']} (ties dropped); this audit judged {design['comparisons_per_pair']:.2f} comparisons per such pair"
+        + (f", so {result.pairs_for_target:,} pairs means about {math.ceil(result.pairs_for_target * design['comparisons_per_pair']):,} comparisons to judge." if result.pairs_for_target else ".")
+    )
     # A second answer from the audit's own standard error, scaled by 1/sqrt(n): no distributional assumption.
     if result.alpha != 0:
         z = norm.ppf(1 - significance / 2) + norm.ppf(target_power)
-        fitted_needed = design["n_pairs_fitted"] * (design["se"] * z / result.alpha) ** 2
-        source["pairs_for_target_from_observed_se"] = int(math.ceil(fitted_needed * design["pairs"] / design["n_pairs_fitted"]))
+        source["pairs_for_target_from_observed_se"] = int(math.ceil(design["pairs"] * (design["se"] * z / result.alpha) ** 2))
         result.notes.append(
-            f"Scaling the audit's own clustered SE ({design['se']:.3g} at {design['n_pairs_fitted']:,} pairs) by 1/sqrt(n) instead gives "
+            f"Scaling the audit's own clustered SE ({design['se']:.3g} at {design['pairs']:,} pairs) by 1/sqrt(n) instead gives "
             f"{source['pairs_for_target_from_observed_se']:,} pairs for {target_power:.0%} power."
         )
     return result
