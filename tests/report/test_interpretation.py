@@ -1,0 +1,71 @@
+"""The report words what results.json decides about alpha (issue 14): bias or association, approximate CIs
+under 50 prompts, the validity section (sensitivity, length change, ties, Holm)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.stats.builders import random_pairwise
+from typicality.audit_folder import RESULTS_FILE, save_data
+from typicality.report import render_report
+from typicality.stats import analyze, simulate, write_simulation
+
+
+def audit_folder(tmp_path, data, scores, **options):
+    folder = tmp_path / "audit"
+    if hasattr(scores, "card"):
+        write_simulation(data, scores, folder)
+    else:
+        from typicality.audit_folder import ScoreResult, SCORES_FILE
+
+        save_data(data, folder)
+        ScoreResult(scores, {"model": "test-model", "fingerprint": "test-model"}).save(folder / SCORES_FILE)
+    results = analyze(data, scores, **options)
+    results.save(folder)
+    return folder, results
+
+
+def test_pairwise_data_is_worded_as_an_association(tmp_path):
+    data, scores = random_pairwise(300, seed=3)
+    folder, results = audit_folder(tmp_path, data, scores, change_draws=20)
+    assert results["interpretation"]["kind"] == "association"
+    text = render_report(folder).markdown.read_text(encoding="utf-8")
+    headline = text.split("## Headline", 1)[1].split("\n## ", 1)[0]
+    assert "The association alpha between typicality and preference (no quality control: preference and typicality may share quality)" in headline
+    assert "typicality-bias estimate" not in headline
+    section = text.split("## What alpha means, and how far to trust it", 1)[1].split("\n## ", 1)[0]
+    assert "alpha is an association, not a bias estimate" in section
+    assert f"risk ratio of {results['sensitivity']['e_value']:.2f} each" in section
+    change = results["headline"]["alpha_change"]
+    assert f"changes alpha by {change['estimate']:+.3f} (cluster-bootstrap 95% CI" in section
+    assert "Holm-adjusted" in section
+    assert "| p (Holm) |" in text
+
+
+def test_rated_data_is_worded_as_a_bias_estimate_with_approximate_cis_under_50_prompts(tmp_path):
+    data, scores = simulate(0.5, 40, 4, seed=2, rating_levels=5)
+    folder, results = audit_folder(tmp_path, data, scores, change_draws=20)
+    main = results.headline_estimate
+    assert results["interpretation"]["kind"] == "bias" and main["n_clusters"] < 50
+    text = render_report(folder).markdown.read_text(encoding="utf-8")
+    headline = text.split("## Headline", 1)[1].split("\n## ", 1)[0]
+    assert "The typicality-bias estimate alpha, controlled for correctness" in headline
+    assert f"approximate 95% CI (only {main['n_clusters']} prompts; t with {main['n_clusters'] - 1} df)" in headline
+    section = text.split("## What alpha means, and how far to trust it", 1)[1].split("\n## ", 1)[0]
+    assert "Ties:" in section and "alpha, ties kept (Rao-Kupper)" in section
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert 'id="validity"' in html and "controlled for correctness" in html
+
+
+def test_a_hand_edited_interpretation_is_followed(tmp_path):
+    data, scores = simulate(0.5, 120, 4, seed=1)
+    folder, results = audit_folder(tmp_path, data, scores, change_draws=0)
+    stored = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+    stored["interpretation"] = {"kind": "association", "statement": "Said by hand."}
+    (folder / RESULTS_FILE).write_text(json.dumps(stored), encoding="utf-8")
+    text = render_report(folder).markdown.read_text(encoding="utf-8")
+    assert "The association alpha between typicality and preference" in text and "Said by hand." in text
+    # At 120 prompts the CI is worded plainly.
+    assert "approximate 95% CI" not in text.split("## Headline", 1)[1].split("\n## ", 1)[0]
