@@ -50,7 +50,7 @@ def debiasing_section(audit: AuditFolder) -> dict | None:
                 f"the weighted data is worth {fmt_count(weights['effective_n'])} equally weighted pairs."
             )
     elif isinstance(record, dict):
-        sentences.append(f"No debiased export is possible: {record.get('reason')}")
+        sentences.append(f"No debiased export is possible: {record.get('reason') or 'results.json records no reason'}")
     if isinstance(memorized, dict):
         scored = memorized.get("n_scored_responses", memorized.get("n_responses_in_pairs"))
         count = memorized.get("n_memorized_responses", memorized.get("n_memorized_in_pairs"))
@@ -59,11 +59,12 @@ def debiasing_section(audit: AuditFolder) -> dict | None:
             f"{fmt_count(count)} of {fmt_count(scored)} scored responses ({fmt_percent(share)}) have a mean token probability of at least "
             f"{memorized['threshold_probability']:g} under the reference model (likely memorized text); {fmt_count(memorized['n_pairs_with_memorized'])} pairs hold one."
         )
-        fit = next((e for e in results.get("estimates") or [] if e.get("id") == memorized.get("estimate")), None)
+        wanted = memorized.get("estimate")
+        fit = next((e for e in results.get("estimates") or [] if wanted is not None and e.get("id") == wanted), None)
         if fit is not None and fit.get("fitted"):
             sentence += f" Without those pairs the headline fit gives alpha = {fmt_coef(fit['alpha'])} (SE {fmt_coef(fit['se'])}; slice {fit['slice']} in the estimates table)."
         elif fit is not None:
-            sentence += f" The headline fit without them could not run: {fit.get('reason')}."
+            sentence += f" The headline fit without them could not run: {fit.get('reason') or 'results.json records no reason'}."
         sentences.append(sentence)
     return {"title": DEBIASING_TITLE, "sentences": sentences}
 
@@ -76,7 +77,7 @@ def influence_section(audit: AuditFolder) -> dict | None:
     if not isinstance(record, dict):
         return None
     if not record.get("available"):
-        return {"title": INFLUENCE_TITLE, "sentences": [f"No influence was computed: {record.get('reason')}"], "robustness": [], "prompts": []}
+        return {"title": INFLUENCE_TITLE, "sentences": [f"No influence was computed: {record.get('reason') or 'results.json records no reason'}"], "robustness": [], "prompts": []}
     loo = record.get("leave_one_prompt_out") or {}
     method = "refitting exactly" if record.get("prompt_method") == "exact" else "a one-step approximation (more prompts than the exact limit)"
     sentences = [
@@ -92,7 +93,7 @@ def influence_section(audit: AuditFolder) -> dict | None:
             f"a change of {fmt_signed(top['change'], 3)}" + ("; its sign changes." if top.get("sign_changed") else ".")
         )
     elif top:
-        sentences.append(f"The fit without the top {fmt_count(top.get('n_prompts_removed'))} prompts could not run: {top.get('reason')}.")
+        sentences.append(f"The fit without the top {fmt_count(top.get('n_prompts_removed'))} prompts could not run: {top.get('reason') or 'results.json records no reason'}.")
     cv3 = record.get("cv3") or {}
     robustness = [
         {"what": "sandwich (CV1, the headline)", "se": fmt_coef(record.get("cv1_se")), "ci": "as in the estimates table", "p_value": ""},
