@@ -111,3 +111,27 @@ def markdown_table_rows(markdown: str) -> list[list[str]]:
             cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
             rows.append([re.sub(r"\\(.)", r"\1", cell).strip() for cell in cells])
     return rows
+
+
+def quoted_numbers(estimate: dict) -> list[str]:
+    """The pieces of text a sentence quoting this fit must hold, however it is worded around them: alpha (SE), 95% CI, p."""
+    return [
+        f"{coefficient(estimate['alpha'])} (SE {coefficient(estimate['se'])}",
+        f"{coefficient(estimate['ci_low'])} to {coefficient(estimate['ci_high'])}",
+        p_clause(estimate["p_value"]),
+    ]
+
+
+def quotes(sentence: str, estimate: dict) -> bool:
+    """Whether a sentence quotes this fit's alpha, SE, 95% CI and p."""
+    return all(piece in sentence for piece in quoted_numbers(estimate))
+
+
+def headline_items(path) -> list[str]:
+    """The headline's sentences as a reader sees them (Markdown: its bullets; HTML: its section), whitespace collapsed."""
+    source = path.read_text(encoding="utf-8")
+    if path.suffix == ".md":
+        html = markdown_to_html(source.split("## Headline", 1)[1].split("\n## ", 1)[0])
+    else:
+        html = re.search(r'<section id="headline"[^>]*>(.*?)</section>', source, flags=re.S).group(1)
+    return [" ".join(line.split()) for line in parse_page(html).text.splitlines() if line.strip()]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from scipy.stats import binomtest, norm
+from scipy.stats import binomtest, norm, t as student_t
 
 from typicality.audit_folder import RESULTS_FILE, SCORE_COLUMNS, SCORES_FILE, ScoreResult, save_data
 from typicality.data.build import from_pairs, from_ratings
@@ -172,7 +172,8 @@ def estimate_with_id(results: dict, estimate_id: str) -> dict:
 
 def hand_fit(pairs: pd.DataFrame, typicality: str = "mean_logprob", controls: list[str] = ()) -> dict:
     """The paper's fit by hand: a no-intercept logit by Newton's method, SEs from the cluster
-    sandwich (clusters = prompts) with the usual small-sample factor G/(G-1) · (N-1)/(N-K)."""
+    sandwich (clusters = prompts) with the usual small-sample factor G/(G-1) · (N-1)/(N-K),
+    p-value and 95% CI from Student's t with G - 1 degrees of freedom (docs/method.md)."""
     columns = [f"delta_{typicality}", *(CONTROL_COLUMNS[name] for name in controls)]
     X = pairs[columns].to_numpy(float)
     y = pairs["label"].to_numpy(float)
@@ -189,14 +190,14 @@ def hand_fit(pairs: pd.DataFrame, typicality: str = "mean_logprob", controls: li
     n, k, g = len(y), X.shape[1], len(scores)
     covariance = g / (g - 1) * (n - 1) / (n - k) * bread @ (scores.T @ scores) @ bread
     alpha, se = float(beta[0]), float(np.sqrt(covariance[0, 0]))
-    z = norm.ppf(0.975)
+    half = float(student_t.ppf(0.975, g - 1)) * se
     sd = float(np.sqrt(np.mean(X[:, 0] ** 2)))  # root mean square: the SD of the symmetrised differences
     return {
         "alpha": alpha,
         "se": se,
-        "ci_low": alpha - z * se,
-        "ci_high": alpha + z * se,
-        "p_value": float(2 * norm.sf(abs(alpha / se))),
+        "ci_low": alpha - half,
+        "ci_high": alpha + half,
+        "p_value": float(2 * student_t.sf(abs(alpha / se), g - 1)),
         "odds_ratio_per_sd": float(np.exp(alpha * sd)),
         "win_prob_change": float(expit(alpha * sd) - expit(-alpha * sd)),
         "n_pairs": int(n),

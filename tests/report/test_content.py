@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.report.page import quotes
 from tests.report.synthetic import estimate_with_id, store_results, stored_results
 from typicality.audit_folder import DATASET_FILE, load_data, read_audit
+from typicality.report.figures import fit_label
 from typicality.report.content import (
     clip_end,
     clip_start,
@@ -57,10 +59,10 @@ def test_the_headline_words_the_fits_results_json_names(audit_dir):
     assert top["estimate"] == main and top["reason"] == results["headline"]["reason"]
     agreement, fit, length = top["sentences"]
     assert agreement.startswith("In 47 pairs, the preferred response was the more typical one")
-    assert f"(all · mean_logprob · correctness; 47 pairs) is {main['alpha']:.3f} (SE {main['se']:.3f}, " in fit
-    assert length.startswith(f"With correctness + length as controls, alpha is {twin['alpha']:.3f} (SE {twin['se']:.3f}, ")
+    assert "(all · mean_logprob · correctness; 47 pairs)" in fit and quotes(fit, main)
+    assert length.startswith("With correctness + length as controls, alpha is ") and quotes(length, twin)
     # The change in alpha is the one results.json records, worded, not recomputed or judged.
-    assert length.endswith(f"; the length control changes alpha by {results['headline']['alpha_change']['estimate']:+.3f}.")
+    assert f"); the length control changes alpha by {results['headline']['alpha_change']['estimate']:+.3f}" in length
     assert not any("surviv" in sentence for sentence in top["sentences"])
 
 
@@ -68,7 +70,7 @@ def test_the_headline_words_the_fits_results_json_names(audit_dir):
     ("edit", "expected"),
     [
         (lambda h: h.update(length_controlled=None, alpha_change=None), "No fit with a length control is available for this fit."),
-        (lambda h: h.update(alpha_change=None), "p = 0.005)."),  # both fits stated, no change invented
+        (lambda h: h.update(alpha_change=None), "TWIN_P)."),  # both fits stated, no change invented
         (lambda h: h.update(length_controlled="equal-correctness|mean_logprob|length", alpha_change=None), "could not run (only 8 pairs in slice 'equal-correctness'"),
     ],
 )
@@ -77,6 +79,8 @@ def test_the_length_sentence_follows_what_results_json_records(audit_dir, edit, 
     edit(results["headline"])
     store_results(audit_dir, results)
     sentences = headline(read_audit(audit_dir))["sentences"]
+    twin = estimate_with_id(results, "all|mean_logprob|correctness+length")
+    expected = expected.replace("TWIN_P", f"p = {twin['p_value']:.3f}")
     assert len(sentences) == 3 and expected in sentences[2]
     assert ("changes alpha by" in sentences[2]) == (results["headline"]["alpha_change"] is not None)
 
@@ -138,13 +142,21 @@ def test_model_card_puts_identity_first(audit_dir):
 
 def test_warnings_do_not_repeat_a_reason_the_stats_stage_gave(audit_dir):
     audit = read_audit(audit_dir)
+    recorded = audit.results["warnings"]
     unfitted = [e for e in audit.results["estimates"] if not e["fitted"]]
-    assert len(unfitted) == 4
+    assert sum(e["id"] in message for e in unfitted for message in recorded) == 4  # the stats stage names four of them
     found = warnings(audit, None)
-    for estimate in unfitted:  # results.json's own "Not fitted: ID: REASON." is the one mention
-        assert sum(estimate["id"] in message for message in found) == 1
-    assert not any(message.startswith("The fit ") for message in found)
+    assert found[: len(recorded)] == recorded and len(set(found)) == len(found)
+    for estimate in unfitted:
+        reason = estimate["reason"]
+        assert any(reason in message for message in found), estimate["id"]  # every reason is stated ...
+        if any(reason in message for message in recorded):  # ... and once, when the stats stage already gave it
+            assert f"The fit {fit_label(estimate)} could not run ({reason})." not in found
     # Without the stats stage's words, the report says it itself.
     audit.results["warnings"] = []
     found = warnings(audit, None)
+    for estimate in unfitted:
+        assert f"The fit {fit_label(estimate)} could not run ({estimate['reason']})." in found or any(
+            estimate["reason"] in message for message in found
+        )
     assert any(message.startswith("The fit equal-correctness · ") and unfitted[0]["reason"] in message for message in found)
