@@ -101,3 +101,50 @@ def test_predicted_power_agrees_with_the_simulator(alpha, prompts, responses):
     predicted = plan(alpha=alpha, sd_delta=sd_delta, pairs=prompts * per_prompt, pairs_per_prompt=per_prompt, icc=all_pairs_icc(responses)).power
     assert 0.6 < predicted < 0.95  # where power is informative
     assert abs(predicted - simulated) < 0.03, (predicted, simulated)
+
+
+@pytest.fixture(scope="module")
+def all_pairs_audit(tmp_path_factory):
+    """A finished audit of every pair of 4 responses per prompt, no correctness rating: the headline is all pairs, no controls."""
+    import dataclasses
+
+    from tests.stats.compare_audits import write_audit
+
+    data, scores = simulate(0.3, 400, 4, seed=2, quality_effect=0.0)
+    data = dataclasses.replace(data, responses=data.responses.drop(columns="correctness"), rating_columns=["helpfulness"], correctness=None)
+    return write_audit(tmp_path_factory.mktemp("plan") / "audit", data, scores)
+
+
+def test_plan_from_an_audit_recovers_its_design_and_agrees_with_its_own_se(all_pairs_audit):
+    from typicality.audit_folder import read_audit
+    from typicality.stats.power import plan_from_audit
+
+    audit = read_audit(all_pairs_audit, with_data=False)
+    result = plan_from_audit(audit)
+    headline = next(e for e in audit.results["estimates"] if e["id"] == audit.results["headline"]["estimate"])
+    assert result.pairs == headline["n_pairs"] == 2400 and result.pairs_per_prompt == pytest.approx(6.0)
+    assert result.alpha == pytest.approx(headline["alpha"]) and result.sd_delta == pytest.approx(headline["sd_delta"])
+    # The audit's own design effect implies an ICC near the closed form for every pair of 4 responses (2/15).
+    assert result.icc == pytest.approx(all_pairs_icc(4), abs=0.08)
+    # The closed form's SE at the audit's size is the audit's clustered SE, within the formula's small-effect error.
+    predicted_se = 1 / math.sqrt(result.effective_pairs * 0.25) / result.sd_delta
+    assert predicted_se == pytest.approx(headline["se"], rel=0.12)
+    from_se = result.source["pairs_for_target_from_observed_se"]
+    assert result.pairs_for_target == pytest.approx(from_se, rel=0.25)
+
+
+def test_cli_plan_prints_a_sentence_and_a_table_or_json(all_pairs_audit, capsys):
+    import json
+
+    from typicality.cli import main
+
+    assert main(["plan", "--alpha", "0.2", "--sd-delta", "1.25", "--pairs", "1000"]) == 0
+    printed = capsys.readouterr().out
+    assert "98% power" in printed and "503 pairs" in printed and "1,000" in printed
+    assert main(["plan", str(all_pairs_audit), "--json"]) == 0
+    plan_json = json.loads(capsys.readouterr().out)
+    assert plan_json["source"]["kind"] == "audit" and plan_json["pairs"] == 2400
+    assert main(["plan", str(all_pairs_audit), "--icc", "0.1"]) == 2
+    assert "design comes from the audit" in capsys.readouterr().err
+    assert main(["plan", "--pairs", "100"]) == 2
+    assert "either --alpha or --odds-ratio" in capsys.readouterr().err
