@@ -202,6 +202,7 @@ def _cluster_influence(X: np.ndarray, y: np.ndarray, offset: np.ndarray, params:
     return scores @ np.linalg.inv(hessian)
 
 
+@pytest.mark.slow  # hundreds of simulated datasets (~10 s)
 def test_margin_as_offset_recovers_zero_typicality_and_true_quality():
     """Over 200 simulated datasets (alpha 0.5, quality coefficient 1): coverage of 0 and of the true quality coefficient.
 

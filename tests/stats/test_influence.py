@@ -85,6 +85,7 @@ def test_one_step_prompt_deletion_approximates_the_exact_one():
     assert_allclose(cv3(params, one_step)[0, 0], cv3(params, exact)[0, 0], rtol=0.01)
 
 
+@pytest.mark.slow  # hundreds of simulated datasets (~10 s)
 def test_cv3_interval_covers_the_true_alpha():
     """With few prompts (25, 4 pairs each) over 300 simulated datasets, the CV3 t-interval covers the true alpha ~95%."""
     covered = 0
