@@ -237,7 +237,8 @@ def test_a_folder_with_only_results_json_still_gets_a_report(audit_dir):
     store_results(audit_dir, results)
     text = render_report(audit_dir).markdown.read_text(encoding="utf-8")
     model_card = text.split("## Model card", 1)[1].split("\n## ", 1)[0]
-    assert model_card.strip().startswith("Not available:") and "| fingerprint |" not in text
+    assert model_card.strip() == "Not available: results.json records no model card." and "| fingerprint |" not in text
+    assert "scoring.json" not in text  # a file the report no longer reads is not named
     assert "Reference model: the reference model (not recorded)." in text
 
 
