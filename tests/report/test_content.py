@@ -152,11 +152,9 @@ def test_warnings_do_not_repeat_a_reason_the_stats_stage_gave(audit_dir):
         assert any(reason in message for message in found), estimate["id"]  # every reason is stated ...
         if any(reason in message for message in recorded):  # ... and once, when the stats stage already gave it
             assert f"The fit {fit_label(estimate)} could not run ({reason})." not in found
-    # Without the stats stage's words, the report says it itself.
+    # Without the stats stage's words, the report says it itself, naming every fit (several share a reason).
     audit.results["warnings"] = []
     found = warnings(audit, None)
+    assert len({estimate["reason"] for estimate in unfitted}) < len(unfitted)
     for estimate in unfitted:
-        assert f"The fit {fit_label(estimate)} could not run ({estimate['reason']})." in found or any(
-            estimate["reason"] in message for message in found
-        )
-    assert any(message.startswith("The fit equal-correctness · ") and unfitted[0]["reason"] in message for message in found)
+        assert f"The fit {fit_label(estimate)} could not run ({estimate['reason']})." in found, estimate["id"]

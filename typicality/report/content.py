@@ -403,10 +403,12 @@ def warnings(audit: AuditFolder, main: dict | None) -> list[str]:
     found = []
     recorded = results.get("warnings")
     found.extend([recorded] if isinstance(recorded, str) else [str(w) for w in recorded or []] if isinstance(recorded, list) else [])
+    stated = list(found)  # the stats stage's own messages
     for estimate in estimates_of(results):
         reason = str(estimate.get("reason") or "")
-        # The stats stage may already have said so (with the same reason): say it once.
-        if not is_fitted(estimate) and not (reason and any(reason in message for message in found)):
+        # The stats stage may already have said so (with the same reason): say it once. Checked against
+        # its messages only, so two fits that fail for the same reason are both named.
+        if not is_fitted(estimate) and not (reason and any(reason in message for message in stated)):
             found.append(f"The fit {fit_label(estimate)} could not run{_reason_clause(estimate)}.")
     agreement = results.get("agreement")
     if not isinstance(agreement, dict) or number(agreement.get("rate")) is None:
