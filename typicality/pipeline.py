@@ -90,6 +90,7 @@ def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress:
 def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, progress: bool, scoring: ScoringOptions | None = None):
     from typicality.report.terminal import print_results
     from typicality.stats import analyze
+    from typicality.stats.influence import write_influence
 
     console.rule("[3/4] fit")
     unconditional = None
@@ -99,6 +100,9 @@ def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, p
         unconditional = unconditional_scores(data, scoring or ScoringOptions(), progress=progress)
     results = analyze(data, scores, analysis, unconditional=unconditional)
     results.save(out)
+    # Which prompts and pairs drive alpha: influence.parquet and results.json's `influence`
+    # (an audit without a usable fit records why instead of failing here).
+    write_influence(out)
     if progress:
         print_results(results)
     return results
