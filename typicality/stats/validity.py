@@ -58,7 +58,12 @@ def _design_with_ties(design: PairDesign, data, scores, seed: int) -> PairDesign
         dropped = (design.accounting or {}).get("dropped", {}).get("tie (ties='drop')", 0)
         if dropped < MIN_TIES or data is None or scores is None:
             return None
-        candidate = build_pairs(data, scores, seed=seed, ties="half")
+        if design.construction == "paper":
+            from typicality.stats.paper_pairs import build_paper_pairs
+
+            candidate = build_paper_pairs(data, scores, ties="half")
+        else:
+            candidate = build_pairs(data, scores, seed=seed, ties="half")
     return candidate if int((candidate.frame["label"] == 0.5).sum()) >= MIN_TIES else None
 
 
