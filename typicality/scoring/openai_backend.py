@@ -32,7 +32,7 @@ from typicality.scoring.cache import CachedScore
 from typicality.scoring.fingerprint import ModelIdentity
 from typicality.scoring.openai_client import CompletionsClient, RequestRejected, RetryPolicy, api_key_from_environment, parse_endpoint
 from typicality.scoring.openai_echo import EchoMismatch, completion_payload, split_echo
-from typicality.scoring.preparation import EMPTY, NO_TOKENS, UNENCODABLE, WHITESPACE
+from typicality.scoring.preparation import NO_TOKENS, skip_reason
 from typicality.scoring.requests import ScoreRequest, ScoringRun, Skipped, TokenTrace
 
 BACKEND_NAME = "openai"
@@ -173,7 +173,7 @@ class OpenAICompletionsBackend(ScoringBackend):
         """
         traces: list[TokenTrace | Skipped] = []
         for request in requests:
-            reason = _skip_reason(request)
+            reason = skip_reason(request)
             if reason:
                 traces.append(Skipped(request.key, reason))
                 continue
@@ -202,7 +202,7 @@ class OpenAICompletionsBackend(ScoringBackend):
         return traces
 
     def _score_one(self, request: ScoreRequest, stats: EndpointStats) -> CachedScore | Skipped:
-        reason = _skip_reason(request)
+        reason = skip_reason(request)
         if reason:
             return Skipped(request.key, reason)
         prompt, response = request.prompt, request.response
@@ -357,19 +357,6 @@ def _run_concurrently(
         raise
     committer.flush()
     return results
-
-
-def _skip_reason(request: ScoreRequest) -> str | None:
-    """The same counted skips as the local backends (see preparation.py)."""
-    if not isinstance(request.response, str) or request.response == "":
-        return EMPTY
-    if not request.response.strip():
-        return WHITESPACE
-    try:
-        (request.prompt + request.response).encode("utf-8")
-    except (UnicodeEncodeError, TypeError, AttributeError):
-        return UNENCODABLE
-    return None
 
 
 def _context_overflow(rejected: RequestRejected) -> float | None:

@@ -34,7 +34,7 @@ def prepare_requests(
     results: list[Prepared | Skipped | None] = [None] * len(requests)
     pending: list[int] = []
     for index, request in enumerate(requests):
-        reason = _skip_reason(request)
+        reason = skip_reason(request)
         if reason:
             results[index] = Skipped(request.key, reason)
         else:
@@ -62,7 +62,8 @@ def prepare_requests(
     return results  # type: ignore[return-value]
 
 
-def _skip_reason(request: ScoreRequest) -> str | None:
+def skip_reason(request: ScoreRequest) -> str | None:
+    """Why a request cannot be scored (counted in the card), or None; the same rule for every backend."""
     if not isinstance(request.response, str) or request.response == "":
         return EMPTY
     if not request.response.strip():
