@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,17 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from typicality.text_digest import text_digest
 from typicality.audit_folder import COMPARISON_COLUMNS, RESPONSE_COLUMNS  # noqa: F401 - re-exported; the schemas live in the contract
 
 
 def text_id(*parts: str) -> str:
     """A stable 16-hex id for a text (or a tuple of texts): same text, same id, on any machine."""
-    digest = hashlib.sha256()
-    for part in parts:
-        encoded = part.encode("utf-8", errors="surrogatepass")
-        digest.update(len(encoded).to_bytes(8, "little"))
-        digest.update(encoded)
-    return digest.hexdigest()[:16]
+    return text_digest(*parts)[:16]
 
 
 def prompt_id_for(prompt: str) -> str:
