@@ -29,6 +29,8 @@ def alpha_change_interval(design: PairDesign, estimate: dict, n_draws: int = DEF
     pairs = pairs[pairs[columns].notna().all(axis=1) & pairs["label"].notna()]
     y = pairs["label"].to_numpy(dtype=float)
     X = pairs[columns].to_numpy(dtype=float)
+    if design.construction == "paper":  # the paper's fits carry an intercept: both refits get one, before the length column
+        X = np.column_stack([X[:, :-1], np.ones(len(X)), X[:, -1]])
     codes = pd.factorize(pairs["prompt_id"].astype(str))[0]
     members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)] if len(codes) else []
     rng = np.random.default_rng(seed)
