@@ -57,9 +57,10 @@ def test_the_headline_words_the_fits_results_json_names(audit_dir):
     twin = estimate_with_id(results, results["headline"]["length_controlled"])
     top = headline(read_audit(audit_dir))
     assert top["estimate"] == main and top["reason"] == results["headline"]["reason"]
-    agreement, fit, length = top["sentences"]
+    agreement, fit, reason, length = top["sentences"]
     assert agreement.startswith("In 47 pairs, the preferred response was the more typical one")
-    assert "(all · mean_logprob · correctness; 47 pairs)" in fit and quotes(fit, main)
+    assert "fit all · mean_logprob · correctness, 47 pairs)" in fit and quotes(fit, main)
+    assert reason == f"Why this fit is the headline: {results['headline']['reason']}."
     assert length.startswith("With correctness + length as controls, alpha is ") and quotes(length, twin)
     # The change in alpha is the one results.json records, worded, not recomputed or judged.
     assert f"); the length control changes alpha by {results['headline']['alpha_change']['estimate']:+.3f}" in length
@@ -81,8 +82,8 @@ def test_the_length_sentence_follows_what_results_json_records(audit_dir, edit, 
     sentences = headline(read_audit(audit_dir))["sentences"]
     twin = estimate_with_id(results, "all|mean_logprob|correctness+length")
     expected = expected.replace("TWIN_P", f"p = {twin['p_value']:.3f}")
-    assert len(sentences) == 3 and expected in sentences[2]
-    assert ("changes alpha by" in sentences[2]) == (results["headline"]["alpha_change"] is not None)
+    assert len(sentences) == 4 and expected in sentences[3]
+    assert ("changes alpha by" in sentences[3]) == (results["headline"]["alpha_change"] is not None)
 
 
 def test_a_headline_that_could_not_run_or_is_not_named_says_so(audit_dir):

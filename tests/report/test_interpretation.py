@@ -33,7 +33,7 @@ def test_pairwise_data_is_worded_as_an_association(tmp_path):
     assert results["interpretation"]["kind"] == "association"
     text = render_report(folder).markdown.read_text(encoding="utf-8")
     headline = text.split("## Headline", 1)[1].split("\n## ", 1)[0]
-    assert "The association alpha between typicality and preference (no quality control: preference and typicality may share quality)" in headline
+    assert "The association between typicality and preference, alpha (an association, not a bias estimate: no quality rating is controlled" in headline
     assert "typicality-bias estimate" not in headline
     section = text.split("## What alpha means, and how far to trust it", 1)[1].split("\n## ", 1)[0]
     assert "alpha is an association, not a bias estimate" in section
@@ -66,6 +66,6 @@ def test_a_hand_edited_interpretation_is_followed(tmp_path):
     stored["interpretation"] = {"kind": "association", "statement": "Said by hand."}
     (folder / RESULTS_FILE).write_text(json.dumps(stored), encoding="utf-8")
     text = render_report(folder).markdown.read_text(encoding="utf-8")
-    assert "The association alpha between typicality and preference" in text and "Said by hand." in text
+    assert "The association between typicality and preference, alpha" in text and "Said by hand." in text
     # At 120 prompts the CI is worded plainly.
     assert "approximate 95% CI" not in text.split("## Headline", 1)[1].split("\n## ", 1)[0]

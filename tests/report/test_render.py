@@ -142,7 +142,7 @@ def test_reported_numbers_are_the_ones_in_results_json(audit_dir):
         assert headline["controls"] == ["correctness"]  # rated data: the adjusted fit, as the stats stage decided
         twin = estimate_with_id(results, results["headline"]["length_controlled"])
         items = headline_items(path)
-        assert any(f"(all · mean_logprob · correctness; {headline['n_pairs']} pairs)" in item and quotes(item, headline) for item in items), items
+        assert any(f"fit all · mean_logprob · correctness, {headline['n_pairs']} pairs)" in item and quotes(item, headline) for item in items), items
         assert any(item.startswith("With correctness + length as controls, alpha is") and quotes(item, twin) for item in items), items
         assert f"Only {headline['n_pairs']} pairs entered the headline fit" in text
         ordinal = results["ordinal"]
@@ -187,7 +187,7 @@ def test_the_report_follows_a_hand_edited_headline(audit_dir):
     paths = render_report(audit_dir)
     for path in (paths.markdown, paths.html):
         items = headline_items(path)
-        (fit,) = [item for item in items if "(all · sum_logprob · no controls; 47 pairs)" in item]
+        (fit,) = [item for item in items if "fit all · sum_logprob · no controls, 47 pairs)" in item]
         assert quotes(fit, new), fit
         (length,) = [item for item in items if item.startswith("With length as control, alpha is ")]
         assert quotes(length, new_twin) and "; the length control changes alpha by +0.012." in length, length

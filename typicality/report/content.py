@@ -189,16 +189,20 @@ def headline(audit: AuditFolder) -> dict:
 
     main = named_estimate(results, "estimate")
     if main is None:
-        sentences.append("No regression estimate is available: results.json lists no fits.")
+        sentences.append("No regression estimate is available: results.json names no headline fit.")
     elif not is_fitted(main):
         sentences.append(f"The headline fit ({fit_label(main)}) could not run{_reason_clause(main)}.")
     else:
         sentences.append(
-            f"{alpha_subject(results)} ({fit_label(main)}; {fmt_count(main.get('n_pairs'))} pairs) is "
+            f"{alpha_subject(results)} is "
             f"{fmt_coef(main.get('alpha'))} (SE {fmt_coef(main.get('se'))}, {ci_words(main)} {fmt_interval(main.get('ci_low'), main.get('ci_high'))}, "
             f"p {_p_clause(main.get('p_value'))}; odds ratio per SD of Δ typicality {fmt(main.get('odds_ratio_per_sd'), 2)}, "
-            f"win-probability change from −1 to +1 SD {fmt_signed(main.get('win_prob_change'))})."
+            f"win-probability change from −1 to +1 SD {fmt_signed(main.get('win_prob_change'))}; "
+            f"fit {fit_label(main)}, {fmt_count(main.get('n_pairs'))} pairs)."
         )
+        reason = (results.get("headline") or {}).get("reason")
+        if reason:
+            sentences.append(f"Why this fit is the headline: {reason}.")
         sentences.append(_length_sentence(named_estimate(results, "length_controlled"), (results.get("headline") or {}).get("alpha_change")))
     return {"sentences": sentences, "estimate": main, "reason": (results.get("headline") or {}).get("reason")}
 

@@ -49,9 +49,9 @@ def alpha_subject(results: dict) -> str:
     """How the headline sentence names alpha: a bias estimate controlled for X, or an association."""
     record = interpretation_of(results)
     if record.get("kind") == "bias":
-        return f"The typicality-bias estimate alpha, controlled for {record.get('quality_control')}"
+        return f"The typicality-bias estimate alpha, controlled for {record.get('quality_control')},"
     if record.get("kind") == "association":
-        return "The association alpha between typicality and preference (no quality control: preference and typicality may share quality)"
+        return "The association between typicality and preference, alpha (an association, not a bias estimate: no quality rating is controlled, so better responses may be both preferred and more typical),"
     return "The typicality coefficient alpha"
 
 
