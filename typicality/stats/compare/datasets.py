@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 from scipy.stats import chi2, norm
@@ -29,7 +30,7 @@ FEW_DATASETS = 5  # below this tau² and I² are very imprecise
 
 def compare_datasets(audits: list[ComparedAudit]) -> tuple[dict, list[str]]:
     """The dataset comparison's content for comparison.json, and its warnings."""
-    warnings: list[str] = []
+    notes: list[str] = []
     labels = [item.label for item in audits]
     estimates = [item.estimate for item in audits]
     unfitted = [label for label, estimate in zip(labels, estimates) if not estimate.get("fitted")]
@@ -61,17 +62,19 @@ def compare_datasets(audits: list[ComparedAudit]) -> tuple[dict, list[str]]:
     pooled = pool(effect, se**2, labels)
     specs = {(e["slice"], e["typicality"], tuple(e["controls"])) for e in estimates}
     if len(specs) > 1:
-        warnings.append("The compared fits differ between audits (" + "; ".join(f"{label}: {e['id']}" for label, e in zip(labels, estimates)) + "); the pooled effect mixes them.")
+        notes.append("The compared fits differ between audits (" + "; ".join(f"{label}: {e['id']}" for label, e in zip(labels, estimates)) + "); the pooled effect mixes them.")
     if len({item.fingerprint for item in audits}) > 1:
-        warnings.append("The audits use different reference models, so a difference between datasets is confounded with the model.")
+        notes.append("The audits use different reference models, so a difference between datasets is confounded with the model.")
     if len(audits) < FEW_DATASETS:
-        warnings.append(f"Only {len(audits)} datasets: tau² and I² (and the random-effects interval) are very imprecise with fewer than {FEW_DATASETS}.")
-    return {"effect": "alpha × SD(Δℓ): log odds ratio per SD", "datasets": rows, "pooled": pooled, "differences": differences(rows)}, warnings
+        notes.append(f"Only {len(audits)} datasets: tau² and I² (and the random-effects interval) are very imprecise with fewer than {FEW_DATASETS}.")
+    return {"effect": "alpha × SD(Δℓ): log odds ratio per SD", "datasets": rows, "pooled": pooled, "differences": differences(rows)}, notes
 
 
 def pool(effect: np.ndarray, variance: np.ndarray, labels: list[str]) -> dict:
     """Fixed- and random-effects (DerSimonian-Laird, tau² truncated at 0) pooled effects, tau², I², Cochran's Q."""
-    combined = combine_effects(effect, variance, method_re="dl", row_names=labels, use_t=False)
+    with warnings.catch_warnings():  # a negative untruncated tau² makes statsmodels take sqrt of negatives in rows not used then
+        warnings.simplefilter("ignore", RuntimeWarning)
+        combined = combine_effects(effect, variance, method_re="dl", row_names=labels, use_t=False)
     frame = combined.summary_frame()
     q, df = float(combined.q), len(effect) - 1
     tau2 = max(0.0, float(combined.tau2))
