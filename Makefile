@@ -29,8 +29,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e .
 	touch $@
 
+# llama.cpp (the `server` extra) is compiled for portable AVX2 rather than for the build
+# machine's own CPU: a native build of llama-cpp-python 0.3.36 segfaults on this CPU's
+# AVX-512/AMX paths at the first decode. --no-binary and --no-cache-dir keep pip from reusing a
+# wheel built with other flags (pip keys its cache of built wheels by source, not by CMAKE_ARGS).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
+
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -e '.[test,server]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-cache-dir --no-binary llama-cpp-python -e '.[test,server]'
 	touch $@
 
 install: $(VENV)/.installed
