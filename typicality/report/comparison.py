@@ -130,7 +130,7 @@ def comparison_context(content: dict) -> dict:
     audits = [
         {
             "label": item["label"],
-            "dataset": " / ".join(str(part) for part in (item["dataset"].get("title") or item["dataset"].get("name"), item["dataset"].get("subset"), item["dataset"].get("split")) if part),
+            "dataset": item["dataset"].get("title") or " / ".join(str(part) for part in (item["dataset"].get("name"), item["dataset"].get("subset"), item["dataset"].get("split")) if part),
             "model": item["model"].get("fingerprint") or item["model"].get("name") or "unknown",
             "estimate": item["estimate"]["id"],
             "alpha": fmt_coef(item["estimate"]["alpha"]),
@@ -142,7 +142,7 @@ def comparison_context(content: dict) -> dict:
     ]
     context = {
         "title": ("Model comparison: " if kind == "models" else "Dataset comparison: ") + _audit_names(content),
-        "kind": kind,
+        "kind": {"models": "model", "datasets": "dataset"}[kind],
         "effect": content.get("effect", "headline"),
         "sentences": summary_sentences(content),
         "audits": audits,
