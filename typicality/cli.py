@@ -323,7 +323,7 @@ def add_merge_cache_command(commands) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from typicality.scoring.check import check_model
 
-    report = check_model(scoring_options(args), against=args.against, progress=not args.no_progress)
+    report = check_model(scoring_options(args), against=args.against, progress=not args.no_progress, against_tolerance=args.against_tolerance)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0 if report.passed else 1
@@ -345,6 +345,7 @@ def add_check_command(commands) -> None:
     parser.add_argument("model", metavar="MODEL", help="as for --model: gemma-3-270m, a Hugging Face id, a folder, a .gguf file, or openai:URL#MODEL")
     add_model_options(parser, model_flag=False)
     parser.add_argument("--against", metavar="MODEL", help="also compare per-token log-probabilities with a second model (e.g. the in-process one)")
+    parser.add_argument("--against-tolerance", type=float, default=0.1, metavar="NATS", help="--against: mean per-token difference allowed (default 0.1; a quantized server against a float32 copy of its weights differs by ~0.1, so use ~0.25 there)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(run=cmd_check)
 

@@ -171,7 +171,10 @@ def test_wrong_model_name_or_url_is_one_clear_message(server, hh_short, tmp_path
 
 def test_the_server_passes_the_check_and_agrees_token_by_token_with_the_in_process_model(server):
     """`typicality check openai:...#gemma --against gemma-3-270m`: the server path against the same weights in-process."""
-    report = check_backend(endpoint(server.url), against=load_backend("gemma-3-270m", device="cpu", progress=False))
+    # The server computes with Q4_K weights and 8-bit activations, the in-process model with the same
+    # weights dequantized to float32: they differ by ~0.1 nats per token on average (measured 0.101),
+    # while the bugs the check exists for (BOS, off-by-one, boundary) move tokens by whole nats.
+    report = check_backend(endpoint(server.url), against=load_backend("gemma-3-270m", device="cpu", progress=False), against_tolerance=0.25)
     assert report.passed, report.to_dict()
     agreement = next(check.detail for check in report.checks if check.name == "agreement")
     assert agreement.split(" of ")[0] == agreement.split(" of ")[1].split(" ")[0]  # every response token aligned
