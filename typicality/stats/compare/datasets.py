@@ -75,7 +75,7 @@ def pool(effect: np.ndarray, variance: np.ndarray, labels: list[str]) -> dict:
     with warnings.catch_warnings():  # a negative untruncated tau² makes statsmodels take sqrt of negatives in rows not used then
         warnings.simplefilter("ignore", RuntimeWarning)
         combined = combine_effects(effect, variance, method_re="dl", row_names=labels, use_t=False)
-    frame = combined.summary_frame()
+        frame = combined.summary_frame()
     q, df = float(combined.q), len(effect) - 1
     tau2 = max(0.0, float(combined.tau2))
     random_row = frame.loc["random effect"] if combined.tau2 > 0 else frame.loc["fixed effect"]
