@@ -10,7 +10,7 @@ and loaded through the project's own `load_backend` (the user's path). The token
 word-level one made on the spot (one token per synthetic word), so every prompt and response
 has exactly the token length drawn for it. Two workloads, shaped like the real data:
 - hh-rlhf: two responses per prompt; prompts and responses log-normal in length;
-- helpsteer: four responses per prompt, longer prompts and responses (HelpSteer2's shape).
+- helpsteer: two responses per prompt, short prompts and long responses (HelpSteer2's shape).
 For each: tokens/s of the scorer (all responses) and of the naive loop (one sequence at a time,
 full logits; on `--naive-responses` of them, rate compared per position), and model-FLOPs
 utilisation = the scorer's counted work (arithmetic.py: body per distinct context token and
@@ -67,10 +67,11 @@ class Shape:
     longest: int = 2048
 
 
-# Medians measured on the real test splits with the Gemma 3 tokenizer (benchmarks/README.md);
-# HH-RLHF's prompts are multi-turn dialogues, HelpSteer2's responses are long answers.
-HH_RLHF = Shape("hh-rlhf", 2, 110, 0.9, 45, 0.9)
-HELPSTEER = Shape("helpsteer", 4, 170, 1.0, 280, 0.7)
+# Medians and log-sds measured with the Gemma 3 tokenizer on the local copies (300 HH-RLHF
+# helpful-base test prompts; HelpSteer2's first 100 training rows): HH-RLHF's prompts are
+# multi-turn dialogues with short answers, HelpSteer2's prompts are short with long answers.
+HH_RLHF = Shape("hh-rlhf", 2, 103, 1.07, 32, 0.95)
+HELPSTEER = Shape("helpsteer", 2, 19, 1.38, 282, 0.72)
 
 
 def word_tokenizer(vocab_size: int):

@@ -8,8 +8,8 @@ max |delta mean_logprob| <= 0.01 against float32. The work splits where the sche
   bfloat16 (a bfloat16 copy of the model; matmuls on the CPU's AMX tiles through oneDNN);
 - the output layer at the positions that predict response tokens, then log-softmax in float32:
   float32 (the reference, weight @ hidden.T as the scorer runs it), bfloat16 (logits rounded to
-  bfloat16), or weight-only int8 (per-row scales, `aten._weight_int8pack_mm`, activations in
-  bfloat16).
+  bfloat16), bfloat16 with the target's and the top-64 logits recomputed in float32, or
+  weight-only int8 (per-row scales, `aten._weight_int8pack_mm`, activations in bfloat16).
 Each part is timed on its own (median of `--repeats`), so every combination's time and its
 scores' distance from float32 follow. Also the project's own opt-in `--dtype bfloat16` end to
 end through `typicality.scoring.score`, against float32, in the same run.
@@ -69,16 +69,41 @@ def softcapped(logits: torch.Tensor, softcap: float | None) -> torch.Tensor:
 
 
 def head_scores(head, states, items, softcap) -> tuple[list[float], float]:
-    """Mean log-likelihood per response from an output-layer function `head(hidden) -> logits`, and the seconds."""
+    """Mean log-likelihood per response from an output-layer function `head(hidden, targets) -> logprobs`, and the seconds."""
     means = []
     tick = time.perf_counter()
     with torch.inference_mode():
         for hidden, (ids, cut) in zip(states, items):
-            logits = softcapped(head(hidden).float(), softcap)
-            targets = torch.tensor(ids[cut:])
-            logprobs = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
+            logprobs = head(hidden, torch.tensor(ids[cut:]), softcap)
             means.append(float(logprobs.double().mean()))
     return means, time.perf_counter() - tick
+
+
+def from_logits(logits_of):
+    """A head that computes all logits with `logits_of(hidden)`, then log-softmax in float32."""
+
+    def head(hidden, targets, softcap):
+        logits = softcapped(logits_of(hidden).float(), softcap)
+        return torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
+
+    return head
+
+
+def bf16_with_exact_top(weight: torch.Tensor, weight_bf16: torch.Tensor, k: int = 64):
+    """bfloat16 logits (fast on AMX, but rounded to 8 bits of mantissa), with the target's and the
+    top-k logits recomputed in float32: the rounding then only touches the tail of the softmax sum,
+    where independent errors of +-0.2% on small terms mostly cancel."""
+
+    def head(hidden, targets, softcap):
+        hidden32 = hidden.float()
+        logits = softcapped(torch.matmul(weight_bf16, hidden32.to(torch.bfloat16).t()).t().float(), softcap)
+        top = logits.topk(k, dim=1).indices
+        exact_top = softcapped(torch.einsum("nh,nkh->nk", hidden32, weight[top]), softcap)
+        logits.scatter_(1, top, exact_top)
+        exact_target = softcapped((hidden32 * weight[targets]).sum(-1), softcap)
+        return exact_target - torch.logsumexp(logits, dim=1)
+
+    return head
 
 
 def int8_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,19 +138,22 @@ def main() -> None:
     weight_bf16 = weight.to(torch.bfloat16)
     weight_int8, scales = int8_rows(weight)
     heads = {
-        "float32": lambda h: torch.matmul(weight, h.float().t()).t(),
-        "bfloat16": lambda h: torch.matmul(weight_bf16, h.to(torch.bfloat16).t()).t(),
-        "int8 weights": lambda h: torch.ops.aten._weight_int8pack_mm(h.to(torch.bfloat16), weight_int8, scales.to(torch.bfloat16)),
+        "float32": from_logits(lambda h: torch.matmul(weight, h.float().t()).t()),
+        "bfloat16": from_logits(lambda h: torch.matmul(weight_bf16, h.to(torch.bfloat16).t()).t()),
+        "bf16+top64": bf16_with_exact_top(weight, weight_bf16),
+        "int8 weights": from_logits(lambda h: torch.ops.aten._weight_int8pack_mm(h.to(torch.bfloat16), weight_int8, scales.to(torch.bfloat16))),
     }
 
     median = statistics.median
     body = {}
     for name, body_model in (("float32", model), ("bfloat16", model_bf16)):
+        body_states(body_model, items[:1], torch.float32)  # warm-up: first-call costs are not the scheme's
         runs = [body_states(body_model, items, torch.float32) for _ in range(args.repeats)]
         body[name] = (runs[0][0], median(seconds for _, seconds in runs))
     head = {}
     for name, function in heads.items():
         for body_name, (states, _) in body.items():
+            head_scores(function, states[:1], items[:1], softcap)  # warm-up
             runs = [head_scores(function, states, items, softcap) for _ in range(args.repeats)]
             head[(body_name, name)] = (runs[0][0], median(seconds for _, seconds in runs))
 
@@ -143,17 +171,21 @@ def main() -> None:
     # The project's own opt-in: `--dtype bfloat16` end to end through the scorer.
     del model_bf16
     backend_bf16 = load_backend("gemma-3-270m", device="cpu", dtype="bfloat16", progress=False)
-    timings = {}
-    for name, scorer_backend in (("float32", backend), ("bfloat16", backend_bf16)):
-        with tempfile.TemporaryDirectory() as cache_dir:
-            score(data.limit(1), scorer_backend, cache_dir=Path(cache_dir) / "warm-up", progress=False)
-            tick = time.perf_counter()
-            result = score(data, scorer_backend, cache_dir=cache_dir, progress=False)
-            timings[name] = (time.perf_counter() - tick, result.table["mean_logprob"].tolist())
-    worst = max(abs(a - b) for a, b in zip(timings["float32"][1], timings["bfloat16"][1]))
-    print(f"\nscorer end to end: float32 {timings['float32'][0]:.1f} s, --dtype bfloat16 {timings['bfloat16'][0]:.1f} s: "
-          f"{timings['float32'][0] / timings['bfloat16'][0]:.2f}x, max |d mean_logprob| {worst:.2e}")
-    print(f"lower_precision_scorer_bf16_speedup={timings['float32'][0] / timings['bfloat16'][0]:.2f}")
+    seconds: dict[str, list[float]] = {"float32": [], "bfloat16": []}
+    means = {}
+    for _ in range(args.repeats):  # interleaved, so a change in the machine's load hits both alike
+        for name, scorer_backend in (("float32", backend), ("bfloat16", backend_bf16)):
+            with tempfile.TemporaryDirectory() as cache_dir:
+                score(data.limit(1), scorer_backend, cache_dir=Path(cache_dir) / "warm-up", progress=False)
+                tick = time.perf_counter()
+                result = score(data, scorer_backend, cache_dir=cache_dir, progress=False)
+                seconds[name].append(time.perf_counter() - tick)
+                means[name] = result.table["mean_logprob"].tolist()
+    worst = max(abs(a - b) for a, b in zip(means["float32"], means["bfloat16"]))
+    speedup = median(seconds["float32"]) / median(seconds["bfloat16"])
+    print(f"\nscorer end to end (median of {args.repeats}, interleaved): float32 {median(seconds['float32']):.1f} s, "
+          f"--dtype bfloat16 {median(seconds['bfloat16']):.1f} s: {speedup:.2f}x, max |d mean_logprob| {worst:.2e}")
+    print(f"lower_precision_scorer_bf16_speedup={speedup:.2f}")
     print(f"lower_precision_scorer_bf16_max_difference={worst:.3g}")
 
 

@@ -39,11 +39,24 @@ EXACT_VS_NAIVE = 1e-4  # max |difference| in mean log-likelihood, nats per token
 AGREE_WITH_LM_EVAL = 5e-3  # max |difference| in summed log-likelihood, nats
 
 
-def run_phase(method: str, pairs: int, seed: int, folder: Path, *extra: str) -> dict:
-    out = folder / f"{method}{'-'.join(('',) + extra[1::2])}.json"
+def run_phase(name: str, method: str, pairs: int, seed: int, folder: Path, *extra: str) -> dict:
+    """Run one method in its own process; its result is kept as `folder/name.json`."""
+    out = folder / f"{name}.json"
     command = [sys.executable, str(HERE / "scoring_phases.py"), method, "--pairs", str(pairs), "--seed", str(seed), "--out", str(out), *extra]
     subprocess.run(command, check=True)
     return json.loads(out.read_text())
+
+
+def saved_phases(folder: Path) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates]]:
+    """The phases and rates a run kept with --keep-phases (to re-summarise a run, or one stopped midway)."""
+    scorer_runs = [json.loads(p.read_text()) for p in sorted(folder.glob("scorer-*.json"))]
+    naive = json.loads((folder / "naive.json").read_text()) if (folder / "naive.json").exists() else None
+    lm_eval = {}
+    for path in folder.glob("lm-eval-*.json"):
+        phase = json.loads(path.read_text())
+        lm_eval[phase["batch_size"]] = phase
+    rates = [Rates(**r) for r in json.loads((folder / "rates.json").read_text())]
+    return scorer_runs, naive, dict(sorted(lm_eval.items())), rates
 
 
 def describe(name: str, phase: dict, positions: int) -> str:
@@ -60,6 +73,8 @@ def main() -> None:
     parser.add_argument("--lm-eval-batch-sizes", default="1,2,4", help="comma-separated; empty to skip lm-eval (default 1,2,4)")
     parser.add_argument("--scorer-repeats", type=int, default=2, help="scorer runs, spread over the benchmark (default 2)")
     parser.add_argument("--skip-naive", action="store_true", help="leave out the naive loop (then no speedup_vs_naive)")
+    parser.add_argument("--keep-phases", type=Path, help="keep each phase's JSON and the measured rates in this folder")
+    parser.add_argument("--from-phases", type=Path, help="run nothing: summarise the phases kept in this folder by --keep-phases")
     args = parser.parse_args()
     batch_sizes = [int(b) for b in args.lm_eval_batch_sizes.split(",") if b.strip()]
 
@@ -79,6 +94,15 @@ def main() -> None:
         f"naive {naive_arithmetic.total_flops / 1e12:.2f} TFLOP ({naive_arithmetic.total_flops / mine.total_flops:.2f}x)"
     )
 
+    if args.from_phases:
+        scorer_runs, naive, lm_eval, rates = saved_phases(args.from_phases)
+    else:
+        scorer_runs, naive, lm_eval, rates = run_all(args, batch_sizes, shape)
+    summarise(scorer_runs, naive, lm_eval, rates, counts, mine, naive_arithmetic, len(pairs))
+
+
+def run_all(args, batch_sizes: list[int], shape: ModelShape) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates]]:
+    """Every phase in its own process, the matmul rate measured before, between and after them."""
     rates: list[Rates] = []
 
     def measure() -> None:
@@ -86,23 +110,30 @@ def main() -> None:
         now = rates[-1]
         print(f"  float32 matmul rate now: output layer {now.output / 1e9:.0f} GFLOP/s, body {now.body / 1e9:.0f} GFLOP/s "
               f"(per CPU second: {now.output_cpu / 1e9:.0f}, {now.body_cpu / 1e9:.0f})", flush=True)
+        if args.keep_phases:
+            (args.keep_phases / "rates.json").write_text(json.dumps([vars(r) for r in rates]))
 
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = args.keep_phases or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
         measure()
-        scorer_runs = [run_phase("scorer", args.pairs, args.seed, folder)]
+        scorer_runs = [run_phase("scorer-1", "scorer", args.pairs, args.seed, folder)]
         measure()
         naive = None
         if not args.skip_naive:
-            naive = run_phase("naive", args.pairs, args.seed, folder)
+            naive = run_phase("naive", "naive", args.pairs, args.seed, folder)
             measure()
         lm_eval = {}
         for size in batch_sizes:
-            lm_eval[size] = run_phase("lm-eval", args.pairs, args.seed, folder, "--batch-size", str(size))
+            lm_eval[size] = run_phase(f"lm-eval-{size}", "lm-eval", args.pairs, args.seed, folder, "--batch-size", str(size))
             measure()
-        for _ in range(args.scorer_repeats - 1):
-            scorer_runs.append(run_phase("scorer", args.pairs, args.seed, folder))
+        for run in range(2, args.scorer_repeats + 1):
+            scorer_runs.append(run_phase(f"scorer-{run}", "scorer", args.pairs, args.seed, folder))
             measure()
+    return scorer_runs, naive, lm_eval, rates
+
+
+def summarise(scorer_runs, naive, lm_eval, rates, counts, mine, naive_arithmetic, responses: int) -> None:
 
     median = statistics.median
     rate = Rates(output=median(r.output for r in rates), body=median(r.body for r in rates),
@@ -113,7 +144,7 @@ def main() -> None:
     if scorer["n_tokens"] != [n for _, n in counts.responses]:
         print("WARNING: the scorer's token counts differ from the independent count (boundary or BOS rule changed?)")
 
-    print(f"\nresults (same {len(pairs)} responses, {positions:,} positions; tokens/s counts positions):")
+    print(f"\nresults (same {responses} responses, {positions:,} positions; tokens/s counts positions):")
     print(describe("scorer", scorer, positions) + f"   (median of {len(scorer_runs)}: " + ", ".join(f"{r['seconds']:.1f}" for r in scorer_runs) + " s)")
     if naive:
         print(describe("naive", naive, positions))
