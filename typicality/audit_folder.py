@@ -160,12 +160,7 @@ def load_scores(path: str | Path) -> ScoreResult:
     path = Path(path)
     if path.is_dir():
         path = path / SCORES_FILE
-    if not path.exists():
-        raise TypicalityError(f"No scores file at {path}: score the data first (`typicality score ... --out {path}`) or pass --scores FILE.")
-    try:
-        arrow = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise TypicalityError(f"{path} is not a readable parquet file ({one_line(error)}).") from None
+    arrow = _read_parquet(path, f"No scores file at {path}: score the data first (`typicality score ... --out {path}`) or pass --scores FILE.")
     missing = [column for column in REQUIRED_SCORE_COLUMNS if column not in arrow.column_names]
     if missing:
         raise TypicalityError(
@@ -229,12 +224,7 @@ def load_pairs(path: str | Path) -> PairDesign:
     path = Path(path)
     if path.is_dir():
         path = path / PAIRS_FILE
-    if not path.exists():
-        raise TypicalityError(f"No pair design at {path}: run `typicality fit` (or `typicality audit`) to write it.")
-    try:
-        arrow = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise TypicalityError(f"{path} is not a readable parquet file ({one_line(error)}).") from None
+    arrow = _read_parquet(path, f"No pair design at {path}: run `typicality fit` (or `typicality audit`) to write it.")
     metadata = arrow.schema.metadata or {}
     if PAIR_DESIGN_KEY not in metadata:
         raise TypicalityError(f"{path} is not a pair design written by this version of typicality: re-run `typicality fit` on its folder.")
@@ -355,6 +345,16 @@ def _optional(audit: AuditFolder, path: Path, reader):
 
 # ---------------------------------------------------------------------------------------------
 # Writing helpers
+
+
+def _read_parquet(path: Path, absent: str) -> pa.Table:
+    """A parquet file as an arrow table (metadata kept); `absent` is the message when there is none."""
+    if not path.exists():
+        raise TypicalityError(absent)
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise TypicalityError(f"{path} is not a readable parquet file ({one_line(error)}).") from None
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[bytes, bytes]) -> None:

@@ -18,12 +18,12 @@ from typicality.stats.influence import (
     compute_influence,
     cv3,
     headline_record,
-    newton_logit,
     pair_dfbeta,
     prompt_deletions,
     write_influence,
 )
 from typicality.stats.typicality_bias import TypicalityBias
+from typicality.stats.pairwise_models import fit_logit as newton_fit
 
 
 def _small_logit(n_prompts: int, pairs_per_prompt: int, seed: int, alpha: float = 0.8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -43,14 +43,15 @@ def _refit(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def test_newton_matches_statsmodels():
     X, y, _ = _small_logit(50, 3, seed=0)
-    params, converged = newton_logit(X, y)
+    fitted = newton_fit(y, X, np.arange(len(y)))
+    params, converged = fitted.params, fitted.converged
     assert converged
     assert_allclose(params, _refit(X, y), rtol=1e-8)
 
 
 def test_pair_dfbeta_is_statsmodels_glm_influence_and_close_to_literal_refits():
     X, y, _ = _small_logit(40, 2, seed=1)
-    params, _ = newton_logit(X, y)
+    params = newton_fit(y, X, np.arange(len(y))).params
     dfbeta = pair_dfbeta(X, y, params)
     influence = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12).get_influence()
     assert_allclose(dfbeta, -np.asarray(influence.d_params), rtol=1e-6, atol=1e-12)  # statsmodels: b - b_(i)
@@ -62,7 +63,7 @@ def test_pair_dfbeta_is_statsmodels_glm_influence_and_close_to_literal_refits():
 
 def test_exact_prompt_deletion_is_a_literal_refit():
     X, y, groups = _small_logit(30, 4, seed=2)
-    params, _ = newton_logit(X, y)
+    params = newton_fit(y, X, np.arange(len(y))).params
     exact, converged = prompt_deletions(X, y, groups, params, exact=True)
     assert converged.all()
     literal = np.array([_refit(X[groups != g], y[groups != g]) for g in range(30)])
@@ -75,7 +76,7 @@ def test_exact_prompt_deletion_is_a_literal_refit():
 def test_one_step_prompt_deletion_approximates_the_exact_one():
     """The one-step deletion (used beyond EXACT_MAX_PROMPTS prompts) against the exact one, on 1,500 prompts."""
     X, y, groups = _small_logit(1500, 6, seed=3)
-    params, _ = newton_logit(X, y)
+    params = newton_fit(y, X, np.arange(len(y))).params
     exact, _ = prompt_deletions(X, y, groups, params, exact=True)
     one_step, _ = prompt_deletions(X, y, groups, params, exact=False)
     change_exact, change_one = exact[:, 0] - params[0], one_step[:, 0] - params[0]

@@ -40,6 +40,7 @@ from typicality.errors import TypicalityError
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice
 from typicality.stats.typicality_bias import fit_logit
+from typicality.stats.pairwise_models import fit_logit as newton_fit
 
 EXACT_MAX_PROMPTS = 3000  # exact leave-one-prompt-out refits up to this many prompts; one-step beyond
 TOP_SHARE = 0.01  # "without the top 1% of prompts"
@@ -75,27 +76,11 @@ def estimate_arrays(design: PairDesign, estimate: dict) -> _Fit:
     X = pairs[columns].to_numpy(dtype=float)
     y = pairs["label"].to_numpy(dtype=float)
     groups, prompts = pd.factorize(pairs["prompt_id"].astype(str))
-    params, converged = newton_logit(X, y)
+    fitted = newton_fit(y, X, groups)  # the same Newton fit the bootstrap and validation tables use
+    params, converged = fitted.params, fitted.converged
     if not converged:
         raise TypicalityError(f"The fit {estimate['id']} did not converge when refitted for influence; its influence is not computed.")
     return _Fit(X, y, groups, np.asarray(prompts, dtype=object), pairs, params)
-
-
-def newton_logit(X: np.ndarray, y: np.ndarray, start: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
-    """Maximum likelihood of the no-intercept logit by Newton's method (labels 0, 1 or 1/2)."""
-    b = np.zeros(X.shape[1]) if start is None else np.array(start, dtype=float)
-    for _ in range(NEWTON_MAX_STEPS):
-        mu = expit(X @ b)
-        gradient = X.T @ (y - mu)
-        hessian = (X * (mu * (1 - mu))[:, None]).T @ X
-        try:
-            step = np.linalg.solve(hessian, gradient)
-        except np.linalg.LinAlgError:
-            return b, False
-        b = b + step
-        if np.max(np.abs(step)) < NEWTON_TOLERANCE:
-            return b, bool(np.all(np.isfinite(b)))
-    return b, False
 
 
 def pair_dfbeta(X: np.ndarray, y: np.ndarray, params: np.ndarray) -> np.ndarray:
