@@ -65,7 +65,7 @@ test: $(VENV)/.installed-test browser
 
 # Benchmarks (benchmarks/README.md): the endpoint's requests/s, a cached audit on 10,000 simulated pairs,
 # tokens/s and memory at BENCH_PAIRS vs BENCH_LARGE pairs, then the scorer against the naive loop and
-# lm-evaluation-harness on BENCH_PAIRS real HH-RLHF pairs (needs ../shared/data). About 15 minutes on 2 cores.
+# lm-evaluation-harness on BENCH_PAIRS real HH-RLHF pairs (needs ../shared/data). About 10 minutes on 2 quiet cores.
 # The last lines are speedup_vs_naive=, speedup_vs_lm_eval= and matmul_fraction=.
 BENCH_PAIRS ?= 40
 BENCH_LARGE ?= 400
