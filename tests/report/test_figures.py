@@ -196,3 +196,18 @@ def test_preference_rate_plot_survives_bins_that_are_all_wins_or_all_losses():
     pairs = pd.DataFrame({"delta_mean_logprob": delta, "label": [0.0 if d < 0 else 1.0 for d in delta], "response_a": ids, "response_b": ids[::-1]})
     figure = plot_preference_rate(pairs, "delta_mean_logprob", {"alpha": 2.0, "se": 0.5, "ci_low": 1.0, "ci_high": 3.0, "fitted": True})
     assert figure.axes
+
+
+def test_a_continuous_rating_is_drawn_by_quintile():
+    """A score with thousands of distinct values gets five levels (quintile medians), each the mean of its fifth."""
+    from typicality.report.figures import typicality_by_rating_table
+
+    rng = np.random.default_rng(0)
+    responses = pd.DataFrame({"response_id": [f"r{i}" for i in range(1000)], "score": rng.normal(size=1000), "stars": rng.integers(0, 5, 1000).astype(float)})
+    scores = pd.DataFrame({"response_id": responses["response_id"], "mean_logprob": rng.normal(-2, 0.5, 1000)})
+    long = typicality_by_rating_table(scores, responses, ["score", "stars"])
+    assert long.groupby("rating")["level"].nunique().to_dict() == {"score": 5, "stars": 5}
+    by_hand = responses.assign(fifth=pd.qcut(responses["score"], 5, labels=False), mean_logprob=scores["mean_logprob"])
+    drawn = long[long["rating"] == "score"].groupby("level")["mean_logprob"].mean().to_numpy()
+    assert np.allclose(drawn, by_hand.groupby("fifth")["mean_logprob"].mean().to_numpy())
+    assert (long.loc[long["rating"] == "stars", "level"].to_numpy() == responses["stars"].to_numpy()).all()  # a rating scale is kept as it is

@@ -28,6 +28,7 @@ from typicality.report.acting import influence_figures
 DPI = 150
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 FIGURE_NAMES = ("delta_distribution", "preference_rate", "forest", "length_confound", "typicality_by_rating")
+MAX_RATING_LEVELS = 10  # more distinct values than this: a continuous score, drawn by quintile
 DELTA_LABEL = "Δ mean log-likelihood per token (nats)"
 
 
@@ -272,6 +273,13 @@ def typicality_by_rating_table(scores: pd.DataFrame, responses: pd.DataFrame, ra
     long = joined.melt(id_vars=["response_id", "mean_logprob"], value_vars=rating_columns, var_name="rating", value_name="level")
     long = long.dropna(subset=["level", "mean_logprob"]).astype({"mean_logprob": float, "level": float})
     long["level"] = long["level"] + 0.0  # -0.0 + 0.0 is 0.0: a rounded -0 must not become its own level
+    # A continuous score is not a rating scale: drawn by quintile (labelled by the quintile's
+    # median), not as thousands of one-response levels (which also took matplotlib minutes).
+    for name in rating_columns:
+        rows = long["rating"] == name
+        if long.loc[rows, "level"].nunique() > MAX_RATING_LEVELS:
+            quintile = pd.qcut(long.loc[rows, "level"], 5, labels=False, duplicates="drop")
+            long.loc[rows, "level"] = long.loc[rows, "level"].groupby(quintile).transform("median").round(3)
     return long
 
 
