@@ -1,6 +1,6 @@
 """Acting on an audit: the per-pair numbers that remove the fitted typicality term from a preference dataset.
 
-The annotator model (METHOD.md) is Bradley-Terry with a typicality term:
+The annotator model (docs/method.md) is Bradley-Terry with a typicality term:
 
     P(first preferred over second) = sigmoid(d'beta + alpha * dl)
 
