@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.conftest import shared_file
 from tests.report.synthetic import store_results, stored_results
 from typicality.audit_folder import PAIRS_FILE, SCORES_FILE, read_audit
 from typicality.report.figures import (

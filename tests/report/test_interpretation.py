@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.stats.builders import random_pairwise
 from typicality.audit_folder import RESULTS_FILE, save_data
 from typicality.report import render_report

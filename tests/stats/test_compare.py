@@ -8,7 +8,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
 from scipy.special import expit
 from scipy.stats import binomtest, norm, pearsonr, spearmanr
 

@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 
 from typicality.audit_folder import INFLUENCE_FILE, PairDesign, read_audit
 from typicality.errors import TypicalityError
-from typicality.stats import analyze, build_pairs, simulate
+from typicality.stats import analyze, simulate
 from typicality.stats.folders import write_simulation
 from typicality.stats.influence import (
     compute_influence,
