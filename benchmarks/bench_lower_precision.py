@@ -30,27 +30,16 @@ sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
 from arithmetic import ModelShape, measure_rates  # noqa: E402
-from workload import hh_rlhf, text_pairs  # noqa: E402
+from workload import hh_rlhf, joint_tokens, text_pairs  # noqa: E402
 
 from typicality.scoring import load_backend, score  # noqa: E402
-from typicality.scoring.join import scoring_context  # noqa: E402
 
 KEEP_SPEEDUP, KEEP_DIFFERENCE = 1.5, 0.01
 
 
 def sequences(tokenizer, pairs):
     """(token ids with BOS, index of the first response token) per response, by the common-prefix rule."""
-    bos = [tokenizer.bos_token_id]
-    out = []
-    for prompt, response in pairs:
-        context = scoring_context(prompt, response)
-        prompt_ids = bos + tokenizer(context, add_special_tokens=False)["input_ids"]
-        joint = bos + tokenizer(context + response, add_special_tokens=False)["input_ids"]
-        cut = 0
-        while cut < len(prompt_ids) and prompt_ids[cut] == joint[cut]:
-            cut += 1
-        out.append((joint, cut))
-    return out
+    return [joint_tokens(tokenizer, prompt, response) for prompt, response in pairs]
 
 
 def body_states(model, items, dtype) -> tuple[list[torch.Tensor], float]:

@@ -51,18 +51,25 @@ class TokenCounts:
         return sum(n for _, n in self.responses)
 
 
-def count_tokens(tokenizer, pairs: list[tuple[str, str]]) -> TokenCounts:
-    """Counted independently of the scorer: BOS + joint tokens, the context being the common prefix with the prompt's own tokens."""
+def joint_tokens(tokenizer, prompt: str, response: str) -> tuple[list[int], int]:
+    """BOS + the joint tokens, and the index of the first response token: the context is the
+    common prefix of the joint tokens with the prompt's own tokens (independent of the scorer)."""
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    context_text = scoring_context(prompt, response)
+    prompt_ids = bos + tokenizer(context_text, add_special_tokens=False)["input_ids"]
+    joint_ids = bos + tokenizer(context_text + response, add_special_tokens=False)["input_ids"]
+    cut = 0
+    while cut < len(prompt_ids) and prompt_ids[cut] == joint_ids[cut]:
+        cut += 1
+    return joint_ids, cut
+
+
+def count_tokens(tokenizer, pairs: list[tuple[str, str]]) -> TokenCounts:
+    """Counted independently of the scorer, by `joint_tokens`."""
     distinct: dict[tuple[int, ...], int] = {}
     responses = []
     for prompt, response in pairs:
-        context_text = scoring_context(prompt, response)
-        prompt_ids = bos + tokenizer(context_text, add_special_tokens=False)["input_ids"]
-        joint_ids = bos + tokenizer(context_text + response, add_special_tokens=False)["input_ids"]
-        cut = 0
-        while cut < len(prompt_ids) and prompt_ids[cut] == joint_ids[cut]:
-            cut += 1
+        joint_ids, cut = joint_tokens(tokenizer, prompt, response)
         distinct[tuple(joint_ids[:cut])] = cut
         responses.append((cut, len(joint_ids) - cut))
     return TokenCounts(contexts=list(distinct.values()), responses=responses)

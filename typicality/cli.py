@@ -374,27 +374,28 @@ def add_export_command(commands) -> None:
 
 
 def cmd_influence(args: argparse.Namespace) -> int:
+    from typicality.audit_folder import INFLUENCE_FILE
     from typicality.stats.influence import write_influence
 
-    summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, exact_max_prompts=args.exact_max_prompts).summary
+    exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
+    summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
     cv3, top = summary["cv3"], summary["without_top_prompts"]
     print(f"influence on alpha = {summary['alpha']:.4f} ({summary['estimate']}): {summary['n_pairs']} pairs, {summary['n_prompts']} prompts (leave-one-prompt-out: {summary['prompt_method']})")
     if cv3["se"] is not None:
         print(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary['cv1_se']:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
     if top["fitted"]:
         print(f"without the top {top['n_prompts_removed']} prompts ({100 * top['share']:g}%): alpha {top['alpha']:.4f} (SE {top['se']:.4f})")
-    print(f"wrote {Path(args.audit_dir) / 'influence.parquet'} and results.json's influence entry; `typicality report {args.audit_dir}` re-renders the report")
+    print(f"wrote {Path(args.audit_dir) / INFLUENCE_FILE} and results.json's influence entry; `typicality report {args.audit_dir}` re-renders the report")
     return 0
 
 
 def add_influence_command(commands) -> None:
     """`influence`: recompute the pairs' and prompts' influence on alpha for an existing audit (typicality.stats.influence)."""
-    from typicality.stats.influence import EXACT_MAX_PROMPTS
-
     parser = commands.add_parser("influence", help="recompute the influence of each pair and prompt on alpha (influence.parquet) for a finished audit")
     parser.add_argument("audit_dir", help="a finished audit folder (results.json and pairs.parquet)")
     parser.add_argument("--estimate", metavar="ID", help="a results.json estimate id (default: the headline)")
-    parser.add_argument("--exact-max-prompts", type=int, default=EXACT_MAX_PROMPTS, metavar="N", help=f"exact leave-one-prompt-out refits up to N prompts, one-step beyond (default {EXACT_MAX_PROMPTS})")
+    # No default here: importing the stats stage to read it would slow every `typicality` command.
+    parser.add_argument("--exact-max-prompts", type=int, metavar="N", help="exact leave-one-prompt-out refits up to N prompts, one-step beyond (default: typicality.stats.influence.EXACT_MAX_PROMPTS, 3,000)")
     parser.set_defaults(run=cmd_influence)
 
 

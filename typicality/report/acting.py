@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from typicality.audit_folder import AuditFolder
+from typicality.audit_folder import INFLUENCE_FILE, AuditFolder
 from typicality.report.reading import number
 
 DEBIASING_TITLE = "Acting on this audit: a debiased training set"
@@ -153,7 +153,7 @@ def leave_one_prompt_out_figure(audit: AuditFolder):
         item.reason = (record or {}).get("reason") or "results.json has no influence entry (run `typicality influence` on the folder)"
         return item
     if table is None or "level" not in table.columns:
-        item.reason = f"influence.parquet is {audit.missing.get('influence.parquet', 'not available')}"
+        item.reason = f"{INFLUENCE_FILE} is {audit.missing.get(INFLUENCE_FILE, 'not available')}"
         return item
     values = pd.to_numeric(table.loc[table["level"] == "prompt", "alpha_without"], errors="coerce").dropna()
     if len(values) < 2:
