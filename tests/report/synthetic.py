@@ -80,7 +80,7 @@ def score_card(table: pd.DataFrame) -> dict:
         "n_scored": n,
         "name": MODEL,
         "output_layer": "response positions only",
-        "padding_side": "left",
+        "context_sharing": "packed rows (a prompt's responses share one pass)",
         "prompt_truncated": int(table["prompt_truncated"].sum()),
         "response_truncated": int(table["truncated"].sum()),
         "revision": "gguf-sha256:" + "ab" * 32,

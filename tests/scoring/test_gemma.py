@@ -63,9 +63,9 @@ def test_real_responses_match_the_naive_computation(gemma, hh_sample, naive_refe
     assert result.table["mean_logprob"].between(-8, -0.3).all()  # Gemma with BOS: plausible English, not garbage
 
 
-def test_batching_and_padding_do_not_change_real_scores(gemma, hh_sample, naive_reference, tmp_path):
+def test_batching_and_context_sharing_do_not_change_real_scores(gemma, hh_sample, naive_reference, tmp_path):
     one_by_one = score(hh_sample, gemma, batch_tokens=1, cache_dir=tmp_path / "a", progress=False)
-    right = score(hh_sample, gemma.configured(padding_side="right"), batch_tokens=10**6, cache_dir=tmp_path / "b", progress=False)
+    right = score(hh_sample, gemma.configured(share_contexts=False), batch_tokens=10**6, cache_dir=tmp_path / "b", progress=False)
     reference = [n["mean_logprob"] for n in naive_reference]
     np.testing.assert_allclose(one_by_one.table["mean_logprob"], reference, atol=TOLERANCE, rtol=0)
     np.testing.assert_allclose(right.table["mean_logprob"], reference, atol=TOLERANCE, rtol=0)

@@ -46,14 +46,17 @@ def test_scores_equal_the_naive_computation(tiny, tmp_path):
     np.testing.assert_allclose(result.table["sum_logprob"] / result.table["n_tokens"], result.table["mean_logprob"])
 
 
-def test_batch_size_and_padding_side_do_not_change_scores(tiny, tmp_path):
+def test_batch_size_and_context_sharing_do_not_change_scores(tiny, tmp_path):
     data = data_from_texts(PAIRS)
     one_by_one = score(data, tiny, batch_tokens=1, cache_dir=tmp_path / "a", progress=False)
     all_at_once = score(data, tiny, batch_tokens=10**6, cache_dir=tmp_path / "b", progress=False)
-    right_padded = score(data, tiny.configured(padding_side="right"), batch_tokens=10**6, cache_dir=tmp_path / "c", progress=False)
+    unshared = score(data, tiny.configured(share_contexts=False), batch_tokens=10**6, cache_dir=tmp_path / "c", progress=False)
+    assert all_at_once.card["context_sharing"].startswith("packed rows")  # the tiny Gemma takes the tree masks
+    assert unshared.card["context_sharing"] == "one response per row"
     reference = one_by_one.table["mean_logprob"].to_numpy()
     np.testing.assert_allclose(all_at_once.table["mean_logprob"], reference, atol=TOLERANCE, rtol=0)
-    np.testing.assert_allclose(right_padded.table["mean_logprob"], reference, atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(unshared.table["mean_logprob"], reference, atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(reference, naive_means(tiny, PAIRS), atol=TOLERANCE, rtol=0)
 
 
 def test_boundary_merges_are_flagged_counted_and_exact(tiny, tmp_path):

@@ -24,6 +24,7 @@ import importlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 from typicality.errors import TypicalityError
@@ -117,18 +118,26 @@ class TokenizerBackend(ScoringBackend):
         ready = [item for item in prepared if isinstance(item, Prepared)]
         bar = tqdm(total=len(ready), unit="resp", desc="scoring", disable=not progress or not ready, dynamic_ncols=True)
         try:
-            for batch in self.plan(ready):
-                tick = time.perf_counter()
-                scores = self.score_batch(batch)
-                cache.put_many(fingerprint, {item.key: _cached(item, s) for item, s in zip(batch, scores)})
-                run.seconds += time.perf_counter() - tick
-                run.computed += len(batch)
-                run.tokens += sum(item.n_positions for item in batch)
-                bar.update(len(batch))
-                bar.set_postfix_str(f"{run.tokens / run.seconds:,.0f} tok/s")
+            with self.scoring_session():
+                self._score_batches(ready, cache, fingerprint, run, bar)
         finally:
             bar.close()
         return run
+
+    def scoring_session(self) -> AbstractContextManager:
+        """Held while a run's batches are scored (a backend may tune the process for it; see memory.py)."""
+        return nullcontext()
+
+    def _score_batches(self, ready: list[Prepared], cache: ScoreSink, fingerprint: str, run: ScoringRun, bar) -> None:
+        for batch in self.plan(ready):
+            tick = time.perf_counter()
+            scores = self.score_batch(batch)
+            cache.put_many(fingerprint, {item.key: _cached(item, s) for item, s in zip(batch, scores)})
+            run.seconds += time.perf_counter() - tick
+            run.computed += len(batch)
+            run.tokens += sum(item.n_positions for item in batch)
+            bar.update(len(batch))
+            bar.set_postfix_str(f"{run.tokens / run.seconds:,.0f} tok/s")
 
 
 def _cached(item: Prepared, scores: TokenScores) -> CachedScore:

@@ -280,8 +280,8 @@ def _variants(backend: ScoringBackend, n_texts: int, quick: bool) -> dict[str, S
         variants["all texts in one batch"] = backend.configured(batch_tokens=10**9)
         if not quick:
             variants["one text per batch"] = backend.configured(batch_tokens=1)
-    if "padding_side" in settings and not quick:
-        variants["right padding"] = backend.configured(batch_tokens=10**9, padding_side="right") if "batch_tokens" in settings else backend.configured(padding_side="right")
+    if "share_contexts" in settings and not quick:
+        variants["each response in a row of its own"] = backend.configured(batch_tokens=10**9, share_contexts=False) if "batch_tokens" in settings else backend.configured(share_contexts=False)
     if "concurrency" in settings:
         variants["all requests at once"] = backend.configured(concurrency=n_texts)
         variants["the same requests again (a warm prefix cache)"] = variants["all requests at once"]
