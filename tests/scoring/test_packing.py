@@ -14,7 +14,7 @@ from typicality.scoring import load_backend, naive_score, score
 from typicality.scoring import transformers_backend
 from typicality.scoring.naive import naive_token_logprobs
 from typicality.scoring.packing import CONTEXT, PADDING, pack_rows, padded_tensors, tree_mask
-from typicality.scoring.requests import Prepared
+from typicality.scoring.requests import Prepared, ScoreRequest
 
 TOLERANCE = 1e-4
 PROMPT = "Human: Can you help me? Assistant:"
@@ -27,6 +27,7 @@ PAIRS = [
     (ITALY, " Rome. The capital of France is Paris."),
     (ITALY, " not simple, I think that is a good question."),
     ("Here is a list", " of things you could try: read, walk, sleep, read, walk, sleep."),
+    (PROMPT, " Sure"),  # one token: no input slots of its own, read from the shared context's last slot
 ]
 
 
@@ -118,6 +119,9 @@ def test_pack_rows_shares_a_context_and_names_the_predicting_slots():
     assert segments[1].tolist() == [CONTEXT, CONTEXT, 1, PADDING, PADDING, PADDING]
     assert positions[1].tolist() == [0, 1, 2, 0, 0, 0]
 
+    single = pack_rows([*batch, Prepared("d", context, (50,))])[0]
+    assert single.tokens == shared.tokens and single.predictions[-1] == (3, [2])  # a one-token response adds no slot
+
     unshared = pack_rows(batch, share_contexts=False)
     assert [row.tokens for row in unshared] == [[2, 10, 11, 20, 21], [2, 12, 30], [2, 10, 11, 40]]
     assert [row.predictions for row in unshared] == [[(0, [2, 3, 4])], [(1, [1, 2])], [(2, [2, 3])]]
@@ -156,8 +160,6 @@ def naive_means(backend, pairs):
 
 
 def prepared_lengths(backend, pairs):
-    from typicality.scoring.requests import ScoreRequest
-
     items = backend.prepare([ScoreRequest(str(n), p, r) for n, (p, r) in enumerate(pairs)])
     return [(len(item.context), len(item.response)) for item in items]
 
@@ -171,6 +173,7 @@ def test_packed_scores_equal_the_naive_loop(backends, variant, tmp_path):
     assert backend._packs_contexts  # the tree masks are used, not the fallback
     lengths = prepared_lengths(backend, PAIRS)
     assert all(context > WINDOW and response > WINDOW for context, response in lengths[:5])  # past the windows
+    assert lengths[-1][1] == 1
     data = data_from_texts(PAIRS)
     packed = score(data, backend, batch_tokens=10**6, cache_dir=tmp_path / "packed", progress=False)
     assert packed.card["context_sharing"].startswith("packed rows")

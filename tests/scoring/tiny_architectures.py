@@ -29,12 +29,11 @@ def _config(architecture: str, vocab_size: int, special_ids: dict):
     if architecture == "mistral":
         return MistralConfig(**body, sliding_window=WINDOW, **shared)
     if architecture == "qwen2-mixed":
-        config = Qwen2Config(
-            **body, use_sliding_window=True, sliding_window=WINDOW, max_window_layers=0,
+        # use_sliding_window=True, or Qwen2Config drops the window; explicit layer_types are kept as given
+        return Qwen2Config(
+            **body, use_sliding_window=True, sliding_window=WINDOW,
             layer_types=["sliding_attention", "full_attention", "sliding_attention", "full_attention"], **shared,
         )
-        config.head_dim = 16  # Qwen2 derives it from hidden_size / heads (also 16)
-        return config
     if architecture == "gpt2":
         return GPT2Config(n_embd=32, n_layer=4, n_head=2, n_positions=256, **shared)
     raise ValueError(architecture)
