@@ -4,8 +4,9 @@
 
 A measurement, not a feature: a scheme would be kept only if it bought >= 1.5x with
 max |delta mean_logprob| <= 0.01 against float32. The work splits where the schemes differ:
-- the body (all layers), run once per response over prompt + response, in float32 or in
-  bfloat16 (a bfloat16 copy of the model; matmuls on the CPU's AMX tiles through oneDNN);
+- the body (all layers), run once per response over prompt + response, in float32, in
+  bfloat16 (a bfloat16 copy of the model; matmuls on the CPU's AMX tiles through oneDNN), or
+  "mixed": bfloat16 matmuls (autocast) with float32 embeddings, norms and residual stream;
 - the output layer at the positions that predict response tokens, then log-softmax in float32:
   float32 (the reference, weight @ hidden.T as the scorer runs it), bfloat16 (logits rounded to
   bfloat16), bfloat16 with the target's and the top-64 logits recomputed in float32, or
@@ -95,6 +96,25 @@ def bf16_with_exact_top(weight: torch.Tensor, weight_bf16: torch.Tensor, k: int 
     return head
 
 
+class MatmulsInBfloat16(torch.nn.Module):
+    """The body with its linear layers' weights in bfloat16, run under CPU autocast: every matmul on
+    AMX in bfloat16, while the embeddings, the norms and the residual stream stay float32 (a norm's
+    float32 output meets a bfloat16 layer output in the residual sum, which promotes to float32)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = copy.deepcopy(model).eval()
+        head = self.model.get_output_embeddings()
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.Linear) and module is not head:
+                module.weight.data = module.weight.data.to(torch.bfloat16)
+        self.base_model = self
+
+    def forward(self, **inputs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.model.base_model(**inputs)
+
+
 def int8_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric per-row int8 weights and their scales (each output row keeps its own range)."""
     scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127.0
@@ -123,6 +143,7 @@ def main() -> None:
           f"{sum(len(i) - c for i, c in items):,} response tokens")
 
     model_bf16 = copy.deepcopy(model).to(torch.bfloat16).eval()
+    model_mixed = MatmulsInBfloat16(model)
     weight = model.get_output_embeddings().weight.detach()
     weight_bf16 = weight.to(torch.bfloat16)
     weight_int8, scales = int8_rows(weight)
@@ -135,7 +156,7 @@ def main() -> None:
 
     median = statistics.median
     body = {}
-    for name, body_model in (("float32", model), ("bfloat16", model_bf16)):
+    for name, body_model in (("float32", model), ("bfloat16", model_bf16), ("mixed", model_mixed)):
         body_states(body_model, items[:1], torch.float32)  # warm-up: first-call costs are not the scheme's
         runs = [body_states(body_model, items, torch.float32) for _ in range(args.repeats)]
         body[name] = (runs[0][0], median(seconds for _, seconds in runs))
@@ -158,7 +179,7 @@ def main() -> None:
         print(f"{body_name:<9} {head_name:<13} {body[body_name][1]:7.1f} {head_seconds:7.1f} {speedup:7.2f} {max(differences):21.2e} {statistics.mean(differences):9.1e}  {verdict}")
 
     # The project's own opt-in: `--dtype bfloat16` end to end through the scorer.
-    del model_bf16
+    del model_bf16, model_mixed
     backend_bf16 = load_backend("gemma-3-270m", device="cpu", dtype="bfloat16", progress=False)
     seconds: dict[str, list[float]] = {"float32": [], "bfloat16": []}
     means = {}

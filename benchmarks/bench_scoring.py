@@ -12,6 +12,10 @@ The same real HH-RLHF (prompt, response) pairs are scored, each method in its ow
 Between the phases this process measures the float32 matmul rate of the shapes the scorer
 runs (arithmetic.py); `matmul_fraction` is the counted work / scorer time / that rate (median
 of the measurements), i.e. the share of the machine's float32 matmul speed the scorer reached.
+One more scorer run, under torch's profiler and not timed for the ratios, splits the scorer's
+time into matmuls (and the rate they ran at, from the FLOPs of their shapes), attention and
+everything else: `matmul_time_share=` and `matmul_rate_fraction=` say which of the two keeps
+`matmul_fraction` (their product, roughly) from 1.
 The last lines are `speedup_vs_naive=`, `speedup_vs_lm_eval=` and `matmul_fraction=`.
 """
 
@@ -47,7 +51,7 @@ def run_phase(name: str, method: str, pairs: int, seed: int, folder: Path, *extr
     return json.loads(out.read_text())
 
 
-def saved_phases(folder: Path) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates]]:
+def saved_phases(folder: Path) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates], dict | None]:
     """The phases and rates a run kept with --keep-phases (to re-summarise a run, or one stopped midway)."""
     scorer_runs = [json.loads(p.read_text()) for p in sorted(folder.glob("scorer-*.json"))]
     naive = json.loads((folder / "naive.json").read_text()) if (folder / "naive.json").exists() else None
@@ -56,7 +60,8 @@ def saved_phases(folder: Path) -> tuple[list[dict], dict | None, dict[int, dict]
         phase = json.loads(path.read_text())
         lm_eval[phase["batch_size"]] = phase
     rates = [Rates(**r) for r in json.loads((folder / "rates.json").read_text())]
-    return scorer_runs, naive, dict(sorted(lm_eval.items())), rates
+    profile = json.loads((folder / "profile.json").read_text()) if (folder / "profile.json").exists() else None
+    return scorer_runs, naive, dict(sorted(lm_eval.items())), rates, profile
 
 
 def describe(name: str, phase: dict, positions: int) -> str:
@@ -95,13 +100,13 @@ def main() -> None:
     )
 
     if args.from_phases:
-        scorer_runs, naive, lm_eval, rates = saved_phases(args.from_phases)
+        scorer_runs, naive, lm_eval, rates, profile = saved_phases(args.from_phases)
     else:
-        scorer_runs, naive, lm_eval, rates = run_all(args, batch_sizes, shape)
-    summarise(scorer_runs, naive, lm_eval, rates, counts, mine, naive_arithmetic, len(pairs))
+        scorer_runs, naive, lm_eval, rates, profile = run_all(args, batch_sizes, shape)
+    summarise(scorer_runs, naive, lm_eval, rates, profile, counts, mine, naive_arithmetic, len(pairs))
 
 
-def run_all(args, batch_sizes: list[int], shape: ModelShape) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates]]:
+def run_all(args, batch_sizes: list[int], shape: ModelShape) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates], dict | None]:
     """Every phase in its own process, the matmul rate measured before, between and after them."""
     rates: list[Rates] = []
 
@@ -119,6 +124,7 @@ def run_all(args, batch_sizes: list[int], shape: ModelShape) -> tuple[list[dict]
         measure()
         scorer_runs = [run_phase("scorer-1", "scorer", args.pairs, args.seed, folder)]
         measure()
+        profile = run_phase("profile", "scorer-profile", args.pairs, args.seed, folder)
         naive = None
         if not args.skip_naive:
             naive = run_phase("naive", "naive", args.pairs, args.seed, folder)
@@ -130,11 +136,10 @@ def run_all(args, batch_sizes: list[int], shape: ModelShape) -> tuple[list[dict]
         for run in range(2, args.scorer_repeats + 1):
             scorer_runs.append(run_phase(f"scorer-{run}", "scorer", args.pairs, args.seed, folder))
             measure()
-    return scorer_runs, naive, lm_eval, rates
+    return scorer_runs, naive, lm_eval, rates, profile
 
 
-def summarise(scorer_runs, naive, lm_eval, rates, counts, mine, naive_arithmetic, responses: int) -> None:
-
+def summarise(scorer_runs, naive, lm_eval, rates, profile, counts, mine, naive_arithmetic, responses: int) -> None:
     median = statistics.median
     rate = Rates(output=median(r.output for r in rates), body=median(r.body for r in rates),
                  output_cpu=median(r.output_cpu for r in rates), body_cpu=median(r.body_cpu for r in rates))
@@ -157,6 +162,8 @@ def summarise(scorer_runs, naive, lm_eval, rates, counts, mine, naive_arithmetic
     floor = mine.floor_seconds(rate)
     floor_cpu = mine.floor_seconds(rate.per_cpu_second())
     print(f"scorer floor at that rate: {floor:.1f} s for {mine.total_flops / 1e12:.2f} TFLOP ({floor_cpu:.1f} CPU-s at the per-CPU-second rate)")
+    if profile:
+        print_decomposition(profile, mine.total_flops / floor)
     if naive:
         naive_fraction = naive_arithmetic.floor_seconds(rate) / naive["seconds"]
         naive_fraction_cpu = naive_arithmetic.floor_seconds(rate.per_cpu_second()) / naive["cpu_seconds"]
@@ -189,6 +196,20 @@ def summarise(scorer_runs, naive, lm_eval, rates, counts, mine, naive_arithmetic
     # In CPU time: the same ratio with time slices lost to other processes taken out of both sides.
     print(f"matmul_fraction_cpu_time={floor_cpu / scorer['cpu_seconds']:.2f}")
     print(f"matmul_fraction={floor / scorer['seconds']:.2f}")
+
+
+def print_decomposition(profile: dict, measured_rate: float) -> None:
+    """Where a profiled scorer run spent its time: matmuls (and the rate they ran at) vs the rest."""
+    kinds, total = profile["op_seconds"], sum(profile["op_seconds"].values())
+    matmul_rate = profile["matmul_flops"] / kinds["matmul"]
+    print(
+        f"profiled scorer run ({profile['seconds']:.1f} s): matmuls {kinds['matmul']:.1f} s ({kinds['matmul'] / total:.0%} of op time) "
+        f"at {matmul_rate / 1e9:.0f} GFLOP/s ({profile['matmul_flops'] / 1e12:.2f} TFLOP as run, padding included) = "
+        f"{matmul_rate / measured_rate:.2f} of the measured rate; attention {kinds['attention']:.1f} s, "
+        f"everything else (norms, activations, log-softmax over the vocabulary, copies) {kinds['other']:.1f} s"
+    )
+    print(f"matmul_time_share={kinds['matmul'] / total:.2f}")
+    print(f"matmul_rate_fraction={matmul_rate / measured_rate:.2f}")
 
 
 if __name__ == "__main__":

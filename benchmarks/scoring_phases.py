@@ -1,6 +1,7 @@
 """One scoring method on the benchmark's workload, in its own process, so its peak RSS is its own.
 
     .venv/bin/python benchmarks/scoring_phases.py scorer  --pairs 40 --out scorer.json
+    .venv/bin/python benchmarks/scoring_phases.py scorer-profile --pairs 40 --out profile.json
     .venv/bin/python benchmarks/scoring_phases.py naive   --pairs 40 --out naive.json
     .venv/bin/python benchmarks/scoring_phases.py lm-eval --pairs 40 --batch-size 1 --out lm_eval_1.json
 
@@ -50,6 +51,53 @@ def run_scorer(data, pairs, batch_tokens: int) -> dict:
     }
 
 
+def run_scorer_profiled(data, batch_tokens: int) -> dict:
+    """Where the scorer's time goes: one run with every aten op timed (not the timed run: the
+    timing adds a few microseconds per op).
+
+    CPU ops run one after another on the calling thread, each using all threads, so the op times
+    add up to the scoring time less Python's own. Matmuls (`linear`, and the output layer's
+    2-D `matmul`; seen whole at this level) are counted with the FLOPs of their shapes, padding
+    included. torch's profiler is not used: with shapes or FLOPs recorded it
+    slowed this workload 5x.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class OpClock(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.seconds = {"matmul": 0.0, "attention": 0.0, "other": 0.0}
+            self.matmul_flops = 0.0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            tick = time.perf_counter()
+            out = func(*args, **(kwargs or {}))
+            elapsed = time.perf_counter() - tick
+            name = func.__name__.split(".")[0]
+            if name == "linear":  # (..., in) @ weight (out, in).T
+                inputs, weight = args[0], args[1]
+                self.matmul_flops += 2.0 * inputs.numel() * weight.shape[0]
+                self.seconds["matmul"] += elapsed
+            elif name in ("matmul", "mm"):  # 2-D: (m, k) @ (k, n)
+                left, right = args[0], args[1]
+                self.matmul_flops += 2.0 * left.shape[0] * left.shape[1] * right.shape[1]
+                self.seconds["matmul"] += elapsed
+            elif "scaled_dot_product" in name:
+                self.seconds["attention"] += elapsed
+            else:
+                self.seconds["other"] += elapsed
+            return out
+
+    backend = load_backend("gemma-3-270m", device="cpu")
+    with tempfile.TemporaryDirectory() as cache_dir:
+        score(data.limit(1, seed=0), backend, cache_dir=Path(cache_dir) / "warm-up", progress=False)
+        with OpClock() as clock:
+            tick = time.perf_counter()
+            score(data, backend, batch_tokens=batch_tokens, cache_dir=cache_dir, progress=False)
+            seconds = time.perf_counter() - tick
+    return {"seconds": seconds, "op_seconds": clock.seconds, "matmul_flops": clock.matmul_flops}
+
+
 def run_naive(data, pairs) -> dict:
     backend = load_backend("gemma-3-270m", device="cpu")
     naive_score(backend.model, backend.tokenizer, "Hello", " there")  # warm-up
@@ -96,7 +144,7 @@ def run_lm_eval(data, pairs, batch_size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("method", choices=["scorer", "naive", "lm-eval"])
+    parser.add_argument("method", choices=["scorer", "scorer-profile", "naive", "lm-eval"])
     parser.add_argument("--pairs", type=int, default=40, help="HH-RLHF pairs to score (default 40)")
     parser.add_argument("--subset", default="helpful-base")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pair sample (default 0)")
@@ -109,6 +157,8 @@ def main() -> None:
     pairs = text_pairs(data)
     if args.method == "scorer":
         result = run_scorer(data, pairs, args.batch_tokens)
+    elif args.method == "scorer-profile":
+        result = run_scorer_profiled(data, args.batch_tokens)
     elif args.method == "naive":
         result = run_naive(data, pairs)
     else:

@@ -159,3 +159,18 @@ def test_unknown_options_are_clear(tiny):
     with pytest.raises(TypicalityError, match="Unknown scoring backend"):
         load_backend("x", backend="nope")
     assert torch.get_num_threads() >= 1
+
+
+def test_log_softmax_shifted_by_the_target_equals_the_textbook_one_even_where_it_overflows(tiny, monkeypatch):
+    # Rows where some logit exceeds the target's by more than 88 nats overflow the shifted sum and are
+    # redone shifted by their maximum; both must equal torch's log_softmax.
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, 50, generator=generator) * 5
+    logits[1, 7] = 500.0  # the target of row 1 (0) is 500+ nats below this logit: p ~ 1e-217 underflows, the sum overflows
+    logits[4, 3] = -300.0  # a target far below everything: overflows too
+    targets = torch.tensor([0, 0, 5, 9, 3, 49])
+    monkeypatch.setattr(tiny, "_logits", lambda rows: logits[rows.long()].clone())
+    got = tiny._token_logprobs(torch.arange(6, dtype=torch.float32), targets)
+    expected = torch.log_softmax(logits.double(), dim=-1)[torch.arange(6), targets]
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6, atol=1e-4)
+    assert got[1] < -400 and got[4] < -200

@@ -91,7 +91,7 @@ def tree_mask(segments: torch.Tensor, positions: torch.Tensor, window: int | Non
     slots = torch.arange(segments.shape[1], device=segments.device)
     query_segment, key_segment = segments[:, :, None], segments[:, None, :]
     visible = (slots[:, None] >= slots[None, :]) & (key_segment != PADDING)
-    visible &= (key_segment == CONTEXT) | (key_segment == query_segment)
+    visible &= ((key_segment == CONTEXT) & (query_segment != PADDING)) | (key_segment == query_segment)
     if window is not None:
         visible &= (positions[:, :, None] - positions[:, None, :]) < window
     visible |= torch.eye(len(slots), dtype=torch.bool, device=segments.device) & (query_segment == PADDING)

@@ -10,7 +10,8 @@ figures for Gemma 3 270M on 40 HH-RLHF pairs, 2 CPU threads):
   cache run in a second pass: 1.15x on the whole scorer);
 - the output layer (262k tokens wide for Gemma, 41% of the arithmetic) runs only at the
   positions that predict response tokens (the naive loop: at all 16.6k positions, 2.5x the
-  arithmetic in all), in chunks, with log-softmax in float32; on CPU as weight @ hidden.T
+  arithmetic in all), in chunks, with log-softmax in float32 shifted by the target's logit
+  (one pass less over the logits than the maximum's: 1.1x on the head); on CPU as weight @ hidden.T
   into one reused buffer (MKL runs that orientation ~1.1-1.5x faster, and a fresh 256 MiB
   array per chunk costs page faults);
 - batches are length-sorted under a token budget (by the driver), and inside a batch rows of
@@ -297,20 +298,35 @@ class TransformersBackend(TokenizerBackend):
     def _token_logprobs(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """log p(target) from each output row: the output layer in chunks, log-softmax in float32.
 
-        The logits of a chunk go into one buffer kept between batches: a fresh 256 MiB array per
-        chunk would cost page faults that take longer than the arithmetic.
+        The log-softmax is shifted by each row's target logit, not its maximum: log p = -log sum
+        exp(logit - target logit). That saves a pass over the 262k logits of every row (the
+        maximum's; 1.1x on the output layer), and is as exact unless some logit exceeds the
+        target's by more than 88 nats (p < 1e-38), where the sum overflows: such rows are redone
+        shifted by their maximum. The logits of a chunk go into one buffer kept between batches:
+        a fresh 256 MiB array per chunk would cost page faults that take longer than the arithmetic.
         """
         vocab = self.model.config.get_text_config().vocab_size
         chunk = max(1, LOGITS_PER_CHUNK // vocab)
         logprobs = []
         for start in range(0, len(targets), chunk):
-            logits = self._logits(outputs[start : start + chunk])
+            rows = outputs[start : start + chunk]
+            logits = self._logits(rows)
             target = targets[start : start + chunk].to(logits.device)
-            picked = logits.gather(1, target[:, None]).squeeze(1)
-            peak = logits.amax(dim=-1, keepdim=True)
-            total = logits.sub_(peak).exp_().sum(dim=-1)  # in place: the buffer is overwritten next chunk anyway
-            logprobs.append((picked - peak.squeeze(1) - total.log()).cpu())
+            picked = logits.gather(1, target[:, None])
+            total = logits.sub_(picked).exp_().sum(dim=-1)  # in place: the buffer is overwritten next chunk anyway
+            logprob = -total.log()
+            overflow = torch.isinf(total)
+            if overflow.any():
+                logprob[overflow] = self._logprobs_by_maximum(rows[overflow.to(rows.device)], target[overflow])
+            logprobs.append(logprob.cpu())
         return torch.cat(logprobs)
+
+    def _logprobs_by_maximum(self, rows: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The textbook log-softmax (shifted by each row's maximum logit) of a few rows."""
+        logits = self._logits(rows)
+        picked = logits.gather(1, target[:, None]).squeeze(1)
+        peak = logits.amax(dim=-1, keepdim=True)
+        return picked - peak.squeeze(1) - logits.sub_(peak).exp_().sum(dim=-1).log()
 
     def _logits(self, outputs: torch.Tensor) -> torch.Tensor:
         """Float32 logits for a chunk of output rows, in the reusable buffer where possible."""
