@@ -219,7 +219,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
     """The reference model and how to run it: shared by `score`, `audit` and (without --model) `check`."""
     if model_flag:
         parser.add_argument("--model", default="gemma-3-270m", help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, or openai:URL#MODEL (a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)")
-        parser.add_argument("--batch-tokens", type=int, metavar="B", help="token positions per batch (default 8192)")
+        parser.add_argument("--batch-tokens", type=int, metavar="B", help="token positions per batch (default 4096; a speed and memory setting: scores do not depend on it)")
         parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
         parser.add_argument("--no-check", action="store_true", help="skip the quick conformance check run before scoring any model but the embedded one")
     parser.add_argument("--backend", help="a registered scoring backend (default: openai for openai:URL#MODEL, else transformers)")
