@@ -61,13 +61,14 @@ def score_card(table: pd.DataFrame) -> dict:
     n = int(len(table))
     return {
         "backend": "transformers",
-        "batch_tokens": 8192,
+        "batch_tokens": 4096,
         "bos": True,
         "bos_policy": "auto",
         "boundary_merged": int(table["boundary_merged"].sum()),
         "chat_template": False,
         "compute_s": 12.25,
         "config_window": 32768,
+        "context_sharing": "packed rows (a prompt's responses share one pass)",
         "device": "cpu",
         "device_map": None,
         "dtype": "float32",
@@ -80,7 +81,6 @@ def score_card(table: pd.DataFrame) -> dict:
         "n_scored": n,
         "name": MODEL,
         "output_layer": "response positions only",
-        "context_sharing": "packed rows (a prompt's responses share one pass)",
         "prompt_truncated": int(table["prompt_truncated"].sum()),
         "response_truncated": int(table["truncated"].sum()),
         "revision": "gguf-sha256:" + "ab" * 32,
