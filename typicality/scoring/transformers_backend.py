@@ -255,7 +255,10 @@ class TransformersBackend(TokenizerBackend):
         rows = pack_rows(batch, share_contexts=self._packs_contexts)
         outputs: list[torch.Tensor | None] = [None] * len(batch)
         for run in similar_lengths([len(row) for row in rows]):  # rows of similar length: little padding
-            hidden = self._forward([rows[i] for i in run], packed=self._packs_contexts)
+            # Rows of one response each are plain sequences: the model builds its own masks, and can skip
+            # them (causal attention on a long document needs no slots x slots mask in memory).
+            packed = self._packs_contexts and any(len(rows[i].predictions) > 1 for i in run)
+            hidden = self._forward([rows[i] for i in run], packed=packed)
             for n, i in enumerate(run):
                 for index, slots in rows[i].predictions:
                     outputs[index] = hidden[n, slots]
