@@ -12,9 +12,10 @@ The same real HH-RLHF (prompt, response) pairs are scored, each method in its ow
 Between the phases this process measures the float32 matmul rate of the shapes the scorer
 runs (arithmetic.py); `matmul_fraction` is the counted work / scorer time / that rate (median
 of the measurements), i.e. the share of the machine's float32 matmul speed the scorer reached.
-One more scorer run, under torch's profiler and not timed for the ratios, splits the scorer's
-time into matmuls (and the rate they ran at, from the FLOPs of their shapes), attention and
-everything else: `matmul_time_share=` and `matmul_rate_fraction=` say which of the two keeps
+One more scorer run, with every aten op timed (scoring_phases.py's `scorer-profile`: a
+TorchDispatchMode, not torch's profiler, which slowed this workload 5x) and not timed for the
+ratios, splits the scorer's time into matmuls (and the rate they ran at, from the FLOPs of their
+shapes), attention and everything else: `matmul_time_share=` and `matmul_rate_fraction=` say which of the two keeps
 `matmul_fraction` (their product, roughly) from 1.
 The last lines are `speedup_vs_naive=`, `speedup_vs_lm_eval=` and `matmul_fraction=`.
 """

@@ -34,7 +34,7 @@ from typicality.scoring.fingerprint import ModelIdentity
 from typicality.scoring.requests import Prepared, ScoreRequest, ScoringRun, Skipped, TokenScores, TokenTrace
 
 # Token positions per batch. Speed on CPU is flat from 2,048 to 16,384 (Gemma 3 270M, 40 HH-RLHF
-# pairs: 14.7-15.3 s); peak memory grows with it (a batch's activations), so the default is the
+# pairs: 14.4-15.0 s); peak memory grows with it (a batch's activations), so the default is the
 # smallest that keeps a GPU's matmuls large.
 DEFAULT_BATCH_TOKENS = 4096
 

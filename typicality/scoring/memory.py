@@ -5,8 +5,8 @@ glibc returns an allocation over its mmap threshold (128 KiB, rising by itself t
 forward pass allocates hundreds of activation tensors of megabytes each, so every one of them
 page-faults its memory in again, zeroed by the kernel: about 300,000 page faults (1.2 GB) per
 40 HH-RLHF pairs with Gemma 3 270M. Raising both thresholds while scoring keeps freed blocks
-for reuse: about 10,000 page faults, and the scorer about 1.1x faster
-(`benchmarks/bench_scoring.py`). Afterwards the defaults come back and `malloc_trim` hands
+for reuse: 10,000-40,000 page faults, and the scorer about 1.15x faster
+(`benchmarks/bench_ablation.py`, "memory returned"). Afterwards the defaults come back and `malloc_trim` hands
 the kept memory back to the system, so a notebook session does not stay inflated.
 
 Elsewhere than glibc (macOS, musl) this does nothing.
