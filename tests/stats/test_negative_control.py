@@ -42,9 +42,10 @@ def test_the_rows_tell_fluency_from_typicality_given_the_prompt():
     frame = results.design.frame
     u = unconditional.set_index("response_id")["mean_logprob"]
     expected = frame["delta_mean_logprob"] - (u.reindex(frame["response_a"]).to_numpy() - u.reindex(frame["response_b"]).to_numpy())
-    from typicality.stats.typicality_bias import fit_logit
+    from typicality.stats.pairwise_logit import PairwiseSpec
+    from typicality.stats.typicality_bias import fit_estimate
 
-    check, _ = fit_logit(frame.assign(delta_mean_logprob=expected), "all", "mean_logprob", [])
+    check, _ = fit_estimate(results.design.with_frame(frame.assign(delta_mean_logprob=expected)), PairwiseSpec("all", "mean_logprob"))
     assert specific["alpha"] == pytest.approx(check.alpha, rel=1e-10)
 
 

@@ -17,13 +17,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
-from scipy.stats import t as student_t
 from statsmodels.stats.proportion import proportion_confint
 
 from typicality.audit_folder import PairDesign, ScoreResult
 from typicality.data.preference_data import PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, build_pairs
+from typicality.stats.pairwise_logit import t_inference
 
 
 @dataclass
@@ -119,12 +119,12 @@ def clustered_rate(agree: np.ndarray, prompts: np.ndarray) -> dict | None:
     se = math.sqrt(n_clusters / (n_clusters - 1) * np.sum(residuals**2)) / n
     naive = math.sqrt(rate * (1 - rate) / n)
     df = n_clusters - 1
-    half = float(student_t.ppf(0.975, df)) * se
-    p_value = float(2 * student_t.sf(abs(rate - 0.5) / se, df)) if se > 0 else None
+    ci = t_inference([rate], [se], df)[1]
+    p_value = float(t_inference([rate - 0.5], [se], df)[0][0]) if se > 0 else None
     return {
         "se": se,
-        "ci_low": max(0.0, rate - half),
-        "ci_high": min(1.0, rate + half),
+        "ci_low": max(0.0, float(ci[0, 0])),
+        "ci_high": min(1.0, float(ci[0, 1])),
         "p_value": p_value,
         "df": df,
         "design_effect": (se / naive) ** 2 if naive > 0 else None,

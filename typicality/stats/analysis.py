@@ -35,7 +35,7 @@ from typicality.stats.pair_design import (
     control_name,
     expand_slices,
     pair_accounting,
-    slice_mask,
+    slice_count,
 )
 from typicality.software import software_versions
 from typicality.stats.scores_table import CheckedScores, check_scores
@@ -340,11 +340,7 @@ def _alpha_change(first: Estimate, twin: Estimate | None) -> dict | None:
 
 def slice_counts(design: PairDesign, estimates: list[Estimate]) -> dict:
     """Pairs and prompts in every slice an estimate was fitted on (slice membership, decided once)."""
-    counts = {}
-    for name in dict.fromkeys(estimate.slice for estimate in estimates):
-        rows = design.frame[slice_mask(design, name)]
-        counts[name] = {"n_pairs": int(len(rows)), "n_prompts": int(rows["prompt_id"].nunique())}
-    return counts
+    return {name: slice_count(design, name) for name in dict.fromkeys(estimate.slice for estimate in estimates)}
 
 
 def data_warnings(accounting: dict) -> list[str]:

@@ -22,7 +22,9 @@ with `alpha` chosen by `choose_alpha` (the audit's quality-controlled headline b
 
 `beta` is refitted with the typicality term held at `alpha * dl` (a logit with offset), so it is
 the controls' effect given that alpha; when alpha is the fit's own estimate and the controls are
-the fit's, it equals that fit's coefficients. `P(y | controls)` is a logit on the controls alone
+the fit's, it equals that fit's coefficients (both are the same `PairwiseLogit`, with the paper
+construction's intercept where the audit used that construction; the intercept is a position
+effect of dataset order, so the per-pair terms below leave it out). `P(y | controls)` is a logit on the controls alone
 (no typicality), the conditional that reweighing targets. When the data has a quality rating it
 is always among the controls: the debiased preference is the quality difference, not a coin.
 """
@@ -30,18 +32,16 @@ is always among the controls: the debiased preference is the quality difference,
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.special import expit
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from typicality.audit_folder import PairDesign
 from typicality.errors import TypicalityError
-from typicality.stats.pair_design import EQUAL_CORRECTNESS, TYPICALITY_COLUMNS, control_column
+from typicality.stats.pair_design import ALL_PAIRS, EQUAL_CORRECTNESS, TYPICALITY_COLUMNS, control_column
+from typicality.stats.pairwise_logit import INTERCEPT, PairwiseLogit, PairwiseSpec
 
 ALPHA_CHOICES = ("estimate", "ci-low", "ci-high")
 
@@ -72,6 +72,9 @@ class DebiasModel:
     gamma: dict[str, float]  # controls' coefficients without any typicality term
     n_pairs_fitted: int
     warnings: list[str] = field(default_factory=list)
+    # The paper construction's intercept (a position effect of dataset order), fitted with the typicality term;
+    # it belongs to the dataset's order, not to the responses, so the per-pair terms leave it out.
+    intercept: float | None = None
 
     @property
     def control_columns(self) -> list[str]:
@@ -162,42 +165,39 @@ def debias_controls(choice: AlphaChoice, correctness: str | None) -> list[str]:
 
 
 def fit_debias_model(design: PairDesign, choice: AlphaChoice) -> DebiasModel:
-    """Refit the controls' coefficients over all pairs with the typicality term fixed at alpha * dl, and without it."""
+    """Refit the controls' coefficients over all pairs with the typicality term fixed at alpha * dl, and without it.
+
+    Both are the audit's `PairwiseLogit` over all pairs (so the paper construction's intercept is
+    fitted as the headline fitted it), with the typicality term as an offset or left out.
+    """
     frame = design.frame
     controls = debias_controls(choice, design.correctness)
     delta_column = TYPICALITY_COLUMNS[choice.typicality]
-    columns = [control_column(name) for name in controls]
-    missing = [column for column in [delta_column, *columns] if column not in frame.columns]
+    missing = [column for column in [delta_column, *(control_column(name) for name in controls)] if column not in frame.columns]
     if missing:
         raise TypicalityError(f"The pair design lacks {', '.join(missing)}, which the fit {choice.estimate} used; re-run `typicality fit` on the audit.")
-    complete = frame[[delta_column, *columns, "label"]].notna().all(axis=1).to_numpy()
-    y = frame["label"].to_numpy(dtype=float)[complete]
-    X = frame[columns].to_numpy(dtype=float)[complete]
-    offset = choice.alpha * frame[delta_column].to_numpy(dtype=float)[complete]
-    model = DebiasModel(alpha=choice.alpha, typicality_column=delta_column, controls=controls, beta={}, gamma={}, n_pairs_fitted=int(complete.sum()))
+    spec = PairwiseSpec(ALL_PAIRS, choice.typicality, tuple(controls))
+    with_term = PairwiseLogit(design, spec, offset_alpha=choice.alpha)
+    model = DebiasModel(alpha=choice.alpha, typicality_column=delta_column, controls=controls, beta={}, gamma={}, n_pairs_fitted=with_term.n_pairs)
     if not controls:
         return model
-    if complete.sum() < 2 * len(controls):
-        raise TypicalityError(f"Only {int(complete.sum())} pairs have every control ({', '.join(controls)}); too few to fit the debiasing model.")
-    beta = _logit(y, X, offset, model.warnings, "with the typicality term")
-    gamma = _logit(y, X, None, model.warnings, "without the typicality term")
-    model.beta = dict(zip(controls, beta))
-    model.gamma = dict(zip(controls, gamma))
+    if with_term.n_pairs < 2 * len(controls):
+        raise TypicalityError(f"Only {with_term.n_pairs} pairs have every control ({', '.join(controls)}); too few to fit the debiasing model.")
+    model.beta, model.intercept = _coefficients(with_term, controls, model.warnings, "with the typicality term")
+    model.gamma, _ = _coefficients(PairwiseLogit(design, spec, offset_alpha=0.0), controls, model.warnings, "without the typicality term")
     return model
 
 
-def _logit(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, messages: list[str], what: str) -> list[float]:
-    """A no-intercept binomial logit (labels 0, 1 or 1/2); constant columns get coefficient 0."""
-    varying = np.array([np.ptp(X[:, j]) > 0 for j in range(X.shape[1])]) if len(X) else np.zeros(X.shape[1], dtype=bool)
-    coefficients = np.zeros(X.shape[1])
-    if varying.any():
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = sm.GLM(y, X[:, varying], family=sm.families.Binomial(), offset=offset).fit()
-        if any(issubclass(w.category, (PerfectSeparationWarning, ConvergenceWarning)) for w in caught) or not result.converged:
-            messages.append(f"The debiasing model's logit {what} did not converge; its coefficients are unreliable.")
-        coefficients[varying] = np.asarray(result.params, dtype=float)
-    return [float(value) for value in coefficients]
+def _coefficients(model: PairwiseLogit, controls: list[str], messages: list[str], what: str) -> tuple[dict[str, float], float | None]:
+    """Each control's coefficient (0 for one constant over the pairs, dropped by the model), and the intercept if fitted."""
+    coefficients = dict.fromkeys(controls, 0.0)
+    if not model.names:
+        return coefficients, None
+    results = model.fit()
+    if not results.converged:
+        messages.append(f"The debiasing model's logit {what} did not converge; its coefficients are unreliable.")
+    coefficients.update((name, float(value)) for name, value in zip(results.names, results.params) if name in coefficients)
+    return coefficients, results.coef(INTERCEPT) if INTERCEPT in results.names else None
 
 
 def pair_terms(first_minus_second: pd.DataFrame, model: DebiasModel) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """The pairs and prompts that drive alpha: per-pair DFBETA, leave-one-prompt-out alphas, the CV3 jackknife.
 
-For the fit results.json names as its headline (or another estimate), the no-intercept logit
-`label ~ X b` (X: Δtypicality, then the controls) is refitted here by Newton's method, and:
+For the fit results.json names as its headline (or another estimate), its `PairwiseLogit`
+(the same rows and columns as the estimate: Δtypicality, the controls, and the paper
+construction's intercept) `label ~ X b` is refitted here by Newton's method, and:
 
 - **per pair**, the one-step DFBETA (Pregibon 1981): the change in b when pair i is left out,
   `b_(i) - b = -(X'WX)^-1 x_i (y_i - mu_i) / (1 - h_i)`, with W = mu(1 - mu) and the leverage
@@ -32,15 +33,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 from scipy.special import expit
 
 from typicality.audit_folder import INFLUENCE_FILE, PairDesign, load_results, read_audit, save_influence, save_results
 from typicality.errors import TypicalityError
 from typicality.stats.numbers import finite_or_none
-from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice
-from typicality.stats.typicality_bias import fit_logit
+from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec, t_inference
 from typicality.stats.pairwise_models import fit_logit as newton_fit
+from typicality.stats.typicality_bias import fit_estimate
 
 EXACT_MAX_PROMPTS = 3000  # exact leave-one-prompt-out refits up to this many prompts; one-step beyond
 TOP_SHARE = 0.01  # "without the top 1% of prompts"
@@ -58,7 +58,7 @@ class InfluenceResult:
 
 @dataclass
 class _Fit:
-    """The no-intercept logit of one estimate, as arrays (rows: the fitted pairs)."""
+    """The logit of one estimate, as arrays (rows: the fitted pairs)."""
 
     X: np.ndarray
     y: np.ndarray
@@ -69,18 +69,12 @@ class _Fit:
 
 
 def estimate_arrays(design: PairDesign, estimate: dict) -> _Fit:
-    """The rows and columns the estimate was fitted on (its slice, complete cases), and the refitted coefficients."""
-    columns = [TYPICALITY_COLUMNS[estimate["typicality"]]] + [control_column(name) for name in estimate.get("controls") or []]
-    pairs = select_slice(design, estimate["slice"])
-    pairs = pairs[pairs[columns].notna().all(axis=1) & pairs["label"].notna()]
-    X = pairs[columns].to_numpy(dtype=float)
-    y = pairs["label"].to_numpy(dtype=float)
-    groups, prompts = pd.factorize(pairs["prompt_id"].astype(str))
-    fitted = newton_fit(y, X, groups)  # the same Newton fit the bootstrap and validation tables use
-    params, converged = fitted.params, fitted.converged
-    if not converged:
+    """The rows and columns the estimate was fitted on (its `PairwiseLogit`), and the coefficients refitted by Newton's method."""
+    model = PairwiseLogit(design, PairwiseSpec.of(estimate))
+    fitted = newton_fit(model.y, model.X, model.groups)  # the same Newton fit the bootstrap and validation tables use
+    if not fitted.converged:
         raise TypicalityError(f"The fit {estimate['id']} did not converge when refitted for influence; its influence is not computed.")
-    return _Fit(X, y, groups, np.asarray(prompts, dtype=object), pairs, params)
+    return _Fit(model.X, model.y, model.groups, model.prompts, model.rows, fitted.params)
 
 
 def pair_dfbeta(X: np.ndarray, y: np.ndarray, params: np.ndarray) -> np.ndarray:
@@ -219,14 +213,8 @@ def _cv3_row(alpha: float, variance: float, n_groups: int) -> dict:
         return {"se": None, "ci_low": None, "ci_high": None, "p_value": None, "df": max(n_groups - 1, 0)}
     se = math.sqrt(variance)
     df = n_groups - 1
-    critical = scipy_stats.t.ppf(0.975, df)
-    return {
-        "se": se,
-        "ci_low": alpha - critical * se,
-        "ci_high": alpha + critical * se,
-        "p_value": float(2 * scipy_stats.t.sf(abs(alpha / se), df)),
-        "df": df,
-    }
+    pvalues, ci = t_inference([alpha], [se], df)
+    return {"se": se, "ci_low": float(ci[0, 0]), "ci_high": float(ci[0, 1]), "p_value": float(pvalues[0]), "df": df}
 
 
 def _quantiles(values: np.ndarray) -> dict:
@@ -243,7 +231,7 @@ def _without_top(design: PairDesign, estimate: dict, fit: _Fit, alpha: float, pr
     order = np.argsort(np.nan_to_num(towards_zero, nan=np.inf), kind="stable")[:n_top]
     removed = set(fit.prompts[order])
     kept = fit.pairs[~fit.pairs["prompt_id"].astype(str).isin(removed)]
-    refit, _ = fit_logit(kept, estimate["slice"], estimate["typicality"], list(estimate.get("controls") or []))
+    refit, _ = fit_estimate(design.with_frame(kept), PairwiseSpec.of(estimate))
     return {
         "share": share,
         "n_prompts_removed": int(n_top),

@@ -11,41 +11,33 @@ look, not proof of confounding by length.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from typicality.audit_folder import PairDesign
-from typicality.stats.pair_design import LENGTH_CONTROL, TYPICALITY_COLUMNS, control_column, select_slice
-from typicality.stats.pairwise_models import fit_logit
+from typicality.stats.pair_design import LENGTH_CONTROL
+from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec
 
 DEFAULT_DRAWS = 200
-SEPARATED = 30.0  # a refit whose linear predictor reaches this is (quasi-)separated: left out
 
 
 def alpha_change_interval(design: PairDesign, estimate: dict, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> dict:
-    """Bootstrap draws of alpha(with length) - alpha(without) on the estimate's slice: se, percentile CI, failures."""
-    controls = [name for name in estimate["controls"] if name != LENGTH_CONTROL]
-    columns = [TYPICALITY_COLUMNS[estimate["typicality"]]] + [control_column(name) for name in controls] + [control_column(LENGTH_CONTROL)]
-    pairs = select_slice(design, estimate["slice"])
-    pairs = pairs[pairs[columns].notna().all(axis=1) & pairs["label"].notna()]
-    y = pairs["label"].to_numpy(dtype=float)
-    X = pairs[columns].to_numpy(dtype=float)
-    if design.construction == "paper":  # the paper's fits carry an intercept: both refits get one, before the length column
-        X = np.column_stack([X[:, :-1], np.ones(len(X)), X[:, -1]])
-    codes = pd.factorize(pairs["prompt_id"].astype(str))[0]
-    members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)] if len(codes) else []
+    """Bootstrap draws of alpha(with length) - alpha(without) on the estimate's slice: se, percentile CI, failures.
+
+    Both refits are the length-controlled `PairwiseLogit` of the estimate's spec on the same
+    resampled pairs, the one without its length column (so both keep the paper construction's intercept).
+    """
+    spec = PairwiseSpec.of(estimate)
+    controls = tuple(name for name in spec.controls if name != LENGTH_CONTROL) + (LENGTH_CONTROL,)
+    model = PairwiseLogit(design, PairwiseSpec(spec.slice, spec.typicality, controls))
+    without_length = [index for index, name in enumerate(model.names) if name != LENGTH_CONTROL]
+    members = model.cluster_members()
     rng = np.random.default_rng(seed)
     differences, failed = [], 0
     for _ in range(n_draws):
         chosen = rng.integers(0, len(members), size=len(members))
         rows = np.concatenate([members[g] for g in chosen])
-        groups = np.repeat(np.arange(len(chosen)), [len(members[g]) for g in chosen])
-        without = fit_logit(y[rows], X[rows][:, :-1], groups)
-        with_length = fit_logit(y[rows], X[rows], groups)
-        usable = all(
-            fit.converged and np.isfinite(fit.params).all() and np.abs(design_rows @ fit.params).max() < SEPARATED
-            for fit, design_rows in ((without, X[rows][:, :-1]), (with_length, X[rows]))
-        )
-        if usable:
+        without = model.refit(rows, columns=without_length)
+        with_length = model.refit(rows)
+        if without is not None and with_length is not None:
             differences.append(with_length.params[0] - without.params[0])
         else:
             failed += 1

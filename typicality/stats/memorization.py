@@ -10,42 +10,21 @@ that holds one (the slice `not-memorized`), as a robustness row in results.json'
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 
 from typicality.audit_folder import PairDesign
-from typicality.stats.pair_design import ALL_PAIRS
-from typicality.stats.typicality_bias import Estimate, fit_logit
-
-MEMORIZED_PROBABILITY = 0.7
-MEMORIZED_MEAN_LOGPROB = math.log(MEMORIZED_PROBABILITY)
-NOT_MEMORIZED = "not-memorized"
-
-
-def is_memorized(mean_logprob) -> np.ndarray:
-    """True where exp(mean log-prob) >= 0.7; a missing score is not memorized."""
-    values = np.nan_to_num(np.asarray(mean_logprob, dtype=float), nan=-np.inf)
-    return values >= MEMORIZED_MEAN_LOGPROB  # the same test as exp(mean) >= 0.7, exact at the boundary
-
-
-def memorized_pairs(frame: pd.DataFrame) -> np.ndarray:
-    """Pairs (rows of a pair design) with at least one memorized response."""
-    return is_memorized(frame["mean_logprob_a"]) | is_memorized(frame["mean_logprob_b"])
-
-
-def not_memorized_slice(base: str) -> str:
-    """The slice name of `base` without memorized pairs: `not-memorized` for all pairs, `BASE+not-memorized` otherwise."""
-    return NOT_MEMORIZED if base == ALL_PAIRS else f"{base}+{NOT_MEMORIZED}"
-
-
-def base_slice(name: str) -> str | None:
-    """`not-memorized` -> all, `BASE+not-memorized` -> BASE; None for a slice that is not a not-memorized one."""
-    if name == NOT_MEMORIZED:
-        return ALL_PAIRS
-    suffix = f"+{NOT_MEMORIZED}"
-    return name[: -len(suffix)] if name.endswith(suffix) else None
+from typicality.stats.pair_design import (  # noqa: F401  (the flag is defined with the slices; re-exported here)
+    MEMORIZED_MEAN_LOGPROB,
+    MEMORIZED_PROBABILITY,
+    NOT_MEMORIZED,
+    base_slice,
+    is_memorized,
+    memorized_pairs,
+    not_memorized_slice,
+    slice_count,
+)
+from typicality.stats.pairwise_logit import PairwiseSpec
+from typicality.stats.typicality_bias import Estimate, fit_estimate
 
 
 def memorization_summary(design: PairDesign, scores: pd.DataFrame | None = None) -> dict:
@@ -70,17 +49,10 @@ def memorization_summary(design: PairDesign, scores: pd.DataFrame | None = None)
     return summary
 
 
-def not_memorized_estimate(design: PairDesign, headline: dict, mask: np.ndarray) -> Estimate:
-    """The headline fit again (same slice, typicality and controls) without the pairs that hold a memorized response.
-
-    `mask`: the headline slice's rows of `design.frame`.
-    """
-    keep = mask & ~memorized_pairs(design.frame)
-    estimate, _ = fit_logit(
-        design.frame[keep], not_memorized_slice(headline["slice"]), headline["typicality"], list(headline.get("controls") or []),
-        quality=design.correctness, intercept=design.construction == "paper",  # as the headline was fitted (issue 14)
-    )
-    return estimate
+def not_memorized_estimate(design: PairDesign, headline: dict) -> Estimate:
+    """The headline fit again (same typicality and controls) on its slice without the pairs that hold a memorized response."""
+    spec = PairwiseSpec.of(headline)
+    return fit_estimate(design, PairwiseSpec(not_memorized_slice(spec.slice), spec.typicality, spec.controls))[0]
 
 
 def add_memorization(content: dict, design: PairDesign, scores: pd.DataFrame | None = None) -> None:
@@ -88,8 +60,6 @@ def add_memorization(content: dict, design: PairDesign, scores: pd.DataFrame | N
 
     The fit is added to the default robustness set only (no --controls or --slice given).
     """
-    from typicality.stats.pair_design import slice_mask
-
     summary = memorization_summary(design, scores)
     summary["estimate"] = None
     headline_id = (content.get("headline") or {}).get("estimate")
@@ -98,10 +68,8 @@ def add_memorization(content: dict, design: PairDesign, scores: pd.DataFrame | N
     settings = content.get("settings") or {}
     default_set = settings.get("controls") is None and settings.get("slices") is None
     if summary["n_pairs_with_memorized"] and headline is not None and default_set:
-        mask = slice_mask(design, headline["slice"])
-        estimate = not_memorized_estimate(design, headline, mask)
+        estimate = not_memorized_estimate(design, headline)
         content["estimates"].append(estimate.to_dict())
-        rows = design.frame[mask & ~memorized_pairs(design.frame)]
-        content.setdefault("slices", {})[estimate.slice] = {"n_pairs": int(len(rows)), "n_prompts": int(rows["prompt_id"].nunique())}
+        content.setdefault("slices", {})[estimate.slice] = slice_count(design, estimate.slice)
         summary["estimate"] = estimate.id
     content["memorized"] = summary

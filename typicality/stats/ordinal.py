@@ -24,12 +24,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
-from scipy.stats import t as student_t
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from typicality.data.preference_data import PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.numbers import finite_or_none
+from typicality.stats.pairwise_logit import t_inference
 from typicality.stats.scores_table import CheckedScores, check_scores
 
 MAX_LEVELS = 10  # a rating with more distinct values is binned into quintiles for the ordinal model
@@ -164,11 +164,10 @@ def ordinal_logit(
     fit.p_value = float(2 * _normal_sf(abs(fit.coef / fit.se)))
     cluster_se = float(np.sqrt(np.asarray(full.cov_params(), dtype=float)[k, k]))
     if math.isfinite(cluster_se) and cluster_se > 0 and fit.n_prompts > 1:
-        df = fit.n_prompts - 1
-        half = float(student_t.ppf(0.975, df)) * cluster_se
+        cluster_p, ci = t_inference([fit.coef], [cluster_se], fit.n_prompts - 1)
         fit.cluster_se = cluster_se
-        fit.cluster_p_value = float(2 * student_t.sf(abs(fit.coef) / cluster_se, df))
-        fit.cluster_ci_low, fit.cluster_ci_high = fit.coef - half, fit.coef + half
+        fit.cluster_p_value = float(cluster_p[0])
+        fit.cluster_ci_low, fit.cluster_ci_high = float(ci[0, 0]), float(ci[0, 1])
     fit.lr_statistic = max(lr, 0.0)
     fit.lr_p_value = float(chi2.sf(fit.lr_statistic, df=1))
     for index, name in enumerate(categories.columns):

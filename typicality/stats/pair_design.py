@@ -21,6 +21,7 @@ the descriptive tables free of the source's order (HH-RLHF lists the chosen resp
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -37,6 +38,11 @@ SLICE_COLUMNS = ("subset", "domain", "source", "category", "language")  # metada
 EQUAL_CORRECTNESS = "equal-correctness"
 ALL_PAIRS = "all"
 TIE_POLICIES = ("drop", "half")
+# A response the reference model reproduces almost token for token (stats/memorization.py says why):
+# exp(mean log-prob) >= 0.7. Defined here because the `not-memorized` slices are slices.
+MEMORIZED_PROBABILITY = 0.7
+MEMORIZED_MEAN_LOGPROB = math.log(MEMORIZED_PROBABILITY)
+NOT_MEMORIZED = "not-memorized"
 
 
 def build_pairs(data: PreferenceData, scores: ScoreResult | CheckedScores | pd.DataFrame, *, seed: int = 0, ties: str = "drop") -> PairDesign:
@@ -247,8 +253,6 @@ def slice_mask(design: PairDesign, name: str) -> np.ndarray:
         if not design.correctness:
             raise TypicalityError("The slice 'equal-correctness' needs a correctness rating, and this data has none.")
         return (frame[f"delta_{design.correctness}"] == 0).to_numpy()
-    from typicality.stats.memorization import base_slice, memorized_pairs  # `not-memorized` slices (issue 12)
-
     if base_slice(name) is not None:
         return slice_mask(design, base_slice(name)) & ~memorized_pairs(frame)
     if "=" in name:
@@ -257,3 +261,33 @@ def slice_mask(design: PairDesign, name: str) -> np.ndarray:
             raise TypicalityError(f"Unknown slice column '{column}' in '{name}'. Slices of this data: {', '.join(available_slices(design))}.")
         return (frame[column].astype(str) == value).to_numpy()
     raise TypicalityError(f"Unknown slice '{name}'. Slices of this data: {', '.join(available_slices(design))}.")
+
+
+def slice_count(design: PairDesign, name: str) -> dict:
+    """Pairs and prompts in one slice (results.json's `slices` entries)."""
+    rows = design.frame[slice_mask(design, name)]
+    return {"n_pairs": int(len(rows)), "n_prompts": int(rows["prompt_id"].nunique())}
+
+
+def is_memorized(mean_logprob) -> np.ndarray:
+    """True where exp(mean log-prob) >= 0.7; a missing score is not memorized."""
+    values = np.nan_to_num(np.asarray(mean_logprob, dtype=float), nan=-np.inf)
+    return values >= MEMORIZED_MEAN_LOGPROB  # the same test as exp(mean) >= 0.7, exact at the boundary
+
+
+def memorized_pairs(frame: pd.DataFrame) -> np.ndarray:
+    """Pairs (rows of a pair design) with at least one memorized response."""
+    return is_memorized(frame["mean_logprob_a"]) | is_memorized(frame["mean_logprob_b"])
+
+
+def not_memorized_slice(base: str) -> str:
+    """The slice name of `base` without memorized pairs: `not-memorized` for all pairs, `BASE+not-memorized` otherwise."""
+    return NOT_MEMORIZED if base == ALL_PAIRS else f"{base}+{NOT_MEMORIZED}"
+
+
+def base_slice(name: str) -> str | None:
+    """`not-memorized` -> all, `BASE+not-memorized` -> BASE; None for a slice that is not a not-memorized one."""
+    if name == NOT_MEMORIZED:
+        return ALL_PAIRS
+    suffix = f"+{NOT_MEMORIZED}"
+    return name[: -len(suffix)] if name.endswith(suffix) else None

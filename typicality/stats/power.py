@@ -36,13 +36,11 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
-import statsmodels.api as sm
 from scipy.stats import norm
 
 from typicality.audit_folder import AuditFolder
 from typicality.errors import TypicalityError
-from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice
+from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec
 
 EVENT_VARIANCE = 0.25  # P (1 - P) at P = 1/2: randomly oriented pairs, no intercept
 DEFAULT_PAIR_GRID = (100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000)
@@ -218,12 +216,11 @@ def audit_design(audit: AuditFolder) -> dict:
         raise TypicalityError(f"{folder}: its headline estimate was not fitted, so there is no alpha to plan for; give --alpha and the design instead.")
     if audit.pairs is None:
         raise TypicalityError(f"{folder} has no readable pairs.parquet ({audit.missing.get('pairs.parquet', 'absent')}): re-run `typicality fit {folder}` to write it.")
-    rows = select_slice(audit.pairs, estimate["slice"])
-    columns = [TYPICALITY_COLUMNS[estimate["typicality"]]] + [control_column(name) for name in estimate["controls"]]
-    rows = rows[rows[columns].notna().all(axis=1) & rows["label"].notna() & (rows["label"] != 0.5)]
-    n_pairs, n_prompts = len(rows), rows["prompt_id"].nunique()
+    decided = audit.pairs.with_frame(audit.pairs.frame[audit.pairs.frame["label"] != 0.5])
+    model = PairwiseLogit(decided, PairwiseSpec.of(estimate))
+    n_pairs, n_prompts = model.n_pairs, model.n_clusters
     per_prompt = n_pairs / max(n_prompts, 1)
-    de = _observed_design_effect(rows, columns)
+    de = _observed_design_effect(model)
     icc = 0.0 if per_prompt <= 1 else max(0.0, (de - 1.0) / (per_prompt - 1.0))
     comparisons = (results.get("pairs") or {}).get("comparisons") or n_pairs
     return {
@@ -234,7 +231,7 @@ def audit_design(audit: AuditFolder) -> dict:
         "pairs_per_prompt": float(per_prompt),
         "icc": float(min(icc, 1.0)),
         "tie_share": 0.0,
-        "r2_controls": float(_r2_controls(rows, columns)),
+        "r2_controls": float(_r2_controls(model)),
         "observed_design_effect": float(de),
         "estimate": estimate["id"],
         "n_prompts": int(n_prompts),
@@ -274,20 +271,18 @@ def plan_from_audit(audit: AuditFolder, *, target_power: float = 0.8, significan
     return result
 
 
-def _observed_design_effect(rows: pd.DataFrame, columns: list[str]) -> float:
-    """Clustered over independent variance of alpha in the same no-intercept logit (the audit's design effect)."""
-    y, X = rows["label"].to_numpy(dtype=float), rows[columns].to_numpy(dtype=float)
-    groups = pd.factorize(rows["prompt_id"].astype(str))[0]
-    model = sm.GLM(y, X, family=sm.families.Binomial())
-    clustered = model.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False})
-    independent = model.fit(cov_type="HC0")
+def _observed_design_effect(model: PairwiseLogit) -> float:
+    """Clustered over independent variance of alpha in the audit's own logit (its design effect)."""
+    glm = model.glm()
+    clustered = glm.fit(cov_type="cluster", cov_kwds={"groups": model.groups, "use_correction": False})
+    independent = glm.fit(cov_type="HC0")
     return float(clustered.bse[0] ** 2 / independent.bse[0] ** 2)
 
 
-def _r2_controls(rows: pd.DataFrame, columns: list[str]) -> float:
-    """Share of Δℓ's variance (about 0: pairs are oriented at random) explained by the controls, no intercept as in the fit."""
-    if len(columns) == 1:
+def _r2_controls(model: PairwiseLogit) -> float:
+    """Share of Δℓ's variance (about 0: pairs are oriented at random) explained by the fit's other columns, as in the fit."""
+    if model.X.shape[1] == 1:
         return 0.0
-    delta, controls = rows[columns[0]].to_numpy(dtype=float), rows[columns[1:]].to_numpy(dtype=float)
+    delta, controls = model.X[:, 0], model.X[:, 1:]
     fitted = controls @ np.linalg.lstsq(controls, delta, rcond=None)[0]
     return float(max(0.0, 1.0 - np.sum((delta - fitted) ** 2) / np.sum(delta**2)))

@@ -27,38 +27,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
 from typicality.audit_folder import PairDesign
-from typicality.stats.pair_design import ALL_PAIRS, EQUAL_CORRECTNESS, TYPICALITY_COLUMNS, control_column, select_slice
-from typicality.stats.pairwise_models import fit_rao_kupper
-from typicality.stats.typicality_bias import MIN_CLUSTERS, MIN_PAIRS, Estimate, t_inference
+from typicality.stats.pair_design import ALL_PAIRS, EQUAL_CORRECTNESS
+from typicality.stats.pairwise_logit import MIN_TIES, TIE_THRESHOLD, PairwiseRaoKupper, PairwiseSpec
+from typicality.stats.typicality_bias import Estimate, alpha_ratio, record_estimate
 
-RAO_KUPPER = "rao-kupper"
-MIN_TIES = 10  # below this the tie threshold is barely identified; the tie-dropping fit loses almost nothing
-
-
-def alpha_ratio(params: np.ndarray, cov: np.ndarray, quality_index: int, df: int, quality: str) -> dict | None:
-    """alpha / beta_quality (params[0] / params[quality_index]) with a delta-method t(df) CI; None when beta is 0."""
-    alpha, beta = float(params[0]), float(params[quality_index])
-    if beta == 0 or not math.isfinite(beta):
-        return None
-    gradient = np.zeros(len(params))
-    gradient[0], gradient[quality_index] = 1 / beta, -alpha / beta**2
-    variance = float(gradient @ cov[: len(params), : len(params)] @ gradient)
-    if not (math.isfinite(variance) and variance > 0):
-        return None
-    ratio, se = alpha / beta, math.sqrt(variance)
-    pvalues, ci = t_inference(np.array([ratio]), np.array([se]), df)
-    return {
-        "of": quality,
-        "estimate": ratio,
-        "se": se,
-        "ci_low": float(ci[0, 0]),
-        "ci_high": float(ci[0, 1]),
-        "beta_quality": beta,
-        "meaning": f"alpha / beta_{quality}: the points of {quality} one nat of mean log-likelihood is worth to annotators (scale-free: unchanged when ties are dropped)",
-    }
+RAO_KUPPER = PairwiseRaoKupper.estimator
+__all__ = ["MIN_TIES", "RAO_KUPPER", "alpha_ratio", "fit_tie_aware", "tie_aware_estimates", "ties_summary"]
 
 
 def tie_aware_estimates(design_with_ties: PairDesign, logit_estimates: list[dict]) -> list[Estimate]:
@@ -72,51 +48,20 @@ def tie_aware_estimates(design_with_ties: PairDesign, logit_estimates: list[dict
 
 def fit_tie_aware(design: PairDesign, slice_name: str, typicality: str, controls: list[str]) -> Estimate:
     """One Rao-Kupper fit (ties kept as ties) on a design built with ties='half'."""
-    estimate = Estimate(slice=slice_name, typicality=typicality, controls=list(controls), estimator=RAO_KUPPER)
+    results = PairwiseRaoKupper(design, PairwiseSpec(slice_name, typicality, tuple(controls))).fit()
+    estimate = record_estimate(results, estimator=RAO_KUPPER)
     estimate.robustness = "ties kept (Rao-Kupper Bradley-Terry with ties) instead of dropped"
-    pairs = select_slice(design, slice_name)
-    columns = [TYPICALITY_COLUMNS[typicality]] + [control_column(name) for name in controls]
-    pairs = pairs[pairs[columns].notna().all(axis=1) & pairs["label"].notna()]
-    y = pairs["label"].to_numpy(dtype=float)
-    X = pairs[columns].to_numpy(dtype=float)
-    groups = pairs["prompt_id"].astype(str).to_numpy()
-    estimate.n_pairs, estimate.n_clusters = int(len(y)), int(pd.unique(groups).size)
-    n_ties = int((y == 0.5).sum())
-    reason = None
-    if n_ties < MIN_TIES:
-        reason = f"only {n_ties} tied pairs in slice '{slice_name}'; the tie-aware fit needs at least {MIN_TIES} (the tie-dropping fit loses little)"
-    elif estimate.n_pairs < MIN_PAIRS or estimate.n_clusters < MIN_CLUSTERS:
-        reason = f"only {estimate.n_pairs} pairs in {estimate.n_clusters} prompts in slice '{slice_name}'"
-    elif np.linalg.matrix_rank(X) < X.shape[1]:
-        reason = f"the predictors {', '.join(columns)} are collinear in slice '{slice_name}'"
-    if reason:
-        estimate.reason = reason
+    if not estimate.fitted:
         return estimate
-    fit = fit_rao_kupper(y, X, groups)
-    se = fit.se
-    df = max(estimate.n_clusters - 1, 1)
-    pvalues, ci = t_inference(fit.params, se, df)
-    if not (fit.converged and np.isfinite(fit.params).all() and np.isfinite(se).all() and se[0] > 0):
-        estimate.reason = f"the tie-aware fit did not converge in slice '{slice_name}'"
-        return estimate
-    sd = float(np.sqrt(np.mean(X[:, 0] ** 2)))
-    alpha = float(fit.params[0])
-    estimate.fitted, estimate.df = True, int(df)
-    estimate.alpha, estimate.se, estimate.p_value = alpha, float(se[0]), float(pvalues[0])
-    estimate.ci_low, estimate.ci_high = float(ci[0, 0]), float(ci[0, 1])
-    estimate.sd_delta = sd
-    estimate.odds_ratio_per_sd = float(math.exp(alpha * sd))
     # Under Rao-Kupper the change in P(a preferred) - P(b preferred) from -1 SD to +1 SD, other differences 0.
-    tau = float(fit.params[-1])
+    alpha, sd, tau = estimate.alpha, estimate.sd_delta, results.coef(TIE_THRESHOLD)
     margin = lambda s: 1 / (1 + math.exp(-(s - tau))) - 1 / (1 + math.exp(s + tau))  # noqa: E731
     estimate.win_prob_change = float((margin(alpha * sd) - margin(-alpha * sd)) / 2)
-    for index, name in enumerate(controls, start=1):
-        estimate.coefficients[name] = {"coef": float(fit.params[index]), "se": float(se[index]), "p_value": float(pvalues[index])}
-    estimate.coefficients["tie_threshold"] = {"coef": tau, "se": float(se[-1]), "p_value": None}
-    estimate.warnings.append(f"{n_ties} of {estimate.n_pairs} pairs are ties, kept as ties (Rao-Kupper).")
+    estimate.coefficients[TIE_THRESHOLD]["p_value"] = None
+    estimate.warnings.append(f"{results.model.n_ties} of {estimate.n_pairs} pairs are ties, kept as ties (Rao-Kupper).")
     quality = next((name for name in controls if name != "length"), None)
     if quality is not None:
-        estimate.ratio = alpha_ratio(fit.params, fit.cov, 1 + controls.index(quality), estimate.df, quality)
+        estimate.ratio = alpha_ratio(results.params, results.cov, 1 + controls.index(quality), estimate.df, quality)
     return estimate
 
 

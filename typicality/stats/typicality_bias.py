@@ -1,7 +1,9 @@
-"""The paper's estimator: a no-intercept binomial GLM of the label on delta-typicality (+ controls), SEs clustered by prompt.
+"""The paper's estimator recorded as results.json rows: `Estimate`, `TypicalityBias` and `fit_estimate`.
 
-`TypicalityBias(...)` stores its parameters; `.fit(design)` fits one slice and returns itself
-with `estimate_` (an `Estimate`) and `result_` (the statsmodels results, None when no fit ran).
+The fit itself is `PairwiseLogit` (stats/pairwise_logit.py: rows, columns, checks, inference);
+this module turns its results into an `Estimate`. `TypicalityBias(...)` stores its parameters;
+`.fit(design)` fits one slice and returns itself with `estimate_` (an `Estimate`), `results_`
+(the `PairwiseResults`) and `result_` (the statsmodels results, None when no fit ran).
 A fit that cannot run (too few pairs or prompts, a constant typicality difference, perfect
 separation) still yields an `Estimate`, with `fitted=False`, `reason`, and no numbers.
 
@@ -14,34 +16,32 @@ not depend on orientation):
   moves from -1 SD to +1 SD with every control difference held at 0 (equal length, equal
   correctness). The paper's table follows this formula (OR 1.42 -> +0.17, OR 1.80 -> +0.28).
 
-Inference: the SE is the prompt-clustered sandwich (statsmodels' small-sample correction), and
-the p-value and 95% CI come from Student's t with G - 1 degrees of freedom (G = prompts), the
-usual cluster-robust reference distribution (Cameron & Miller 2015): with few prompts the
-normal is too narrow, with many the two agree. `df` records G - 1.
+Inference (decided in `PairwiseResults`): the prompt-clustered sandwich SE, and the p-value and
+95% CI from Student's t with G - 1 degrees of freedom (G = prompts); `df` records G - 1.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy.stats import t as student_t
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from typicality.audit_folder import PairDesign
 from typicality.errors import TypicalityError
+from typicality.stats.cluster_bootstrap import cluster_bootstrap
 from typicality.stats.numbers import finite_or_none
-from typicality.stats.cluster_bootstrap import SEPARATED_LINEAR_PREDICTOR, cluster_bootstrap
-from typicality.stats.pair_design import TYPICALITY_COLUMNS, available_controls, control_column, control_name, select_slice
-from typicality.stats.separation import is_separated
-
-MIN_PAIRS = 10  # below this no fit is attempted
-MIN_CLUSTERS = 5  # a clustered SE from fewer prompts means nothing
-FEW_CLUSTERS = 30  # below this the clustered SE is known to run small: warn
+from typicality.stats.pair_design import TYPICALITY_COLUMNS, available_controls, control_column, control_name
+from typicality.stats.pairwise_logit import (  # noqa: F401  (MIN_PAIRS etc. are part of this module's interface)
+    FEW_CLUSTERS,
+    MIN_CLUSTERS,
+    MIN_PAIRS,
+    PairwiseLogit,
+    PairwiseResults,
+    PairwiseSpec,
+    t_inference,
+)
 
 
 @dataclass
@@ -134,11 +134,9 @@ class TypicalityBias:
             raise TypicalityError(f"Unknown control(s) {', '.join(unknown)}; this data offers: {', '.join(available_controls(design))}.")
         if len(set(names)) != len(names):
             raise TypicalityError(f"A control is named twice in {list(self.controls)}.")
-        pairs = select_slice(design, self.slice)
-        self.estimate_, self.result_ = fit_logit(
-            pairs, self.slice, self.typicality, names, self.cluster, self.bootstrap, self.seed,
-            quality=design.correctness, intercept=design.construction == "paper",
-        )
+        spec = PairwiseSpec(self.slice, self.typicality, tuple(names), self.cluster)
+        self.estimate_, self.results_ = fit_estimate(design, spec, bootstrap=self.bootstrap, seed=self.seed)
+        self.result_ = self.results_.statsmodels
         self.alpha_ = self.estimate_.alpha
         self.se_ = self.estimate_.se
         self.n_pairs_ = self.estimate_.n_pairs
@@ -174,156 +172,73 @@ def estimates_frame(estimates: list[Estimate]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fit_logit(
-    pairs: pd.DataFrame,
-    slice_name: str,
-    typicality: str,
-    controls: list[str],
-    cluster: str = "prompt_id",
-    bootstrap: int = 0,
-    seed: int = 0,
-    *,
-    quality: str | None = None,
-    intercept: bool = False,
-):
-    """Fit one no-intercept clustered logit; return (Estimate, statsmodels results or None).
+def fit_estimate(design: PairDesign, spec: PairwiseSpec, *, bootstrap: int = 0, seed: int = 0) -> tuple[Estimate, PairwiseResults]:
+    """Fit one spec of a pair design (`PairwiseLogit`) and record it as an `Estimate`; also return the model's results.
 
-    `quality`: the data's quality rating; when it is among the controls, the estimate also
-    carries `ratio` = alpha / beta_quality with its delta-method CI (stats/ties.py says why).
-    `intercept`: add a constant (last column, reported as coefficient "intercept"), as the
-    paper's script does for pairs oriented by dataset order (stats/paper_pairs.py).
+    When the data's quality rating is among the fitted controls, the estimate also carries
+    `ratio` = alpha / beta_quality with its delta-method CI (stats/ties.py says why).
     """
-    estimate = Estimate(slice=slice_name, typicality=typicality, controls=list(controls))
-    columns = [TYPICALITY_COLUMNS[typicality]] + [control_column(name) for name in controls]
-    pairs = _complete_pairs(pairs, estimate, columns)
-    columns = _drop_constant_controls(pairs, estimate, columns)
-    y = pairs["label"].to_numpy(dtype=float)
-    X = pairs[columns].to_numpy(dtype=float)
-    groups = pd.factorize(pairs[cluster].astype(str))[0]
-    estimate.n_pairs = int(len(y))
-    estimate.n_clusters = int(groups.max() + 1) if len(groups) else 0
-
-    reason = _unfittable(estimate, X, columns)
-    if reason:
-        return _not_fitted(estimate, reason)
-    while np.linalg.matrix_rank(X) < X.shape[1]:
-        dropped = estimate.controls.pop()
-        estimate.warnings.append(f"Control {dropped} is collinear with the other predictors in slice '{slice_name}'; fitted without it.")
-        columns.pop()
-        X = X[:, :-1]
-    if intercept:
-        X = np.column_stack([X, np.ones(len(X))])
-        if np.linalg.matrix_rank(X) < X.shape[1]:
-            return _not_fitted(estimate, f"the intercept is collinear with {', '.join(columns)} in slice '{slice_name}'")
-    # Checked exactly before fitting: IRLS on separated data can stop at a large finite
-    # coefficient and report convergence (quasi-complete separation).
-    if is_separated(y, X):
-        return _not_fitted(
-            estimate,
-            f"perfect separation in slice '{slice_name}': {', '.join(columns)} predict every label exactly "
-            "(or every label where they are non-zero), so the likelihood has no maximum and alpha would be infinite; more pairs are needed",
-        )
-    if estimate.n_clusters < FEW_CLUSTERS:
-        estimate.warnings.append(f"Only {estimate.n_clusters} prompts: clustered standard errors are unreliable with fewer than {FEW_CLUSTERS}.")
-
-    result = _clustered_glm(y, X, groups, estimate)
-    reason = _record_fit(estimate, result, X[:, 0])
-    if reason:
-        return _not_fitted(estimate, reason)
-    if quality in estimate.controls:
-        from typicality.stats.ties import alpha_ratio  # ties.py builds on this module
-
-        estimate.ratio = alpha_ratio(np.asarray(result.params, dtype=float), np.asarray(result.cov_params(), dtype=float), 1 + estimate.controls.index(quality), estimate.df, quality)
-    if bootstrap:
-        estimate.bootstrap = cluster_bootstrap(y, X, groups, int(bootstrap), seed=seed, start=np.asarray(result.params, dtype=float))
+    results = PairwiseLogit(design, spec).fit()
+    estimate = record_estimate(results, quality=design.correctness)
+    if estimate.fitted and bootstrap:
+        estimate.bootstrap = cluster_bootstrap(results, int(bootstrap), seed=seed)
         if estimate.bootstrap["n_failed"]:
             estimate.warnings.append(f"{estimate.bootstrap['n_failed']} of {bootstrap} bootstrap draws could not be fitted (separated or not converged) and are left out.")
-    return estimate, result
+    return estimate, results
 
 
-def _complete_pairs(pairs: pd.DataFrame, estimate: Estimate, columns: list[str]) -> pd.DataFrame:
-    """The pairs with a label and every predictor; the others are counted in a warning."""
-    for name, column in zip(estimate.controls, columns[1:]):
-        lacking = int(pairs[column].isna().sum())
-        if lacking:
-            estimate.warnings.append(f"{lacking} of {len(pairs)} pairs lack {name} and are left out of this fit.")
-    return pairs[pairs[columns].notna().all(axis=1) & pairs["label"].notna()]
-
-
-def _drop_constant_controls(pairs: pd.DataFrame, estimate: Estimate, columns: list[str]) -> list[str]:
-    """A control that never varies in this slice (delta correctness in the equal-correctness
-    slice) carries no information; without an intercept a constant would even act as one."""
-    columns = list(columns)
-    for name, column in list(zip(list(estimate.controls), columns[1:])):
-        values = pairs[column].to_numpy(dtype=float)
-        if len(values) and np.all(values == values[0]):
-            estimate.warnings.append(f"Control {name} is constant ({values[0]:g}) in slice '{estimate.slice}'; fitted without it.")
-            estimate.controls.remove(name)
-            columns.remove(column)
-    return columns
-
-
-def _unfittable(estimate: Estimate, X: np.ndarray, columns: list[str]) -> str | None:
-    """Why no fit should be attempted (too few pairs or prompts, a constant typicality), or None."""
-    delta = X[:, 0] if len(X) else np.zeros(0)
-    if estimate.n_pairs < MIN_PAIRS:
-        return f"only {estimate.n_pairs} pairs in slice '{estimate.slice}'; at least {MIN_PAIRS} are needed for a fit"
-    if estimate.n_clusters < MIN_CLUSTERS:
-        return f"only {estimate.n_clusters} prompts in slice '{estimate.slice}'; clustered SEs need at least {MIN_CLUSTERS}"
-    if np.all(delta == delta[0]):
-        return f"the typicality difference {columns[0]} is constant ({delta[0]:g}) in slice '{estimate.slice}', so alpha is not identified"
-    return None
-
-
-def _clustered_glm(y: np.ndarray, X: np.ndarray, groups: np.ndarray, estimate: Estimate):
-    """The paper's fit: binomial GLM, logit link, no intercept, sandwich SEs clustered by prompt."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True})
-    params = np.asarray(result.params, dtype=float)
-    if any(issubclass(w.category, (PerfectSeparationWarning, ConvergenceWarning)) for w in caught) or not result.converged:
-        estimate.warnings.append("The fit did not converge; treat these numbers with caution.")
-    elif np.isfinite(params).all() and np.abs(X @ params).max() > SEPARATED_LINEAR_PREDICTOR:
-        estimate.warnings.append("Some pairs are predicted with probability near 0 or 1; the estimate may be unstable.")
-    return result
-
-
-def _record_fit(estimate: Estimate, result, delta: np.ndarray) -> str | None:
-    """Copy alpha, its inference and the derived figures into the estimate; the reason when they are unusable."""
-    params, bse = (np.asarray(x, dtype=float) for x in (result.params, result.bse))
-    df = max(estimate.n_clusters - 1, 1)
-    pvalues, ci = t_inference(params, bse, df)
-    sd = float(np.sqrt(np.mean(delta**2)))
+def record_estimate(results: PairwiseResults, *, quality: str | None = None, estimator: str = "logit") -> Estimate:
+    """The results.json row of one fit: alpha, its inference and the derived figures (or why there are none)."""
+    model = results.model
+    estimate = Estimate(slice=model.spec.slice, typicality=model.spec.typicality, controls=list(model.controls), estimator=estimator)
+    estimate.n_pairs, estimate.n_clusters = model.n_pairs, model.n_clusters
+    estimate.warnings = list(results.warnings)
+    if not results.fitted:
+        estimate.reason = results.reason
+        return estimate
+    params, bse = results.params, results.bse
+    pvalues, ci = results.pvalues, results.conf_int()
+    sd = float(np.sqrt(np.mean(model.delta**2)))
     if not np.all(np.isfinite([params[0], bse[0], ci[0, 0], ci[0, 1], pvalues[0], sd])) or bse[0] <= 0:
-        return f"the fit gave a non-finite estimate or standard error in slice '{estimate.slice}' (a degenerate design)"
+        estimate.reason = f"the fit gave a non-finite estimate or standard error in slice '{estimate.slice}' (a degenerate design)"
+        return estimate
     alpha = float(params[0])
     if abs(alpha * sd) > 700:  # exp() would overflow: only a nearly separated design gets here
-        return f"alpha * SD = {alpha * sd:.3g} in slice '{estimate.slice}' is too large for an odds ratio (nearly separated data)"
+        estimate.reason = f"alpha * SD = {alpha * sd:.3g} in slice '{estimate.slice}' is too large for an odds ratio (nearly separated data)"
+        return estimate
     estimate.fitted = True
-    estimate.df = int(df)
+    estimate.df = int(results.df)
     estimate.alpha, estimate.se = alpha, float(bse[0])
     estimate.ci_low, estimate.ci_high = float(ci[0, 0]), float(ci[0, 1])
     estimate.p_value = float(pvalues[0])
     estimate.sd_delta = sd
     estimate.odds_ratio_per_sd = float(math.exp(alpha * sd))
     estimate.win_prob_change = float(2.0 / (1.0 + math.exp(-alpha * sd)) - 1.0)
-    for index, name in enumerate(estimate.controls, start=1):
+    for index, name in enumerate(results.names[1:], start=1):
         estimate.coefficients[name] = {"coef": finite_or_none(params[index]), "se": finite_or_none(bse[index]), "p_value": finite_or_none(pvalues[index])}
-    if len(params) == len(estimate.controls) + 2:  # the paper construction's intercept, last
-        estimate.coefficients["intercept"] = {"coef": finite_or_none(params[-1]), "se": finite_or_none(bse[-1]), "p_value": finite_or_none(pvalues[-1])}
-    return None
+    if quality in estimate.controls:
+        estimate.ratio = alpha_ratio(params, results.cov, 1 + estimate.controls.index(quality), estimate.df, quality)
+    return estimate
 
 
-def t_inference(params: np.ndarray, se: np.ndarray, df: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided p-values and 95% CIs (rows: low, high per coefficient) from t(df)."""
-    params, se = np.asarray(params, dtype=float), np.asarray(se, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pvalues = 2.0 * student_t.sf(np.abs(params / se), df)
-    half = student_t.ppf(0.975, df) * se
-    return pvalues, np.column_stack([params - half, params + half])
-
-
-def _not_fitted(estimate: Estimate, reason: str):
-    estimate.fitted = False
-    estimate.reason = reason
-    return estimate, None
+def alpha_ratio(params: np.ndarray, cov: np.ndarray, quality_index: int, df: int, quality: str) -> dict | None:
+    """alpha / beta_quality (params[0] / params[quality_index]) with a delta-method t(df) CI; None when beta is 0."""
+    alpha, beta = float(params[0]), float(params[quality_index])
+    if beta == 0 or not math.isfinite(beta):
+        return None
+    gradient = np.zeros(len(params))
+    gradient[0], gradient[quality_index] = 1 / beta, -alpha / beta**2
+    variance = float(gradient @ cov[: len(params), : len(params)] @ gradient)
+    if not (math.isfinite(variance) and variance > 0):
+        return None
+    ratio, se = alpha / beta, math.sqrt(variance)
+    pvalues, ci = t_inference(np.array([ratio]), np.array([se]), df)
+    return {
+        "of": quality,
+        "estimate": ratio,
+        "se": se,
+        "ci_low": float(ci[0, 0]),
+        "ci_high": float(ci[0, 1]),
+        "beta_quality": beta,
+        "meaning": f"alpha / beta_{quality}: the points of {quality} one nat of mean log-likelihood is worth to annotators (scale-free: unchanged when ties are dropped)",
+    }

@@ -16,16 +16,15 @@
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.stats import chi2, pearsonr, spearmanr
 from statsmodels.stats.contingency_tables import mcnemar
 
 from typicality.stats.compare.inputs import ComparedAudit, aligned_pairs
 from typicality.stats.pair_design import control_column
+from typicality.stats.pairwise_logit import PairwiseLogit
 
 EXACT_MCNEMAR_BELOW = 25  # discordant pairs; below this the chi-square approximation is poor
 
@@ -41,7 +40,7 @@ def compare_models(audits: list[ComparedAudit], spec: dict) -> tuple[dict, pd.Da
         "n_pairs": int(len(pairs[0])),
         "n_prompts": int(pairs[0]["prompt_id"].nunique()),
         "correlations": correlations(per_response, pairs, labels),
-        "joint_fit": joint_fit(pairs, labels, [control_column(name) for name in spec["controls"]], spec["controls"]),
+        "joint_fit": joint_fit(pairs, labels, [control_column(name) for name in spec["controls"]], spec["controls"], intercept=paper_construction(audits)),
         "agreement": agreement_rates(pairs, labels),
     }
     return content, per_response
@@ -85,31 +84,38 @@ def correlations(per_response: pd.DataFrame, pairs: list[pd.DataFrame], labels: 
     return rows
 
 
-def stacked_design(pairs: list[pd.DataFrame], control_columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """y, X and prompt groups of the stacked fit: columns Δℓ × model k, then each control × model k."""
+def paper_construction(audits: list[ComparedAudit]) -> bool:
+    """Whether the compared audits paired responses as the paper does (then each model's fit has its intercept, as the audits' fits do)."""
+    return any(item.audit.pairs.construction == "paper" for item in audits)
+
+
+def stacked_design(pairs: list[pd.DataFrame], control_columns: list[str], intercept: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """y, X and prompt groups of the stacked fit: columns Δℓ × model k, then each control × model k (then intercept × model k)."""
     k, n = len(pairs), len(pairs[0])
     y = np.concatenate([frame["label"].to_numpy(dtype=float) for frame in pairs])
-    blocks = [["delta"], control_columns]
-    names = [f"alpha[{index}]" for index in range(k)] + [f"{column}[{index}]" for column in control_columns for index in range(k)]
-    X = np.zeros((k * n, k * (1 + len(control_columns))))
+    blocks = control_columns + (["intercept"] if intercept else [])
+    names = [f"alpha[{index}]" for index in range(k)] + [f"{column}[{index}]" for column in blocks for index in range(k)]
+    X = np.zeros((k * n, k * (1 + len(blocks))))
     for index, frame in enumerate(pairs):
         rows = slice(index * n, (index + 1) * n)
         X[rows, index] = frame["delta"].to_numpy(dtype=float)
-        for position, column in enumerate(blocks[1]):
-            X[rows, k * (position + 1) + index] = frame[column].to_numpy(dtype=float)
+        for position, column in enumerate(blocks):
+            X[rows, k * (position + 1) + index] = 1.0 if column == "intercept" else frame[column].to_numpy(dtype=float)
     prompts = pd.factorize(pd.concat([frame["prompt_id"] for frame in pairs]).to_numpy())[0]
     return y, X, prompts, names
 
 
-def joint_fit(pairs: list[pd.DataFrame], labels: list[str], control_columns: list[str], control_names: list[str]) -> dict:
+def joint_fit(pairs: list[pd.DataFrame], labels: list[str], control_columns: list[str], control_names: list[str], *, intercept: bool = False) -> dict:
     """Alpha per model from one stacked fit with one prompt-clustered sandwich; Wald tests of their differences."""
     k = len(labels)
-    y, X, groups, _ = stacked_design(pairs, control_columns)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True})
-    params, covariance = np.asarray(result.params), np.asarray(result.cov_params())
-    ci = np.asarray(result.conf_int(alpha=0.05))
+    y, X, groups, names = stacked_design(pairs, control_columns, intercept)
+    # The normal reference here, t(G-1) everywhere else: the comparison's intervals and Wald tests of
+    # differences (and the chi-square test of equality) are the large-sample ones statsmodels' GLM
+    # gives, as committed comparisons were computed; with the tens of prompts of a comparison t(G-1)
+    # would widen the intervals by a few percent.
+    results = PairwiseLogit.from_arrays(y, X, groups, names).fit(use_t=False)
+    params, covariance = results.params, results.cov
+    ci, pvalues = results.conf_int(), results.pvalues
     alphas = [
         {
             "model": labels[index],
@@ -117,7 +123,7 @@ def joint_fit(pairs: list[pd.DataFrame], labels: list[str], control_columns: lis
             "se": float(np.sqrt(covariance[index, index])),
             "ci_low": float(ci[index, 0]),
             "ci_high": float(ci[index, 1]),
-            "p_value": float(result.pvalues[index]),
+            "p_value": float(pvalues[index]),
         }
         for index in range(k)
     ]
@@ -125,17 +131,16 @@ def joint_fit(pairs: list[pd.DataFrame], labels: list[str], control_columns: lis
     for i, j in itertools.combinations(range(k), 2):
         contrast = np.zeros(X.shape[1])
         contrast[j], contrast[i] = 1.0, -1.0
-        test = result.t_test(contrast)  # a z test: GLM inference is normal
-        low, high = np.asarray(test.conf_int(alpha=0.05)).ravel()
+        test = results.wald(contrast)  # alpha_j - alpha_i
         differences.append(
             {
                 "models": [labels[i], labels[j]],
-                "difference": float(np.asarray(test.effect).ravel()[0]),  # alpha_j - alpha_i
-                "se": float(np.asarray(test.sd).ravel()[0]),
-                "ci_low": float(low),
-                "ci_high": float(high),
-                "z": float(np.asarray(test.tvalue).ravel()[0]),
-                "p_value": float(np.asarray(test.pvalue).ravel()[0]),
+                "difference": test["effect"],
+                "se": test["se"],
+                "ci_low": test["ci_low"],
+                "ci_high": test["ci_high"],
+                "z": test["statistic"],
+                "p_value": test["p_value"],
                 "se_if_independent": float(np.sqrt(covariance[i, i] + covariance[j, j])),
             }
         )
@@ -145,7 +150,7 @@ def joint_fit(pairs: list[pd.DataFrame], labels: list[str], control_columns: lis
         "controls": list(control_names),
         "n_rows": int(len(y)),
         "n_clusters": int(groups.max() + 1),
-        "converged": bool(result.converged),
+        "converged": bool(results.converged),
     }
     if k > 2:  # all alphas equal: K - 1 contrasts at once
         restriction = np.zeros((k - 1, X.shape[1]))
