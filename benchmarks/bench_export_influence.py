@@ -23,8 +23,7 @@ from pathlib import Path
 
 from typicality.debiased_export import export
 from typicality.stats import analyze, simulate
-from typicality.stats.folders import write_simulation
-from typicality.stats.influence import write_influence
+from typicality.pipeline import write_influence, write_simulation
 
 ADJUSTED = "all|mean_logprob|correctness"
 

@@ -16,7 +16,7 @@ from typicality.audit_folder import SCORES_FILE, load_scores, save_data
 from typicality.data import LoadRequest, load
 from typicality.report import render_report
 from typicality.stats import analyze
-from typicality.stats.influence import write_influence
+from typicality.pipeline import write_influence
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "reports" / "hh-rlhf-helpful-base"

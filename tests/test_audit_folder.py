@@ -124,7 +124,7 @@ def test_reading_and_analysing_an_audit_folder_imports_no_torch(tmp_path, simula
     code = (
         "import sys\n"
         "import typicality.audit_folder, typicality.data, typicality.stats, typicality.report\n"
-        "from typicality.stats import analyze, read_analysis_input\n"
+        "from typicality.pipeline import read_analysis_input\nfrom typicality.stats import analyze\n"
         f"data, scores = read_analysis_input({str(tmp_path)!r})\n"
         "analyze(data, scores).save(" + repr(str(tmp_path)) + ")\n"
         "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.') or m.startswith('transformers'))\n"

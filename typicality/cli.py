@@ -109,7 +109,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from typicality.stats import simulate, write_simulation
+    from typicality.pipeline import write_simulation
+    from typicality.stats import simulate
 
     from typicality.audit_folder import SCORES_FILE
 
@@ -125,7 +126,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from typicality.stats import AnalysisOptions, analyze, read_analysis_input
+    from typicality.pipeline import read_analysis_input
+    from typicality.stats import AnalysisOptions, analyze
 
     if args.input is None and (args.data is None or args.scores is None):
         raise TypicalityError("typicality fit needs INPUT (a folder with the data files and scores.parquet) or both --data DIR and --scores FILE.")
@@ -375,7 +377,7 @@ def add_export_command(commands) -> None:
 
 def cmd_influence(args: argparse.Namespace) -> int:
     from typicality.audit_folder import INFLUENCE_FILE
-    from typicality.stats.influence import write_influence
+    from typicality.pipeline import write_influence
 
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
     summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
@@ -407,8 +409,8 @@ def beta_option(args: argparse.Namespace) -> dict:
 def cmd_compare(args: argparse.Namespace) -> int:
     from typicality.audit_folder import is_finished_audit
     from typicality.report.comparison import summary_sentences
-    from typicality.stats.compare import compare
-    from typicality.stats.compare.folder import COMPARISON_FILE, COMPARISON_HTML_FILE, COMPARISON_MARKDOWN_FILE
+    from typicality.pipeline import compare
+    from typicality.comparison_folder import COMPARISON_FILE, COMPARISON_HTML_FILE, COMPARISON_MARKDOWN_FILE
 
     out = Path(args.out)
     if (out / COMPARISON_FILE).exists() and not args.force:

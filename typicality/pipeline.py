@@ -15,7 +15,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from typicality.audit_folder import IN_PROGRESS_FILE, SCORES_FILE, save_data
+from typicality.audit_folder import (
+    IN_PROGRESS_FILE,
+    INFLUENCE_FILE,
+    SCORES_FILE,
+    load_data,
+    load_results,
+    load_scores,
+    read_audit,
+    save_data,
+    save_influence,
+    save_results,
+)
 from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
 from typicality.scoring.options import ScoringOptions
@@ -90,7 +101,6 @@ def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress:
 def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, progress: bool, scoring: ScoringOptions | None = None):
     from typicality.report.terminal import print_results
     from typicality.stats import analyze
-    from typicality.stats.influence import write_influence
 
     console.rule("[3/4] fit")
     unconditional = None
@@ -122,3 +132,69 @@ def _claim_folder(out: Path, marker: dict, force: bool) -> None:
                 "Choose another --out, or pass --force to replace it."
             )
     out.mkdir(parents=True, exist_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The folders around the stats stage: it computes on objects, these read and write them
+# through typicality.audit_folder and typicality.comparison_folder.
+
+
+def read_analysis_input(folder: str | Path | None = None, *, data: str | Path | None = None, scores: str | Path | None = None):
+    """(data, scores with their card) from one folder holding both, or from a data folder and a scores file given apart."""
+    if folder is None and (data is None or scores is None):
+        raise TypicalityError("Give a folder holding the data files and scores.parquet, or both --data DIR and --scores FILE.")
+    data_folder = Path(data) if data is not None else Path(folder)
+    scores_file = Path(scores) if scores is not None else Path(folder) / SCORES_FILE
+    if not data_folder.is_dir():
+        raise TypicalityError(f"{data_folder} is not a folder; give an audit or simulated folder, or --data DIR.")
+    return load_data(data_folder), load_scores(scores_file)
+
+
+def write_simulation(data, scores, folder: str | Path) -> Path:
+    """A simulated folder: the data folder files plus scores.parquet, readable by every stats command."""
+    folder = Path(folder)
+    save_data(data, folder)
+    scores.save(folder / SCORES_FILE)
+    return folder
+
+
+def write_influence(folder: str | Path, *, estimate: str | None = None, strict: bool = False, exact_max_prompts: int | None = None):
+    """Compute influence for a finished audit folder: influence.parquet, and results.json's `influence` entry.
+
+    The pipeline calls this after the fit (strict=False: an audit without a usable fit records
+    why and writes no table); `typicality influence` calls it with strict=True (one clear error).
+    """
+    from typicality.stats.influence import EXACT_MAX_PROMPTS, compute_influence, headline_record
+
+    folder = Path(folder)
+    results = load_results(folder)
+    audit = read_audit(folder, with_data=False)
+    try:
+        if audit.pairs is None:
+            raise TypicalityError(f"{folder} has no readable pair design ({audit.missing.get('pairs.parquet', 'absent')}); re-run `typicality fit {folder}`.")
+        limit = EXACT_MAX_PROMPTS if exact_max_prompts is None else exact_max_prompts
+        result = compute_influence(audit.pairs, headline_record(results, estimate), exact_max_prompts=limit)
+    except TypicalityError as error:
+        if strict:
+            raise
+        results["influence"] = {"available": False, "reason": str(error)}
+        save_results(results, folder)
+        (folder / INFLUENCE_FILE).unlink(missing_ok=True)
+        return None
+    save_influence(result.table, folder)
+    results["influence"] = result.summary
+    save_results(results, folder)
+    return result
+
+
+def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None, out: str | Path | None = None):
+    """Compare finished audit folders (typicality.stats.compare); with `out`, also write comparison.json and its report there."""
+    from typicality.comparison_folder import save_comparison
+    from typicality.report.comparison import render_comparison
+    from typicality.stats.compare import compare as compare_folders
+
+    results = compare_folders(folders, kind=kind, effect=effect, labels=labels)
+    if out is not None:
+        save_comparison(results, out, results.typicality)
+        render_comparison(out)
+    return results

@@ -13,7 +13,7 @@ from typicality.audit_folder import INFLUENCE_FILE, RESULTS_FILE, read_audit
 from typicality.report import render_report
 from typicality.report.acting import EXCERPT_CHARS, N_TOP_PROMPTS, influence_section
 from typicality.report.content import clip_end, fmt_coef, fmt_count
-from typicality.stats.influence import write_influence
+from typicality.pipeline import write_influence
 
 
 def test_influence_section_and_figure(audit_dir):
@@ -62,7 +62,7 @@ def test_hostile_prompt_text_stays_text_in_the_influence_table(audit_dir):
 
 def test_debiasing_section_words_results_json(audit_dir):
     from typicality.stats import analyze
-    from typicality.stats.folders import read_analysis_input
+    from typicality.pipeline import read_analysis_input
 
     data, scores = read_analysis_input(audit_dir)
     analyze(data, scores).save(audit_dir)

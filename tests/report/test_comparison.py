@@ -10,8 +10,8 @@ from markdown_it import MarkdownIt
 from tests.report.page import parse_page
 from tests.stats.compare_audits import dataset_audits, model_audits
 from typicality.report.comparison import render_comparison
-from typicality.stats.compare import compare
-from typicality.stats.compare.folder import COMPARISON_FILE
+from typicality.pipeline import compare
+from typicality.comparison_folder import COMPARISON_FILE
 
 HOSTILE = "<script>alert(1)</script> **bold** [link](http://x) | cell"
 

@@ -9,7 +9,7 @@ from PIL import Image
 from tests.report.page import parse_page
 from tests.report.test_browser import CHROMIUM, chromium, console_messages
 from tests.stats.compare_audits import model_audits
-from typicality.stats.compare import compare
+from typicality.pipeline import compare
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (`make browser` installs it)")
 HOSTILE = '<img src=x onerror="document.title=\'PWNED\'">'

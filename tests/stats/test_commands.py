@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from typicality.cli import main
-from typicality.stats import read_analysis_input
+from typicality.pipeline import read_analysis_input
 
 
 def read_strict(path) -> dict:

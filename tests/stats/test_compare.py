@@ -18,7 +18,7 @@ from typicality.errors import TypicalityError
 from typicality.stats import simulate
 from typicality.stats.compare import compare
 from typicality.stats.compare.datasets import pool
-from typicality.stats.compare.folder import COMPARISON_FILE, load_comparison
+from typicality.comparison_folder import COMPARISON_FILE, load_comparison
 
 
 @pytest.fixture(scope="module")

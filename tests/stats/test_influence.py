@@ -13,14 +13,13 @@ from numpy.testing import assert_allclose
 from typicality.audit_folder import INFLUENCE_FILE, PairDesign, read_audit
 from typicality.errors import TypicalityError
 from typicality.stats import analyze, simulate
-from typicality.stats.folders import write_simulation
+from typicality.pipeline import write_influence, write_simulation
 from typicality.stats.influence import (
     compute_influence,
     cv3,
     headline_record,
     pair_dfbeta,
     prompt_deletions,
-    write_influence,
 )
 from typicality.stats.typicality_bias import TypicalityBias
 from typicality.stats.pairwise_models import fit_logit as newton_fit

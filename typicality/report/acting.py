@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from typicality.audit_folder import INFLUENCE_FILE, AuditFolder
+from typicality.report.formatting import clip_end, fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent, fmt_signed
 from typicality.report.reading import number
 
 DEBIASING_TITLE = "Acting on this audit: a debiased training set"
@@ -18,7 +19,6 @@ EXCERPT_CHARS = 160
 
 def debiasing_section(audit: AuditFolder) -> dict | None:
     """Sentences for the debiasing and memorized-response entries; None when results.json has neither (an older audit)."""
-    from typicality.report.content import fmt, fmt_coef, fmt_count, fmt_percent
 
     results = audit.results
     record, memorized = results.get("debiasing"), results.get("memorized")
@@ -71,7 +71,6 @@ def debiasing_section(audit: AuditFolder) -> dict | None:
 
 def influence_section(audit: AuditFolder) -> dict | None:
     """Sentences, the CV3 robustness row and the most influential prompts; None when results.json has no `influence`."""
-    from typicality.report.content import clip_end, fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_signed
 
     record = audit.results.get("influence")
     if not isinstance(record, dict):

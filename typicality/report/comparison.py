@@ -17,10 +17,10 @@ import numpy as np
 import seaborn as sns
 from markupsafe import Markup
 
-from typicality.report.content import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent
+from typicality.report.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent
 from typicality.report.figures import DPI, _new_figure, _style
 from typicality.report.render import _environment
-from typicality.stats.compare.folder import (
+from typicality.comparison_folder import (
     COMPARISON_FIGURES_FOLDER,
     COMPARISON_HTML_FILE,
     COMPARISON_MARKDOWN_FILE,

@@ -12,83 +12,29 @@ import pandas as pd
 
 from typicality.audit_folder import AuditFolder
 from typicality.report.acting import debiasing_section, influence_section
-from typicality.report.figures import fit_label
+from typicality.report.formatting import (  # noqa: F401  (re-exported: the report's formatters)
+    NOT_AVAILABLE,
+    clip_end,
+    fit_label,
+    fmt,
+    fmt_coef,
+    fmt_count,
+    fmt_interval,
+    fmt_p,
+    fmt_p_clause,
+    fmt_percent,
+    fmt_signed,
+    fmt_value,
+)
 from typicality.report.interpretation import alpha_subject, ci_words, validity_section
 from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
 from typicality.report.sharpening import sharpening_section
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 
-NOT_AVAILABLE = "not available"
 SMALL_DATA_PAIRS = 1000  # below this, say plainly that intervals are wide (the paper's fits use 6,874+)
 N_EXAMPLES = 3
 PROMPT_CHARS = 600
 RESPONSE_CHARS = 900
-
-
-# --- Formatting -----------------------------------------------------------------------------
-
-
-def fmt(value, digits: int = 3) -> str:
-    x = number(value)
-    return NOT_AVAILABLE if x is None else f"{x:.{digits}f}"
-
-
-def fmt_coef(value) -> str:
-    """A coefficient or SE: 3 decimals, or 3 significant digits below 0.1 (sum-typicality alphas are ~0.001)."""
-    x = number(value)
-    if x is None:
-        return NOT_AVAILABLE
-    x += 0.0  # no "-0.000"
-    return f"{x:.3f}" if abs(x) >= 0.1 or x == 0 else f"{x:.3g}"
-
-
-def fmt_signed(value, digits: int = 2) -> str:
-    x = number(value)
-    return NOT_AVAILABLE if x is None else f"{x:+.{digits}f}"
-
-
-def fmt_p(value) -> str:
-    x = number(value)
-    if x is None:
-        return NOT_AVAILABLE
-    return "< 0.001" if x < 0.001 else f"{x:.3f}"
-
-
-def fmt_count(value) -> str:
-    x = number(value)
-    return NOT_AVAILABLE if x is None else f"{round(x):,}"
-
-
-def fmt_percent(value, digits: int = 1) -> str:
-    x = number(value)
-    return NOT_AVAILABLE if x is None else f"{100 * x:.{digits}f}%"
-
-
-def fmt_interval(low, high) -> str:
-    if number(low) is None or number(high) is None:
-        return NOT_AVAILABLE
-    return f"{fmt_coef(low)} to {fmt_coef(high)}"
-
-
-def fmt_value(value) -> str:
-    """Any recorded value (model card, software): yes/no, counts with separators, 4 significant digits."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if value is None:
-        return "not recorded"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        x = number(value)
-        if x is None:
-            return "not recorded"
-        if x.is_integer() and abs(x) < 1e15:
-            return f"{round(x):,}"
-        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(fmt_value(item) for item in value) if value else "none"
-    text = str(value)
-    return text if text.strip() else "not recorded"
 
 
 def flatten(record: dict, prefix: str = "") -> list[tuple[str, str]]:
@@ -111,17 +57,6 @@ def clip_start(text: str, limit: int) -> str:
     cut = text.rfind(" ", int(limit * 0.8), limit)
     cut = cut if cut > 0 else limit
     return f"{text[:cut].rstrip()} … [{len(text) - cut:,} more characters]"
-
-
-def clip_end(text: str, limit: int) -> str:
-    """The last `limit` characters (a prompt's end is what the response answers), saying how much was left out."""
-    text = text.strip("\r\n")
-    if len(text) <= limit:
-        return text
-    start = len(text) - limit
-    space = text.find(" ", start, start + int(limit * 0.2))
-    start = space + 1 if space >= 0 else start
-    return f"[{start:,} earlier characters] … {text[start:].lstrip()}"
 
 
 # --- The pieces of the report ---------------------------------------------------------------
@@ -182,7 +117,7 @@ def headline(audit: AuditFolder) -> dict:
             f"In {fmt_count(agreement.get('n_pairs'))} pairs, the preferred response was the more typical one "
             f"(higher mean per-token log-likelihood under {model}) in {fmt_percent(agreement.get('rate'))} of pairs "
             f"(95% CI {fmt_percent(agreement.get('ci_low'))} to {fmt_percent(agreement.get('ci_high'))}; "
-            f"binomial test against 50%: p {_p_clause(agreement.get('p_value'))})."
+            f"binomial test against 50%: p {fmt_p_clause(agreement.get('p_value'))})."
         )
     else:
         sentences.append(f"The agreement rate is not available{_reason_clause(agreement)}.")
@@ -196,7 +131,7 @@ def headline(audit: AuditFolder) -> dict:
         sentences.append(
             f"{alpha_subject(results)} is "
             f"{fmt_coef(main.get('alpha'))} (SE {fmt_coef(main.get('se'))}, {ci_words(main)} {fmt_interval(main.get('ci_low'), main.get('ci_high'))}, "
-            f"p {_p_clause(main.get('p_value'))}; odds ratio per SD of Δ typicality {fmt(main.get('odds_ratio_per_sd'), 2)}, "
+            f"p {fmt_p_clause(main.get('p_value'))}; odds ratio per SD of Δ typicality {fmt(main.get('odds_ratio_per_sd'), 2)}, "
             f"win-probability change from −1 to +1 SD {fmt_signed(main.get('win_prob_change'))}; "
             f"fit {fit_label(main)}, {fmt_count(main.get('n_pairs'))} pairs)."
         )
@@ -205,11 +140,6 @@ def headline(audit: AuditFolder) -> dict:
             sentences.append(f"Why this fit is the headline: {reason}.")
         sentences.append(_length_sentence(named_estimate(results, "length_controlled"), (results.get("headline") or {}).get("alpha_change")))
     return {"sentences": sentences, "estimate": main, "reason": (results.get("headline") or {}).get("reason")}
-
-
-def _p_clause(value) -> str:
-    text = fmt_p(value)
-    return text if text.startswith("<") else f"= {text}" if text != NOT_AVAILABLE else f"{NOT_AVAILABLE}"
 
 
 def _reason_clause(record: dict) -> str:
@@ -226,7 +156,7 @@ def _length_sentence(controlled: dict | None, change: dict | None) -> str:
     sentence = (
         f"With {' + '.join(controls)} as control{'s' if len(controls) > 1 else ''}, alpha is "
         f"{fmt_coef(controlled.get('alpha'))} (SE {fmt_coef(controlled.get('se'))}, 95% CI "
-        f"{fmt_interval(controlled.get('ci_low'), controlled.get('ci_high'))}, p {_p_clause(controlled.get('p_value'))})"
+        f"{fmt_interval(controlled.get('ci_low'), controlled.get('ci_high'))}, p {fmt_p_clause(controlled.get('p_value'))})"
     )
     if isinstance(change, dict) and number(change.get("estimate")) is not None:
         sentence += f"; the length control changes alpha by {fmt_signed(change.get('estimate'), 3)}"
@@ -285,9 +215,9 @@ def ordinal_rows(results: dict) -> list[tuple[str, str]]:
         rows.append(("result", f"not available: could not run{_reason_clause(ordinal)}"))
     else:
         rows += [
-            ("typicality coefficient", f"{fmt_coef(ordinal.get('coef'))} (SE {fmt_coef(ordinal.get('se'))}, Wald p {_p_clause(ordinal.get('p_value'))})"),
+            ("typicality coefficient", f"{fmt_coef(ordinal.get('coef'))} (SE {fmt_coef(ordinal.get('se'))}, Wald p {fmt_p_clause(ordinal.get('p_value'))})"),
             *_ordinal_within_prompt_rows(ordinal),
-            ("likelihood-ratio test", f"LR = {fmt(ordinal.get('lr_statistic'), 2)} on {fmt_count(ordinal.get('lr_df'))} df, p {_p_clause(ordinal.get('lr_p_value'))}"),
+            ("likelihood-ratio test", f"LR = {fmt(ordinal.get('lr_statistic'), 2)} on {fmt_count(ordinal.get('lr_df'))} df, p {fmt_p_clause(ordinal.get('lr_p_value'))}"),
             ("responses, rating levels", f"{fmt_count(ordinal.get('n_responses'))}, {fmt_count(ordinal.get('n_levels'))}"),
         ]
     rows += [("warning", str(warning)) for warning in ordinal.get("warnings") or []]
@@ -303,7 +233,7 @@ def _ordinal_within_prompt_rows(ordinal: dict) -> list[tuple[str, str]]:
         rows.append((
             "prompt-clustered Wald test",
             f"SE {fmt_coef(ordinal.get('cluster_se'))}, 95% CI {fmt_interval(ordinal.get('cluster_ci_low'), ordinal.get('cluster_ci_high'))}, "
-            f"p {_p_clause(ordinal.get('cluster_p_value'))} ({fmt_count(ordinal.get('n_prompts'))} prompts; the LR test assumes independent responses)",
+            f"p {fmt_p_clause(ordinal.get('cluster_p_value'))} ({fmt_count(ordinal.get('n_prompts'))} prompts; the LR test assumes independent responses)",
         ))
     return rows
 

@@ -20,6 +20,7 @@ from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
 from typicality.audit_folder import AuditFolder
+from typicality.report.formatting import fit_label
 from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
 from typicality.stats.pair_design import select_slice
 from typicality.report.published import PUBLISHED_ALPHAS
@@ -54,12 +55,6 @@ def _new_figure(width: float = 7.0, height: float = 4.0) -> Figure:
     figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
-
-
-def fit_label(estimate: dict) -> str:
-    """A short name for a fit: slice, typicality definition and controls."""
-    controls = controls_of(estimate)
-    return f"{estimate.get('slice') or 'all'} · {estimate.get('typicality') or 'mean_logprob'} · {' + '.join(controls) if controls else 'no controls'}"
 
 
 def alpha_interval(estimate: dict) -> tuple[float, float] | None:

@@ -1,4 +1,4 @@
-"""What alpha means and how far to trust it, worded from results.json (issue 14); nothing is estimated here.
+"""What alpha means and how far to trust it, worded from results.json; nothing is estimated here.
 
 Reads `interpretation` (bias estimate controlled for a named quality rating, or association),
 `sensitivity` (E-values), `headline.alpha_change` (with its bootstrap CI), `ties`, `multiplicity`,
@@ -7,30 +7,9 @@ Reads `interpretation` (bias estimate controlled for a named quality rating, or 
 
 from __future__ import annotations
 
+from typicality.report.formatting import fmt, fmt_coef, fmt_p_clause
 from typicality.report.reading import estimate_by_id, is_fitted, number
-
-FEW_PROMPTS = 50  # below this the CI is worded as approximate (matches stats/validity.py)
-
-
-def _fmt(value, digits: int = 3) -> str:
-    x = number(value)
-    return "not available" if x is None else f"{x:.{digits}f}"
-
-
-def _coef(value) -> str:
-    x = number(value)
-    if x is None:
-        return "not available"
-    x += 0.0
-    return f"{x:.3f}" if abs(x) >= 0.1 or x == 0 else f"{x:.3g}"
-
-
-def _p(value) -> str:
-    x = number(value)
-    if x is None:
-        return "not available"
-    return "< 0.001" if x < 0.001 else f"= {x:.3f}"
-
+from typicality.stats.records import FEW_PROMPTS
 
 def interpretation_of(results: dict) -> dict:
     record = results.get("interpretation")
@@ -71,7 +50,7 @@ def validity_section(results: dict) -> dict | None:
         excludes = not (number(change["ci_low"]) <= 0 <= number(change["ci_high"]))
         sentences.append(
             f"Length: adding the length control changes alpha by {number(change['estimate']):+.3f} (cluster-bootstrap 95% CI "
-            f"{_coef(change['ci_low'])} to {_coef(change['ci_high'])}); the interval {'excludes' if excludes else 'includes'} no change. "
+            f"{fmt_coef(change['ci_low'])} to {fmt_coef(change['ci_high'])}); the interval {'excludes' if excludes else 'includes'} no change. "
             "A logit coefficient can move when a control is added even without confounding, so read a change as a prompt to look."
         )
     ties = results.get("ties") if isinstance(results.get("ties"), dict) else {}
@@ -114,7 +93,7 @@ def validity_section(results: dict) -> dict | None:
     if clustered and number(clustered.get("ci_low")) is not None:
         sentences.append(
             f"Agreement with several pairs per prompt: the prompt-clustered 95% CI is {100 * number(clustered['ci_low']):.1f}% to "
-            f"{100 * number(clustered['ci_high']):.1f}% (design effect {_fmt(clustered.get('design_effect'), 2)}), wider than the Wilson "
+            f"{100 * number(clustered['ci_high']):.1f}% (design effect {fmt(clustered.get('design_effect'), 2)}), wider than the Wilson "
             "interval, which treats pairs of one prompt as independent."
         )
     return {"title": "What alpha means, and how far to trust it", "sentences": [s for s in sentences if s], "ties": rows}
@@ -126,11 +105,11 @@ def _fit_text(estimate: dict | None, short: bool = False) -> str:
     if not is_fitted(estimate):
         return f"not available ({estimate.get('reason') or 'not fitted'})"
     if short:  # a table cell: the CI's wording is in the headline
-        return f"{_coef(estimate.get('alpha'))} ({_coef(estimate.get('ci_low'))} to {_coef(estimate.get('ci_high'))})"
-    return f"{_coef(estimate.get('alpha'))} ({ci_words(estimate)} {_coef(estimate.get('ci_low'))} to {_coef(estimate.get('ci_high'))}, p {_p(estimate.get('p_value'))})"
+        return f"{fmt_coef(estimate.get('alpha'))} ({fmt_coef(estimate.get('ci_low'))} to {fmt_coef(estimate.get('ci_high'))})"
+    return f"{fmt_coef(estimate.get('alpha'))} ({ci_words(estimate)} {fmt_coef(estimate.get('ci_low'))} to {fmt_coef(estimate.get('ci_high'))}, p {fmt_p_clause(estimate.get('p_value'))})"
 
 
 def _ratio_text(ratio) -> str:
     if not isinstance(ratio, dict) or number(ratio.get("estimate")) is None:
         return "–"
-    return f"{_coef(ratio['estimate'])} ({_coef(ratio.get('ci_low'))} to {_coef(ratio.get('ci_high'))})"
+    return f"{fmt_coef(ratio['estimate'])} ({fmt_coef(ratio.get('ci_low'))} to {fmt_coef(ratio.get('ci_high'))})"

@@ -11,6 +11,8 @@ import math
 
 import pandas as pd
 
+from typicality.stats.records import estimate_record, headline_record
+
 
 def number(value) -> float | None:
     """A finite float, or None for anything missing, null, NaN, infinite or not a number."""
@@ -38,13 +40,13 @@ def is_fitted(estimate: dict) -> bool:
 
 
 def estimate_by_id(results: dict, estimate_id) -> dict | None:
-    return next((e for e in estimates_of(results) if estimate_id is not None and e.get("id") == estimate_id), None)
+    return estimate_record(results, estimate_id)
 
 
 def named_estimate(results: dict, role: str) -> dict | None:
-    """The estimate results.json's `headline` names for a role: "estimate" (the headline),
+    """The estimate results.json's `headline` names for a role (stats/records.py): "estimate" (the headline),
     "length_controlled" (its twin) or "curve" (the no-controls fit the preference-rate curve draws)."""
-    return estimate_by_id(results, (results.get("headline") or {}).get(role))
+    return headline_record(results, role)
 
 
 def decisive_pairs(pairs: pd.DataFrame, column: str = "delta_mean_logprob") -> pd.DataFrame:

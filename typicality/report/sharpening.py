@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typicality.report.formatting import fmt, fmt_coef, fmt_interval
+
 TITLE = "What this alpha would do to a trained model"
 
 
 def sharpening_section(results: dict) -> dict | None:
     """Sentences and a table (strings) for the section; None when results.json has no `sharpening` (an older audit)."""
-    from typicality.report.content import fmt, fmt_coef, fmt_interval  # content.py includes this section
 
     record = results.get("sharpening")
     if not isinstance(record, dict):

@@ -2,7 +2,6 @@
 
 from typicality.stats.agreement import Agreement, agreement_rate
 from typicality.stats.analysis import AnalysisOptions, AnalysisResults, analyze, estimate_specs
-from typicality.stats.folders import read_analysis_input, write_simulation
 from typicality.stats.ordinal import OrdinalFit, ordinal_logit
 from typicality.stats.pair_design import available_slices, build_pairs, pair_accounting, select_slice
 from typicality.stats.scores_table import CheckedScores, check_scores
@@ -26,8 +25,6 @@ __all__ = [
     "estimates_frame",
     "ordinal_logit",
     "pair_accounting",
-    "read_analysis_input",
     "select_slice",
     "simulate",
-    "write_simulation",
 ]

@@ -38,6 +38,7 @@ from typicality.stats.pair_design import (
     slice_count,
 )
 from typicality.software import software_versions
+from typicality.stats.records import estimate_record, headline_record
 from typicality.stats.scores_table import CheckedScores, check_scores
 from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
 from typicality.stats.typicality_bias import Estimate, TypicalityBias, estimates_frame
@@ -129,16 +130,15 @@ class AnalysisResults(dict):
         return save_results(self, folder)
 
     def estimate(self, estimate_id: str) -> dict:
-        for estimate in self["estimates"]:
-            if estimate["id"] == estimate_id:
-                return estimate
-        raise KeyError(estimate_id)
+        record = estimate_record(self, estimate_id)
+        if record is None:
+            raise KeyError(estimate_id)
+        return record
 
     @property
     def headline_estimate(self) -> dict | None:
         """The estimate results.json names as its headline."""
-        estimate_id = self["headline"]["estimate"]
-        return self.estimate(estimate_id) if estimate_id else None
+        return headline_record(self)
 
     def to_frame(self) -> pd.DataFrame:
         return estimates_frame([_estimate_from_dict(estimate) for estimate in self["estimates"]])

@@ -40,8 +40,9 @@ from scipy.special import expit
 
 from typicality.audit_folder import PairDesign
 from typicality.errors import TypicalityError
-from typicality.stats.pair_design import ALL_PAIRS, EQUAL_CORRECTNESS, TYPICALITY_COLUMNS, control_column
+from typicality.stats.pair_design import ALL_PAIRS, TYPICALITY_COLUMNS, control_column
 from typicality.stats.pairwise_logit import INTERCEPT, PairwiseLogit, PairwiseSpec
+from typicality.stats.records import headline_record, is_quality_controlled
 
 ALPHA_CHOICES = ("estimate", "ci-low", "ci-high")
 
@@ -81,13 +82,6 @@ class DebiasModel:
         return [control_column(name) for name in self.controls]
 
 
-def is_quality_controlled(estimate: dict, correctness: str | None) -> bool:
-    """True when the fit holds quality fixed: the equal-correctness slice, or correctness among its controls."""
-    if not correctness:
-        return True
-    return estimate.get("slice") == EQUAL_CORRECTNESS or correctness in (estimate.get("controls") or [])
-
-
 def choose_alpha(results: dict, *, alpha: str | float | None = None, estimate: str | None = None) -> AlphaChoice:
     """The alpha to remove: the headline fit's (quality-controlled when the data rates quality), or the one asked for.
 
@@ -101,22 +95,21 @@ def choose_alpha(results: dict, *, alpha: str | float | None = None, estimate: s
             raise TypicalityError(f"No estimate '{estimate}' in results.json; its estimates are: {', '.join(estimates) or 'none'}.")
         record, reason = estimates[estimate], f"the estimate {estimate} was asked for"
     else:
-        headline_id = (results.get("headline") or {}).get("estimate")
-        record = estimates.get(headline_id)
+        record = headline_record(results)
         if record is None or not record.get("fitted"):
             why = record.get("reason") if record else "results.json names no headline fit"
             raise TypicalityError(f"This audit has no usable fit to take alpha from ({why}); nothing was written. Re-run the audit with more data, or pass --alpha VALUE.")
         reason = "the audit's headline fit"
         if not is_quality_controlled(record, correctness):
-            adjusted_id = f"all|{record['typicality']}|{correctness}"
-            adjusted = estimates.get(adjusted_id)
+            adjusted = adjusted_fit(results, record["typicality"], correctness)
             if adjusted is None or not adjusted.get("fitted"):
                 raise TypicalityError(
-                    f"The headline fit {headline_id} does not control for {correctness}, and the adjusted fit {adjusted_id} is not available; "
+                    f"The headline fit {record['id']} does not control for {correctness}, and the adjusted fit (all pairs, {record['typicality']}, "
+                    f"controlling for {correctness} alone) is not available; "
                     "removing an uncontrolled alpha would also remove the part of quality that typicality carries. Pass --estimate ID of a quality-controlled fit."
                 )
             record = adjusted
-            reason = f"the adjusted fit (all pairs, controlling for {correctness}), because the headline fit {headline_id} does not control for quality"
+            reason = f"the adjusted fit (all pairs, controlling for {correctness}), because the headline fit {record['id']} does not control for quality"
     if not record.get("fitted"):
         raise TypicalityError(f"The estimate {record['id']} was not fitted ({record.get('reason')}); nothing was written. Choose a fitted estimate.")
     how, value = _alpha_value(record, alpha)
@@ -136,6 +129,18 @@ def choose_alpha(results: dict, *, alpha: str | float | None = None, estimate: s
         estimate_alpha=float(record["alpha"]),
         ci_low=record.get("ci_low"),
         ci_high=record.get("ci_high"),
+    )
+
+
+def adjusted_fit(results: dict, typicality: str, correctness: str) -> dict | None:
+    """The tie-dropping fit on all pairs of this typicality controlling for the quality rating alone (the robustness set's adjusted fit)."""
+    return next(
+        (
+            record for record in results.get("estimates") or []
+            if record.get("slice") == ALL_PAIRS and record.get("typicality") == typicality and list(record.get("controls") or []) == [correctness]
+            and record.get("estimator", "logit") == "logit"
+        ),
+        None,
     )
 
 

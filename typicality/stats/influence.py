@@ -29,17 +29,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from typicality.audit_folder import INFLUENCE_FILE, PairDesign, load_results, read_audit, save_influence, save_results
+from typicality.audit_folder import PairDesign
 from typicality.errors import TypicalityError
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec, t_inference
 from typicality.stats.pairwise_models import fit_logit as newton_fit
+from typicality.stats.records import estimate_record, headline_id
 from typicality.stats.typicality_bias import fit_estimate
 
 EXACT_MAX_PROMPTS = 3000  # exact leave-one-prompt-out refits up to this many prompts; one-step beyond
@@ -251,35 +251,9 @@ def _without_top(design: PairDesign, estimate: dict, fit: _Fit, alpha: float, pr
 
 def headline_record(results: dict, estimate: str | None = None) -> dict:
     """The estimate record influence is computed for: `estimate` if given, else results.json's headline."""
-    wanted = estimate or (results.get("headline") or {}).get("estimate")
-    record = next((r for r in results.get("estimates") or [] if r.get("id") == wanted), None)
+    wanted = estimate or headline_id(results)
+    record = estimate_record(results, wanted)
     if record is None:
         known = ", ".join(r.get("id", "?") for r in results.get("estimates") or []) or "none"
         raise TypicalityError(f"No estimate '{wanted}' in results.json (its estimates: {known}).")
     return record
-
-
-def write_influence(folder: str | Path, *, estimate: str | None = None, strict: bool = False, exact_max_prompts: int = EXACT_MAX_PROMPTS) -> InfluenceResult | None:
-    """Compute influence for a finished audit folder: influence.parquet, and results.json's `influence` entry.
-
-    The pipeline calls this after the fit (strict=False: an audit without a usable fit records
-    why and writes no table); `typicality influence` calls it with strict=True (one clear error).
-    """
-    folder = Path(folder)
-    results = load_results(folder)
-    audit = read_audit(folder, with_data=False)
-    try:
-        if audit.pairs is None:
-            raise TypicalityError(f"{folder} has no readable pair design ({audit.missing.get('pairs.parquet', 'absent')}); re-run `typicality fit {folder}`.")
-        result = compute_influence(audit.pairs, headline_record(results, estimate), exact_max_prompts=exact_max_prompts)
-    except TypicalityError as error:
-        if strict:
-            raise
-        results["influence"] = {"available": False, "reason": str(error)}
-        save_results(results, folder)
-        (folder / INFLUENCE_FILE).unlink(missing_ok=True)
-        return None
-    save_influence(result.table, folder)
-    results["influence"] = result.summary
-    save_results(results, folder)
-    return result

@@ -24,6 +24,7 @@ from typicality.stats.pair_design import (  # noqa: F401  (the flag is defined w
     slice_count,
 )
 from typicality.stats.pairwise_logit import PairwiseSpec
+from typicality.stats.records import headline_record
 from typicality.stats.typicality_bias import Estimate, fit_estimate
 
 
@@ -62,8 +63,7 @@ def add_memorization(content: dict, design: PairDesign, scores: pd.DataFrame | N
     """
     summary = memorization_summary(design, scores)
     summary["estimate"] = None
-    headline_id = (content.get("headline") or {}).get("estimate")
-    headline = next((record for record in content.get("estimates") or [] if record.get("id") == headline_id), None)
+    headline = headline_record(content)
     # Part of the default robustness set; a user who names the slices or controls gets exactly those fits.
     settings = content.get("settings") or {}
     default_set = settings.get("controls") is None and settings.get("slices") is None

@@ -21,7 +21,9 @@ import numpy as np
 
 from typicality.audit_folder import PairDesign, ScoreResult
 from typicality.data.preference_data import PreferenceData
+from typicality.stats.records import headline_id, headline_record
 from typicality.stats.scores_table import check_scores
+from typicality.stats.typicality_bias import TypicalityBias
 
 PROMPT_SPECIFIC, UNCONDITIONAL = "prompt-specific", "unconditional"
 
@@ -43,17 +45,14 @@ def unconditional_scores(data: PreferenceData, model, *, progress: bool = True, 
 
 def negative_control(design: PairDesign, unconditional, content: dict) -> tuple[list[dict], dict]:
     """The two robustness rows (prompt-specific, unconditional) on the headline's specification, and results.json `negative_control`."""
-    from typicality.stats.validity import fit_on_typicality  # validity.py calls this module
-
     table = check_scores(unconditional).usable.drop_duplicates("response_id").set_index("response_id")["mean_logprob"]
     frame = design.frame
     unconditional_a = table.reindex(frame["response_a"].astype(str)).to_numpy(dtype=float)
     unconditional_b = table.reindex(frame["response_b"].astype(str)).to_numpy(dtype=float)
     delta_unconditional = unconditional_a - unconditional_b
     delta_specific = frame["delta_mean_logprob"].to_numpy(dtype=float) - delta_unconditional
-    headline_id = (content.get("headline") or {}).get("estimate")
-    headline = next((e for e in content["estimates"] if e["id"] == headline_id), None)
-    summary = {"available": False, "estimate": headline_id, "prompt_specific": None, "unconditional": None}
+    headline = headline_record(content)
+    summary = {"available": False, "estimate": headline_id(content), "prompt_specific": None, "unconditional": None}
     if headline is None or headline["typicality"] != "mean_logprob":
         summary["reason"] = "the headline fit does not use mean typicality"
         return [], summary
@@ -73,3 +72,17 @@ def negative_control(design: PairDesign, unconditional, content: dict) -> tuple[
         ),
     )
     return [specific.to_dict(), generic.to_dict()], summary
+
+
+def fit_on_typicality(design: PairDesign, values: np.ndarray, estimate: dict, estimator: str, robustness: str):
+    """Refit an estimate's specification with the mean-typicality difference replaced by `values` (one per pair)."""
+    frame = design.frame.copy()
+    frame["delta_mean_logprob"] = values
+    keep = np.isfinite(values)
+    variant = design.with_frame(frame[keep].reset_index(drop=True))
+    fitted = TypicalityBias("mean_logprob", list(estimate["controls"]), slice=estimate["slice"]).fit(variant).estimate_
+    fitted.estimator, fitted.robustness = estimator, robustness
+    lost = int((~keep).sum())
+    if lost:
+        fitted.warnings.append(f"{lost} pairs lack an unconditional score and are left out.")
+    return fitted

@@ -41,6 +41,7 @@ from scipy.stats import norm
 from typicality.audit_folder import AuditFolder
 from typicality.errors import TypicalityError
 from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec
+from typicality.stats.records import headline_record
 
 EVENT_VARIANCE = 0.25  # P (1 - P) at P = 1/2: randomly oriented pairs, no intercept
 DEFAULT_PAIR_GRID = (100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000)
@@ -209,8 +210,7 @@ def audit_design(audit: AuditFolder) -> dict:
     many judged comparisons this audit needed per usable pair (ties, other slices, unscored).
     """
     results = audit.results
-    headline_id = (results.get("headline") or {}).get("estimate")
-    estimate = next((e for e in results.get("estimates", []) if e.get("id") == headline_id), None)
+    estimate = headline_record(results)
     folder = audit.folder or "the audit"
     if estimate is None or not estimate.get("fitted"):
         raise TypicalityError(f"{folder}: its headline estimate was not fitted, so there is no alpha to plan for; give --alpha and the design instead.")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 EQUAL_CORRECTNESS = "equal-correctness"  # the slice name (stats/pair_design.py), repeated here to keep this module import-free
 HEADLINE_ROLES = ("estimate", "length_controlled", "curve")
+FEW_PROMPTS = 50  # below this a fit's CI rests on a small-sample approximation: results.json flags it and the report says so
 
 
 def estimate_record(results: dict, estimate_id: str | None) -> dict | None:
     """The estimate of results.json with this id, or None."""
     if estimate_id is None:
         return None
-    return next((record for record in results.get("estimates") or [] if record.get("id") == estimate_id), None)
+    return next((record for record in results.get("estimates") or [] if isinstance(record, dict) and record.get("id") == estimate_id), None)
 
 
 def headline_record(results: dict, role: str = "estimate") -> dict | None:

@@ -15,18 +15,16 @@ Keys it adds or completes (the report only words them; docs/validity.md explains
 
 from __future__ import annotations
 
-import numpy as np
-
 from typicality.audit_folder import PairDesign
 from typicality.stats.length_change import alpha_change_interval
 from typicality.stats.multiplicity import holm_adjust
+from typicality.stats.negative_control import negative_control
 from typicality.stats.pair_design import EQUAL_CORRECTNESS, build_pairs
+from typicality.stats.records import FEW_PROMPTS, estimate_record, headline_id, headline_record, is_quality_controlled
 from typicality.stats.sensitivity import sensitivity
 from typicality.stats.ties import MIN_TIES, ties_summary, tie_aware_estimates
-from typicality.stats.typicality_bias import TypicalityBias
 
 BIAS, ASSOCIATION = "bias", "association"
-FEW_PROMPTS = 50  # below this the report says the CI rests on a small-sample approximation
 
 
 def add_validity(content: dict, design: PairDesign, data, scores, *, seed: int = 0, change_draws: int = 200, unconditional=None) -> None:
@@ -37,17 +35,14 @@ def add_validity(content: dict, design: PairDesign, data, scores, *, seed: int =
         estimates.extend(e.to_dict() for e in tie_aware_estimates(design_with_ties, estimates))
         content["ties"] = ties_summary(design_with_ties, estimates)
     if unconditional is not None:
-        from typicality.stats.negative_control import negative_control
-
         rows, summary = negative_control(design, unconditional, content)
         estimates.extend(rows)
         content["negative_control"] = summary
-    headline_id = (content.get("headline") or {}).get("estimate")
-    headline = next((e for e in estimates if e["id"] == headline_id), None)
+    headline = headline_record(content)
     _complete_alpha_change(content, design, estimates, change_draws, seed)
     content["interpretation"] = interpretation(headline, design.correctness)
     content["sensitivity"] = sensitivity(headline if headline and headline.get("fitted") else None)
-    content["multiplicity"] = holm_adjust(estimates, headline_id)
+    content["multiplicity"] = holm_adjust(estimates, headline_id(content))
 
 
 def _design_with_ties(design: PairDesign, data, scores, seed: int) -> PairDesign | None:
@@ -71,7 +66,7 @@ def _complete_alpha_change(content: dict, design: PairDesign, estimates: list[di
     change = (content.get("headline") or {}).get("alpha_change")
     if not change or draws <= 0:
         return
-    source = next((e for e in estimates if e["id"] == change["from"]), None)
+    source = estimate_record(content, change["from"])
     if source is None:
         return
     change.update(alpha_change_interval(design, source, draws, seed))
@@ -83,7 +78,7 @@ def _complete_alpha_change(content: dict, design: PairDesign, estimates: list[di
 
 def interpretation(headline: dict | None, quality: str | None) -> dict:
     """What the headline alpha means: a bias estimate controlled for a quality rating, or an association."""
-    controlled = bool(headline) and quality is not None and (headline["slice"] == EQUAL_CORRECTNESS or quality in (headline.get("controls") or []))
+    controlled = quality is not None and is_quality_controlled(headline, quality)
     n_prompts = (headline or {}).get("n_clusters") or 0
     if controlled:
         how = "within pairs of equal " + quality if headline["slice"] == EQUAL_CORRECTNESS else f"adjusted for Δ {quality}"
@@ -116,17 +111,3 @@ def interpretation(headline: dict | None, quality: str | None) -> dict:
             "which is approximate with so few prompts; read it as a rough range"
         )
     return record
-
-
-def fit_on_typicality(design: PairDesign, values: np.ndarray, estimate: dict, estimator: str, robustness: str):
-    """Refit an estimate's specification with the mean-typicality difference replaced by `values` (one per pair)."""
-    frame = design.frame.copy()
-    frame["delta_mean_logprob"] = values
-    keep = np.isfinite(values)
-    variant = design.with_frame(frame[keep].reset_index(drop=True))
-    fitted = TypicalityBias("mean_logprob", list(estimate["controls"]), slice=estimate["slice"]).fit(variant).estimate_
-    fitted.estimator, fitted.robustness = estimator, robustness
-    lost = int((~keep).sum())
-    if lost:
-        fitted.warnings.append(f"{lost} pairs lack an unconditional score and are left out.")
-    return fitted

@@ -1,23 +1,22 @@
-"""Compare finished audits: one dataset under several reference models, or several datasets (issue 11).
+"""Compare finished audits: one dataset under several reference models, or several datasets.
 
-    results = typicality.compare(["audit-gemma", "audit-gemma-q4"], out="comparison")   # models
+    results = typicality.compare(["audit-gemma", "audit-gemma-q4"], out="comparison")   # models (typicality.pipeline.compare)
     results = typicality.compare(["audit-helpful", "audit-harmless"])                 # datasets
 
 Audits are read only through `typicality.audit_folder.read_audit`. The kind is decided from the
 audits (`kind="auto"`): all of one dataset -> a model comparison (they must share their pairs);
 otherwise a dataset comparison (one audit per dataset). `effect` picks the fit compared: each
-audit's headline, or its length-controlled twin.
+audit's headline, or its length-controlled twin. Writing comparison.json
+(typicality.comparison_folder) and the report (typicality.report.comparison) is the
+pipeline's (`typicality.pipeline.compare`): this package only computes.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 
 from typicality.software import software_versions
 from typicality.stats.compare.datasets import compare_datasets
-from typicality.stats.compare.folder import save_comparison
 from typicality.stats.compare.inputs import EFFECTS, KINDS, ComparedAudit, classify, read_audits
 from typicality.stats.compare.models import compare_models
 
@@ -31,13 +30,6 @@ class ComparisonResults(dict):
         super().__init__(content)
         self.typicality = typicality
 
-    def save(self, folder: str | Path) -> Path:
-        return save_comparison(self, folder, self.typicality)
-
-    def summary(self) -> str:
-        from typicality.report.comparison import summary_sentences
-
-        return "\n".join(summary_sentences(self))
 
 
 def compare_audits(audits: list[ComparedAudit], kind: str = "auto") -> ComparisonResults:
@@ -61,14 +53,9 @@ def compare_audits(audits: list[ComparedAudit], kind: str = "auto") -> Compariso
     return ComparisonResults(content, typicality)
 
 
-def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None, out: str | Path | None = None) -> ComparisonResults:
-    """Compare finished audit folders; with `out`, also write comparison.json and the report there."""
+def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None) -> ComparisonResults:
+    """Compare finished audit folders (read through `typicality.audit_folder.read_audit`)."""
     audits = read_audits(folders, labels=labels, effect=effect)
     results = compare_audits(audits, kind)
     results["effect"] = effect
-    if out is not None:
-        from typicality.report.comparison import render_comparison
-
-        results.save(out)
-        render_comparison(out)
     return results

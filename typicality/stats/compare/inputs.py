@@ -11,6 +11,7 @@ import pandas as pd
 from typicality.audit_folder import AuditFolder, is_finished_audit, read_audit
 from typicality.errors import TypicalityError
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice
+from typicality.stats.records import headline_record
 
 KINDS = ("auto", "models", "datasets")
 EFFECTS = ("headline", "length-controlled")
@@ -83,9 +84,7 @@ def _label(labels, index: int, folders: list[Path]) -> str:
 
 
 def _compared_estimate(audit: AuditFolder, folder: Path, effect: str) -> dict:
-    headline = audit.results.get("headline") or {}
-    wanted = headline.get("estimate") if effect == "headline" else headline.get("length_controlled")
-    estimate = next((e for e in audit.results.get("estimates", []) if e.get("id") == wanted), None)
+    estimate = headline_record(audit.results, "estimate" if effect == "headline" else "length_controlled")
     if estimate is None:
         raise TypicalityError(f"{folder}: results.json names no {effect} estimate, so there is nothing to compare; re-run `typicality fit {folder}` with the default fits.")
     return estimate

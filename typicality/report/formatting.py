@@ -1,0 +1,96 @@
+"""How the report words numbers: one formatter per kind of number, shared by the HTML and Markdown reports, the terminal, the comparison and `summary()`.
+
+A missing, null or non-finite number becomes "not available" (never NaN).
+"""
+
+from __future__ import annotations
+
+from typicality.report.reading import controls_of, number
+
+NOT_AVAILABLE = "not available"
+
+
+def fmt(value, digits: int = 3) -> str:
+    x = number(value)
+    return NOT_AVAILABLE if x is None else f"{x:.{digits}f}"
+
+
+def fmt_coef(value) -> str:
+    """A coefficient or SE: 3 decimals, or 3 significant digits below 0.1 (sum-typicality alphas are ~0.001)."""
+    x = number(value)
+    if x is None:
+        return NOT_AVAILABLE
+    x += 0.0  # no "-0.000"
+    return f"{x:.3f}" if abs(x) >= 0.1 or x == 0 else f"{x:.3g}"
+
+
+def fmt_signed(value, digits: int = 2) -> str:
+    x = number(value)
+    return NOT_AVAILABLE if x is None else f"{x:+.{digits}f}"
+
+
+def fmt_p(value) -> str:
+    x = number(value)
+    if x is None:
+        return NOT_AVAILABLE
+    return "< 0.001" if x < 0.001 else f"{x:.3f}"
+
+
+def fmt_count(value) -> str:
+    x = number(value)
+    return NOT_AVAILABLE if x is None else f"{round(x):,}"
+
+
+def fmt_percent(value, digits: int = 1) -> str:
+    x = number(value)
+    return NOT_AVAILABLE if x is None else f"{100 * x:.{digits}f}%"
+
+
+def fmt_interval(low, high) -> str:
+    if number(low) is None or number(high) is None:
+        return NOT_AVAILABLE
+    return f"{fmt_coef(low)} to {fmt_coef(high)}"
+
+
+def fmt_value(value) -> str:
+    """Any recorded value (model card, software): yes/no, counts with separators, 4 significant digits."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "not recorded"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        x = number(value)
+        if x is None:
+            return "not recorded"
+        if x.is_integer() and abs(x) < 1e15:
+            return f"{round(x):,}"
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt_value(item) for item in value) if value else "none"
+    text = str(value)
+    return text if text.strip() else "not recorded"
+
+
+def fmt_p_clause(value) -> str:
+    """A p-value as the clause after "p": "< 0.001" or "= 0.123"."""
+    text = fmt_p(value)
+    return text if text.startswith("<") or text == NOT_AVAILABLE else f"= {text}"
+
+
+def clip_end(text: str, limit: int) -> str:
+    """The last `limit` characters (a prompt's end is what the response answers), saying how much was left out."""
+    text = text.strip("\r\n")
+    if len(text) <= limit:
+        return text
+    start = len(text) - limit
+    space = text.find(" ", start, start + int(limit * 0.2))
+    start = space + 1 if space >= 0 else start
+    return f"[{start:,} earlier characters] … {text[start:].lstrip()}"
+
+
+def fit_label(estimate: dict) -> str:
+    """A short name for a fit: slice, typicality definition and controls."""
+    controls = controls_of(estimate)
+    return f"{estimate.get('slice') or 'all'} · {estimate.get('typicality') or 'mean_logprob'} · {' + '.join(controls) if controls else 'no controls'}"
