@@ -9,11 +9,12 @@ An audit folder holds, each written by one stage and read by the later ones:
 | `scores.parquet` (+ `scores.card.json`) | scoring | one row per distinct response; the score card |
 | `pairs.parquet` | stats | the pair design, its metadata in the parquet schema |
 | `results.json` | stats | every estimate and every decision (headline, interpretation, ...) |
-| `influence.parquet` | stats | per-pair and per-prompt influence on alpha |
+| `influence.json`, `influence.parquet` | stats (influence) | the influence summary (or why there is none); per-pair and per-prompt influence on alpha |
 | `report.md`, `report.html`, `figures/` | report | what a person reads; computed from results.json |
 
-`results.json` carries `format_version`; a folder written by another version is refused with one
-clear message rather than misread.
+`results.json` and `influence.json` carry `format_version`; a folder written by another version
+is refused with one clear message rather than misread. Format 3 moved the influence summary out of
+results.json into influence.json, so computing influence never rewrites the fit's results.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import pyarrow.parquet as pq
 from typicality.errors import TypicalityError, one_line
 
 # Bumped whenever results.json or a file's schema changes meaning; readers refuse other versions.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 RESPONSES_FILE = "responses.parquet"
 COMPARISONS_FILE = "comparisons.parquet"
@@ -42,6 +43,7 @@ SCORES_FILE = "scores.parquet"
 PAIRS_FILE = "pairs.parquet"
 RESULTS_FILE = "results.json"
 INFLUENCE_FILE = "influence.parquet"
+INFLUENCE_SUMMARY_FILE = "influence.json"
 REPORT_MARKDOWN_FILE = "report.md"
 REPORT_HTML_FILE = "report.html"
 FIGURES_FOLDER = "figures"
@@ -264,24 +266,47 @@ def load_results(folder: str | Path) -> dict:
         raise TypicalityError(f"{path} is not valid JSON ({one_line(error)}): re-run `typicality fit` on its folder to rewrite it.") from None
     if not isinstance(results, dict):
         raise TypicalityError(f"{path} holds a {type(results).__name__}, not a JSON object: re-run `typicality fit` on its folder.")
-    version = results.get("format_version")
+    _check_version(path, results.get("format_version"))
+    return results
+
+
+def _check_version(path: Path, version) -> None:
     if version != FORMAT_VERSION:
         raise TypicalityError(
             f"{path} was written by another version of typicality (format {version}, this version reads {FORMAT_VERSION}): "
             f"re-run `typicality fit {path.parent}` (scores are cached, so nothing is re-scored) or use the version that wrote it."
         )
-    return results
 
 
 # ---------------------------------------------------------------------------------------------
-# Influence: influence.parquet (rows and columns: typicality.stats.influence.influence_table)
+# Influence: influence.json (typicality.stats.influence.InfluenceResult.summary) and
+# influence.parquet (rows and columns: typicality.stats.influence.influence_table)
 
 
-def save_influence(frame: pd.DataFrame, folder: str | Path) -> Path:
-    """Write influence.parquet into an audit folder, atomically."""
-    path = Path(folder) / INFLUENCE_FILE
-    _write_parquet(frame, path, {})
+def save_influence(summary: dict, frame: pd.DataFrame | None, folder: str | Path) -> Path:
+    """Write influence.json and, when influence was computed, influence.parquet (a stale table is removed), atomically."""
+    folder = Path(folder)
+    if frame is not None:
+        _write_parquet(frame, folder / INFLUENCE_FILE, {})
+    else:
+        (folder / INFLUENCE_FILE).unlink(missing_ok=True)
+    path = folder / INFLUENCE_SUMMARY_FILE
+    _write_json(path, {**summary, "format_version": FORMAT_VERSION}, allow_nan=False)
     return path
+
+
+def remove_influence(folder: str | Path) -> None:
+    """Influence computed for earlier results describes other fits: new results remove it."""
+    for name in (INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE):
+        (Path(folder) / name).unlink(missing_ok=True)
+
+
+def load_influence_summary(path: str | Path) -> dict:
+    """Read influence.json, version-checked."""
+    path = Path(path)
+    summary = _read_json(path)
+    _check_version(path, summary.pop("format_version", None))
+    return summary
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,7 +325,8 @@ class AuditFolder:
     pairs: PairDesign | None = None
     scores: ScoreResult | None = None
     data: object | None = None  # PreferenceData
-    influence: pd.DataFrame | None = None
+    influence: pd.DataFrame | None = None  # influence.parquet
+    influence_summary: dict | None = None  # influence.json: the summary, or {"available": False, "reason": ...}
     folder: Path | None = None
     missing: dict[str, str] = field(default_factory=dict)
 
@@ -322,6 +348,8 @@ def read_audit(folder: str | Path, *, with_data: bool = True) -> AuditFolder:
     # Influence is an optional extra (`typicality influence`): its absence is not worth a warning.
     if (folder / INFLUENCE_FILE).exists():
         audit.influence = _optional(audit, folder / INFLUENCE_FILE, pd.read_parquet)
+    if (folder / INFLUENCE_SUMMARY_FILE).exists():
+        audit.influence_summary = _optional(audit, folder / INFLUENCE_SUMMARY_FILE, load_influence_summary)
     if with_data:
         audit.data = _optional(audit, folder / DATASET_FILE, lambda path: load_data(path.parent))
     return audit

@@ -376,7 +376,7 @@ def add_export_command(commands) -> None:
 
 
 def cmd_influence(args: argparse.Namespace) -> int:
-    from typicality.audit_folder import INFLUENCE_FILE
+    from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE
     from typicality.pipeline import write_influence
 
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
@@ -387,7 +387,7 @@ def cmd_influence(args: argparse.Namespace) -> int:
         print(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary['cv1_se']:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
     if top["fitted"]:
         print(f"without the top {top['n_prompts_removed']} prompts ({100 * top['share']:g}%): alpha {top['alpha']:.4f} (SE {top['se']:.4f})")
-    print(f"wrote {Path(args.audit_dir) / INFLUENCE_FILE} and results.json's influence entry; `typicality report {args.audit_dir}` re-renders the report")
+    print(f"wrote {Path(args.audit_dir) / INFLUENCE_SUMMARY_FILE} and {INFLUENCE_FILE}; `typicality report {args.audit_dir}` re-renders the report")
     return 0
 
 

@@ -17,7 +17,6 @@ from rich.console import Console
 
 from typicality.audit_folder import (
     IN_PROGRESS_FILE,
-    INFLUENCE_FILE,
     SCORES_FILE,
     load_data,
     load_results,
@@ -25,7 +24,6 @@ from typicality.audit_folder import (
     read_audit,
     save_data,
     save_influence,
-    save_results,
 )
 from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
@@ -110,7 +108,7 @@ def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, p
         unconditional = unconditional_scores(data, scoring or ScoringOptions(), progress=progress)
     results = analyze(data, scores, analysis, unconditional=unconditional)
     results.save(out)
-    # Which prompts and pairs drive alpha: influence.parquet and results.json's `influence`
+    # Which prompts and pairs drive alpha: influence.json and influence.parquet
     # (an audit without a usable fit records why instead of failing here).
     write_influence(out)
     if progress:
@@ -159,7 +157,7 @@ def write_simulation(data, scores, folder: str | Path) -> Path:
 
 
 def write_influence(folder: str | Path, *, estimate: str | None = None, strict: bool = False, exact_max_prompts: int | None = None):
-    """Compute influence for a finished audit folder: influence.parquet, and results.json's `influence` entry.
+    """Compute influence for a finished audit folder: influence.json (the summary) and influence.parquet (the table).
 
     The pipeline calls this after the fit (strict=False: an audit without a usable fit records
     why and writes no table); `typicality influence` calls it with strict=True (one clear error).
@@ -177,13 +175,9 @@ def write_influence(folder: str | Path, *, estimate: str | None = None, strict: 
     except TypicalityError as error:
         if strict:
             raise
-        results["influence"] = {"available": False, "reason": str(error)}
-        save_results(results, folder)
-        (folder / INFLUENCE_FILE).unlink(missing_ok=True)
+        save_influence({"available": False, "reason": str(error)}, None, folder)
         return None
-    save_influence(result.table, folder)
-    results["influence"] = result.summary
-    save_results(results, folder)
+    save_influence(result.summary, result.table, folder)
     return result
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from tests.report.page import markdown_to_html, parse_page
 from tests.report.synthetic import PAYLOADS
-from typicality.audit_folder import INFLUENCE_FILE, RESULTS_FILE, read_audit
+from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, RESULTS_FILE, read_audit
 from typicality.report import render_report
 from typicality.report.acting import EXCERPT_CHARS, N_TOP_PROMPTS, influence_section
 from typicality.report.content import clip_end, fmt_coef, fmt_count
@@ -18,8 +18,7 @@ from typicality.pipeline import write_influence
 
 def test_influence_section_and_figure(audit_dir):
     write_influence(audit_dir, strict=True)
-    results = json.loads((audit_dir / RESULTS_FILE).read_text())
-    record = results["influence"]
+    record = read_audit(audit_dir).influence_summary
     paths = render_report(audit_dir)
     assert (audit_dir / "figures" / "leave_one_prompt_out.png").exists()
     markdown, html = paths.markdown.read_text(encoding="utf-8"), paths.html.read_text(encoding="utf-8")
@@ -80,8 +79,9 @@ def test_debiasing_section_words_results_json(audit_dir):
 
 def test_an_older_results_json_has_neither_section(audit_dir):
     results = json.loads((audit_dir / RESULTS_FILE).read_text())
-    for key in ("debiasing", "memorized", "influence"):
+    for key in ("debiasing", "memorized"):
         results.pop(key, None)
     (audit_dir / RESULTS_FILE).write_text(json.dumps(results))
+    (audit_dir / INFLUENCE_SUMMARY_FILE).unlink(missing_ok=True)
     text = render_report(audit_dir).markdown.read_text(encoding="utf-8")
     assert "The prompts that drive alpha" not in text and "Acting on this audit" not in text

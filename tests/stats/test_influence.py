@@ -143,10 +143,11 @@ def test_influence_of_the_headline_and_its_top_prompts(audit_folder):
 
 
 def test_write_influence_into_the_folder(audit_folder):
+    results_before = (audit_folder / "results.json").read_bytes()
     result = write_influence(audit_folder, strict=True)
-    results = json.loads((audit_folder / "results.json").read_text())
-    assert results["influence"]["estimate"] == result.summary["estimate"] and results["influence"]["available"]
+    assert (audit_folder / "results.json").read_bytes() == results_before  # influence never rewrites the fit's results
     audit = read_audit(audit_folder, with_data=False)
+    assert audit.influence_summary == json.loads(json.dumps(result.summary)) and audit.influence_summary["available"]
     assert audit.influence is not None and len(audit.influence) == len(result.table)
     assert set(audit.influence["level"]) == {"pair", "prompt"}
 
@@ -158,7 +159,7 @@ def test_an_audit_without_a_usable_fit(tmp_path):
     with pytest.raises(TypicalityError, match="was not fitted"):
         write_influence(tmp_path, strict=True)
     assert write_influence(tmp_path) is None
-    assert json.loads((tmp_path / "results.json").read_text())["influence"]["available"] is False
+    assert read_audit(tmp_path, with_data=False).influence_summary["available"] is False
     assert not (tmp_path / INFLUENCE_FILE).exists()
     with pytest.raises(TypicalityError, match="No estimate 'nope'"):
         write_influence(tmp_path, estimate="nope", strict=True)
@@ -170,6 +171,6 @@ def test_influence_command(audit_folder, capsys):
     assert main(["influence", str(audit_folder), "--exact-max-prompts", "0"]) == 0
     printed = capsys.readouterr().out
     assert "CV3 jackknife SE" in printed and "one-step" in printed and "without the top" in printed
-    assert json.loads((audit_folder / "results.json").read_text())["influence"]["prompt_method"] == "one-step"
+    assert read_audit(audit_folder, with_data=False).influence_summary["prompt_method"] == "one-step"
     assert main(["influence", str(audit_folder), "--estimate", "nope"]) == 2
     assert "No estimate 'nope'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The report's "acting on this audit" sections: words for results.json's `debiasing`, `memorized` and `influence`
+"""The report's "acting on this audit" sections: words for results.json's `debiasing` and `memorized` and for influence.json
 (computed in typicality.stats.debias, .memorization and .influence), the most influential prompts from
 influence.parquet, and the leave-one-prompt-out figure. Nothing here is estimated.
 """
@@ -70,13 +70,13 @@ def debiasing_section(audit: AuditFolder) -> dict | None:
 
 
 def influence_section(audit: AuditFolder) -> dict | None:
-    """Sentences, the CV3 robustness row and the most influential prompts; None when results.json has no `influence`."""
+    """Sentences, the CV3 robustness row and the most influential prompts; None when the folder has no influence.json."""
 
-    record = audit.results.get("influence")
+    record = audit.influence_summary
     if not isinstance(record, dict):
         return None
     if not record.get("available"):
-        return {"title": INFLUENCE_TITLE, "sentences": [f"No influence was computed: {record.get('reason') or 'results.json records no reason'}"], "robustness": [], "prompts": []}
+        return {"title": INFLUENCE_TITLE, "sentences": [f"No influence was computed: {record.get('reason') or 'influence.json records no reason'}"], "robustness": [], "prompts": []}
     loo = record.get("leave_one_prompt_out") or {}
     method = "refitting exactly" if record.get("prompt_method") == "exact" else "a one-step approximation (more prompts than the exact limit)"
     sentences = [
@@ -132,8 +132,8 @@ def _prompt_texts(audit: AuditFolder) -> dict[str, str]:
 
 
 def influence_figures(audit: AuditFolder) -> list:
-    """The influence section's figure, for an audit whose results.json has an influence entry (none for an older audit)."""
-    return [leave_one_prompt_out_figure(audit)] if isinstance(audit.results.get("influence"), dict) else []
+    """The influence section's figure, for an audit with influence.json (none for an audit without influence)."""
+    return [leave_one_prompt_out_figure(audit)] if isinstance(audit.influence_summary, dict) else []
 
 
 def leave_one_prompt_out_figure(audit: AuditFolder):
@@ -146,10 +146,10 @@ def leave_one_prompt_out_figure(audit: AuditFolder):
         "Each prompt's pairs left out in turn and the headline fit rerun: the distribution of the resulting alphas. "
         "Dashed: alpha on all prompts. A long tail means a few prompts carry the estimate.",
     )
-    record = audit.results.get("influence") if isinstance(audit.results.get("influence"), dict) else None
+    record = audit.influence_summary if isinstance(audit.influence_summary, dict) else None
     table = audit.influence
     if record is None or not record.get("available"):
-        item.reason = (record or {}).get("reason") or "results.json has no influence entry (run `typicality influence` on the folder)"
+        item.reason = (record or {}).get("reason") or "the folder has no influence.json (run `typicality influence` on it)"
         return item
     if table is None or "level" not in table.columns:
         item.reason = f"{INFLUENCE_FILE} is {audit.missing.get(INFLUENCE_FILE, 'not available')}"

@@ -30,6 +30,7 @@ from typicality.report.interpretation import alpha_subject, ci_words, validity_s
 from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
 from typicality.report.sharpening import sharpening_section
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
+from typicality.stats.records import headline_id
 
 SMALL_DATA_PAIRS = 1000  # below this, say plainly that intervals are wide (the paper's fits use 6,874+)
 N_EXAMPLES = 3
@@ -194,7 +195,7 @@ def estimate_rows(results: dict) -> list[dict[str, str]]:
                 "win_prob_change": fmt_signed(estimate.get("win_prob_change")),
                 "n_pairs": fmt_count(estimate.get("n_pairs")),
                 "n_clusters": fmt_count(estimate.get("n_clusters")),
-                "p_holm": fmt_p(estimate.get("p_holm")) if estimate.get("p_holm") is not None else "pre-specified" if estimate.get("id") == (results.get("headline") or {}).get("estimate") else "",
+                "p_holm": fmt_p(estimate.get("p_holm")) if estimate.get("p_holm") is not None else "pre-specified" if estimate.get("id") == headline_id(results) else "",
                 "note": "; ".join(notes),
             }
         )

@@ -314,7 +314,7 @@ def draw_figures(audit: AuditFolder, out_dir: str | Path | None = None) -> list[
         _forest(audit),
         _length_confound(audit),
         _typicality_by_rating(audit),
-        *influence_figures(audit),  # issue 10: with results.json's influence entry (typicality/report/acting.py)
+        *influence_figures(audit),  # with influence.json (typicality/report/acting.py)
     ]
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

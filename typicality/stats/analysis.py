@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from typicality.audit_folder import INFLUENCE_FILE, PAIRS_FILE, PairDesign, ScoreResult, save_results
+from typicality.audit_folder import PAIRS_FILE, PairDesign, ScoreResult, remove_influence, save_results
 from typicality.data.preference_data import PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.agreement import Agreement, agreement_rate
@@ -120,13 +120,13 @@ class AnalysisResults(dict):
     def save(self, folder: str | Path) -> Path:
         """Write pairs.parquet and results.json into an audit folder.
 
-        An influence.parquet left from an earlier fit described other results: it is removed
-        (`typicality influence` or the pipeline recompute it for these).
+        Influence (influence.json, influence.parquet) left from an earlier fit described other
+        results: it is removed (`typicality influence` or the pipeline recompute it for these).
         """
         folder = Path(folder)
         if self.design is not None:
             self.design.save(folder / PAIRS_FILE)
-        (folder / INFLUENCE_FILE).unlink(missing_ok=True)
+        remove_influence(folder)
         return save_results(self, folder)
 
     def estimate(self, estimate_id: str) -> dict:

@@ -50,7 +50,7 @@ NEWTON_MAX_STEPS = 50
 
 @dataclass
 class InfluenceResult:
-    """`table`: influence.parquet's rows; `summary`: results.json's `influence` entry."""
+    """`table`: influence.parquet's rows; `summary`: influence.json's content."""
 
     table: pd.DataFrame
     summary: dict

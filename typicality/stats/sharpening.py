@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 
 from typicality.errors import TypicalityError
+from typicality.stats.records import estimate_record
 
 DEFAULT_BETAS = (0.01, 0.05, 0.1, 0.5)
 LENGTH_CONTROL = "length"
@@ -45,8 +46,7 @@ def check_betas(betas) -> tuple[float, ...]:
 
 def sequence_scale_estimate(estimates: list[dict], headline: dict) -> dict | None:
     """The fitted summed-typicality, length-controlled estimate on the headline's slice and controls (None when absent)."""
-    headline_id = (headline or {}).get("estimate")
-    first = next((e for e in estimates if e.get("id") == headline_id), None)
+    first = estimate_record({"estimates": estimates}, (headline or {}).get("estimate"))
     if first is None:
         return None
     wanted = [name for name in first["controls"] if name != LENGTH_CONTROL] + [LENGTH_CONTROL]
