@@ -237,7 +237,8 @@ class PairwiseLogit(_PairwiseModel):
         warnings_ = list(self.warnings)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = self.glm().fit(cov_type="cluster", cov_kwds={"groups": self.groups, "use_correction": True})
+            # statsmodels' own inference then agrees with ours (df_correction: t with G - 1 df; a test checks it).
+            result = self.glm().fit(cov_type="cluster", cov_kwds={"groups": self.groups, "use_correction": True, "df_correction": True}, use_t=use_t)
         params = np.asarray(result.params, dtype=float)
         converged = not any(issubclass(w.category, (PerfectSeparationWarning, ConvergenceWarning)) for w in caught) and bool(result.converged)
         if not converged:
