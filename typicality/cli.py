@@ -191,6 +191,7 @@ def add_stats_commands(commands) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from typicality.audit_folder import save_scores
     from typicality.scoring import score
 
     options = scoring_options(args)
@@ -200,7 +201,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
         data = without_prompts(data)
     result = score(data, options, progress=not args.no_progress)
-    path = result.save(args.out)
+    path = save_scores(result, args.out)
     card = result.card
     skipped = ", ".join(f"{reason}: {count}" for reason, count in card["skipped"].items()) or "none"
     print(

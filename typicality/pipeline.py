@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from typicality.audit_folder import IN_PROGRESS_FILE, SCORES_FILE, save_data
+from typicality.audit_folder import IN_PROGRESS_FILE, SCORES_FILE, save_data, save_scores
 from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
 from typicality.scoring.options import ScoringOptions
@@ -83,7 +83,7 @@ def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress:
 
     console.rule(f"[2/4] score with {scoring.model}")
     scores = score(data, scoring, progress=progress)
-    scores.save(out / SCORES_FILE)
+    save_scores(scores, out / SCORES_FILE)
     return scores
 
 

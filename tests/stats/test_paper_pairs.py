@@ -11,7 +11,7 @@ import pytest
 import statsmodels.api as sm
 
 from typicality.data.build import from_ratings
-from typicality.data.preference_data import Accounting, prompt_id_for, response_id_for
+from typicality.domain import Accounting, prompt_id_for, response_id_for
 from typicality.errors import TypicalityError
 from typicality.stats import TypicalityBias, analyze
 from typicality.stats.paper_pairs import build_paper_pairs

@@ -20,8 +20,7 @@ from scipy.stats import binomtest
 from scipy.stats import t as student_t
 from statsmodels.stats.proportion import proportion_confint
 
-from typicality.audit_folder import PairDesign, ScoreResult
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, build_pairs
 

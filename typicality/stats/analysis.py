@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from typicality.audit_folder import INFLUENCE_FILE, PAIRS_FILE, PairDesign, ScoreResult, save_results
-from typicality.data.preference_data import PreferenceData
+from typicality.audit_folder import INFLUENCE_FILE, PAIRS_FILE, save_pairs, save_results
+from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
 from typicality.stats.agreement import Agreement, agreement_rate
 from typicality.stats.debias import debiasing_summary
@@ -124,7 +124,7 @@ class AnalysisResults(dict):
         """
         folder = Path(folder)
         if self.design is not None:
-            self.design.save(folder / PAIRS_FILE)
+            save_pairs(self.design, folder / PAIRS_FILE)
         (folder / INFLUENCE_FILE).unlink(missing_ok=True)
         return save_results(self, folder)
 

@@ -39,7 +39,7 @@ import statsmodels.api as sm
 from scipy.special import expit
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.stats.pair_design import EQUAL_CORRECTNESS, TYPICALITY_COLUMNS, control_column
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typicality.audit_folder import SCORES_FILE, ScoreResult, load_data, load_scores, save_data
-from typicality.data.preference_data import PreferenceData
+from typicality.audit_folder import SCORES_FILE, load_data, load_scores, save_data, save_scores
+from typicality.domain import PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
 
 
@@ -24,5 +24,5 @@ def write_simulation(data: PreferenceData, scores: ScoreResult, folder: str | Pa
     """A simulated folder: the data folder files plus scores.parquet, readable by every stats command."""
     folder = Path(folder)
     save_data(data, folder)
-    scores.save(folder / SCORES_FILE)
+    save_scores(scores, folder / SCORES_FILE)
     return folder

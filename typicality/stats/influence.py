@@ -35,7 +35,8 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from scipy.special import expit
 
-from typicality.audit_folder import INFLUENCE_FILE, PairDesign, load_results, read_audit, save_influence, save_results
+from typicality.audit_folder import INFLUENCE_FILE, load_results, read_audit, save_influence, save_results
+from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.stats.pair_design import LENGTH_CONTROL, TYPICALITY_COLUMNS, control_column, select_slice
 from typicality.stats.pairwise_models import fit_logit
 

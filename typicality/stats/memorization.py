@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.stats.pair_design import ALL_PAIRS
 from typicality.stats.typicality_bias import Estimate, fit_logit
 

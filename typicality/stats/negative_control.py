@@ -19,8 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from typicality.audit_folder import PairDesign, ScoreResult
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.stats.scores_table import check_scores
 
 PROMPT_SPECIFIC, UNCONDITIONAL = "prompt-specific", "unconditional"

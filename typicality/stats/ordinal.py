@@ -27,7 +27,7 @@ from scipy.stats import chi2
 from scipy.stats import t as student_t
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.scores_table import CheckedScores, check_scores

@@ -25,8 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import PairDesign
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import PairDesign, PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.pair_design import SLICE_COLUMNS, TIE_POLICIES
 from typicality.stats.scores_table import check_scores

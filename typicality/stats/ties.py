@@ -29,7 +29,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.stats.pair_design import ALL_PAIRS, EQUAL_CORRECTNESS, TYPICALITY_COLUMNS, control_column, select_slice
 from typicality.stats.pairwise_models import fit_rao_kupper
 from typicality.stats.typicality_bias import MIN_CLUSTERS, MIN_PAIRS, Estimate, t_inference

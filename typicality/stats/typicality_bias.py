@@ -32,7 +32,7 @@ import statsmodels.api as sm
 from scipy.stats import t as student_t
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.cluster_bootstrap import SEPARATED_LINEAR_PREDICTOR, cluster_bootstrap

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.stats.length_change import alpha_change_interval
 from typicality.stats.multiplicity import holm_adjust
 from typicality.stats.pair_design import EQUAL_CORRECTNESS, build_pairs
