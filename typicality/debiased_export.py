@@ -263,7 +263,7 @@ dataset = load_dataset("{'parquet' if data_file.endswith('.parquet') else 'json'
 
 The derivation of the margin's sign and scale, and what each column assumes, is in the
 `typicality` repository's docs/debiasing.md.
-"""
+"""  # noqa: E501 - the card's Markdown table rows are one line each
     return f"---\n{yaml_text}---\n\n{body}"
 
 
