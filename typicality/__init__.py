@@ -37,7 +37,7 @@ _PUBLIC = {
     "draw_figures": "typicality.report",
     "AuditFolder": "typicality.audit_folder",
     "audit": "typicality.pipeline",
-    "compare": "typicality.stats.compare",  # issue 11
+    "compare": "typicality.stats.compare",
     "plan": "typicality.stats.power",
     "plan_from_audit": "typicality.stats.power",
     "export": "typicality.debiased_export",

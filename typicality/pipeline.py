@@ -94,7 +94,7 @@ def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, p
 
     console.rule("[3/4] fit")
     unconditional = None
-    if analysis.negative_control:  # issue 14: each response scored again without its prompt (same backend, same cache)
+    if analysis.negative_control:  # the fluency negative control: each response scored again without its prompt (same backend, same cache)
         from typicality.stats.negative_control import unconditional_scores
 
         unconditional = unconditional_scores(data, scoring or ScoringOptions(), progress=progress)

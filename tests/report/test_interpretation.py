@@ -1,4 +1,4 @@
-"""The report words what results.json decides about alpha (issue 14): bias or association, approximate CIs
+"""The report words what results.json decides about alpha: bias or association, approximate CIs
 under 50 prompts, the validity section (sensitivity, length change, ties, Holm)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`--pairs paper`: the published script's construction (every within-prompt pair of rows, repeats included,
+"""`--pair-construction paper`: the published script's construction (every within-prompt pair of rows, repeats included,
 oriented by dataset order, with an intercept), checked against an independent re-implementation."""
 
 from __future__ import annotations
@@ -148,5 +148,5 @@ def test_analyze_takes_the_option_and_refuses_pairwise_data():
     from tests.stats.builders import random_pairwise
 
     pairwise, pairwise_scores = random_pairwise(20)
-    with pytest.raises(TypicalityError, match="--pairs paper"):
+    with pytest.raises(TypicalityError, match="--pair-construction paper"):
         analyze(pairwise, pairwise_scores, pairs="paper")

@@ -1,4 +1,4 @@
-"""What alpha means and how far to trust it, worded from results.json (issue 14); nothing is estimated here.
+"""What alpha means and how far to trust it, worded from results.json; nothing is estimated here.
 
 Reads `interpretation` (bias estimate controlled for a named quality rating, or association),
 `sensitivity` (E-values), `headline.alpha_change` (with its bootstrap CI), `ties`, `multiplicity`,

@@ -78,7 +78,7 @@ def not_memorized_estimate(design: PairDesign, headline: dict, mask: np.ndarray)
     keep = mask & ~memorized_pairs(design.frame)
     estimate, _ = fit_logit(
         design.frame[keep], not_memorized_slice(headline["slice"]), headline["typicality"], list(headline.get("controls") or []),
-        quality=design.correctness, intercept=design.construction == "paper",  # as the headline was fitted (issue 14)
+        quality=design.correctness, intercept=design.construction == "paper",  # as the headline was fitted
     )
     return estimate
 

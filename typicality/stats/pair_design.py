@@ -246,7 +246,7 @@ def slice_mask(design: PairDesign, name: str) -> np.ndarray:
         if not design.correctness:
             raise TypicalityError("The slice 'equal-correctness' needs a correctness rating, and this data has none.")
         return (frame[f"delta_{design.correctness}"] == 0).to_numpy()
-    from typicality.stats.memorization import base_slice, memorized_pairs  # `not-memorized` slices (issue 12)
+    from typicality.stats.memorization import base_slice, memorized_pairs  # `not-memorized` slices
 
     if base_slice(name) is not None:
         return slice_mask(design, base_slice(name)) & ~memorized_pairs(frame)

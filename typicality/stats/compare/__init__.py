@@ -1,4 +1,4 @@
-"""Compare finished audits: one dataset under several reference models, or several datasets (issue 11).
+"""Compare finished audits: one dataset under several reference models, or several datasets.
 
     results = typicality.compare(["audit-gemma", "audit-gemma-q4"], out="comparison")   # models
     results = typicality.compare(["audit-helpful", "audit-harmless"])                 # datasets
