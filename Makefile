@@ -19,7 +19,7 @@ endif
 LIMIT ?= 300
 OUT ?= audit-$(DATASET)$(if $(SUBSET),-$(SUBSET))
 
-.PHONY: audit test install install-test browser clean bench
+.PHONY: audit test lint install install-test browser clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ browser:
 # pytest exits 5 when it collects no test; make treats that as a failure, so CI never passes on nothing.
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest
+
+# The code's own rules: ruff (pyflakes, import order, line length) and the import layers
+# ([tool.importlinter] in pyproject.toml). `make test` runs both too (tests/test_code_layout.py).
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # Benchmarks (benchmarks/README.md): the endpoint's requests/s, a cached audit on 10,000 simulated pairs,
 # tokens/s and memory at BENCH_PAIRS vs BENCH_LARGE pairs, then the scorer against the naive loop and

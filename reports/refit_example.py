@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typicality.audit_folder import SCORES_FILE, load_scores, save_data
+from typicality.audit_folder import SCORES_FILE, load_scores, save_data, save_scores
 from typicality.data import LoadRequest, load
 from typicality.report import render_report
 from typicality.stats import analyze
@@ -27,7 +27,7 @@ def main() -> None:
     data = load(LoadRequest("hh-rlhf", subset="helpful-base", data_files=(str(DATA_FILE),)))
     scores = load_scores(FOLDER / SCORES_FILE)
     save_data(data, FOLDER)  # responses/comparisons are git-ignored here; dataset.json is committed
-    scores.save(FOLDER / SCORES_FILE)
+    save_scores(scores, FOLDER / SCORES_FILE)
     results = analyze(data, scores)
     results.save(FOLDER)
     write_influence(FOLDER)

@@ -14,7 +14,6 @@ from typicality.audit_folder import (
     PAIRS_FILE,
     RESULTS_FILE,
     SCORES_FILE,
-    ScoreResult,
     load_data,
     load_pairs,
     load_results,
@@ -22,8 +21,10 @@ from typicality.audit_folder import (
     read_audit,
     save_data,
     save_results,
+    save_scores,
     score_card_path,
 )
+from typicality.domain import ScoreResult
 from typicality.errors import TypicalityError
 from typicality.stats import analyze, simulate
 
@@ -47,7 +48,7 @@ def test_data_round_trips_with_every_field(tmp_path, simulated):
 
 def test_scores_and_their_card_round_trip(tmp_path, simulated):
     _, scores = simulated
-    path = scores.save(tmp_path / SCORES_FILE)
+    path = save_scores(scores, tmp_path / SCORES_FILE)
     assert score_card_path(path).name == "scores.card.json"
     back = load_scores(tmp_path)  # a folder finds its scores.parquet
     pd.testing.assert_frame_equal(back.table, scores.table)
@@ -107,7 +108,7 @@ def test_read_audit_reports_missing_files_instead_of_failing(tmp_path, simulated
     data, scores = simulated
     results = analyze(data, scores)
     save_data(data, tmp_path)
-    scores.save(tmp_path / SCORES_FILE)
+    save_scores(scores, tmp_path / SCORES_FILE)
     results.save(tmp_path)
     audit = read_audit(tmp_path)
     assert audit.pairs is not None and audit.data is not None and isinstance(audit.scores, ScoreResult)
@@ -120,7 +121,7 @@ def test_reading_and_analysing_an_audit_folder_imports_no_torch(tmp_path, simula
     """The contract, data, stats and report stages are torch-free: a laptop re-renders a GPU audit."""
     data, scores = simulated
     save_data(data, tmp_path)
-    scores.save(tmp_path / SCORES_FILE)
+    save_scores(scores, tmp_path / SCORES_FILE)
     code = (
         "import sys\n"
         "import typicality.audit_folder, typicality.data, typicality.stats, typicality.report\n"

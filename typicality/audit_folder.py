@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from typicality.domain import REQUIRED_SCORE_COLUMNS, Accounting, PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, one_line
 
 # Bumped whenever results.json or a file's schema changes meaning; readers refuse other versions.
@@ -50,29 +51,10 @@ FIGURES_FOLDER = "figures"
 # Written first and removed last by `audit()`: its presence means "started here and not finished".
 IN_PROGRESS_FILE = "audit-in-progress.json"
 
-# The scores table: column -> dtype (pandas), as the scorer writes it.
-SCORE_SCHEMA = {
-    "prompt_id": "object",
-    "response_id": "object",
-    "n_tokens": "int64",
-    "sum_logprob": "float64",
-    "mean_logprob": "float64",
-    "truncated": "bool",
-    "prompt_truncated": "bool",
-    "boundary_merged": "bool",
-    "skipped": "object",  # the scorer's reason for not scoring a response, None when scored
-    "model": "object",  # the model fingerprint
-}
-SCORE_COLUMNS = list(SCORE_SCHEMA)
-# The columns the stats stage cannot do without (a simulated or hand-made table may lack the rest).
-REQUIRED_SCORE_COLUMNS = ["response_id", "n_tokens", "sum_logprob", "mean_logprob"]
 # Where the score card rides in a parquet file's schema metadata (and in `<stem>.card.json` beside it).
 SCORE_CARD_KEY = b"typicality.card"
 PAIR_DESIGN_KEY = b"typicality.pair_design"
 
-# The columns of the data tables every loader produces (plus ratings / metadata).
-RESPONSE_COLUMNS = ["prompt_id", "prompt", "response_id", "response"]
-COMPARISON_COLUMNS = ["prompt_id", "response_a", "response_b", "label"]
 # PreferenceData fields that are tables or the accounting; every other dataclass field is saved in dataset.json.
 DATA_TABLE_FIELDS = ("responses", "comparisons", "accounting")
 
@@ -81,7 +63,7 @@ DATA_TABLE_FIELDS = ("responses", "comparisons", "accounting")
 # Data: responses.parquet, comparisons.parquet, dataset.json
 
 
-def save_data(data, folder: str | Path) -> Path:
+def save_data(data: PreferenceData, folder: str | Path) -> Path:
     """Write `PreferenceData` into a folder (every dataclass field other than the tables goes to dataset.json)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,10 +76,8 @@ def save_data(data, folder: str | Path) -> Path:
     return folder
 
 
-def load_data(folder: str | Path):
+def load_data(folder: str | Path) -> PreferenceData:
     """Read the `PreferenceData` a folder holds."""
-    from typicality.data.preference_data import Accounting, PreferenceData
-
     folder = Path(folder)
     missing = [name for name in (RESPONSES_FILE, COMPARISONS_FILE, DATASET_FILE) if not (folder / name).exists()]
     if missing:
@@ -119,36 +99,14 @@ def load_data(folder: str | Path):
 # Scores: scores.parquet and its card
 
 
-@dataclass
-class ScoreResult:
-    """`table`: one row per distinct response (SCORE_SCHEMA); `card`: model, settings and counts (JSON-able).
-
-    Skipped responses (empty, whitespace-only, unencodable) stay in the table with NaN scores,
-    n_tokens 0 and the reason in `skipped` (None for scored rows).
-    """
-
-    table: pd.DataFrame
-    card: dict = field(default_factory=dict)
-
-    @property
-    def fingerprint(self) -> str | None:
-        return self.card.get("fingerprint")
-
-    @property
-    def scored(self) -> pd.DataFrame:
-        """The rows that have a score."""
-        if "skipped" not in self.table.columns:
-            return self.table
-        return self.table[self.table["skipped"].isna()]
-
-    def save(self, path: str | Path) -> Path:
-        """Write the parquet (card in its metadata too) and `<stem>.card.json` beside it, atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        card_text = json.dumps(self.card, indent=2, sort_keys=True, default=_json_default)
-        _write_parquet(self.table, path, {SCORE_CARD_KEY: card_text.encode()})
-        score_card_path(path).write_text(card_text + "\n", encoding="utf-8")
-        return path
+def save_scores(scores: ScoreResult, path: str | Path) -> Path:
+    """Write a scores parquet (card in its metadata too) and `<stem>.card.json` beside it, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    card_text = json.dumps(scores.card, indent=2, sort_keys=True, default=_json_default)
+    _write_parquet(scores.table, path, {SCORE_CARD_KEY: card_text.encode()})
+    score_card_path(path).write_text(card_text + "\n", encoding="utf-8")
+    return path
 
 
 def score_card_path(path: str | Path) -> Path:
@@ -184,41 +142,13 @@ def load_scores(path: str | Path) -> ScoreResult:
 # Pair design: pairs.parquet
 
 
-@dataclass
-class PairDesign:
-    """The pair design (`frame`, one row per usable pair) and what it was built from.
-
-    Built by `typicality.stats.pair_design.build_pairs`; see there for the frame's columns.
-    """
-
-    frame: pd.DataFrame
-    dataset: str | None = None
-    model: str | None = None  # the scores' model fingerprint
-    seed: int = 0
-    ties: str = "drop"
-    construction: str = "distinct"  # how pairs were formed from the data (see build_pairs)
-    ratings: list[str] = field(default_factory=list)
-    correctness: str | None = None
-    metadata: list[str] = field(default_factory=list)  # the comparisons' own columns carried along
-    slice_columns: list[str] = field(default_factory=list)  # metadata columns sliced on by default
-    accounting: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    def with_frame(self, frame: pd.DataFrame) -> "PairDesign":
-        """The same design metadata over another set of rows (a slice, a resample)."""
-        return dataclasses.replace(self, frame=frame)
-
-    def settings(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "frame"}
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        if path.suffix != ".parquet":
-            path = path / PAIRS_FILE
-        _write_parquet(self.frame, path, {PAIR_DESIGN_KEY: json.dumps(self.settings(), default=_json_default).encode()})
-        return path
+def save_pairs(design: PairDesign, path: str | Path) -> Path:
+    """Write `pairs.parquet` (at a .parquet path, or into the folder given), the design's settings in its schema metadata."""
+    path = Path(path)
+    if path.suffix != ".parquet":
+        path = path / PAIRS_FILE
+    _write_parquet(design.frame, path, {PAIR_DESIGN_KEY: json.dumps(design.settings(), default=_json_default).encode()})
+    return path
 
 
 def load_pairs(path: str | Path) -> PairDesign:
@@ -324,7 +254,7 @@ class AuditFolder:
     results: dict
     pairs: PairDesign | None = None
     scores: ScoreResult | None = None
-    data: object | None = None  # PreferenceData
+    data: PreferenceData | None = None
     influence: pd.DataFrame | None = None  # influence.parquet
     influence_summary: dict | None = None  # influence.json: the summary, or {"available": False, "reason": ...}
     folder: Path | None = None

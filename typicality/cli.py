@@ -151,15 +151,29 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+class RenamedOption(argparse.Action):
+    """An option's old name, kept working: it stores into the new option and says, on stderr, what to type instead."""
+
+    def __init__(self, option_strings, dest, *, new_name: str, **kwargs):
+        self.new_name = new_name
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"typicality: {option_string} is renamed {self.new_name} (same values); the old name will go in a later version.", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def add_inference_options(parser: argparse.ArgumentParser) -> None:
-    """Options of the inference layer (issue 14), shared by `fit` and `audit`."""
-    parser.add_argument("--pairs", choices=["distinct", "paper"], default="distinct", help="pair construction: distinct responses, random orientation (default), or the paper's (every pair of rows, dataset order, intercept)")
+    """Options of the inference layer, shared by `fit` and `audit`."""
+    constructions = ["distinct", "paper"]
+    parser.add_argument("--pair-construction", choices=constructions, default="distinct", help="how pairs are formed: distinct responses, random orientation (default), or the paper's (every pair of rows, dataset order, intercept)")
+    parser.add_argument("--pairs", dest="pair_construction", choices=constructions, action=RenamedOption, new_name="--pair-construction")
     parser.add_argument("--one-pair-per-prompt", action="store_true", help="agreement rate on one pair drawn per prompt (seeded), as the paper's agreement tables")
     parser.add_argument("--change-draws", type=int, default=200, metavar="N", help="cluster-bootstrap draws for the CI of the change in alpha with the length control (default 200; 0: off)")
 
 
 def inference_options(args: argparse.Namespace) -> dict:
-    return {"pairs": args.pairs, "one_pair_per_prompt": args.one_pair_per_prompt, "change_draws": args.change_draws}
+    return {"pairs": args.pair_construction, "one_pair_per_prompt": args.one_pair_per_prompt, "change_draws": args.change_draws}
 
 
 def add_stats_commands(commands) -> None:
@@ -193,6 +207,7 @@ def add_stats_commands(commands) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from typicality.audit_folder import save_scores
     from typicality.scoring import score
 
     options = scoring_options(args)
@@ -202,7 +217,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
         data = without_prompts(data)
     result = score(data, options, progress=not args.no_progress)
-    path = result.save(args.out)
+    path = save_scores(result, args.out)
     card = result.card
     skipped = ", ".join(f"{reason}: {count}" for reason, count in card["skipped"].items()) or "none"
     print(
@@ -355,7 +370,7 @@ def add_check_command(commands) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from typicality.debiased_export import export
 
-    result = export(args.audit_dir, args.out, format=args.format, alpha=args.alpha, estimate=args.estimate, ties=args.ties, force=args.force)
+    result = export(args.audit_dir, args.out, format=args.format, alpha=args.alpha, estimate=args.estimate, ties=args.tie_rows, force=args.force)
     choice = result.choice
     print(f"wrote {result.n_rows} pairs to {result.data_file} and the dataset card {result.card_file}")
     print(f"removed alpha {choice.alpha:.4g}: {choice.reason}; {result.n_flips} pairs change the favoured response without typicality")
@@ -370,7 +385,9 @@ def add_export_command(commands) -> None:
     parser.add_argument("--format", choices=["parquet", "jsonl"], default="parquet", help="data file format (default parquet)")
     parser.add_argument("--alpha", metavar="ci-low|ci-high|VALUE", help="the alpha to remove: an end of the fit's 95%% CI or a number (default: the headline fit's estimate, quality-controlled when the data rates quality)")
     parser.add_argument("--estimate", metavar="ID", help="take alpha from this results.json estimate id instead of the headline")
-    parser.add_argument("--ties", choices=["drop", "both"], default="drop", help="drop tied pairs (default) or write each once each way")
+    # Not --ties: that is fit's {drop, half}, how the fit treats ties; this is which rows the export writes.
+    parser.add_argument("--tie-rows", choices=["drop", "both"], default="drop", help="drop tied pairs (default) or write each once each way")
+    parser.add_argument("--ties", dest="tie_rows", choices=["drop", "both"], action=RenamedOption, new_name="--tie-rows")
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
     parser.set_defaults(run=cmd_export)
 
@@ -430,7 +447,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def add_compare_command(commands) -> None:
-    """`compare`: several finished audits, as a model comparison (same pairs) or a dataset comparison (issue 11)."""
+    """`compare`: several finished audits, as a model comparison (same pairs) or a dataset comparison."""
     parser = commands.add_parser("compare", help="compare finished audits: one dataset under several reference models, or several datasets (pooled)")
     parser.add_argument("audits", nargs="+", metavar="AUDIT_DIR", help="two or more finished audit folders")
     parser.add_argument("--out", required=True, metavar="DIR", help="the comparison folder to write (comparison.json, comparison.md, comparison.html, figures/)")
@@ -449,13 +466,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.audit:
         from typicality.audit_folder import read_audit
 
-        given = [flag for flag, value in (("--odds-ratio", args.odds_ratio), ("--sd-delta", args.sd_delta), ("--pairs", args.pairs), ("--pairs-per-prompt", args.pairs_per_prompt),
+        given = [flag for flag, value in (("--odds-ratio", args.odds_ratio), ("--sd-delta", args.sd_delta), ("--n-pairs", args.n_pairs), ("--pairs-per-prompt", args.pairs_per_prompt),
                                           ("--icc", args.icc), ("--tie-share", args.tie_share), ("--r2-controls", args.r2_controls)) if value is not None]
         if given:
             raise TypicalityError(f"With an audit folder the design comes from the audit; drop {', '.join(given)} (only --alpha, --power and --significance apply).")
         result = plan_from_audit(read_audit(args.audit, with_data=False), alpha=args.alpha, **common)
     else:
-        assumed = {"sd_delta": args.sd_delta, "pairs": args.pairs, "pairs_per_prompt": args.pairs_per_prompt, "icc": args.icc, "tie_share": args.tie_share, "r2_controls": args.r2_controls}
+        assumed = {"sd_delta": args.sd_delta, "pairs": args.n_pairs, "pairs_per_prompt": args.pairs_per_prompt, "icc": args.icc, "tie_share": args.tie_share, "r2_controls": args.r2_controls}
         result = plan(alpha=args.alpha, odds_ratio_per_sd=args.odds_ratio, **{name: value for name, value in assumed.items() if value is not None}, **common)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -477,13 +494,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def add_plan_command(commands) -> None:
-    """`plan`: power and minimum detectable alpha of a planned audit (issue 11)."""
+    """`plan`: power and minimum detectable alpha of a planned audit."""
     parser = commands.add_parser("plan", help="power, pairs needed and minimum detectable alpha of a planned audit (assumed values, or a finished audit)")
     parser.add_argument("audit", nargs="?", help="a finished audit folder: plan from its alpha, SD of Δℓ, pairs per prompt, ties, controls and clustering")
     parser.add_argument("--alpha", type=float, help="the true alpha to detect (per nat of Δℓ; with an audit: instead of its headline alpha)")
     parser.add_argument("--odds-ratio", type=float, metavar="OR", help="the effect as an odds ratio per SD of Δℓ, instead of --alpha")
     parser.add_argument("--sd-delta", type=float, metavar="SD", help="SD of Δℓ (default 1; the audit of a similar dataset reports it)")
-    parser.add_argument("--pairs", type=int, help="planned comparisons, ties included (default 1000)")
+    parser.add_argument("--n-pairs", type=int, metavar="N", help="planned comparisons, ties included (default 1000)")
+    parser.add_argument("--pairs", dest="n_pairs", type=int, action=RenamedOption, new_name="--n-pairs")
     parser.add_argument("--pairs-per-prompt", type=float, metavar="M", help="comparisons per prompt (default 1)")
     parser.add_argument("--icc", type=float, help="intra-prompt correlation of the pairs (default 0)")
     parser.add_argument("--tie-share", type=float, metavar="T", help="share of comparisons that tie and are dropped (default 0)")

@@ -92,7 +92,7 @@ def export(
     if format not in FORMATS:
         raise TypicalityError(f"--format must be one of {', '.join(FORMATS)}, got '{format}'.")
     if ties not in TIE_OPTIONS:
-        raise TypicalityError(f"--ties must be one of {', '.join(TIE_OPTIONS)}, got '{ties}'.")
+        raise TypicalityError(f"--tie-rows must be one of {', '.join(TIE_OPTIONS)}, got '{ties}'.")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise TypicalityError(f"{out} already exists and is not empty; choose another --out or pass --force to replace it.")
@@ -115,7 +115,7 @@ def debiased_pairs(audit: AuditFolder, *, alpha: str | float | None = None, esti
     design = audit.pairs
     if ties == "both" and design.ties != "half":
         if audit.scores is None:
-            raise TypicalityError(f"{folder} dropped ties when it was fitted and has no readable scores.parquet to rebuild them; export with --ties drop.")
+            raise TypicalityError(f"{folder} dropped ties when it was fitted and has no readable scores.parquet to rebuild them; export with --tie-rows drop.")
         # Same seed, so every decided pair keeps its orientation; ties come back with label 1/2.
         design = build_pairs(audit.data, audit.scores, seed=design.seed, ties="half")
     rows = _oriented_rows(design.frame, ties)
@@ -249,7 +249,7 @@ Controls refitted with the typicality term fixed: {', '.join(model.controls) or 
 | `p_chosen_with_typicality` | fitted probability that `chosen` wins, with the typicality term |
 | `p_chosen_without_typicality` | the same without it (exactly 0.5 where the model has no controls or they are equal) |
 | `flip` | removing typicality changes which response the model favours ({n_flips} of {len(frame)} rows) |
-| `tie` | a tied pair, written once each way (only with `--ties both`) |
+| `tie` | a tied pair, written once each way (only with `--tie-rows both`) |
 | `typicality_chosen`, `typicality_rejected` | {choice.typicality} of each response under the reference model |
 | `chosen_memorized`, `rejected_memorized` | mean token probability at or above {MEMORIZED_PROBABILITY} (likely memorized text) |
 | `prompt_id`, `chosen_id`, `rejected_id`, `comparison` | ids back into the audit folder |
@@ -263,7 +263,7 @@ dataset = load_dataset("{'parquet' if data_file.endswith('.parquet') else 'json'
 
 The derivation of the margin's sign and scale, and what each column assumes, is in the
 `typicality` repository's docs/debiasing.md.
-"""
+"""  # noqa: E501 - the card's Markdown table rows are one line each
     return f"---\n{yaml_text}---\n\n{body}"
 
 

@@ -24,6 +24,7 @@ from typicality.audit_folder import (
     read_audit,
     save_data,
     save_influence,
+    save_scores,
 )
 from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
@@ -92,7 +93,7 @@ def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress:
 
     console.rule(f"[2/4] score with {scoring.model}")
     scores = score(data, scoring, progress=progress)
-    scores.save(out / SCORES_FILE)
+    save_scores(scores, out / SCORES_FILE)
     return scores
 
 
@@ -102,7 +103,7 @@ def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, p
 
     console.rule("[3/4] fit")
     unconditional = None
-    if analysis.negative_control:  # issue 14: each response scored again without its prompt (same backend, same cache)
+    if analysis.negative_control:  # the fluency negative control: each response scored again without its prompt (same backend, same cache)
         from typicality.stats.negative_control import unconditional_scores
 
         unconditional = unconditional_scores(data, scoring or ScoringOptions(), progress=progress)
@@ -152,7 +153,7 @@ def write_simulation(data, scores, folder: str | Path) -> Path:
     """A simulated folder: the data folder files plus scores.parquet, readable by every stats command."""
     folder = Path(folder)
     save_data(data, folder)
-    scores.save(folder / SCORES_FILE)
+    save_scores(scores, folder / SCORES_FILE)
     return folder
 
 

@@ -1,6 +1,6 @@
 """The one text hash of the package: sha256 over length-prefixed UTF-8 parts (torch-free, no dependencies).
 
-Data ids (`typicality.data.preference_data.text_id`, the first 16 hex digits) and score-cache keys
+Data ids (`typicality.domain.text_id`, the first 16 hex digits) and score-cache keys
 (`typicality.scoring.requests.text_key`, all 64) are both this digest; changing it changes every
 id and invalidates every user's score cache, so a test pins known values.
 """

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from typicality.data.build import from_ratings, parse_labels
-from typicality.data.preference_data import Accounting
+from typicality.domain import Accounting
 from typicality.errors import TypicalityError
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.data.files import assistant, user
-from typicality.data.preference_data import Accounting
+from typicality.domain import Accounting
 from typicality.data.render import (
     HISTORIES_DIFFER,
     MALFORMED,

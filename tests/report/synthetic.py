@@ -20,9 +20,9 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import binomtest, norm, t as student_t
 
-from typicality.audit_folder import RESULTS_FILE, SCORE_COLUMNS, SCORES_FILE, ScoreResult, save_data
+from typicality.audit_folder import RESULTS_FILE, SCORES_FILE, save_data, save_scores
 from typicality.data.build import from_pairs, from_ratings
-from typicality.data.preference_data import Accounting, response_id_for
+from typicality.domain import SCORE_COLUMNS, Accounting, ScoreResult, response_id_for
 from typicality.stats import analyze
 
 # Everything a dataset text might do to an HTML page or a Markdown file.
@@ -148,7 +148,7 @@ def build_audit_folder(folder: Path, *, rated: bool = True, seed: int = 7, n_pro
     data, scores = synthetic_inputs(rated=rated, seed=seed, n_prompts=n_prompts, per_prompt=per_prompt)
     results = analyze(data, scores, seed=0)
     save_data(data, folder)
-    scores.save(folder / SCORES_FILE)
+    save_scores(scores, folder / SCORES_FILE)
     results.save(folder)
     return folder
 

@@ -18,10 +18,10 @@ from typicality.audit_folder import (
     RESPONSES_FILE,
     RESULTS_FILE,
     SCORES_FILE,
-    ScoreResult,
     read_audit,
     score_card_path,
 )
+from typicality.domain import ScoreResult
 from typicality.errors import TypicalityError
 from typicality.report import render_report
 

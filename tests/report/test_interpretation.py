@@ -1,4 +1,4 @@
-"""The report words what results.json decides about alpha (issue 14): bias or association, approximate CIs
+"""The report words what results.json decides about alpha: bias or association, approximate CIs
 under 50 prompts, the validity section (sensitivity, length change, ties, Holm)."""
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ def audit_folder(tmp_path, data, scores, **options):
     if hasattr(scores, "card"):
         write_simulation(data, scores, folder)
     else:
-        from typicality.audit_folder import ScoreResult, SCORES_FILE
+        from typicality.audit_folder import SCORES_FILE, save_scores
+        from typicality.domain import ScoreResult
 
         save_data(data, folder)
-        ScoreResult(scores, {"model": "test-model", "fingerprint": "test-model"}).save(folder / SCORES_FILE)
+        save_scores(ScoreResult(scores, {"model": "test-model", "fingerprint": "test-model"}), folder / SCORES_FILE)
     results = analyze(data, scores, **options)
     results.save(folder)
     return folder, results

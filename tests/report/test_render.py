@@ -167,7 +167,7 @@ def test_the_report_states_both_fits_and_the_change_without_a_verdict(audit_dir)
 
 
 def test_the_report_follows_a_hand_edited_headline(audit_dir):
-    """Issue 9: results.json names the headline; edit it by hand and the report quotes the new fit, not the old."""
+    """results.json names the headline; edit it by hand and the report quotes the new fit, not the old."""
     results = stored_results(audit_dir)
     old, old_twin = estimate_with_id(results, results["headline"]["estimate"]), estimate_with_id(results, results["headline"]["length_controlled"])
     before = headline_items(render_report(audit_dir).markdown)

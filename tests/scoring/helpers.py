@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from typicality.data.preference_data import COMPARISON_COLUMNS, PreferenceData, prompt_id_for, response_id_for
+from typicality.domain import COMPARISON_COLUMNS, PreferenceData, prompt_id_for, response_id_for
 
 
 def data_from_texts(pairs: list[tuple[str, str]], name: str = "handmade") -> PreferenceData:

@@ -10,7 +10,7 @@ import pytest
 from tests.scoring.helpers import data_from_texts
 from tests.scoring.test_transformers_backend import PAIRS
 from typicality.errors import TypicalityError
-from typicality.scoring import ModelIdentity, ScoreCache, load_scores, score
+from typicality.scoring import ModelIdentity, ScoreCache, load_scores, save_scores, score
 from typicality.scoring.cache import CachedScore
 from typicality.scoring.fingerprint import files_digest
 
@@ -93,7 +93,7 @@ def test_a_crash_keeps_finished_batches_and_the_rerun_completes(tiny, tmp_path):
 
 def test_save_and_load_round_trip(tiny, tmp_path):
     result = score(data_from_texts(PAIRS + [(PAIRS[0][0], "  ")]), tiny, cache_dir=tmp_path, progress=False)
-    path = result.save(tmp_path / "out" / "scores.parquet")
+    path = save_scores(result, tmp_path / "out" / "scores.parquet")
     assert (tmp_path / "out" / "scores.card.json").exists()
     loaded = load_scores(path)
     assert loaded.card == result.card
@@ -143,7 +143,7 @@ def test_cache_file_survives_an_open_reader(tmp_path):
 
 def test_cache_keys_are_unchanged_and_share_the_data_ids_hash():
     """The key of a known text pair, computed by the code that wrote users' caches: a change would orphan every cache."""
-    from typicality.data.preference_data import text_id
+    from typicality.domain import text_id
     from typicality.scoring.requests import text_key
 
     assert text_key("\n\nHuman: Hi\n\nAssistant:", " Hello there.") == "b66da65cf91176d81a049054b9bcbe81f23817334bfa2e8e48620c4d64eb703b"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from typicality.data.build import from_pairs, from_ratings
-from typicality.data.preference_data import Accounting, PreferenceData, response_id_for
+from typicality.domain import Accounting, PreferenceData, response_id_for
 
 
 def pairwise(prompts, chosen, rejected, labels=None, **metadata) -> PreferenceData:

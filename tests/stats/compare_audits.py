@@ -12,14 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from typicality.audit_folder import SCORES_FILE, ScoreResult, save_data
+from typicality.audit_folder import SCORES_FILE, save_data, save_scores
+from typicality.domain import ScoreResult
 from typicality.stats import analyze, simulate
 
 
 def write_audit(folder: Path, data, scores: ScoreResult) -> Path:
     """A finished audit folder as `typicality audit` writes it (data, scores, pairs.parquet, results.json), minus the report."""
     save_data(data, folder)
-    scores.save(folder / SCORES_FILE)
+    save_scores(scores, folder / SCORES_FILE)
     analyze(data, scores, seed=0).save(folder)
     return folder
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.stats.builders import pairwise, random_pairwise, scores_table
-from typicality.audit_folder import ScoreResult
+from typicality.domain import ScoreResult
 from typicality.errors import TypicalityError
 from typicality.stats import TypicalityBias, analyze, build_pairs, simulate
 

@@ -15,7 +15,7 @@ import statsmodels.api as sm
 from numpy.testing import assert_allclose
 from scipy.special import expit
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.stats import build_pairs, simulate
 from typicality.stats.debias import (

@@ -10,7 +10,8 @@ import pytest
 import statsmodels.api as sm
 from numpy.testing import assert_allclose
 
-from typicality.audit_folder import INFLUENCE_FILE, PairDesign, read_audit
+from typicality.audit_folder import INFLUENCE_FILE, read_audit
+from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.stats import analyze, simulate
 from typicality.pipeline import write_influence, write_simulation

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from numpy.testing import assert_allclose
 
-from typicality.audit_folder import PairDesign, ScoreResult
+from typicality.domain import PairDesign, ScoreResult
 from typicality.stats import analyze, simulate
 from typicality.stats.memorization import base_slice, is_memorized, memorization_summary, not_memorized_slice
 from typicality.stats.pair_design import select_slice

@@ -1,4 +1,4 @@
-"""`--pairs paper`: the published script's construction (every within-prompt pair of rows, repeats included,
+"""`--pair-construction paper`: the published script's construction (every within-prompt pair of rows, repeats included,
 oriented by dataset order, with an intercept), checked against an independent re-implementation."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import statsmodels.api as sm
 
 from typicality.data.build import from_ratings
-from typicality.data.preference_data import Accounting, prompt_id_for, response_id_for
+from typicality.domain import Accounting, prompt_id_for, response_id_for
 from typicality.errors import TypicalityError
 from typicality.stats import TypicalityBias, analyze
 from typicality.stats.paper_pairs import build_paper_pairs
@@ -148,5 +148,5 @@ def test_analyze_takes_the_option_and_refuses_pairwise_data():
     from tests.stats.builders import random_pairwise
 
     pairwise, pairwise_scores = random_pairwise(20)
-    with pytest.raises(TypicalityError, match="--pairs paper"):
+    with pytest.raises(TypicalityError, match="--pair-construction paper"):
         analyze(pairwise, pairwise_scores, pairs="paper")

@@ -138,7 +138,7 @@ def test_cli_plan_prints_a_sentence_and_a_table_or_json(all_pairs_audit, capsys)
 
     from typicality.cli import main
 
-    assert main(["plan", "--alpha", "0.2", "--sd-delta", "1.25", "--pairs", "1000"]) == 0
+    assert main(["plan", "--alpha", "0.2", "--sd-delta", "1.25", "--n-pairs", "1000"]) == 0
     printed = capsys.readouterr().out
     assert "98% power" in printed and "503 pairs" in printed and "1,000" in printed
     assert main(["plan", str(all_pairs_audit), "--json"]) == 0
@@ -146,5 +146,5 @@ def test_cli_plan_prints_a_sentence_and_a_table_or_json(all_pairs_audit, capsys)
     assert plan_json["source"]["kind"] == "audit" and plan_json["pairs"] == 2400
     assert main(["plan", str(all_pairs_audit), "--icc", "0.1"]) == 2
     assert "design comes from the audit" in capsys.readouterr().err
-    assert main(["plan", "--pairs", "100"]) == 2
+    assert main(["plan", "--n-pairs", "100"]) == 2
     assert "either --alpha or --odds-ratio" in capsys.readouterr().err

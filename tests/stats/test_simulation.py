@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 
 from typicality.data.build import from_ratings
-from typicality.data.preference_data import Accounting
+from typicality.domain import Accounting
 from typicality.errors import TypicalityError
 from typicality.stats import TypicalityBias, build_pairs, simulate
 

@@ -32,7 +32,7 @@ def test_the_ratio_ci_is_the_delta_method_on_the_clustered_covariance():
 
 
 @pytest.mark.slow
-def test_the_issue_check_at_12000_prompts():
+def test_coarse_ratings_overstate_alpha_and_the_ratio_holds_the_truth_at_12000_prompts():
     """`typicality simulate --alpha 0.5 --prompts 12000 --rating-levels 5 --seed 7`: 0.62 adjusted, 0.64 equal-correctness
     with ties dropped, CIs excluding 0.5; the ratio's CI holds 0.5; Rao-Kupper lies below 0.5, by under 10%."""
     data, scores = simulate(0.5, 12000, 4, seed=7, rating_levels=5)

@@ -1,4 +1,4 @@
-"""The inference layer of results.json (issue 14): interpretation, E-values, Holm, the alpha-change CI,
+"""The inference layer of results.json: interpretation, E-values, Holm, the alpha-change CI,
 clustered agreement, and the simulator's quality proxy; each checked against another computation."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The command-line options of the inference layer (issue 14): simulate --correctness-noise; fit --pairs,
+"""The command-line options of the inference layer: simulate --correctness-noise; fit --pair-construction,
 --one-pair-per-prompt, --change-draws, --unconditional-scores; audit --negative-control; score --without-prompt."""
 
 from __future__ import annotations
@@ -7,7 +7,23 @@ import json
 
 import pytest
 
-from typicality.cli import main
+from typicality.cli import build_parser, main
+
+
+@pytest.mark.parametrize(
+    ("argv", "dest", "value", "new_name"),
+    [
+        (["fit", "folder", "--pairs", "paper"], "pair_construction", "paper", "--pair-construction"),
+        (["audit", "hh-rlhf", "--pairs", "paper"], "pair_construction", "paper", "--pair-construction"),
+        (["plan", "--pairs", "500"], "n_pairs", 500, "--n-pairs"),
+        (["export", "audit", "--out", "x", "--ties", "both"], "tie_rows", "both", "--tie-rows"),
+    ],
+)
+def test_a_renamed_option_still_works_and_says_its_new_name(argv, dest, value, new_name, capsys):
+    assert getattr(build_parser().parse_args(argv), dest) == value
+    assert f"{argv[-2]} is renamed {new_name}" in capsys.readouterr().err
+    assert getattr(build_parser().parse_args([*argv[:-2], new_name, argv[-1]]), dest) == value
+    assert capsys.readouterr().err == ""  # the new name says nothing
 
 
 def test_simulate_and_fit_take_the_options(tmp_path, capsys):
@@ -15,7 +31,7 @@ def test_simulate_and_fit_take_the_options(tmp_path, capsys):
     assert main(["simulate", "--alpha", "0.5", "--prompts", "80", "--rating-levels", "5", "--correctness-noise", "0", "--out", str(folder)]) == 0
     dataset = json.loads((folder / "dataset.json").read_text())
     assert "correctness_noise=0.0" in json.dumps(dataset)
-    assert main(["fit", str(folder), "--pairs", "paper", "--one-pair-per-prompt", "--change-draws", "0"]) == 0
+    assert main(["fit", str(folder), "--pair-construction", "paper", "--one-pair-per-prompt", "--change-draws", "0"]) == 0
     results = json.loads((folder / "results.json").read_text())
     assert results["settings"]["pairs"] == "paper" and results["settings"]["one_pair_per_prompt"] is True
     assert results["agreement"]["one_pair_per_prompt"] and results["agreement"]["n_pairs"] <= 80

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from typicality.data.preference_data import (
+from typicality.domain import (
     COMPARISON_COLUMNS,
     RESPONSE_COLUMNS,
     Accounting,

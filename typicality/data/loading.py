@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import PreferenceData
 from typicality.data.registry import get_loader
 from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
@@ -64,4 +64,6 @@ def load_request(request: LoadRequest) -> PreferenceData:
             f"Dataset '{request.dataset}' ({request.where}) gave no usable pairs "
             f"({data.accounting.rows_read} rows read; dropped: {dropped})."
         )
+    # A registered hub source titles its data ("HH-RLHF"); the generic file loaders leave it to the file names.
+    data = dataclasses.replace(data, source_title=spec.title if spec.hub_id is not None else None)
     return data.limit(request.limit, seed=request.seed)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from typicality.errors import TypicalityError
 
 if TYPE_CHECKING:
-    from typicality.data.preference_data import PreferenceData
+    from typicality.domain import PreferenceData
     from typicality.data.request import LoadRequest
 
 
@@ -56,12 +56,10 @@ def all_loaders() -> list[LoaderSpec]:
 
 
 def _import_loaders() -> None:
-    """Importing the source modules registers them."""
+    """Importing the source modules registers them.
+
+    Imported here, on first use, rather than at the top: the sources import this module to
+    register themselves, and they pull in `datasets`, which `import typicality.data` should not.
+    """
     import typicality.data.sources  # noqa: F401
 
-
-def source_title(name: str) -> str | None:
-    """The registered source's title ("HH-RLHF"); None for a generic file loader or an unregistered name."""
-    _import_loaders()
-    spec = LOADERS.get(name)
-    return spec.title if spec is not None and spec.hub_id is not None else None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from typicality.data.preference_data import Accounting
+from typicality.domain import Accounting
 
 ROLE_NAMES = {"user": "Human", "human": "Human", "assistant": "Assistant", "system": "System"}
 ASSISTANT_CUE = "\n\nAssistant:"

@@ -12,6 +12,7 @@ import glob
 import os
 from dataclasses import asdict, dataclass, field, fields
 
+from typicality.data.registry import get_loader
 from typicality.errors import TypicalityError
 
 # File suffix -> the `datasets` builder that reads it (`.gz` may follow any of them).
@@ -58,8 +59,6 @@ class LoadRequest:
 
     def check(self) -> LoadRequest:
         """Refuse, with one clear message, everything wrong that is knowable without reading data; returns self."""
-        from typicality.data.registry import get_loader
-
         spec = get_loader(self.dataset)  # an unknown name is refused there, with the known names
         self._check_numbers()
         if self.subset is not None and spec.subsets and self.subset not in spec.subsets:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from typicality.audit_folder import AuditFolder
-from typicality.report.acting import debiasing_section, influence_section
+from typicality.report.debiasing_and_influence import debiasing_section, influence_section
 from typicality.report.formatting import (  # noqa: F401  (re-exported: the report's formatters)
     NOT_AVAILABLE,
     clip_end,
@@ -226,7 +226,7 @@ def ordinal_rows(results: dict) -> list[tuple[str, str]]:
 
 
 def _ordinal_within_prompt_rows(ordinal: dict) -> list[tuple[str, str]]:
-    """Issue 14: the ordinal model is fitted within prompt, with a prompt-clustered Wald test beside the LR test."""
+    """The ordinal model is fitted within prompt, with a prompt-clustered Wald test beside the LR test."""
     if not ordinal.get("within_prompt"):
         return []
     rows = [("design", "typicality centred within prompt; controls as categories (one indicator per level)")]
@@ -404,8 +404,8 @@ def report_context(audit: AuditFolder) -> dict:
         "software": software(audit.results),
         "warnings": warnings(audit, top["estimate"]),
         "folder": audit.folder.name if audit.folder is not None else "",
-        "debiasing": debiasing_section(audit),  # issue 10/12: the export, flips, memorized responses
-        "influence": influence_section(audit),  # issue 10: the prompts that drive alpha
-        "sharpening": sharpening_section(audit.results),  # issue 11: gamma = 1 + alpha / beta, worded
-        "validity": validity_section(audit.results),  # issue 14: what alpha means, sensitivity, ties, length change
+        "debiasing": debiasing_section(audit),  # the export, flips, memorized responses
+        "influence": influence_section(audit),  # the prompts that drive alpha
+        "sharpening": sharpening_section(audit.results),  # gamma = 1 + alpha / beta, worded
+        "validity": validity_section(audit.results),  # what alpha means, sensitivity, ties, length change
     }

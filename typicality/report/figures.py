@@ -24,7 +24,7 @@ from typicality.report.formatting import fit_label
 from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
 from typicality.stats.pair_design import select_slice
 from typicality.report.published import PUBLISHED_ALPHAS
-from typicality.report.acting import influence_figures
+from typicality.report.debiasing_and_influence import influence_figures
 
 DPI = 150
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
@@ -314,7 +314,7 @@ def draw_figures(audit: AuditFolder, out_dir: str | Path | None = None) -> list[
         _forest(audit),
         _length_confound(audit),
         _typicality_by_rating(audit),
-        *influence_figures(audit),  # with influence.json (typicality/report/acting.py)
+        *influence_figures(audit),  # with influence.json (typicality/report/debiasing_and_influence.py)
     ]
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@
     result = score(data)                 # embedded Gemma 3 270M, cached, resumable
     result = score(data, ScoringOptions(model="openai:http://gpu:8000/v1#llama-3.1-405b", concurrency=64))
     result.table                         # prompt_id, response_id, n_tokens, sum_logprob, mean_logprob, ...
-    result.save("scores.parquet")
+    save_scores(result, "scores.parquet")
 
 Skipped responses (empty, whitespace-only, unencodable) stay in `table` with NaN scores and the
 reason in its `skipped` column; `ScoreResult.scored` drops them. Importing this package loads no
@@ -13,7 +13,8 @@ torch: the transformers backend (and torch) load only when an in-process model i
 
 from __future__ import annotations
 
-from typicality.audit_folder import ScoreResult, load_scores
+from typicality.audit_folder import load_scores, save_scores
+from typicality.domain import ScoreResult
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, TokenizerBackend, load_backend, register_backend
 from typicality.scoring.cache import ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
@@ -38,6 +39,7 @@ __all__ = [
     "load_scores",
     "naive_score",
     "register_backend",
+    "save_scores",
     "score",
 ]
 

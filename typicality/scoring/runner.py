@@ -14,8 +14,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import SCORE_COLUMNS, ScoreResult
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import SCORE_COLUMNS, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, load_backend
 from typicality.scoring.cache import CachedScore, ScoreCache

@@ -19,8 +19,7 @@ import pandas as pd
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
-from typicality.audit_folder import PairDesign, ScoreResult
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, build_pairs
 from typicality.stats.pairwise_logit import t_inference

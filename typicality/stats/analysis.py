@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from typicality.audit_folder import PAIRS_FILE, PairDesign, ScoreResult, remove_influence, save_results
-from typicality.data.preference_data import PreferenceData
+from typicality.audit_folder import PAIRS_FILE, remove_influence, save_pairs, save_results
+from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
 from typicality.stats.agreement import Agreement, agreement_rate
 from typicality.stats.debias import debiasing_summary
@@ -62,12 +62,12 @@ class AnalysisOptions:
     seed: int = 0
     bootstrap: int = 0
     ties: str = "drop"
-    # Inference a referee would accept (issue 14; stats/validity.py):
+    # Inference a referee would accept (stats/validity.py):
     change_draws: int = 200  # cluster-bootstrap draws for the CI of the change in alpha with the length control (0: off)
     one_pair_per_prompt: bool = False  # agreement rate on one pair drawn per prompt (seeded), as the paper's tables
     pairs: str = "distinct"  # pair construction: "distinct" (distinct responses, random orientation) or "paper" (stats/paper_pairs.py)
     negative_control: bool = False  # also score each response without its prompt (audit) and fit the fluency negative control
-    betas: tuple[float, ...] = DEFAULT_BETAS  # KL coefficients for results.json's `sharpening` (issue 11)
+    betas: tuple[float, ...] = DEFAULT_BETAS  # KL coefficients for results.json's `sharpening`
 
     def validate(self) -> "AnalysisOptions":
         unknown = [name for name in self.typicalities if name not in TYPICALITY_COLUMNS]
@@ -80,7 +80,7 @@ class AnalysisOptions:
         if self.change_draws < 0:
             raise TypicalityError(f"--change-draws must be 0 (off) or a number of bootstrap draws, got {self.change_draws}.")
         if self.pairs not in PAIR_CONSTRUCTIONS:
-            raise TypicalityError(f"--pairs must be one of {', '.join(PAIR_CONSTRUCTIONS)}, got '{self.pairs}'.")
+            raise TypicalityError(f"--pair-construction must be one of {', '.join(PAIR_CONSTRUCTIONS)}, got '{self.pairs}'.")
         self.betas = check_betas(self.betas)
         return self
 
@@ -125,7 +125,7 @@ class AnalysisResults(dict):
         """
         folder = Path(folder)
         if self.design is not None:
-            self.design.save(folder / PAIRS_FILE)
+            save_pairs(self.design, folder / PAIRS_FILE)
         remove_influence(folder)
         return save_results(self, folder)
 
@@ -207,10 +207,10 @@ def analyze(
         "warnings": warnings,
         "software": software_versions(STATS_PACKAGES),
     }
-    add_memorization(content, design, scores.usable)  # `memorized` and the not-memorized robustness fit (issue 12)
-    content["debiasing"] = debiasing_summary(design, content)  # what the export removes, and the flips (issue 10)
-    content["sharpening"] = sharpening(content["estimates"], content["headline"], options.betas)  # gamma = 1 + alpha / beta (issue 11)
-    add_validity(content, design, data, scores, seed=options.seed, change_draws=options.change_draws, unconditional=unconditional)  # issue 14
+    add_memorization(content, design, scores.usable)  # `memorized` and the not-memorized robustness fit
+    content["debiasing"] = debiasing_summary(design, content)  # what the export removes, and the flips
+    content["sharpening"] = sharpening(content["estimates"], content["headline"], options.betas)  # gamma = 1 + alpha / beta
+    add_validity(content, design, data, scores, seed=options.seed, change_draws=options.change_draws, unconditional=unconditional)  # what alpha means and how far to trust it
     bad: list[str] = []
     content = json_ready(content, "", bad)
     if bad:  # the fits never hand out a NaN; this guard makes sure none reaches a report unannounced

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.stats.pair_design import ALL_PAIRS, TYPICALITY_COLUMNS, control_column
 from typicality.stats.pairwise_logit import INTERCEPT, PairwiseLogit, PairwiseSpec

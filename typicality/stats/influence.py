@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec, t_inference

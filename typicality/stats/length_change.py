@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.stats.pair_design import LENGTH_CONTROL
 from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.stats.pair_design import (  # noqa: F401  (the flag is defined with the slices; re-exported here)
     MEMORIZED_MEAN_LOGPROB,
     MEMORIZED_PROBABILITY,

@@ -19,8 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from typicality.audit_folder import PairDesign, ScoreResult
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.stats.records import headline_id, headline_record
 from typicality.stats.scores_table import check_scores
 from typicality.stats.typicality_bias import TypicalityBias

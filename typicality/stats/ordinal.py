@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.stats import chi2
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.pairwise_logit import t_inference

@@ -27,8 +27,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import COMPARISON_COLUMNS, PairDesign, ScoreResult
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import COMPARISON_COLUMNS, PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
 from typicality.stats.scores_table import CheckedScores, check_scores
 

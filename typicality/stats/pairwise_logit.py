@@ -42,7 +42,7 @@ from scipy.stats import norm
 from scipy.stats import t as student_t
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.stats.pair_design import ALL_PAIRS, TYPICALITY_COLUMNS, control_column, slice_mask
 from typicality.stats.pairwise_models import PairwiseFit, fit_logit, fit_rao_kupper
 from typicality.stats.separation import is_separated

@@ -1,4 +1,4 @@
-"""The paper's pair construction, on request (`--pairs paper`), beside the project's default.
+"""The paper's pair construction, on request (`--pair-construction paper`), beside the project's default.
 
 Two ways to turn rated responses into pairs:
 
@@ -25,8 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import PairDesign
-from typicality.data.preference_data import PreferenceData
+from typicality.domain import PairDesign, PreferenceData
 from typicality.errors import TypicalityError
 from typicality.stats.pair_design import SLICE_COLUMNS, TIE_POLICIES
 from typicality.stats.scores_table import check_scores
@@ -40,7 +39,7 @@ def build_paper_pairs(data: PreferenceData, scores, *, ties: str = "drop", rows:
         raise TypicalityError(f"ties must be one of {', '.join(TIE_POLICIES)}, got '{ties}'.")
     rating = data.preference_rating
     if data.kind != "rated" or not rating:
-        raise TypicalityError(f"--pairs paper builds pairs from ratings; dataset '{data.name}' is {data.kind} (use the default --pairs distinct).")
+        raise TypicalityError(f"--pair-construction paper builds pairs from ratings; dataset '{data.name}' is {data.kind} (use the default, distinct).")
     own_rows = rows is None
     rows = (data.responses if own_rows else rows).reset_index(drop=True)
     ratings = [column for column in data.rating_columns if column in rows.columns]

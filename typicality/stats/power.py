@@ -186,7 +186,7 @@ def plan(
 def _check_ranges(sd_delta, pairs, pairs_per_prompt, icc, tie_share, r2_controls, significance, target_power, odds_ratio) -> None:
     checks = [
         (sd_delta > 0 and math.isfinite(sd_delta), f"--sd-delta must be a positive number, got {sd_delta}"),
-        (pairs >= 1, f"--pairs must be at least 1, got {pairs}"),
+        (pairs >= 1, f"--n-pairs must be at least 1, got {pairs}"),
         (pairs_per_prompt >= 1, f"--pairs-per-prompt must be at least 1, got {pairs_per_prompt}"),
         (0 <= icc <= 1, f"--icc must be between 0 and 1, got {icc}"),
         (0 <= tie_share < 1, f"--tie-share must be in [0, 1), got {tie_share}"),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import REQUIRED_SCORE_COLUMNS, ScoreResult
+from typicality.domain import REQUIRED_SCORE_COLUMNS, ScoreResult
 from typicality.errors import TypicalityError
 
 MODEL_COLUMN = "model"  # the scorer's model fingerprint, when present

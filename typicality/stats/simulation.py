@@ -34,8 +34,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import ScoreResult
-from typicality.data.preference_data import Accounting, PreferenceData, prompt_id_for, response_id_for
+from typicality.domain import Accounting, PreferenceData, ScoreResult, prompt_id_for, response_id_for
 from typicality.errors import TypicalityError
 
 QUALITY_CUTS = np.array([-0.8416, -0.2533, 0.2533, 0.8416])  # standard normal quintiles

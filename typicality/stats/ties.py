@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.stats.pair_design import ALL_PAIRS, EQUAL_CORRECTNESS
 from typicality.stats.pairwise_logit import MIN_TIES, TIE_THRESHOLD, PairwiseRaoKupper, PairwiseSpec
 from typicality.stats.typicality_bias import Estimate, alpha_ratio, record_estimate

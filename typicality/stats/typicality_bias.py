@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.stats.cluster_bootstrap import cluster_bootstrap
 from typicality.stats.numbers import finite_or_none

@@ -15,7 +15,7 @@ Keys it adds or completes (the report only words them; docs/validity.md explains
 
 from __future__ import annotations
 
-from typicality.audit_folder import PairDesign
+from typicality.domain import PairDesign
 from typicality.stats.length_change import alpha_change_interval
 from typicality.stats.multiplicity import holm_adjust
 from typicality.stats.negative_control import negative_control

@@ -19,7 +19,7 @@ are identical are kept. Single-turn battles (most of the data) are unaffected.
 from __future__ import annotations
 
 from typicality.data.build import from_pairs
-from typicality.data.preference_data import Accounting, PreferenceData
+from typicality.domain import Accounting, PreferenceData
 from typicality.data.reading import read_rows
 from typicality.data.registry import register
 from typicality.data.request import LoadRequest

@@ -1,4 +1,9 @@
-"""The canonical form every loader produces: distinct responses and judged pairs."""
+"""The domain types every stage passes along: `PreferenceData`, `ScoreResult`, `PairDesign`.
+
+Plain data and the table schemas, no I/O and nothing heavy (no torch): data builds `PreferenceData`,
+scoring builds a `ScoreResult`, stats builds a `PairDesign`; `typicality.audit_folder` reads and
+writes them. Ids are here too, because a response's identity is part of the data model.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,33 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from typicality.errors import TypicalityError
 from typicality.text_digest import text_digest
-from typicality.audit_folder import COMPARISON_COLUMNS, RESPONSE_COLUMNS  # noqa: F401 - re-exported; the schemas live in the contract
+
+# The columns of the data tables every loader produces (plus ratings / metadata).
+RESPONSE_COLUMNS = ["prompt_id", "prompt", "response_id", "response"]
+COMPARISON_COLUMNS = ["prompt_id", "response_a", "response_b", "label"]
+
+# The scores table: column -> dtype (pandas), as the scorer writes it.
+SCORE_SCHEMA = {
+    "prompt_id": "object",
+    "response_id": "object",
+    "n_tokens": "int64",
+    "sum_logprob": "float64",
+    "mean_logprob": "float64",
+    "truncated": "bool",
+    "prompt_truncated": "bool",
+    "boundary_merged": "bool",
+    "skipped": "object",  # the scorer's reason for not scoring a response, None when scored
+    "model": "object",  # the model fingerprint
+}
+SCORE_COLUMNS = list(SCORE_SCHEMA)
+# The columns the stats stage cannot do without (a simulated or hand-made table may lack the rest).
+REQUIRED_SCORE_COLUMNS = ["response_id", "n_tokens", "sum_logprob", "mean_logprob"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Ids
 
 
 def text_id(*parts: str) -> str:
@@ -26,6 +56,10 @@ def prompt_id_for(prompt: str) -> str:
 def response_id_for(prompt: str, response: str) -> str:
     """A response is identified by its text *and* its prompt: the same words after another prompt score differently."""
     return text_id("response", prompt, response)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: what was judged
 
 
 @dataclass
@@ -67,6 +101,9 @@ class PreferenceData:
     subset: str | None = None
     split: str | None = None
     source: str = ""  # hub id or local file paths, in words
+    # The registered source's name for people ("HH-RLHF"), set by `typicality.data.load`;
+    # None for the generic file loaders, whose data is titled by its files.
+    source_title: str | None = None
     # The resolved source of the load, one entry per hub dataset or file read:
     # {"kind": "hub", "id", "data_dir"/"name" (when given), "split", "revision"} or
     # {"kind": "file", "path" (absolute), "sha256", "bytes"} or {"kind": "url", "url"}.
@@ -79,9 +116,7 @@ class PreferenceData:
     @property
     def title(self) -> str:
         """A title for people: "HH-RLHF helpful-base (test)"; a generic file is named by its file, "my_prefs.jsonl"."""
-        from typicality.data.registry import source_title
-
-        title = source_title(self.name) or _file_names(self.provenance) or self.source or self.name
+        title = self.source_title or _file_names(self.provenance) or self.source or self.name
         if self.subset:
             title += f" {self.subset}"
         if self.split:
@@ -115,13 +150,11 @@ class PreferenceData:
             "response_chars_quantiles": _quantiles(response_chars, quantiles),
         }
 
-    def limit(self, n_prompts: int | None, seed: int = 0) -> "PreferenceData":
+    def limit(self, n_prompts: int | None, seed: int = 0) -> PreferenceData:
         """Keep a seeded random sample of whole prompt groups (all their responses and pairs)."""
         if n_prompts is None or n_prompts >= self.n_prompts:
             return self
         if n_prompts < 1:
-            from typicality.errors import TypicalityError
-
             raise TypicalityError(f"--limit must be at least 1, got {n_prompts}.")
         prompt_ids = np.sort(self.responses["prompt_id"].unique())
         rng = np.random.default_rng(seed)
@@ -149,3 +182,66 @@ def _quantiles(values: pd.Series, qs: list[float]) -> dict[str, float]:
     if len(values) == 0:
         return {}
     return {f"q{int(q * 100)}": float(values.quantile(q)) for q in qs}
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores: how typical each response is
+
+
+@dataclass
+class ScoreResult:
+    """`table`: one row per distinct response (SCORE_SCHEMA); `card`: model, settings and counts (JSON-able).
+
+    Skipped responses (empty, whitespace-only, unencodable) stay in the table with NaN scores,
+    n_tokens 0 and the reason in `skipped` (None for scored rows). `typicality.audit_folder.save_scores`
+    writes one; `load_scores` reads it back.
+    """
+
+    table: pd.DataFrame
+    card: dict = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.card.get("fingerprint")
+
+    @property
+    def scored(self) -> pd.DataFrame:
+        """The rows that have a score."""
+        if "skipped" not in self.table.columns:
+            return self.table
+        return self.table[self.table["skipped"].isna()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pair design: the pairs the stats stage fits
+
+
+@dataclass
+class PairDesign:
+    """The pair design (`frame`, one row per usable pair) and what it was built from.
+
+    Built by `typicality.stats.pair_design.build_pairs`; see there for the frame's columns.
+    `typicality.audit_folder.save_pairs` writes one; `load_pairs` reads it back.
+    """
+
+    frame: pd.DataFrame
+    dataset: str | None = None
+    model: str | None = None  # the scores' model fingerprint
+    seed: int = 0
+    ties: str = "drop"
+    construction: str = "distinct"  # how pairs were formed from the data (see build_pairs)
+    ratings: list[str] = field(default_factory=list)
+    correctness: str | None = None
+    metadata: list[str] = field(default_factory=list)  # the comparisons' own columns carried along
+    slice_columns: list[str] = field(default_factory=list)  # metadata columns sliced on by default
+    accounting: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def with_frame(self, frame: pd.DataFrame) -> PairDesign:
+        """The same design metadata over another set of rows (a slice, a resample)."""
+        return dataclasses.replace(self, frame=frame)
+
+    def settings(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "frame"}
