@@ -1,6 +1,6 @@
 """Trial: lower precision on this CPU (bfloat16 on AMX, weight-only int8) against float32, on a few real pairs.
 
-    .venv/bin/python benchmarks/bench_lower_precision.py [--pairs 16]
+    .venv/bin/python benchmarks/bench_lower_precision.py [--pairs 16] [--scorer-only]
 
 A measurement, not a feature: a scheme would be kept only if it bought >= 1.5x with
 max |delta mean_logprob| <= 0.01 against float32. The work splits where the schemes differ:
@@ -12,8 +12,9 @@ max |delta mean_logprob| <= 0.01 against float32. The work splits where the sche
   bfloat16), bfloat16 with the target's and the top-64 logits recomputed in float32, or
   weight-only int8 (per-row scales, `aten._weight_int8pack_mm`, activations in bfloat16).
 Each part is timed on its own (median of `--repeats`), so every combination's time and its
-scores' distance from float32 follow. Also the project's own opt-in `--dtype bfloat16` end to
-end through `typicality.scoring.score`, against float32, in the same run.
+scores' distance from float32 follow. Also the project's own `--dtype bfloat16` (the default on
+a GPU) end to end through `typicality.scoring.score`, against float32, in the same run: wall
+time and the score cards' tokens/s (`--scorer-only`: just this part).
 """
 
 from __future__ import annotations
@@ -125,9 +126,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=16, help="HH-RLHF pairs (default 16)")
     parser.add_argument("--repeats", type=int, default=3, help="timings per part; medians used (default 3)")
+    parser.add_argument("--scorer-only", action="store_true", help="only the scorer end to end, float32 against --dtype bfloat16")
     args = parser.parse_args()
 
     data = hh_rlhf(args.pairs)
+    if args.scorer_only:
+        scorer_end_to_end(data, load_backend("gemma-3-270m", device="cpu", progress=False), args.repeats)
+        return
     pairs = text_pairs(data)
     backend = load_backend("gemma-3-270m", device="cpu", progress=False)
     model = backend.model
@@ -178,26 +183,37 @@ def main() -> None:
         verdict = "reference" if (body_name, head_name) == ("float32", "float32") else ("would keep" if keep else "not kept")
         print(f"{body_name:<9} {head_name:<13} {body[body_name][1]:7.1f} {head_seconds:7.1f} {speedup:7.2f} {max(differences):21.2e} {statistics.mean(differences):9.1e}  {verdict}")
 
-    # The project's own opt-in: `--dtype bfloat16` end to end through the scorer.
     del model_bf16, model_mixed
-    backend_bf16 = load_backend("gemma-3-270m", device="cpu", dtype="bfloat16", progress=False)
-    seconds: dict[str, list[float]] = {"float32": [], "bfloat16": []}
+    scorer_end_to_end(data, backend, args.repeats)
+
+
+def scorer_end_to_end(data, backend, repeats: int) -> None:
+    """The project's `--dtype bfloat16` end to end through the scorer against float32: wall time, the
+    score cards' tokens/s (token positions per second of compute) and the scores' distance."""
+    backends = {"float32": backend, "bfloat16": load_backend("gemma-3-270m", device="cpu", dtype="bfloat16", progress=False)}
+    seconds: dict[str, list[float]] = {name: [] for name in backends}
+    rates: dict[str, list[float]] = {name: [] for name in backends}
     means = {}
-    for _ in range(args.repeats):  # interleaved, so a change in the machine's load hits both alike
-        for name, scorer_backend in (("float32", backend), ("bfloat16", backend_bf16)):
+    for _ in range(repeats):  # interleaved, so a change in the machine's load hits both alike
+        for name, scorer_backend in backends.items():
             with tempfile.TemporaryDirectory() as cache_dir:
                 score(data.limit(1), scorer_backend, cache_dir=Path(cache_dir) / "warm-up", progress=False)
                 tick = time.perf_counter()
                 result = score(data, scorer_backend, cache_dir=cache_dir, progress=False)
                 seconds[name].append(time.perf_counter() - tick)
+                rates[name].append(result.card["tokens_per_s"])
                 means[name] = result.table["mean_logprob"].tolist()
-    worst = max(abs(a - b) for a, b in zip(means["float32"], means["bfloat16"]))
+    median = statistics.median
+    differences = [abs(a - b) for a, b in zip(means["float32"], means["bfloat16"])]
     speedup = median(seconds["float32"]) / median(seconds["bfloat16"])
-    print(f"\nscorer end to end (median of {args.repeats}, interleaved): float32 {median(seconds['float32']):.1f} s, "
-          f"--dtype bfloat16 {median(seconds['bfloat16']):.1f} s: {speedup:.2f}x, max |d mean_logprob| {worst:.2e}")
+    rate_ratio = median(rates["bfloat16"]) / median(rates["float32"])
+    print(f"\nscorer end to end (median of {repeats}, interleaved): float32 {median(seconds['float32']):.1f} s "
+          f"({median(rates['float32']):.0f} tokens/s), --dtype bfloat16 {median(seconds['bfloat16']):.1f} s "
+          f"({median(rates['bfloat16']):.0f} tokens/s): {speedup:.2f}x wall, {rate_ratio:.2f}x tokens/s; "
+          f"|d mean_logprob| max {max(differences):.2e}, mean {statistics.mean(differences):.2e} over {len(differences)} responses")
     print(f"lower_precision_scorer_bf16_speedup={speedup:.2f}")
-    print(f"lower_precision_scorer_bf16_max_difference={worst:.3g}")
-
+    print(f"lower_precision_scorer_bf16_tokens_per_s_ratio={rate_ratio:.2f}")
+    print(f"lower_precision_scorer_bf16_max_difference={max(differences):.3g}")
 
 if __name__ == "__main__":
     main()

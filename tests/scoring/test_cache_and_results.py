@@ -151,3 +151,20 @@ def test_cache_keys_are_unchanged_and_share_the_data_ids_hash():
     assert text_key("", "") == "374708fff7719dd5979ec875d56cd2286f6d3cf7ec317a3b25632aab28ec37bb"
     assert text_key("ab", "c") != text_key("a", "bc")  # parts are length-prefixed
     assert text_id("Hi", " there") == text_key("Hi", " there")[:16]  # one hash for data ids and cache keys
+
+
+def test_a_float32_and_a_bfloat16_score_never_share_cache_rows(tiny, tiny_model_dir, tmp_path):
+    # The GPU default is bfloat16 and the CPU default float32: one cache folder used by both must keep them apart.
+    from typicality.scoring import load_backend
+
+    data = data_from_texts(PAIRS)
+    half = load_backend(str(tiny_model_dir), device="cpu", dtype="bfloat16", progress=False)
+    assert half.identity.fingerprint() == tiny.identity.fingerprint().replace("|float32|", "|bfloat16|")
+    full = score(data, Counting(tiny).backend, cache_dir=tmp_path, progress=False, check=False)
+    counting = Counting(half)
+    lower = score(data, counting.backend, cache_dir=tmp_path, progress=False, check=False)
+    assert counting.computed == len(PAIRS) and lower.card["n_from_cache"] == 0 and lower.card["dtype"] == "bfloat16"
+    with ScoreCache(tmp_path) as cache:
+        assert cache.count(full.fingerprint) == cache.count(lower.fingerprint) == len(PAIRS)
+    difference = np.abs(lower.table["mean_logprob"].to_numpy() - full.table["mean_logprob"].to_numpy())
+    assert 0 < difference.max() < 0.1  # bfloat16 rounding: close to float32, and not the float32 rows read back

@@ -114,6 +114,8 @@ def test_typicality_correlations_match_scipy_on_the_scores_files(model_folders, 
     assert row["n_responses"] == len(used)
     assert row["response_pearson"] == pytest.approx(pearsonr(a.loc[used], b.loc[used]).statistic, rel=1e-9)
     assert row["response_spearman"] == pytest.approx(spearmanr(a.loc[used], b.loc[used]).statistic, rel=1e-9)
+    assert row["mean_abs_difference"] == pytest.approx(float((a.loc[used] - b.loc[used]).abs().mean()), rel=1e-9)
+    assert row["max_abs_difference"] == pytest.approx(float((a.loc[used] - b.loc[used]).abs().max()), rel=1e-9)
     assert 0.8 < row["response_pearson"] < 1.0  # noise 0.3 on typicality of SD ~0.8
 
 

@@ -81,7 +81,7 @@ def _model_sentences(models: dict) -> list[str]:
         first, second = row["models"]
         sentences.append(
             f"Typicality ({models['typicality']}) under {first} and {second}: Pearson r = {row['response_pearson']:.4f}, "
-            f"Spearman ρ = {row['response_spearman']:.4f} over {row['n_responses']:,} responses (mean |difference| {fmt_coef(row['mean_abs_difference'])}); "
+            f"Spearman ρ = {row['response_spearman']:.4f} over {row['n_responses']:,} responses (mean |difference| {fmt_coef(row['mean_abs_difference'])}, max {fmt_coef(row['max_abs_difference'])}); "
             f"the pairs' Δℓ: Pearson r = {row['delta_pearson']:.4f}, same sign in {fmt_percent(row['delta_same_sign'])} of pairs."
         )
     joint = models["joint_fit"]
@@ -164,7 +164,7 @@ def _model_tables(models: dict) -> dict:
         "spec": f"slice {models['spec']['slice']}, {models['spec']['typicality']}, controls: {', '.join(models['spec']['controls']) or 'none'}",
         "correlations": [
             {"models": " vs ".join(row["models"]), "responses": fmt_count(row["n_responses"]), "pearson": fmt(row["response_pearson"], 4), "spearman": fmt(row["response_spearman"], 4),
-             "mad": fmt_coef(row["mean_abs_difference"]), "delta_pearson": fmt(row["delta_pearson"], 4), "delta_spearman": fmt(row["delta_spearman"], 4), "same_sign": fmt_percent(row["delta_same_sign"])}
+             "mad": fmt_coef(row["mean_abs_difference"]), "max_ad": fmt_coef(row["max_abs_difference"]), "delta_pearson": fmt(row["delta_pearson"], 4), "delta_spearman": fmt(row["delta_spearman"], 4), "same_sign": fmt_percent(row["delta_same_sign"])}
             for row in models["correlations"]
         ],
         "alphas": [{"model": row["model"], "alpha": fmt_coef(row["alpha"]), "se": fmt_coef(row["se"]), "ci": fmt_interval(row["ci_low"], row["ci_high"]), "p": fmt_p(row["p_value"])} for row in joint["alphas"]],

@@ -74,6 +74,7 @@ def correlations(per_response: pd.DataFrame, pairs: list[pd.DataFrame], labels: 
                 "response_pearson": float(pearsonr(x, y).statistic),
                 "response_spearman": float(spearmanr(x, y).statistic),
                 "mean_abs_difference": float(np.mean(np.abs(x - y))),
+                "max_abs_difference": float(np.max(np.abs(x - y))),
                 "mean_difference": float(np.mean(y - x)),
                 "n_pairs": int(len(dx)),
                 "delta_pearson": float(pearsonr(dx, dy).statistic),
