@@ -31,8 +31,11 @@ sys.path.insert(0, str(HERE))
 
 from workload import hh_rlhf  # noqa: E402
 
-from typicality.scoring import load_backend, score  # noqa: E402
-from typicality.scoring import transformers_backend  # noqa: E402
+from typicality.scoring import (  # noqa: E402
+    load_backend,
+    score,
+    transformers_backend,  # noqa: E402
+)
 
 
 @contextlib.contextmanager

@@ -31,7 +31,6 @@ from workload import ROOT, hh_rlhf  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from tests.scoring.openai_servers import FakeCompletionsServer, _FakeHandler, char_logprob  # noqa: E402
-
 from typicality.scoring import score  # noqa: E402
 
 

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from typicality.debiased_export import export
-from typicality.stats import analyze, simulate
 from typicality.pipeline import write_influence, write_simulation
+from typicality.stats import analyze, simulate
 
 ADJUSTED = "all|mean_logprob|correctness"
 

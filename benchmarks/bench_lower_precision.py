@@ -181,7 +181,10 @@ def main() -> None:
         speedup = base_seconds / seconds
         keep = speedup >= KEEP_SPEEDUP and max(differences) <= KEEP_DIFFERENCE
         verdict = "reference" if (body_name, head_name) == ("float32", "float32") else ("would keep" if keep else "not kept")
-        print(f"{body_name:<9} {head_name:<13} {body[body_name][1]:7.1f} {head_seconds:7.1f} {speedup:7.2f} {max(differences):21.2e} {statistics.mean(differences):9.1e}  {verdict}")
+        print(
+            f"{body_name:<9} {head_name:<13} {body[body_name][1]:7.1f} {head_seconds:7.1f} "
+            f"{speedup:7.2f} {max(differences):21.2e} {statistics.mean(differences):9.1e}  {verdict}"
+        )
 
     del model_bf16, model_mixed
     scorer_end_to_end(data, backend, args.repeats)

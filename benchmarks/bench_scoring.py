@@ -144,7 +144,10 @@ def summarise(scorer_runs, naive, lm_eval, rates, profile, counts, mine, naive_a
     median = statistics.median
     rate = Rates(output=median(r.output for r in rates), body=median(r.body for r in rates),
                  output_cpu=median(r.output_cpu for r in rates), body_cpu=median(r.body_cpu for r in rates))
-    scorer = scorer_runs[0] | {"seconds": statistics.median(r["seconds"] for r in scorer_runs), "cpu_seconds": statistics.median(r["cpu_seconds"] for r in scorer_runs)}
+    scorer = scorer_runs[0] | {
+        "seconds": statistics.median(r["seconds"] for r in scorer_runs),
+        "cpu_seconds": statistics.median(r["cpu_seconds"] for r in scorer_runs),
+    }
     scorer["peak_rss_mib"] = max(r["peak_rss_mib"] for r in scorer_runs)
     positions = counts.positions
     if scorer["n_tokens"] != [n for _, n in counts.responses]:

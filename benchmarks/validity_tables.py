@@ -83,7 +83,10 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=1000)
     parser.add_argument("--scenarios", nargs="+", default=["continuous", "5-level", "5-level, alpha 0", "coarse proxy", "no quality control"])
     args = parser.parse_args()
-    print(f"{args.sims} datasets per scenario, {PROMPTS} prompts x {RESPONSES} responses (every pair judged), true alpha {ALPHA} (beta_correctness 1, so the true ratio is alpha)\n")
+    print(
+        f"{args.sims} datasets per scenario, {PROMPTS} prompts x {RESPONSES} responses (every "
+        f"pair judged), true alpha {ALPHA} (beta_correctness 1, so the true ratio is alpha)\n"
+    )
     print("| scenario | estimator | mean estimate | truth | mean bias (MC SE) | 95% CI coverage |")
     print("|---|---|---|---|---|---|")
     for scenario in args.scenarios:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from typicality.audit_folder import SCORES_FILE, load_scores, save_data, save_scores
 from typicality.data import LoadRequest, load
+from typicality.pipeline import write_influence
 from typicality.report import render_report
 from typicality.stats import analyze
-from typicality.pipeline import write_influence
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "reports" / "hh-rlhf-helpful-base"

@@ -92,7 +92,9 @@ def test_results_carry_the_format_version_and_other_versions_are_refused(tmp_pat
     stored = json.loads((tmp_path / RESULTS_FILE).read_text())
     stored["format_version"] = FORMAT_VERSION - 1
     (tmp_path / RESULTS_FILE).write_text(json.dumps(stored))
-    with pytest.raises(TypicalityError, match=rf"another version of typicality \(format {FORMAT_VERSION - 1}, this version reads {FORMAT_VERSION}\): re-run `typicality fit"):
+    with pytest.raises(
+        TypicalityError, match=rf"another version of typicality \(format {FORMAT_VERSION - 1}, this version reads {FORMAT_VERSION}\): re-run `typicality fit"
+    ):
         load_results(tmp_path)
     (tmp_path / RESULTS_FILE).write_text("{not json")
     with pytest.raises(TypicalityError, match="not valid JSON"):

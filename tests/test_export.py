@@ -17,8 +17,8 @@ from typicality.audit_folder import RESULTS_FILE
 from typicality.cli import main
 from typicality.debiased_export import COLUMNS, export
 from typicality.errors import TypicalityError
-from typicality.stats import analyze, simulate
 from typicality.pipeline import write_simulation
+from typicality.stats import analyze, simulate
 
 
 def _audit(folder, *, alpha=0.5, prompts=200, seed=2, rating_levels=5, ties="drop"):

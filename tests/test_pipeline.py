@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from tests.scoring.tiny_model import build_tiny_model
-from typicality.cli import main
 from typicality.audit_folder import IN_PROGRESS_FILE as IN_PROGRESS
+from typicality.cli import main
 from typicality.data import LoadRequest
 from typicality.errors import TypicalityError
 from typicality.pipeline import audit

@@ -20,7 +20,9 @@ def add_loader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subset", help="the source's subset (e.g. helpful-base for hh-rlhf)")
     parser.add_argument("--split", help="the split to read (default: the loader's)")
     # --revision is the model's (score, audit); the dataset's is --data-revision.
-    parser.add_argument("--data-revision", metavar="REVISION", help="hub datasets: the branch, tag or commit to read (default: the latest); recorded in dataset.json")
+    parser.add_argument(
+        "--data-revision", metavar="REVISION", help="hub datasets: the branch, tag or commit to read (default: the latest); recorded in dataset.json"
+    )
     parser.add_argument("--limit", type=int, metavar="N", help="keep a seeded random sample of N whole prompt groups")
     parser.add_argument("--seed", type=int, default=0, help="seed for --limit (default 0)")
     parser.add_argument("--columns", metavar="NEW=OLD,...", help="map the file's column names to the ones the loader expects")
@@ -109,10 +111,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from typicality.audit_folder import SCORES_FILE
     from typicality.pipeline import write_simulation
     from typicality.stats import simulate
-
-    from typicality.audit_folder import SCORES_FILE
 
     out = Path(args.out)
     if (out / SCORES_FILE).exists() and not args.force:
@@ -132,8 +133,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.input is None and (args.data is None or args.scores is None):
         raise TypicalityError("typicality fit needs INPUT (a folder with the data files and scores.parquet) or both --data DIR and --scores FILE.")
     data, scores = read_analysis_input(args.input, data=args.data, scores=args.scores)
-    options = AnalysisOptions(controls=args.controls, slices=args.slice, typicalities=tuple(args.typicality), seed=args.seed, bootstrap=args.bootstrap, ties=args.ties, **beta_option(args),
-                              **inference_options(args))
+    options = AnalysisOptions(
+        controls=args.controls,
+        slices=args.slice,
+        typicalities=tuple(args.typicality),
+        seed=args.seed,
+        bootstrap=args.bootstrap,
+        ties=args.ties,
+        **beta_option(args),
+        **inference_options(args),
+    )
     unconditional = None
     if args.unconditional_scores:  # the fluency negative control from a `typicality score --without-prompt` file
         from typicality.audit_folder import load_scores
@@ -166,10 +175,23 @@ class RenamedOption(argparse.Action):
 def add_inference_options(parser: argparse.ArgumentParser) -> None:
     """Options of the inference layer, shared by `fit` and `audit`."""
     constructions = ["distinct", "paper"]
-    parser.add_argument("--pair-construction", choices=constructions, default="distinct", help="how pairs are formed: distinct responses, random orientation (default), or the paper's (every pair of rows, dataset order, intercept)")
+    parser.add_argument(
+        "--pair-construction",
+        choices=constructions,
+        default="distinct",
+        help="how pairs are formed: distinct responses, random orientation (default), or the paper's (every pair of rows, dataset order, intercept)",
+    )
     parser.add_argument("--pairs", dest="pair_construction", choices=constructions, action=RenamedOption, new_name="--pair-construction")
-    parser.add_argument("--one-pair-per-prompt", action="store_true", help="agreement rate on one pair drawn per prompt (seeded), as the paper's agreement tables")
-    parser.add_argument("--change-draws", type=int, default=200, metavar="N", help="cluster-bootstrap draws for the CI of the change in alpha with the length control (default 200; 0: off)")
+    parser.add_argument(
+        "--one-pair-per-prompt", action="store_true", help="agreement rate on one pair drawn per prompt (seeded), as the paper's agreement tables"
+    )
+    parser.add_argument(
+        "--change-draws",
+        type=int,
+        default=200,
+        metavar="N",
+        help="cluster-bootstrap draws for the CI of the change in alpha with the length control (default 200; 0: off)",
+    )
 
 
 def inference_options(args: argparse.Namespace) -> dict:
@@ -183,8 +205,16 @@ def add_stats_commands(commands) -> None:
     simulate_parser.add_argument("--prompts", type=int, default=500, help="number of prompts (default 500)")
     simulate_parser.add_argument("--responses-per-prompt", type=int, default=4, help="responses per prompt; every pair is judged (default 4)")
     simulate_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    simulate_parser.add_argument("--rating-levels", type=int, metavar="L", help="cut helpfulness into L levels like a 0-4 scale (ties appear); default continuous")
-    simulate_parser.add_argument("--correctness-noise", type=float, metavar="S", help="make correctness a noisy quintile of continuous true quality (S = noise SD relative to quality's; 0 = coarse only); default: correctness is the true quality")
+    simulate_parser.add_argument(
+        "--rating-levels", type=int, metavar="L", help="cut helpfulness into L levels like a 0-4 scale (ties appear); default continuous"
+    )
+    simulate_parser.add_argument(
+        "--correctness-noise",
+        type=float,
+        metavar="S",
+        help="make correctness a noisy quintile of continuous true quality (S = noise SD "
+             "relative to quality's; 0 = coarse only); default: correctness is the true quality",
+    )
     simulate_parser.add_argument("--out", required=True, help="folder to write (data files + scores.parquet)")
     simulate_parser.add_argument("--force", action="store_true", help="overwrite a folder that already holds a dataset")
     simulate_parser.set_defaults(run=cmd_simulate)
@@ -193,16 +223,32 @@ def add_stats_commands(commands) -> None:
     fit_parser.add_argument("input", nargs="?", help="a folder with the data files and scores.parquet (audit or simulated)")
     fit_parser.add_argument("--data", help="a data folder (responses.parquet, comparisons.parquet, dataset.json), instead of INPUT")
     fit_parser.add_argument("--scores", help="a scores parquet, instead of INPUT/scores.parquet")
-    fit_parser.add_argument("--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set")
-    fit_parser.add_argument("--slice", nargs="+", metavar="NAME", help="slices to fit: all, equal-correctness, COLUMN=VALUE or COLUMN (default: every slice the data has)")
-    fit_parser.add_argument("--typicality", nargs="+", choices=["mean_logprob", "sum_logprob"], default=["mean_logprob", "sum_logprob"], help="typicality definitions to fit (default both)")
+    fit_parser.add_argument(
+        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set"
+    )
+    fit_parser.add_argument(
+        "--slice", nargs="+", metavar="NAME", help="slices to fit: all, equal-correctness, COLUMN=VALUE or COLUMN (default: every slice the data has)"
+    )
+    fit_parser.add_argument(
+        "--typicality",
+        nargs="+",
+        choices=["mean_logprob", "sum_logprob"],
+        default=["mean_logprob", "sum_logprob"],
+        help="typicality definitions to fit (default both)",
+    )
     fit_parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
     fit_parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
     fit_parser.add_argument("--seed", type=int, default=0, help="seed for pair orientation and the bootstrap (default 0)")
     add_inference_options(fit_parser)
-    fit_parser.add_argument("--unconditional-scores", metavar="FILE", help="scores of the same responses without their prompts (`typicality score --without-prompt`): adds the fluency negative control")
+    fit_parser.add_argument(
+        "--unconditional-scores",
+        metavar="FILE",
+        help="scores of the same responses without their prompts (`typicality score --without-prompt`): adds the fluency negative control",
+    )
     fit_parser.add_argument("--out", help="results.json to write (default INPUT/results.json)")
-    fit_parser.add_argument("--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)")
+    fit_parser.add_argument(
+        "--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)"
+    )
     fit_parser.set_defaults(run=cmd_fit)
 
 
@@ -235,8 +281,15 @@ def cmd_score(args: argparse.Namespace) -> int:
 def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = True) -> None:
     """The reference model and how to run it: shared by `score`, `audit` and (without --model) `check`."""
     if model_flag:
-        parser.add_argument("--model", default="gemma-3-270m", help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, or openai:URL#MODEL (a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)")
-        parser.add_argument("--batch-tokens", type=int, metavar="B", help="token positions per batch (default 4096; a speed and memory setting: scores do not depend on it)")
+        parser.add_argument(
+            "--model",
+            default="gemma-3-270m",
+            help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, or "
+                 "openai:URL#MODEL (a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)",
+        )
+        parser.add_argument(
+            "--batch-tokens", type=int, metavar="B", help="token positions per batch (default 4096; a speed and memory setting: scores do not depend on it)"
+        )
         parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
         parser.add_argument("--no-check", action="store_true", help="skip the quick conformance check run before scoring any model but the embedded one")
     parser.add_argument("--backend", help="a registered scoring backend (default: openai for openai:URL#MODEL, else transformers)")
@@ -276,8 +329,16 @@ def add_score_command(commands) -> None:
     parser = commands.add_parser("score", help="score every response's log-likelihood under a reference model")
     add_loader_options(parser)
     add_model_options(parser)
-    parser.add_argument("--shard", metavar="I/N", help="score only shard I of N (0-based; split by a hash of response_id), e.g. one task of a job array; merge the caches with `typicality merge-cache`")
-    parser.add_argument("--without-prompt", action="store_true", help="score each response with an empty prompt (for `fit --unconditional-scores`, the fluency negative control)")
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="score only shard I of N (0-based; split by a hash of response_id), e.g. one task of a job array; merge the caches with `typicality merge-cache`",
+    )
+    parser.add_argument(
+        "--without-prompt",
+        action="store_true",
+        help="score each response with an empty prompt (for `fit --unconditional-scores`, the fluency negative control)",
+    )
     parser.add_argument("--out", required=True, metavar="PATH", help="the scores parquet to write (a .card.json is written beside it)")
     parser.set_defaults(run=cmd_score)
 
@@ -300,14 +361,20 @@ def add_audit_command(commands) -> None:
     parser = commands.add_parser("audit", help="load, score, fit and report: the whole audit into one folder")
     add_loader_options(parser)
     add_model_options(parser)
-    parser.add_argument("--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set")
+    parser.add_argument(
+        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set"
+    )
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
     parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
     add_inference_options(parser)
-    parser.add_argument("--negative-control", action="store_true", help="also score each response without its prompt and fit the fluency negative control (doubles scoring)")
+    parser.add_argument(
+        "--negative-control", action="store_true", help="also score each response without its prompt and fit the fluency negative control (doubles scoring)"
+    )
     parser.add_argument("--out", metavar="DIR", help="the audit folder (default audit-DATASET[-SUBSET])")
     parser.add_argument("--force", action="store_true", help="replace an existing audit folder")
-    parser.add_argument("--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)")
+    parser.add_argument(
+        "--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)"
+    )
     parser.set_defaults(run=cmd_audit)
 
 
@@ -362,7 +429,14 @@ def add_check_command(commands) -> None:
     parser.add_argument("model", metavar="MODEL", help="as for --model: gemma-3-270m, a Hugging Face id, a folder, a .gguf file, or openai:URL#MODEL")
     add_model_options(parser, model_flag=False)
     parser.add_argument("--against", metavar="MODEL", help="also compare per-token log-probabilities with a second model (e.g. the in-process one)")
-    parser.add_argument("--against-tolerance", type=float, default=0.1, metavar="NATS", help="--against: mean per-token difference allowed (default 0.1; a quantized server against a float32 copy of its weights differs by ~0.1, so use ~0.25 there)")
+    parser.add_argument(
+        "--against-tolerance",
+        type=float,
+        default=0.1,
+        metavar="NATS",
+        help="--against: mean per-token difference allowed (default 0.1; a quantized server "
+             "against a float32 copy of its weights differs by ~0.1, so use ~0.25 there)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(run=cmd_check)
 
@@ -383,7 +457,12 @@ def add_export_command(commands) -> None:
     parser.add_argument("audit_dir", help="a finished audit folder (results.json, pairs.parquet and the data files)")
     parser.add_argument("--out", required=True, metavar="DIR", help="the folder to write (the data file and README.md, a dataset card)")
     parser.add_argument("--format", choices=["parquet", "jsonl"], default="parquet", help="data file format (default parquet)")
-    parser.add_argument("--alpha", metavar="ci-low|ci-high|VALUE", help="the alpha to remove: an end of the fit's 95%% CI or a number (default: the headline fit's estimate, quality-controlled when the data rates quality)")
+    parser.add_argument(
+        "--alpha",
+        metavar="ci-low|ci-high|VALUE",
+        help="the alpha to remove: an end of the fit's 95%% CI or a number (default: the "
+             "headline fit's estimate, quality-controlled when the data rates quality)",
+    )
     parser.add_argument("--estimate", metavar="ID", help="take alpha from this results.json estimate id instead of the headline")
     # Not --ties: that is fit's {drop, half}, how the fit treats ties; this is which rows the export writes.
     parser.add_argument("--tie-rows", choices=["drop", "both"], default="drop", help="drop tied pairs (default) or write each once each way")
@@ -399,7 +478,10 @@ def cmd_influence(args: argparse.Namespace) -> int:
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
     summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
     cv3, top = summary["cv3"], summary["without_top_prompts"]
-    print(f"influence on alpha = {summary['alpha']:.4f} ({summary['estimate']}): {summary['n_pairs']} pairs, {summary['n_prompts']} prompts (leave-one-prompt-out: {summary['prompt_method']})")
+    print(
+        f"influence on alpha = {summary['alpha']:.4f} ({summary['estimate']}): {summary['n_pairs']} "
+        f"pairs, {summary['n_prompts']} prompts (leave-one-prompt-out: {summary['prompt_method']})"
+    )
     if cv3["se"] is not None:
         print(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary['cv1_se']:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
     if top["fitted"]:
@@ -414,7 +496,12 @@ def add_influence_command(commands) -> None:
     parser.add_argument("audit_dir", help="a finished audit folder (results.json and pairs.parquet)")
     parser.add_argument("--estimate", metavar="ID", help="a results.json estimate id (default: the headline)")
     # No default here: importing the stats stage to read it would slow every `typicality` command.
-    parser.add_argument("--exact-max-prompts", type=int, metavar="N", help="exact leave-one-prompt-out refits up to N prompts, one-step beyond (default: typicality.stats.influence.EXACT_MAX_PROMPTS, 3,000)")
+    parser.add_argument(
+        "--exact-max-prompts",
+        type=int,
+        metavar="N",
+        help="exact leave-one-prompt-out refits up to N prompts, one-step beyond (default: typicality.stats.influence.EXACT_MAX_PROMPTS, 3,000)",
+    )
     parser.set_defaults(run=cmd_influence)
 
 
@@ -425,9 +512,9 @@ def beta_option(args: argparse.Namespace) -> dict:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from typicality.audit_folder import is_finished_audit
-    from typicality.report.comparison import summary_sentences
-    from typicality.pipeline import compare
     from typicality.comparison_folder import COMPARISON_FILE, COMPARISON_HTML_FILE, COMPARISON_MARKDOWN_FILE
+    from typicality.pipeline import compare
+    from typicality.report.comparison import summary_sentences
 
     out = Path(args.out)
     if (out / COMPARISON_FILE).exists() and not args.force:
@@ -450,9 +537,21 @@ def add_compare_command(commands) -> None:
     """`compare`: several finished audits, as a model comparison (same pairs) or a dataset comparison."""
     parser = commands.add_parser("compare", help="compare finished audits: one dataset under several reference models, or several datasets (pooled)")
     parser.add_argument("audits", nargs="+", metavar="AUDIT_DIR", help="two or more finished audit folders")
-    parser.add_argument("--out", required=True, metavar="DIR", help="the comparison folder to write (comparison.json, comparison.md, comparison.html, figures/)")
-    parser.add_argument("--kind", choices=("auto", "models", "datasets"), default="auto", help="auto (default): models when every audit is of the same dataset (they must share their pairs), else datasets")
-    parser.add_argument("--effect", choices=("headline", "length-controlled"), default="headline", help="the fit compared: each audit's headline (default) or its length-controlled twin")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="the comparison folder to write (comparison.json, comparison.md, comparison.html, figures/)"
+    )
+    parser.add_argument(
+        "--kind",
+        choices=("auto", "models", "datasets"),
+        default="auto",
+        help="auto (default): models when every audit is of the same dataset (they must share their pairs), else datasets",
+    )
+    parser.add_argument(
+        "--effect",
+        choices=("headline", "length-controlled"),
+        default="headline",
+        help="the fit compared: each audit's headline (default) or its length-controlled twin",
+    )
     parser.add_argument("--labels", nargs="+", metavar="NAME", help="a name per audit (default: the folder names)")
     parser.add_argument("--force", action="store_true", help="replace a comparison already in --out")
     parser.add_argument("--json", action="store_true", help="print comparison.json instead of sentences")
@@ -466,13 +565,33 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.audit:
         from typicality.audit_folder import read_audit
 
-        given = [flag for flag, value in (("--odds-ratio", args.odds_ratio), ("--sd-delta", args.sd_delta), ("--n-pairs", args.n_pairs), ("--pairs-per-prompt", args.pairs_per_prompt),
-                                          ("--icc", args.icc), ("--tie-share", args.tie_share), ("--r2-controls", args.r2_controls)) if value is not None]
+        given = [
+            flag
+            for flag, value in (
+                ("--odds-ratio", args.odds_ratio),
+                ("--sd-delta", args.sd_delta),
+                ("--n-pairs", args.n_pairs),
+                ("--pairs-per-prompt", args.pairs_per_prompt),
+                ("--icc", args.icc),
+                ("--tie-share", args.tie_share),
+                ("--r2-controls", args.r2_controls),
+            )
+            if value is not None
+        ]
         if given:
-            raise TypicalityError(f"With an audit folder the design comes from the audit; drop {', '.join(given)} (only --alpha, --power and --significance apply).")
+            raise TypicalityError(
+                f"With an audit folder the design comes from the audit; drop {', '.join(given)} (only --alpha, --power and --significance apply)."
+            )
         result = plan_from_audit(read_audit(args.audit, with_data=False), alpha=args.alpha, **common)
     else:
-        assumed = {"sd_delta": args.sd_delta, "pairs": args.n_pairs, "pairs_per_prompt": args.pairs_per_prompt, "icc": args.icc, "tie_share": args.tie_share, "r2_controls": args.r2_controls}
+        assumed = {
+            "sd_delta": args.sd_delta,
+            "pairs": args.n_pairs,
+            "pairs_per_prompt": args.pairs_per_prompt,
+            "icc": args.icc,
+            "tie_share": args.tie_share,
+            "r2_controls": args.r2_controls,
+        }
         result = plan(alpha=args.alpha, odds_ratio_per_sd=args.odds_ratio, **{name: value for name, value in assumed.items() if value is not None}, **common)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -484,7 +603,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     console.print(result.sentence(), markup=False, highlight=False)
     for note in result.notes:
         console.print(note, markup=False, highlight=False)
-    table = Table(title=f"Power for alpha = {result.alpha:.3g} (design effect {result.design_effect:.2f}; one independent pair per {result.pairs / result.effective_pairs:.2f} planned)")
+    table = Table(
+        title=f"Power for alpha = {result.alpha:.3g} (design effect {result.design_effect:.2f}; "
+              f"one independent pair per {result.pairs / result.effective_pairs:.2f} planned)"
+    )
     for column in ("pairs", "prompts", "power"):
         table.add_column(column, justify="right")
     for row in result.table:

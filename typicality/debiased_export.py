@@ -103,7 +103,9 @@ def export(
     return ExportResult(out, out / FORMATS[format], out / CARD_FILE, int(len(frame)), int(frame["flip"].sum()), choice, model)
 
 
-def debiased_pairs(audit: AuditFolder, *, alpha: str | float | None = None, estimate: str | None = None, ties: str = "drop") -> tuple[pd.DataFrame, AlphaChoice, DebiasModel]:
+def debiased_pairs(
+    audit: AuditFolder, *, alpha: str | float | None = None, estimate: str | None = None, ties: str = "drop"
+) -> tuple[pd.DataFrame, AlphaChoice, DebiasModel]:
     """The export's rows (COLUMNS), the alpha choice and the debiasing model, from an audit read through the contract."""
     folder = audit.folder or "the audit"
     for name, value in (("pairs.parquet", audit.pairs), ("the data files (responses.parquet, comparisons.parquet, dataset.json)", audit.data)):
@@ -184,7 +186,10 @@ class _Texts:
         keys = pd.Index(np.asarray(ids).astype(str))
         positions = table.index.get_indexer(keys)
         if (positions < 0).any():
-            raise TypicalityError(f"The pair design names {int((positions < 0).sum())} {what} id(s) absent from the audit's data (e.g. {keys[positions < 0][0]}); the folder is inconsistent: re-run the audit.")
+            raise TypicalityError(
+                f"The pair design names {int((positions < 0).sum())} {what} id(s) absent from the audit's "
+                f"data (e.g. {keys[positions < 0][0]}); the folder is inconsistent: re-run the audit."
+            )
         return table.to_numpy()[positions]
 
 

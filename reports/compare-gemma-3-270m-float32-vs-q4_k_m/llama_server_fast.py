@@ -21,8 +21,8 @@ from __future__ import annotations
 import builtins
 import runpy
 
-import numpy as np
 import llama_cpp.llama
+import numpy as np
 
 KEEP = 64
 

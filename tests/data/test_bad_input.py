@@ -73,7 +73,9 @@ def test_unknown_dataset_lists_the_known_ones(capsys):
 
 
 def test_nan_ratings_are_a_counted_drop(tmp_path, capsys):
-    rows = [instruction("sharegpt", "Q?", [completion("a", 9.0, helpfulness="4"), completion("b", 7.0, helpfulness="N/A"), completion("c", 1.0, helpfulness="2")])]
+    rows = [
+        instruction("sharegpt", "Q?", [completion("a", 9.0, helpfulness="4"), completion("b", 7.0, helpfulness="N/A"), completion("c", 1.0, helpfulness="2")])
+    ]
     path = write_jsonl(tmp_path / "uf.jsonl", rows)
     summary = inspect_json(capsys, ["ultrafeedback", "--data-files", path, "--rating", "helpfulness"])
     assert summary["dropped"] == {"missing helpfulness rating": 1}
@@ -100,7 +102,9 @@ def test_nothing_usable_is_an_error_that_lists_the_drops(tmp_path, capsys):
 
 def test_bad_rating_name(tmp_path, capsys):
     path = write_jsonl(tmp_path / "uf.jsonl", [instruction("sharegpt", "Q?", [completion("a", 9.0)])])
-    assert "has no rating 'stars' for --rating. Choose from: overall_score" in error_of(capsys, ["inspect", "ultrafeedback", "--data-files", path, "--rating", "stars"])
+    assert "has no rating 'stars' for --rating. Choose from: overall_score" in error_of(
+        capsys, ["inspect", "ultrafeedback", "--data-files", path, "--rating", "stars"]
+    )
 
 
 def test_unknown_file_type(tmp_path, capsys):
@@ -113,6 +117,8 @@ def test_a_hub_file_path_is_handed_to_datasets(tmp_path):
     """hf:// paths skip the local-file check; offline mode makes the failure quick and certain."""
     url = "hf://datasets/owner/name/data/train.parquet"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-m", "typicality.cli", "inspect", "pairs", "--data-files", url], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "typicality.cli", "inspect", "pairs", "--data-files", url], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"typicality: error: Could not read {url} as parquet:" in done.stderr

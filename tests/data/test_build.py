@@ -34,7 +34,9 @@ def test_pairs_from_ratings_match_a_naive_loop_on_interleaved_prompts():
             label = 1.0 if a["score"] > b["score"] else 0.0 if a["score"] < b["score"] else 0.5
             expected.append((a["response"], b["response"], label, rows["origin"].iloc[0]))
     text = data.responses.set_index("response_id")["response"]
-    got = [(text[a], text[b], label, origin) for a, b, label, origin in data.comparisons[["response_a", "response_b", "label", "origin"]].itertuples(index=False)]
+    got = [
+        (text[a], text[b], label, origin) for a, b, label, origin in data.comparisons[["response_a", "response_b", "label", "origin"]].itertuples(index=False)
+    ]
     assert got == expected
     counts = pd.Series(prompts).value_counts()
     assert len(data.comparisons) == int((counts * (counts - 1) // 2).sum())

@@ -6,7 +6,6 @@ from tests.data.files import assistant, user, write_parquet
 from typicality.data import load
 from typicality.data.render import HISTORIES_DIFFER
 
-
 MODERATION_CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "self-harm")
 
 

@@ -57,7 +57,9 @@ def test_the_embedded_file_loads_offline_with_hand_checkable_counts(monkeypatch)
     assert data.accounting.rows_read == 2354 and len(data.comparisons) == 2354 - 9 - 4 - 2 == 2339
     assert dict(data.accounting.dropped) == {"chosen and rejected prompts differ": 9, "empty response": 4, "identical responses": 2}
     assert data.title == "HH-RLHF helpful-base (test)"
-    assert data.provenance == [{"kind": "file", "path": str(EMBEDDED), "sha256": hashlib.sha256(EMBEDDED.read_bytes()).hexdigest(), "bytes": EMBEDDED.stat().st_size}]
+    assert data.provenance == [
+        {"kind": "file", "path": str(EMBEDDED), "sha256": hashlib.sha256(EMBEDDED.read_bytes()).hexdigest(), "bytes": EMBEDDED.stat().st_size}
+    ]
 
 
 def make_audit_command(*assignments: str) -> str:

@@ -46,7 +46,10 @@ def test_helpsteer_pairs_within_prompts(tmp_path):
         diff = first["helpfulness"] - second["helpfulness"]
         expected[(first["response"], second["response"])] = 1.0 if diff > 0 else 0.0 if diff < 0 else 0.5
     table = data.responses.set_index("response_id")
-    got = {(table.loc[a, "response"], table.loc[b, "response"]): label for a, b, label in data.comparisons[["response_a", "response_b", "label"]].itertuples(index=False)}
+    got = {
+        (table.loc[a, "response"], table.loc[b, "response"]): label
+        for a, b, label in data.comparisons[["response_a", "response_b", "label"]].itertuples(index=False)
+    }
     assert got == expected
     equal_correctness = sum(a["correctness"] == b["correctness"] for a, b in itertools.combinations(kept, 2))
     correctness_a = data.comparisons["response_a"].map(table["correctness"])

@@ -20,8 +20,7 @@ import pytest
 
 from tests.conftest import shared_file
 from tests.data.files import write_jsonl
-from typicality.data import load
-from typicality.data import reading
+from typicality.data import load, reading
 from typicality.errors import TypicalityError
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

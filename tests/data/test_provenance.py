@@ -51,7 +51,9 @@ def test_a_gzipped_file_is_hashed_as_stored(tmp_path):
 
 
 def test_preference_rating_names_the_deciding_rating(tmp_path):
-    rated = [{"prompt": "Q", "response": r, "helpfulness": h, "correctness": 2, "coherence": 4, "complexity": 1, "verbosity": 1} for r, h in (("a", 3), ("b", 1))]
+    rated = [
+        {"prompt": "Q", "response": r, "helpfulness": h, "correctness": 2, "coherence": 4, "complexity": 1, "verbosity": 1} for r, h in (("a", 3), ("b", 1))
+    ]
     path = write_jsonl(tmp_path / "train.jsonl", rated)
     assert load("helpsteer", data_files=path).preference_rating == "helpfulness"
     assert load("helpsteer", data_files=path, rating="coherence").preference_rating == "coherence"

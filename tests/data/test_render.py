@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tests.data.files import assistant, user
-from typicality.domain import Accounting
 from typicality.data.render import (
     HISTORIES_DIFFER,
     MALFORMED,
@@ -12,6 +11,7 @@ from typicality.data.render import (
     split_conversation,
     split_conversation_pair,
 )
+from typicality.domain import Accounting
 
 
 def test_a_single_user_turn_stays_verbatim():

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from scipy.stats import binomtest, norm, t as student_t
+from scipy.stats import binomtest, norm
+from scipy.stats import t as student_t
 
 from typicality.audit_folder import RESULTS_FILE, SCORES_FILE, save_data, save_scores
 from typicality.data.build import from_pairs, from_ratings
@@ -103,7 +104,14 @@ def synthetic_inputs(*, rated: bool = True, seed: int = 7, n_prompts: int = 12, 
         for r in range(per_prompt):
             n_tokens = int(rng.integers(5, 300))
             mean_logprob = -3.0 + 0.25 * np.log(n_tokens) + rng.normal(0, 0.4)
-            rows.append({"prompt": prompt, "response": hostile_text(rng, f"response {p}.{r}", int(rng.integers(3, 40))), "n_tokens": n_tokens, "mean_logprob": mean_logprob})
+            rows.append(
+                {
+                    "prompt": prompt,
+                    "response": hostile_text(rng, f"response {p}.{r}", int(rng.integers(3, 40))),
+                    "n_tokens": n_tokens,
+                    "mean_logprob": mean_logprob,
+                }
+            )
     rated_frame = pd.DataFrame(rows)
     z = (rated_frame["mean_logprob"] - rated_frame["mean_logprob"].mean()) / rated_frame["mean_logprob"].std()
     rated_frame["helpfulness"] = np.clip(np.round(2 + 0.5 * z + rng.normal(0, 1, len(z))), 0, 4)

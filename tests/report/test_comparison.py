@@ -9,9 +9,9 @@ from markdown_it import MarkdownIt
 
 from tests.report.page import parse_page
 from tests.stats.compare_audits import dataset_audits, model_audits
-from typicality.report.comparison import render_comparison
-from typicality.pipeline import compare
 from typicality.comparison_folder import COMPARISON_FILE
+from typicality.pipeline import compare
+from typicality.report.comparison import render_comparison
 
 HOSTILE = "<script>alert(1)</script> **bold** [link](http://x) | cell"
 

@@ -7,7 +7,6 @@ import pytest
 from tests.report.page import quotes
 from tests.report.synthetic import estimate_with_id, store_results, stored_results
 from typicality.audit_folder import DATASET_FILE, load_data, read_audit
-from typicality.report.figures import fit_label
 from typicality.report.content import (
     clip_end,
     clip_start,
@@ -20,6 +19,7 @@ from typicality.report.content import (
     model_card,
     warnings,
 )
+from typicality.report.figures import fit_label
 
 
 def test_clip_start_keeps_the_beginning_and_counts_what_it_left_out():
@@ -72,7 +72,10 @@ def test_the_headline_words_the_fits_results_json_names(audit_dir):
     [
         (lambda h: h.update(length_controlled=None, alpha_change=None), "No fit with a length control is available for this fit."),
         (lambda h: h.update(alpha_change=None), "TWIN_P)."),  # both fits stated, no change invented
-        (lambda h: h.update(length_controlled="equal-correctness|mean_logprob|length", alpha_change=None), "could not run (only 8 pairs in slice 'equal-correctness'"),
+        (
+            lambda h: h.update(length_controlled="equal-correctness|mean_logprob|length", alpha_change=None),
+            "could not run (only 8 pairs in slice 'equal-correctness'",
+        ),
     ],
 )
 def test_the_length_sentence_follows_what_results_json_records(audit_dir, edit, expected):

@@ -10,10 +10,10 @@ import pandas as pd
 from tests.report.page import markdown_to_html, parse_page
 from tests.report.synthetic import PAYLOADS
 from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, RESULTS_FILE, read_audit
-from typicality.report import render_report
-from typicality.report.debiasing_and_influence import EXCERPT_CHARS, N_TOP_PROMPTS, influence_section
-from typicality.report.content import clip_end, fmt_coef, fmt_count
 from typicality.pipeline import write_influence
+from typicality.report import render_report
+from typicality.report.content import clip_end, fmt_coef, fmt_count
+from typicality.report.debiasing_and_influence import EXCERPT_CHARS, N_TOP_PROMPTS, influence_section
 
 
 def test_influence_section_and_figure(audit_dir):
@@ -60,8 +60,8 @@ def test_hostile_prompt_text_stays_text_in_the_influence_table(audit_dir):
 
 
 def test_debiasing_section_words_results_json(audit_dir):
-    from typicality.stats import analyze
     from typicality.pipeline import read_analysis_input
+    from typicality.stats import analyze
 
     data, scores = read_analysis_input(audit_dir)
     analyze(data, scores).save(audit_dir)

@@ -22,8 +22,8 @@ from typicality.report.figures import (
     preference_rate_bins,
     typicality_by_rating_table,
 )
-from typicality.report.reading import named_estimate
 from typicality.report.published import PUBLISHED_ALPHAS
+from typicality.report.reading import named_estimate
 
 
 def test_every_figure_is_drawn_and_saved_as_png(audit_dir):
@@ -136,7 +136,11 @@ def test_published_table_matches_method_md():
     method = (Path(__file__).resolve().parents[2] / "docs" / "method.md").read_text(encoding="utf-8")
     parsed = []
     for line in method.splitlines():
-        match = re.match(r"\|\s*(Llama 3\.1 405B Base|GLM 4\.5 Base)\s*\|\s*([a-z ]+?)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*\+([\d.]+)\s*\|\s*([\d,]+)\s*\|", line)
+        match = re.match(
+            r"\|\s*(Llama 3\.1 405B Base|GLM 4\.5 Base)\s*\|\s*([a-z "
+            r"]+?)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*\+([\d.]+)\s*\|\s*([\d,]+)\s*\|",
+            line,
+        )
         if match:
             model, slice_, alpha, se, odds, win, pairs = match.groups()
             parsed.append((model, slice_, float(alpha), float(se), float(odds), float(win), int(pairs.replace(",", ""))))

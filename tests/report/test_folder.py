@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.report.page import visible_text
-from tests.report.synthetic import FINGERPRINT, stored_results, store_results
+from tests.report.synthetic import FINGERPRINT, store_results, stored_results
 from typicality.audit_folder import (
     DATASET_FILE,
     FORMAT_VERSION,

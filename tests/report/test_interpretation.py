@@ -7,8 +7,8 @@ import json
 
 from tests.stats.builders import random_pairwise
 from typicality.audit_folder import RESULTS_FILE, save_data
-from typicality.report import render_report
 from typicality.pipeline import write_simulation
+from typicality.report import render_report
 from typicality.stats import analyze, simulate
 
 

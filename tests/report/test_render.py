@@ -15,8 +15,8 @@ from tests.report.page import (
     coefficient,
     headline_items,
     markdown_to_html,
-    quotes,
     parse_page,
+    quotes,
     report_text_without_dataset_text,
     visible_text,
 )
@@ -65,7 +65,9 @@ def test_markdown_keeps_every_dataset_text_as_text(audit_dir):
     markdown = render_report(audit_dir).markdown.read_text(encoding="utf-8")
     page = parse_page(markdown_to_html(markdown))
     assert page.tags("script") == [] and page.tags("a") == [] and page.tags("i") == [] and page.tags("strong") == []
-    assert [attrs["src"] for attrs in page.tags("img")] == [f"figures/{name}.png" for name in ("delta_distribution", "preference_rate", "forest", "length_confound", "typicality_by_rating")]
+    assert [attrs["src"] for attrs in page.tags("img")] == [
+        f"figures/{name}.png" for name in ("delta_distribution", "preference_rate", "forest", "length_confound", "typicality_by_rating")
+    ]
     # Every table the report writes parses as one (none broken), and no dataset text made another (none added).
     written = report_text_without_dataset_text(markdown)
     separators = re.findall(r"^\|(?:-+:?\|)+$|^\|(?:-*:?-+:?\|)+$", written, flags=re.M)

@@ -32,7 +32,9 @@ def test_the_report_shows_the_gammas_of_results_json(audit):
 
 
 def test_no_gamma_is_explained_and_an_older_results_json_has_no_section():
-    unavailable = {"sharpening": {"available": False, "reason": "the summed-typicality, length-controlled fit on the headline's slice was not run", "gammas": []}}
+    unavailable = {
+        "sharpening": {"available": False, "reason": "the summed-typicality, length-controlled fit on the headline's slice was not run", "gammas": []}
+    }
     section = sharpening_section(unavailable)
     assert section["rows"] == [] and any("was not run" in sentence for sentence in section["sentences"])
     assert sharpening_section({}) is None

@@ -31,7 +31,9 @@ def test_merge_holds_the_union_and_keeps_existing_rows(tmp_path):
             for fingerprint in ("model-a|x", "model-b|y"):
                 rows = random_rows(rng, shard_keys)
                 cache.put_many(fingerprint, rows)
-                expected.update({(fingerprint, k): (s.n_tokens, s.sum_logprob, int(s.truncated), int(s.prompt_truncated), int(s.boundary_merged)) for k, s in rows.items()})
+                expected.update(
+                    {(fingerprint, k): (s.n_tokens, s.sum_logprob, int(s.truncated), int(s.prompt_truncated), int(s.boundary_merged)) for k, s in rows.items()}
+                )
     # The target already holds one row of shard 0, identical, and one of shard 1, different.
     with ScoreCache(tmp_path / "merged") as cache:
         same = expected[("model-a|x", shards[0][0])]

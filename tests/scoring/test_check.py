@@ -57,7 +57,9 @@ def test_a_doubled_bos_fails(tiny):
     doubled = tiny.configured()
     prepare = doubled.prepare
     bos = tiny.tokenizer.bos_token_id
-    doubled.prepare = lambda requests: [Prepared(p.key, (bos, *p.context), p.response, p.prompt_truncated, p.truncated, p.boundary_merged) for p in prepare(requests)]
+    doubled.prepare = lambda requests: [
+        Prepared(p.key, (bos, *p.context), p.response, p.prompt_truncated, p.truncated, p.boundary_merged) for p in prepare(requests)
+    ]
     report = check_backend(doubled, quick=True)
     assert not results(report)["bos"] and "found [2] BOS token(s) per text" in detail(report, "bos")
 

@@ -21,7 +21,19 @@ def write_hh_file(path):
 def test_score_command_writes_scores_and_resumes(tiny_model_dir, tmp_path, capsys):
     data_file = write_hh_file(tmp_path / "test.jsonl")
     out = tmp_path / "scores.parquet"
-    argv = ["score", "hh-rlhf", "--data-files", str(data_file), "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "cache"), "--out", str(out), "--no-progress"]
+    argv = [
+        "score",
+        "hh-rlhf",
+        "--data-files",
+        str(data_file),
+        "--model",
+        str(tiny_model_dir),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     first = capsys.readouterr().out
     assert "scored 4 of 4 responses" in first and "0 from cache, 4 computed" in first

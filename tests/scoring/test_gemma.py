@@ -107,7 +107,20 @@ def test_kill_9_midway_loses_at_most_the_batch_in_flight(gemma, tmp_path):
     data_file = shared_file("hh-rlhf", "helpful-base", "test.jsonl.gz")
     cache_dir, out = tmp_path / "cache", tmp_path / "scores.parquet"
     loader = ["hh-rlhf", "--data-files", str(data_file), "--limit", "6", "--seed", "3"]
-    command = [sys.executable, "-m", "typicality.cli", "score", *loader, "--batch-tokens", "200", "--cache-dir", str(cache_dir), "--out", str(out), "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "typicality.cli",
+        "score",
+        *loader,
+        "--batch-tokens",
+        "200",
+        "--cache-dir",
+        str(cache_dir),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     database = cache_dir / "scores.sqlite"
     committed = 0

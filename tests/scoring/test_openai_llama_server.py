@@ -117,7 +117,9 @@ def test_scores_agree_with_the_in_process_scorer(reference, hh_short, tmp_path):
 
 def test_server_answering_500_for_a_while_is_retried(server, reference, hh_short, tmp_path):
     with FaultProxy(server.url, failures=4) as proxy:
-        flaky = score(hh_short, endpoint(proxy.url, RetryPolicy(max_retries=6, base_s=0.05, cap_s=0.2), concurrency=2), cache_dir=tmp_path, progress=False, check=False)
+        flaky = score(
+            hh_short, endpoint(proxy.url, RetryPolicy(max_retries=6, base_s=0.05, cap_s=0.2), concurrency=2), cache_dir=tmp_path, progress=False, check=False
+        )
     n = len(hh_short.responses)
     assert proxy.counts["POST /v1/completions"] == n + 4 and proxy.forwarded == n and flaky.card["retries"] == 4
     same_run(reference, flaky)

@@ -9,8 +9,8 @@ from tests.scoring.openai_servers import FakeCompletionsServer, FaultProxy, char
 from typicality.data import Accounting
 from typicality.data.build import from_pairs
 from typicality.errors import TypicalityError
-from typicality.scoring.cache_merge import merge_caches
 from typicality.scoring import load_backend
+from typicality.scoring.cache_merge import merge_caches
 from typicality.scoring.openai_client import RetryPolicy
 from typicality.scoring.runner import score
 

@@ -10,8 +10,7 @@ import torch
 
 from tests.scoring.helpers import data_from_texts
 from tests.scoring.tiny_architectures import ARCHITECTURES, WINDOW, build_tiny_architecture
-from typicality.scoring import load_backend, naive_score, score
-from typicality.scoring import transformers_backend
+from typicality.scoring import load_backend, naive_score, score, transformers_backend
 from typicality.scoring.naive import naive_token_logprobs
 from typicality.scoring.packing import CONTEXT, PADDING, pack_rows, padded_tensors, tree_mask
 from typicality.scoring.requests import Prepared, ScoreRequest

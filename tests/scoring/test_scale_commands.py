@@ -22,7 +22,18 @@ PAIRS = [("\n\nHuman: Can you help me?\n\nAssistant:", " Sure, I can help you wi
 def test_shards_and_merge_cache_from_the_command_line(tmp_path, capsys):
     data_file = write_hh_file(tmp_path / "test.jsonl")
     with FakeCompletionsServer() as fake:
-        common = ["score", "hh-rlhf", "--data-files", str(data_file), "--model", f"openai:{fake.url}#fake-model", "--no-progress", "--concurrency", "2", "--no-check"]
+        common = [
+            "score",
+            "hh-rlhf",
+            "--data-files",
+            str(data_file),
+            "--model",
+            f"openai:{fake.url}#fake-model",
+            "--no-progress",
+            "--concurrency",
+            "2",
+            "--no-check",
+        ]
         for index in range(2):
             assert main(common + ["--shard", f"{index}/2", "--cache-dir", str(tmp_path / f"c{index}"), "--out", str(tmp_path / f"s{index}.parquet")]) == 0
         capsys.readouterr()

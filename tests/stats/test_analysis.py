@@ -11,7 +11,21 @@ from typicality.domain import ScoreResult
 from typicality.errors import TypicalityError
 from typicality.stats import TypicalityBias, analyze, build_pairs, simulate
 
-ESTIMATE_FIELDS = {"slice", "typicality", "controls", "alpha", "se", "ci_low", "ci_high", "p_value", "odds_ratio_per_sd", "win_prob_change", "n_pairs", "n_clusters", "warnings"}
+ESTIMATE_FIELDS = {
+    "slice",
+    "typicality",
+    "controls",
+    "alpha",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "odds_ratio_per_sd",
+    "win_prob_change",
+    "n_pairs",
+    "n_clusters",
+    "warnings",
+}
 
 
 def strict_json(results) -> dict:

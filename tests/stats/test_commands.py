@@ -39,7 +39,21 @@ def test_fit_with_data_and_scores_apart_and_options(tmp_path):
     moved = tmp_path / "elsewhere.parquet"
     moved.write_bytes(scores.read_bytes())
     out = tmp_path / "r.json"
-    argv = ["fit", "--data", str(folder), "--scores", str(moved), "--controls", "length", "--slice", "equal-correctness", "--bootstrap", "20", "--out", str(out)]
+    argv = [
+        "fit",
+        "--data",
+        str(folder),
+        "--scores",
+        str(moved),
+        "--controls",
+        "length",
+        "--slice",
+        "equal-correctness",
+        "--bootstrap",
+        "20",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     results = read_strict(out)
     assert [e["id"] for e in results["estimates"]] == ["equal-correctness|mean_logprob|length", "equal-correctness|sum_logprob|length"]

@@ -14,11 +14,11 @@ from scipy.stats import binomtest, norm, pearsonr, spearmanr
 from tests.stats.compare_audits import dataset_audits, model_audits, noisy_scores, write_audit
 from typicality.audit_folder import IN_PROGRESS_FILE, RESULTS_FILE, load_scores
 from typicality.cli import main
+from typicality.comparison_folder import COMPARISON_FILE, load_comparison
 from typicality.errors import TypicalityError
 from typicality.stats import simulate
 from typicality.stats.compare import compare
 from typicality.stats.compare.datasets import pool
-from typicality.comparison_folder import COMPARISON_FILE, load_comparison
 
 
 @pytest.fixture(scope="module")

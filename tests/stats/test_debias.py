@@ -108,7 +108,9 @@ def test_refitted_control_coefficients_equal_the_adjusted_fit(simulated_design):
 def test_pair_terms_by_hand():
     from typicality.stats.debias import DebiasModel
 
-    model = DebiasModel(alpha=0.8, typicality_column="delta_mean_logprob", controls=["correctness"], beta={"correctness": 1.0}, gamma={"correctness": 1.2}, n_pairs_fitted=0)
+    model = DebiasModel(
+        alpha=0.8, typicality_column="delta_mean_logprob", controls=["correctness"], beta={"correctness": 1.0}, gamma={"correctness": 1.2}, n_pairs_fitted=0
+    )
     pairs = pd.DataFrame({"delta_mean_logprob": [1.0, -1.0, 0.5], "delta_correctness": [-1.0, 0.3, np.nan]})
     terms = pair_terms(pairs, model)
     assert_allclose(terms["margin"], [-0.8, 0.8, -0.4])

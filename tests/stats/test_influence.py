@@ -13,8 +13,8 @@ from numpy.testing import assert_allclose
 from typicality.audit_folder import INFLUENCE_FILE, read_audit
 from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
-from typicality.stats import analyze, simulate
 from typicality.pipeline import write_influence, write_simulation
+from typicality.stats import analyze, simulate
 from typicality.stats.influence import (
     compute_influence,
     cv3,
@@ -22,8 +22,8 @@ from typicality.stats.influence import (
     pair_dfbeta,
     prompt_deletions,
 )
-from typicality.stats.typicality_bias import TypicalityBias
 from typicality.stats.pairwise_models import fit_logit as newton_fit
+from typicality.stats.typicality_bias import TypicalityBias
 
 
 def _small_logit(n_prompts: int, pairs_per_prompt: int, seed: int, alpha: float = 0.8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,7 +94,9 @@ def test_cv3_interval_covers_the_true_alpha():
     for seed in range(n_datasets):
         X, y, groups = _small_logit(25, 4, seed=100 + seed, alpha=0.8)
         y = (np.random.default_rng(seed).random(len(y)) < 1 / (1 + np.exp(-(X @ np.array([0.8, 0.5]))))).astype(float)
-        frame = pd.DataFrame({"prompt_id": groups.astype(str), "label": y, "delta_mean_logprob": X[:, 0], "delta_correctness": X[:, 1], "comparison": np.arange(len(y))})
+        frame = pd.DataFrame(
+            {"prompt_id": groups.astype(str), "label": y, "delta_mean_logprob": X[:, 0], "delta_correctness": X[:, 1], "comparison": np.arange(len(y))}
+        )
         design = PairDesign(frame=frame, correctness="correctness")
         estimate = TypicalityBias("mean_logprob", ["correctness"]).fit(design).estimate_.to_dict()
         if not estimate["fitted"]:

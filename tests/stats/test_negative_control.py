@@ -70,7 +70,11 @@ def test_an_empty_prompt_scores_the_response_after_bos_alone(tmp_path):
 
     folder = build_tiny_model(tmp_path / "tiny")
     backend = load_backend(str(folder), device="cpu", progress=False)
-    data = pairwise(["The capital of France is", "What is the capital of Italy?"], [" Paris.", " The capital of Italy is Rome."], [" Rome.", " I think that is a good question."])
+    data = pairwise(
+        ["The capital of France is", "What is the capital of Italy?"],
+        [" Paris.", " The capital of Italy is Rome."],
+        [" Rome.", " I think that is a good question."],
+    )
     without = unconditional_scores(data, backend, progress=False, cache_dir=str(tmp_path / "cache"))
     with_prompt = score(data, backend, progress=False, cache_dir=str(tmp_path / "cache"))
     model = AutoModelForCausalLM.from_pretrained(folder).eval()

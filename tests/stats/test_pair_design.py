@@ -110,7 +110,10 @@ def test_scorer_skips_are_counted_by_reason():
     data = hand_data()
     scores = scores_table(data, {**MEANS, "A4": -1.0})
     scores["skipped"] = None
-    scores.loc[scores["response_id"] == data.responses.loc[data.responses["response"] == "A4", "response_id"].iloc[0], ["skipped", "n_tokens", "mean_logprob", "sum_logprob"]] = ["empty response", 0, np.nan, np.nan]
+    scores.loc[
+        scores["response_id"] == data.responses.loc[data.responses["response"] == "A4", "response_id"].iloc[0],
+        ["skipped", "n_tokens", "mean_logprob", "sum_logprob"],
+    ] = ["empty response", 0, np.nan, np.nan]
     accounting = pair_accounting(build_pairs(data, scores))
     assert accounting["unusable_scores"] == {"skipped by the scorer: empty response": 1}
 

@@ -67,7 +67,9 @@ def raw_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def load(rows: pd.DataFrame):
-    return from_ratings("helpsteer-fixture", rows[HELPSTEER_COLUMNS].copy(), "helpfulness", HELPSTEER_COLUMNS[2:], Accounting(rows_read=len(rows)), correctness="correctness")
+    return from_ratings(
+        "helpsteer-fixture", rows[HELPSTEER_COLUMNS].copy(), "helpfulness", HELPSTEER_COLUMNS[2:], Accounting(rows_read=len(rows)), correctness="correctness"
+    )
 
 
 def script_pairs(rows: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:

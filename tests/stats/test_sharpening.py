@@ -34,7 +34,16 @@ def test_a_hand_worked_gamma():
     estimates = [
         {"id": "all|mean_logprob|none", "slice": "all", "typicality": "mean_logprob", "controls": [], "fitted": True, "alpha": 0.24},
         {"id": "all|sum_logprob|none", "slice": "all", "typicality": "sum_logprob", "controls": [], "fitted": True, "alpha": -0.001},
-        {"id": "all|sum_logprob|length", "slice": "all", "typicality": "sum_logprob", "controls": ["length"], "fitted": True, "alpha": 0.004, "ci_low": 0.001, "ci_high": 0.007},
+        {
+            "id": "all|sum_logprob|length",
+            "slice": "all",
+            "typicality": "sum_logprob",
+            "controls": ["length"],
+            "fitted": True,
+            "alpha": 0.004,
+            "ci_low": 0.001,
+            "ci_high": 0.007,
+        },
     ]
     record = sharpening(estimates, {"estimate": "all|mean_logprob|none"}, betas=[0.1, 0.01])
     assert record["estimate"] == "all|sum_logprob|length"
@@ -48,8 +57,10 @@ def test_no_sequence_scale_fit_means_no_gamma_and_says_why(rated):
     results = analyze(data, scores, AnalysisOptions(typicalities=("mean_logprob",)))
     assert results["sharpening"]["available"] is False and results["sharpening"]["gammas"] == []
     assert "was not run" in results["sharpening"]["reason"]
-    unfitted = [{"id": "all|mean_logprob|none", "slice": "all", "typicality": "mean_logprob", "controls": [], "fitted": True, "alpha": 0.2},
-                {"id": "all|sum_logprob|length", "slice": "all", "typicality": "sum_logprob", "controls": ["length"], "fitted": False, "reason": "too few pairs"}]
+    unfitted = [
+        {"id": "all|mean_logprob|none", "slice": "all", "typicality": "mean_logprob", "controls": [], "fitted": True, "alpha": 0.2},
+        {"id": "all|sum_logprob|length", "slice": "all", "typicality": "sum_logprob", "controls": ["length"], "fitted": False, "reason": "too few pairs"},
+    ]
     assert "too few pairs" in sharpening(unfitted, {"estimate": "all|mean_logprob|none"})["reason"]
     assert sequence_scale_estimate(unfitted, {"estimate": None}) is None
 

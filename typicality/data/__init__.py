@@ -1,9 +1,9 @@
 """Stage 1: any preference dataset -> `PreferenceData`."""
 
 from typicality.data.loading import load, load_request
-from typicality.domain import Accounting, PreferenceData, prompt_id_for, response_id_for
 from typicality.data.registry import all_loaders, get_loader, register
 from typicality.data.request import LoadRequest, parse_columns
+from typicality.domain import Accounting, PreferenceData, prompt_id_for, response_id_for
 
 __all__ = [
     "Accounting",

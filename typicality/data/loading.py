@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from typicality.domain import PreferenceData
 from typicality.data.registry import get_loader
 from typicality.data.request import LoadRequest
+from typicality.domain import PreferenceData
 from typicality.errors import TypicalityError
 
 

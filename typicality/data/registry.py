@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from typicality.errors import TypicalityError
 
 if TYPE_CHECKING:
-    from typicality.domain import PreferenceData
     from typicality.data.request import LoadRequest
+    from typicality.domain import PreferenceData
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,6 @@ import numpy as np
 import seaborn as sns
 from markupsafe import Markup
 
-from typicality.report.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent
-from typicality.report.figures import DPI, _new_figure, _style
-from typicality.report.render import _environment
 from typicality.comparison_folder import (
     COMPARISON_FIGURES_FOLDER,
     COMPARISON_HTML_FILE,
@@ -27,6 +24,9 @@ from typicality.comparison_folder import (
     load_comparison,
     load_typicality,
 )
+from typicality.report.figures import DPI, _new_figure, _style
+from typicality.report.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent
+from typicality.report.render import _environment
 
 
 @dataclass
@@ -81,12 +81,17 @@ def _model_sentences(models: dict) -> list[str]:
         first, second = row["models"]
         sentences.append(
             f"Typicality ({models['typicality']}) under {first} and {second}: Pearson r = {row['response_pearson']:.4f}, "
-            f"Spearman ρ = {row['response_spearman']:.4f} over {row['n_responses']:,} responses (mean |difference| {fmt_coef(row['mean_abs_difference'])}, max {fmt_coef(row['max_abs_difference'])}); "
+            f"Spearman ρ = {row['response_spearman']:.4f} over {row['n_responses']:,} responses (mean "
+            f"|difference| {fmt_coef(row['mean_abs_difference'])}, max {fmt_coef(row['max_abs_difference'])}); "
             f"the pairs' Δℓ: Pearson r = {row['delta_pearson']:.4f}, same sign in {fmt_percent(row['delta_same_sign'])} of pairs."
         )
     joint = models["joint_fit"]
-    alphas = "; ".join(f"{row['model']}: {fmt_coef(row['alpha'])} (SE {fmt_coef(row['se'])}, 95% CI {fmt_interval(row['ci_low'], row['ci_high'])})" for row in joint["alphas"])
-    sentences.append(f"Alpha per model, from one joint fit on the same {models['n_pairs']:,} pairs ({models['n_prompts']:,} prompts) with prompt-clustered SEs: {alphas}.")
+    alphas = "; ".join(
+        f"{row['model']}: {fmt_coef(row['alpha'])} (SE {fmt_coef(row['se'])}, 95% CI {fmt_interval(row['ci_low'], row['ci_high'])})" for row in joint["alphas"]
+    )
+    sentences.append(
+        f"Alpha per model, from one joint fit on the same {models['n_pairs']:,} pairs ({models['n_prompts']:,} prompts) with prompt-clustered SEs: {alphas}."
+    )
     for row in joint["differences"]:
         first, second = row["models"]
         sentences.append(
@@ -99,7 +104,8 @@ def _model_sentences(models: dict) -> list[str]:
         first, second = test["models"]
         sentences.append(
             f"Agreement rate (preferred response is the more typical) on {agreement['n_pairs']:,} pairs: {rates}; "
-            f"McNemar's test ({test['method']}) p = {fmt_p(test['p_value'])}: {test['only_first_agrees']} pairs agree only under {first}, {test['only_second_agrees']} only under {second}."
+            f"McNemar's test ({test['method']}) p = {fmt_p(test['p_value'])}: {test['only_first_agrees']} "
+            f"pairs agree only under {first}, {test['only_second_agrees']} only under {second}."
         )
     return sentences
 
@@ -107,19 +113,23 @@ def _model_sentences(models: dict) -> list[str]:
 def _dataset_sentences(datasets: dict) -> list[str]:
     sentences = [
         f"{row['label']}: alpha = {fmt_coef(row['alpha'])} per nat (SD of Δℓ {fmt(row['sd_delta'])}), i.e. {fmt(row['effect_per_sd'])} log-odds per SD "
-        f"(95% CI {fmt_interval(row['ci_low'], row['ci_high'])}; odds ratio {fmt(row['odds_ratio_per_sd'])}); p = {fmt_p(row['p_value'])}, Holm-adjusted {fmt_p(row['p_holm'])}."
+        f"(95% CI {fmt_interval(row['ci_low'], row['ci_high'])}; odds ratio "
+        f"{fmt(row['odds_ratio_per_sd'])}); p = {fmt_p(row['p_value'])}, Holm-adjusted {fmt_p(row['p_holm'])}."
         for row in datasets["datasets"]
     ]
     pooled = datasets["pooled"]
     random = pooled["random"]
     sentences.append(
-        f"Pooled by random effects: {fmt(random['effect'])} log-odds per SD (95% CI {fmt_interval(random['ci_low'], random['ci_high'])}; odds ratio {fmt(random['odds_ratio'])}); "
-        f"tau² = {fmt_coef(pooled['tau2'])}, I² = {fmt_percent(pooled['i2'])}, Cochran's Q = {fmt(pooled['q'], 2)} on {pooled['q_df']} df (p = {fmt_p(pooled['q_p_value'])})."
+        f"Pooled by random effects: {fmt(random['effect'])} log-odds per SD (95% CI "
+        f"{fmt_interval(random['ci_low'], random['ci_high'])}; odds ratio {fmt(random['odds_ratio'])}); "
+        f"tau² = {fmt_coef(pooled['tau2'])}, I² = {fmt_percent(pooled['i2'])}, Cochran's Q "
+        f"= {fmt(pooled['q'], 2)} on {pooled['q_df']} df (p = {fmt_p(pooled['q_p_value'])})."
     )
     for row in datasets["differences"]:
         first, second = row["datasets"]
         sentences.append(
-            f"{second} − {first}: {fmt(row['difference'])} log-odds per SD (95% CI {fmt_interval(row['ci_low'], row['ci_high'])}; p = {fmt_p(row['p_value'])}, Holm {fmt_p(row['p_holm'])})."
+            f"{second} − {first}: {fmt(row['difference'])} log-odds per SD (95% CI "
+            f"{fmt_interval(row['ci_low'], row['ci_high'])}; p = {fmt_p(row['p_value'])}, Holm {fmt_p(row['p_holm'])})."
         )
     return sentences
 
@@ -130,7 +140,8 @@ def comparison_context(content: dict) -> dict:
     audits = [
         {
             "label": item["label"],
-            "dataset": item["dataset"].get("title") or " / ".join(str(part) for part in (item["dataset"].get("name"), item["dataset"].get("subset"), item["dataset"].get("split")) if part),
+            "dataset": item["dataset"].get("title")
+            or " / ".join(str(part) for part in (item["dataset"].get("name"), item["dataset"].get("subset"), item["dataset"].get("split")) if part),
             "model": item["model"].get("fingerprint") or item["model"].get("name") or "unknown",
             "estimate": item["estimate"]["id"],
             "alpha": fmt_coef(item["estimate"]["alpha"]),
@@ -163,21 +174,55 @@ def _model_tables(models: dict) -> dict:
     return {
         "spec": f"slice {models['spec']['slice']}, {models['spec']['typicality']}, controls: {', '.join(models['spec']['controls']) or 'none'}",
         "correlations": [
-            {"models": " vs ".join(row["models"]), "responses": fmt_count(row["n_responses"]), "pearson": fmt(row["response_pearson"], 4), "spearman": fmt(row["response_spearman"], 4),
-             "mad": fmt_coef(row["mean_abs_difference"]), "max_ad": fmt_coef(row["max_abs_difference"]), "delta_pearson": fmt(row["delta_pearson"], 4), "delta_spearman": fmt(row["delta_spearman"], 4), "same_sign": fmt_percent(row["delta_same_sign"])}
+            {
+                "models": " vs ".join(row["models"]),
+                "responses": fmt_count(row["n_responses"]),
+                "pearson": fmt(row["response_pearson"], 4),
+                "spearman": fmt(row["response_spearman"], 4),
+                "mad": fmt_coef(row["mean_abs_difference"]),
+                "max_ad": fmt_coef(row["max_abs_difference"]),
+                "delta_pearson": fmt(row["delta_pearson"], 4),
+                "delta_spearman": fmt(row["delta_spearman"], 4),
+                "same_sign": fmt_percent(row["delta_same_sign"]),
+            }
             for row in models["correlations"]
         ],
-        "alphas": [{"model": row["model"], "alpha": fmt_coef(row["alpha"]), "se": fmt_coef(row["se"]), "ci": fmt_interval(row["ci_low"], row["ci_high"]), "p": fmt_p(row["p_value"])} for row in joint["alphas"]],
+        "alphas": [
+            {
+                "model": row["model"],
+                "alpha": fmt_coef(row["alpha"]),
+                "se": fmt_coef(row["se"]),
+                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
+                "p": fmt_p(row["p_value"]),
+            }
+            for row in joint["alphas"]
+        ],
         "differences": [
-            {"models": f"{row['models'][1]} − {row['models'][0]}", "difference": fmt_coef(row["difference"]), "se": fmt_coef(row["se"]), "ci": fmt_interval(row["ci_low"], row["ci_high"]),
-             "z": fmt(row["z"], 2), "p": fmt_p(row["p_value"]), "se_independent": fmt_coef(row["se_if_independent"])}
+            {
+                "models": f"{row['models'][1]} − {row['models'][0]}",
+                "difference": fmt_coef(row["difference"]),
+                "se": fmt_coef(row["se"]),
+                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
+                "z": fmt(row["z"], 2),
+                "p": fmt_p(row["p_value"]),
+                "se_independent": fmt_coef(row["se_if_independent"]),
+            }
             for row in joint["differences"]
         ],
-        "equality": None if "equality" not in joint else f"All alphas equal: χ² = {fmt(joint['equality']['chi2'], 2)} on {joint['equality']['df']} df, p = {fmt_p(joint['equality']['p_value'])}.",
+        "equality": None
+        if "equality" not in joint
+        else f"All alphas equal: χ² = {fmt(joint['equality']['chi2'], 2)} on {joint['equality']['df']} df, p = {fmt_p(joint['equality']['p_value'])}.",
         "rates": [{"model": row["model"], "agree": fmt_count(row["n_agree"]), "rate": fmt_percent(row["rate"])} for row in models["agreement"]["rates"]],
         "mcnemar": [
-            {"models": " vs ".join(test["models"]), "both": fmt_count(test["table"][0][0]), "first": fmt_count(test["only_first_agrees"]), "second": fmt_count(test["only_second_agrees"]),
-             "neither": fmt_count(test["table"][1][1]), "method": test["method"], "p": fmt_p(test["p_value"])}
+            {
+                "models": " vs ".join(test["models"]),
+                "both": fmt_count(test["table"][0][0]),
+                "first": fmt_count(test["only_first_agrees"]),
+                "second": fmt_count(test["only_second_agrees"]),
+                "neither": fmt_count(test["table"][1][1]),
+                "method": test["method"],
+                "p": fmt_p(test["p_value"]),
+            }
             for test in models["agreement"]["mcnemar"]
         ],
         "n_pairs": fmt_count(models["agreement"]["n_pairs"]),
@@ -188,18 +233,45 @@ def _dataset_tables(datasets: dict) -> dict:
     pooled = datasets["pooled"]
     return {
         "rows": [
-            {"label": row["label"], "alpha": fmt_coef(row["alpha"]), "se": fmt_coef(row["se"]), "sd": fmt(row["sd_delta"]), "effect": fmt(row["effect_per_sd"]), "se_effect": fmt(row["se_per_sd"]),
-             "ci": fmt_interval(row["ci_low"], row["ci_high"]), "odds": fmt(row["odds_ratio_per_sd"]), "p": fmt_p(row["p_value"]), "holm": fmt_p(row["p_holm"]),
-             "pairs": fmt_count(row["n_pairs"]), "prompts": fmt_count(row["n_clusters"]), "weight": fmt_percent(pooled["weights"].get(row["label"]))}
+            {
+                "label": row["label"],
+                "alpha": fmt_coef(row["alpha"]),
+                "se": fmt_coef(row["se"]),
+                "sd": fmt(row["sd_delta"]),
+                "effect": fmt(row["effect_per_sd"]),
+                "se_effect": fmt(row["se_per_sd"]),
+                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
+                "odds": fmt(row["odds_ratio_per_sd"]),
+                "p": fmt_p(row["p_value"]),
+                "holm": fmt_p(row["p_holm"]),
+                "pairs": fmt_count(row["n_pairs"]),
+                "prompts": fmt_count(row["n_clusters"]),
+                "weight": fmt_percent(pooled["weights"].get(row["label"])),
+            }
             for row in datasets["datasets"]
         ],
         "pooled": [
-            {"name": name, "effect": fmt(entry["effect"]), "se": fmt(entry["se"]), "ci": fmt_interval(entry["ci_low"], entry["ci_high"]), "odds": fmt(entry["odds_ratio"]), "p": fmt_p(entry["p_value"])}
+            {
+                "name": name,
+                "effect": fmt(entry["effect"]),
+                "se": fmt(entry["se"]),
+                "ci": fmt_interval(entry["ci_low"], entry["ci_high"]),
+                "odds": fmt(entry["odds_ratio"]),
+                "p": fmt_p(entry["p_value"]),
+            }
             for name, entry in (("random effects (DerSimonian-Laird)", pooled["random"]), ("fixed effect", pooled["fixed"]))
         ],
-        "heterogeneity": f"tau² = {fmt_coef(pooled['tau2'])} (tau = {fmt_coef(pooled['tau'])}), I² = {fmt_percent(pooled['i2'])}, Cochran's Q = {fmt(pooled['q'], 2)} on {pooled['q_df']} df, p = {fmt_p(pooled['q_p_value'])}.",
+        "heterogeneity": f"tau² = {fmt_coef(pooled['tau2'])} (tau = {fmt_coef(pooled['tau'])}), I² = {fmt_percent(pooled['i2'])}, "
+                         f"Cochran's Q = {fmt(pooled['q'], 2)} on {pooled['q_df']} df, p = {fmt_p(pooled['q_p_value'])}.",
         "differences": [
-            {"datasets": f"{row['datasets'][1]} − {row['datasets'][0]}", "difference": fmt(row["difference"]), "se": fmt(row["se"]), "ci": fmt_interval(row["ci_low"], row["ci_high"]), "p": fmt_p(row["p_value"]), "holm": fmt_p(row["p_holm"])}
+            {
+                "datasets": f"{row['datasets'][1]} − {row['datasets'][0]}",
+                "difference": fmt(row["difference"]),
+                "se": fmt(row["se"]),
+                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
+                "p": fmt_p(row["p_value"]),
+                "holm": fmt_p(row["p_holm"]),
+            }
             for row in datasets["differences"]
         ],
     }
@@ -260,7 +332,11 @@ def _alpha_figure(models: dict, target: Path) -> dict:
         axes.set_xlabel(f"alpha ({models['typicality']}), 95% CI from the joint fit")
     path = target / "alpha_by_model.png"
     figure.savefig(path, dpi=DPI, format="png")
-    return {"path": path, "title": "Alpha per reference model", "caption": "Alpha and its 95% CI per model from one stacked fit with prompt-clustered SEs (same pairs)."}
+    return {
+        "path": path,
+        "title": "Alpha per reference model",
+        "caption": "Alpha and its 95% CI per model from one stacked fit with prompt-clustered SEs (same pairs).",
+    }
 
 
 def _forest_figure(datasets: dict, target: Path) -> dict:

@@ -27,9 +27,9 @@ from typicality.report.formatting import (  # noqa: F401  (re-exported: the repo
     fmt_value,
 )
 from typicality.report.interpretation import alpha_subject, ci_words, validity_section
+from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
 from typicality.report.sharpening import sharpening_section
-from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 from typicality.stats.records import headline_id
 
 SMALL_DATA_PAIRS = 1000  # below this, say plainly that intervals are wide (the paper's fits use 6,874+)
@@ -94,7 +94,9 @@ def dataset_info(audit: AuditFolder) -> dict[str, str]:
         value = value if value not in (None, "") else recorded.get(key)
         info[key] = fmt_value(value) if value not in (None, "") else ""
     info["name"] = info["name"] or "an unnamed dataset"
-    info["label"] = fmt_value(recorded.get("title")) if recorded.get("title") else ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
+    info["label"] = (
+        fmt_value(recorded.get("title")) if recorded.get("title") else ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
+    )
     return info
 
 
@@ -195,7 +197,11 @@ def estimate_rows(results: dict) -> list[dict[str, str]]:
                 "win_prob_change": fmt_signed(estimate.get("win_prob_change")),
                 "n_pairs": fmt_count(estimate.get("n_pairs")),
                 "n_clusters": fmt_count(estimate.get("n_clusters")),
-                "p_holm": fmt_p(estimate.get("p_holm")) if estimate.get("p_holm") is not None else "pre-specified" if estimate.get("id") == headline_id(results) else "",
+                "p_holm": fmt_p(estimate.get("p_holm"))
+                if estimate.get("p_holm") is not None
+                else "pre-specified"
+                if estimate.get("id") == headline_id(results)
+                else "",
                 "note": "; ".join(notes),
             }
         )
@@ -218,7 +224,10 @@ def ordinal_rows(results: dict) -> list[tuple[str, str]]:
         rows += [
             ("typicality coefficient", f"{fmt_coef(ordinal.get('coef'))} (SE {fmt_coef(ordinal.get('se'))}, Wald p {fmt_p_clause(ordinal.get('p_value'))})"),
             *_ordinal_within_prompt_rows(ordinal),
-            ("likelihood-ratio test", f"LR = {fmt(ordinal.get('lr_statistic'), 2)} on {fmt_count(ordinal.get('lr_df'))} df, p {fmt_p_clause(ordinal.get('lr_p_value'))}"),
+            (
+                "likelihood-ratio test",
+                f"LR = {fmt(ordinal.get('lr_statistic'), 2)} on {fmt_count(ordinal.get('lr_df'))} df, p {fmt_p_clause(ordinal.get('lr_p_value'))}",
+            ),
             ("responses, rating levels", f"{fmt_count(ordinal.get('n_responses'))}, {fmt_count(ordinal.get('n_levels'))}"),
         ]
     rows += [("warning", str(warning)) for warning in ordinal.get("warnings") or []]

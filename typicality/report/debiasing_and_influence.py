@@ -28,7 +28,8 @@ def debiasing_section(audit: AuditFolder) -> dict | None:
     if isinstance(record, dict) and record.get("available"):
         controls = ", ".join(record.get("controls") or []) or "none"
         sentences.append(
-            f"The export (typicality export AUDIT --out DIR) removes alpha = {fmt_coef(record['alpha'])} ({record['reason']}) from every pair as a Bradley–Terry "
+            "The export (typicality export AUDIT --out DIR) removes alpha = "
+            f"{fmt_coef(record['alpha'])} ({record['reason']}) from every pair as a Bradley–Terry "
             f"margin for reward-model training, with reweighing weights and the fitted win probability with and without the typicality term "
             f"(controls refitted with alpha fixed: {controls})."
         )
@@ -57,12 +58,16 @@ def debiasing_section(audit: AuditFolder) -> dict | None:
         share = count / scored if scored else None
         sentence = (
             f"{fmt_count(count)} of {fmt_count(scored)} scored responses ({fmt_percent(share)}) have a mean token probability of at least "
-            f"{memorized['threshold_probability']:g} under the reference model (likely memorized text); {fmt_count(memorized['n_pairs_with_memorized'])} pairs hold one."
+            f"{memorized['threshold_probability']:g} under the reference model (likely "
+            f"memorized text); {fmt_count(memorized['n_pairs_with_memorized'])} pairs hold one."
         )
         wanted = memorized.get("estimate")
         fit = next((e for e in results.get("estimates") or [] if wanted is not None and e.get("id") == wanted), None)
         if fit is not None and fit.get("fitted"):
-            sentence += f" Without those pairs the headline fit gives alpha = {fmt_coef(fit['alpha'])} (SE {fmt_coef(fit['se'])}; slice {fit['slice']} in the estimates table)."
+            sentence += (
+                f" Without those pairs the headline fit gives alpha = {fmt_coef(fit['alpha'])} "
+                f"(SE {fmt_coef(fit['se'])}; slice {fit['slice']} in the estimates table)."
+            )
         elif fit is not None:
             sentence += f" The headline fit without them could not run: {fit.get('reason') or 'results.json records no reason'}."
         sentences.append(sentence)
@@ -76,7 +81,12 @@ def influence_section(audit: AuditFolder) -> dict | None:
     if not isinstance(record, dict):
         return None
     if not record.get("available"):
-        return {"title": INFLUENCE_TITLE, "sentences": [f"No influence was computed: {record.get('reason') or 'influence.json records no reason'}"], "robustness": [], "prompts": []}
+        return {
+            "title": INFLUENCE_TITLE,
+            "sentences": [f"No influence was computed: {record.get('reason') or 'influence.json records no reason'}"],
+            "robustness": [],
+            "prompts": [],
+        }
     loo = record.get("leave_one_prompt_out") or {}
     method = "refitting exactly" if record.get("prompt_method") == "exact" else "a one-step approximation (more prompts than the exact limit)"
     sentences = [
@@ -87,16 +97,25 @@ def influence_section(audit: AuditFolder) -> dict | None:
     top = record.get("without_top_prompts") or {}
     if top.get("fitted"):
         sentences.append(
-            f"Without the top {fmt_count(top['n_prompts_removed'])} prompts ({100 * top['share']:g}%, {fmt_count(top['n_pairs_removed'])} pairs), those whose removal "
-            f"moves alpha most towards zero, alpha = {fmt_coef(top['alpha'])} (SE {fmt_coef(top['se'])}; 95% CI {fmt_interval(top['ci_low'], top['ci_high'])}), "
+            f"Without the top {fmt_count(top['n_prompts_removed'])} prompts ({100 * top['share']:g}%, "
+            f"{fmt_count(top['n_pairs_removed'])} pairs), those whose removal "
+            f"moves alpha most towards zero, alpha = {fmt_coef(top['alpha'])} (SE "
+            f"{fmt_coef(top['se'])}; 95% CI {fmt_interval(top['ci_low'], top['ci_high'])}), "
             f"a change of {fmt_signed(top['change'], 3)}" + ("; its sign changes." if top.get("sign_changed") else ".")
         )
     elif top:
-        sentences.append(f"The fit without the top {fmt_count(top.get('n_prompts_removed'))} prompts could not run: {top.get('reason') or 'results.json records no reason'}.")
+        sentences.append(
+            f"The fit without the top {fmt_count(top.get('n_prompts_removed'))} prompts could not run: {top.get('reason') or 'results.json records no reason'}."
+        )
     cv3 = record.get("cv3") or {}
     robustness = [
         {"what": "sandwich (CV1, the headline)", "se": fmt_coef(record.get("cv1_se")), "ci": "as in the estimates table", "p_value": ""},
-        {"what": f"cluster jackknife (CV3, t with {cv3.get('df')} df)", "se": fmt_coef(cv3.get("se")), "ci": fmt_interval(cv3.get("ci_low"), cv3.get("ci_high")), "p_value": fmt_p(cv3.get("p_value"))},
+        {
+            "what": f"cluster jackknife (CV3, t with {cv3.get('df')} df)",
+            "se": fmt_coef(cv3.get("se")),
+            "ci": fmt_interval(cv3.get("ci_low"), cv3.get("ci_high")),
+            "p_value": fmt_p(cv3.get("p_value")),
+        },
     ]
     return {"title": INFLUENCE_TITLE, "sentences": sentences, "robustness": robustness, "prompts": top_prompts(audit, clip_end, fmt)}
 

@@ -20,11 +20,11 @@ from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
 from typicality.audit_folder import AuditFolder
+from typicality.report.debiasing_and_influence import influence_figures
 from typicality.report.formatting import fit_label
+from typicality.report.published import PUBLISHED_ALPHAS
 from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
 from typicality.stats.pair_design import select_slice
-from typicality.report.published import PUBLISHED_ALPHAS
-from typicality.report.debiasing_and_influence import influence_figures
 
 DPI = 150
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval

@@ -11,6 +11,7 @@ from typicality.report.formatting import fmt, fmt_coef, fmt_p_clause
 from typicality.report.reading import estimate_by_id, is_fitted, number
 from typicality.stats.records import FEW_PROMPTS
 
+
 def interpretation_of(results: dict) -> dict:
     record = results.get("interpretation")
     return record if isinstance(record, dict) else {}
@@ -30,7 +31,10 @@ def alpha_subject(results: dict) -> str:
     if record.get("kind") == "bias":
         return f"The typicality-bias estimate alpha, controlled for {record.get('quality_control')},"
     if record.get("kind") == "association":
-        return "The association between typicality and preference, alpha (an association, not a bias estimate: no quality rating is controlled, so better responses may be both preferred and more typical),"
+        return (
+            "The association between typicality and preference, alpha (an association, not a bias estimate: "
+            "no quality rating is controlled, so better responses may be both preferred and more typical),"
+        )
     return "The typicality coefficient alpha"
 
 
@@ -106,7 +110,10 @@ def _fit_text(estimate: dict | None, short: bool = False) -> str:
         return f"not available ({estimate.get('reason') or 'not fitted'})"
     if short:  # a table cell: the CI's wording is in the headline
         return f"{fmt_coef(estimate.get('alpha'))} ({fmt_coef(estimate.get('ci_low'))} to {fmt_coef(estimate.get('ci_high'))})"
-    return f"{fmt_coef(estimate.get('alpha'))} ({ci_words(estimate)} {fmt_coef(estimate.get('ci_low'))} to {fmt_coef(estimate.get('ci_high'))}, p {fmt_p_clause(estimate.get('p_value'))})"
+    return (
+        f"{fmt_coef(estimate.get('alpha'))} ({ci_words(estimate)} {fmt_coef(estimate.get('ci_low'))} "
+        f"to {fmt_coef(estimate.get('ci_high'))}, p {fmt_p_clause(estimate.get('p_value'))})"
+    )
 
 
 def _ratio_text(ratio) -> str:

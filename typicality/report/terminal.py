@@ -30,6 +30,9 @@ def print_results(results) -> None:
         )
     ordinal = results.get("ordinal")
     if ordinal and ordinal["fitted"]:
-        console.print(f"ordinal logit of {ordinal['outcome']}: {ordinal['typicality']} {ordinal['coef']:.3g} (SE {ordinal['se']:.3g}); LR = {ordinal['lr_statistic']:.2f}, p = {ordinal['lr_p_value']:.2g}")
+        console.print(
+            f"ordinal logit of {ordinal['outcome']}: {ordinal['typicality']} {ordinal['coef']:.3g} (SE "
+            f"{ordinal['se']:.3g}); LR = {ordinal['lr_statistic']:.2f}, p = {ordinal['lr_p_value']:.2g}"
+        )
     for message in results["warnings"]:
         console.print(f"warning: {message}", markup=False, highlight=False)

@@ -107,7 +107,9 @@ class CheckReport:
         )
 
 
-def check_backend(backend: ScoringBackend, *, quick: bool = False, against: ScoringBackend | None = None, against_tolerance: float = AGAINST_TOLERANCE) -> CheckReport:
+def check_backend(
+    backend: ScoringBackend, *, quick: bool = False, against: ScoringBackend | None = None, against_tolerance: float = AGAINST_TOLERANCE
+) -> CheckReport:
     """Run the conformance checks on a loaded backend (and, with `against`, compare it with a second one)."""
     identity = backend.identity
     if getattr(backend, "max_length", None) is not None and "max_length" in backend.light_settings:
@@ -202,7 +204,9 @@ def _check_bos(report: CheckReport, traces: list[TokenTrace]) -> None:
 
 def _check_boundary(report: CheckReport, traces: list[TokenTrace]) -> None:
     if all(trace.facts.get("offsets") == "unavailable" for trace in traces):
-        report.add("boundary", True, "not checked: the tokenizer gives no character offsets (a slow tokenizer); the boundary rule of boundary.py applies as usual")
+        report.add(
+            "boundary", True, "not checked: the tokenizer gives no character offsets (a slow tokenizer); the boundary rule of boundary.py applies as usual"
+        )
         return
     problems = []
     for index, trace in enumerate(traces):
@@ -210,9 +214,16 @@ def _check_boundary(report: CheckReport, traces: list[TokenTrace]) -> None:
         if problem:
             problems.append(f"{join_name(index)}: {problem}")
     merged = sum(trace.boundary_merged for trace in traces)
-    report.add("boundary", not problems, "; ".join(problems) if problems else (
-        f"exact on {len(traces)} joins (context stops at the join, every response token scored; {merged} token(s) spanning the join scored with the response and flagged)"
-    ))
+    report.add(
+        "boundary",
+        not problems,
+        "; ".join(problems)
+        if problems
+        else (
+            f"exact on {len(traces)} joins (context stops at the join, every response token "
+            f"scored; {merged} token(s) spanning the join scored with the response and flagged)"
+        ),
+    )
 
 
 def _boundary_problem(trace: TokenTrace) -> str | None:
@@ -281,7 +292,9 @@ def _variants(backend: ScoringBackend, n_texts: int, quick: bool) -> dict[str, S
         if not quick:
             variants["one text per batch"] = backend.configured(batch_tokens=1)
     if "share_contexts" in settings and not quick:
-        variants["each response in a row of its own"] = backend.configured(batch_tokens=10**9, share_contexts=False) if "batch_tokens" in settings else backend.configured(share_contexts=False)
+        variants["each response in a row of its own"] = (
+            backend.configured(batch_tokens=10**9, share_contexts=False) if "batch_tokens" in settings else backend.configured(share_contexts=False)
+        )
     if "concurrency" in settings:
         variants["all requests at once"] = backend.configured(concurrency=n_texts)
         variants["the same requests again (a warm prefix cache)"] = variants["all requests at once"]
@@ -290,7 +303,9 @@ def _variants(backend: ScoringBackend, n_texts: int, quick: bool) -> dict[str, S
     return variants or {"as configured": backend}
 
 
-def _check_invariance(report: CheckReport, backend: ScoringBackend, requests: list[ScoreRequest], traces: list[TokenTrace], tolerance: float, quick: bool) -> None:
+def _check_invariance(
+    report: CheckReport, backend: ScoringBackend, requests: list[ScoreRequest], traces: list[TokenTrace], tolerance: float, quick: bool
+) -> None:
     reference = {request.key: _trace_sum(trace) for request, trace in zip(requests, traces)}
     fingerprint = backend.identity.fingerprint()
     worst, where, problems = 0.0, "", []

@@ -133,7 +133,18 @@ def _table(responses: pd.DataFrame, keys: list[str], known: dict[str, CachedScor
         else:
             mean = found.sum_logprob / found.n_tokens
             rows.append(
-                (prompt_id, response_id, found.n_tokens, found.sum_logprob, mean, found.truncated, found.prompt_truncated, found.boundary_merged, None, fingerprint)
+                (
+                    prompt_id,
+                    response_id,
+                    found.n_tokens,
+                    found.sum_logprob,
+                    mean,
+                    found.truncated,
+                    found.prompt_truncated,
+                    found.boundary_merged,
+                    None,
+                    fingerprint,
+                )
             )
     table = pd.DataFrame(rows, columns=SCORE_COLUMNS)
     table["n_tokens"] = table["n_tokens"].astype("int64")

@@ -38,9 +38,9 @@ from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, TokenizerBackend
 from typicality.scoring.batching import similar_lengths
 from typicality.scoring.checkpoints import EMBEDDED_NAME, embedded_checkpoint, embedded_revision, gguf_checkpoint
 from typicality.scoring.fingerprint import ModelIdentity, files_digest
-from typicality.scoring.preparation import prepare_requests
 from typicality.scoring.memory import freed_memory_kept
 from typicality.scoring.packing import PADDING, PackedRow, pack_rows, padded_tensors, tree_mask
+from typicality.scoring.preparation import prepare_requests
 from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, TokenScores, TokenTrace
 
 BOS_POLICIES = ("auto", "always", "never")

@@ -21,6 +21,7 @@ import pandas as pd
 from typicality.audit_folder import PAIRS_FILE, remove_influence, save_pairs, save_results
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
+from typicality.software import software_versions
 from typicality.stats.agreement import Agreement, agreement_rate
 from typicality.stats.debias import debiasing_summary
 from typicality.stats.memorization import add_memorization
@@ -37,7 +38,6 @@ from typicality.stats.pair_design import (
     pair_accounting,
     slice_count,
 )
-from typicality.software import software_versions
 from typicality.stats.records import estimate_record, headline_record
 from typicality.stats.scores_table import CheckedScores, check_scores
 from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
@@ -210,7 +210,9 @@ def analyze(
     add_memorization(content, design, scores.usable)  # `memorized` and the not-memorized robustness fit
     content["debiasing"] = debiasing_summary(design, content)  # what the export removes, and the flips
     content["sharpening"] = sharpening(content["estimates"], content["headline"], options.betas)  # gamma = 1 + alpha / beta
-    add_validity(content, design, data, scores, seed=options.seed, change_draws=options.change_draws, unconditional=unconditional)  # what alpha means and how far to trust it
+    add_validity(
+        content, design, data, scores, seed=options.seed, change_draws=options.change_draws, unconditional=unconditional
+    )  # what alpha means and how far to trust it
     bad: list[str] = []
     content = json_ready(content, "", bad)
     if bad:  # the fits never hand out a NaN; this guard makes sure none reaches a report unannounced
@@ -236,7 +238,9 @@ def fit_estimates(design: PairDesign, options: AnalysisOptions, warnings: list[s
     ]
     failed = [estimate for estimate in estimates if not estimate.fitted]
     if failed:
-        warnings.append(f"{len(failed)} of {len(estimates)} fits could not run (each is listed with its reason); the other {len(estimates) - len(failed)} were fitted.")
+        warnings.append(
+            f"{len(failed)} of {len(estimates)} fits could not run (each is listed with its reason); the other {len(estimates) - len(failed)} were fitted."
+        )
         warnings.extend(f"Not fitted: {estimate.id}: {estimate.reason}." for estimate in failed)
     return estimates
 
@@ -356,7 +360,9 @@ def data_warnings(accounting: dict) -> list[str]:
         reasons = "; ".join(f"{reason}: {count}" for reason, count in accounting.get("unusable_scores", {}).items())
         messages.append(f"{unusable} of {responses} responses have no usable score ({reasons}).")
     if lost:
-        messages.append(f"{lost} of {accounting['comparisons']} pairs are left out because a response has no usable score; the fits use the other {accounting['pairs']}.")
+        messages.append(
+            f"{lost} of {accounting['comparisons']} pairs are left out because a response has no usable score; the fits use the other {accounting['pairs']}."
+        )
     return messages
 
 

@@ -98,7 +98,9 @@ def choose_alpha(results: dict, *, alpha: str | float | None = None, estimate: s
         record = headline_record(results)
         if record is None or not record.get("fitted"):
             why = record.get("reason") if record else "results.json names no headline fit"
-            raise TypicalityError(f"This audit has no usable fit to take alpha from ({why}); nothing was written. Re-run the audit with more data, or pass --alpha VALUE.")
+            raise TypicalityError(
+                f"This audit has no usable fit to take alpha from ({why}); nothing was written. Re-run the audit with more data, or pass --alpha VALUE."
+            )
         reason = "the audit's headline fit"
         if not is_quality_controlled(record, correctness):
             adjusted = adjusted_fit(results, record["typicality"], correctness)
@@ -106,7 +108,8 @@ def choose_alpha(results: dict, *, alpha: str | float | None = None, estimate: s
                 raise TypicalityError(
                     f"The headline fit {record['id']} does not control for {correctness}, and the adjusted fit (all pairs, {record['typicality']}, "
                     f"controlling for {correctness} alone) is not available; "
-                    "removing an uncontrolled alpha would also remove the part of quality that typicality carries. Pass --estimate ID of a quality-controlled fit."
+                    "removing an uncontrolled alpha would also remove the part of quality "
+                    "that typicality carries. Pass --estimate ID of a quality-controlled fit."
                 )
             record = adjusted
             reason = f"the adjusted fit (all pairs, controlling for {correctness}), because the headline fit {record['id']} does not control for quality"

@@ -96,7 +96,9 @@ def prompt_deletions(X: np.ndarray, y: np.ndarray, groups: np.ndarray, params: n
     k = X.shape[1]
     # Per-prompt score s_g and Hessian part H_g, summed with bincount (no Python loop over pairs).
     score = np.stack([np.bincount(groups, weights=X[:, j] * (y - mu), minlength=n_groups) for j in range(k)], axis=1)
-    outer = np.stack([np.bincount(groups, weights=w * X[:, a] * X[:, c], minlength=n_groups) for a in range(k) for c in range(k)], axis=1).reshape(n_groups, k, k)
+    outer = np.stack([np.bincount(groups, weights=w * X[:, a] * X[:, c], minlength=n_groups) for a in range(k) for c in range(k)], axis=1).reshape(
+        n_groups, k, k
+    )
     remaining = hessian[None, :, :] - outer
     one_step = params[None, :] - np.linalg.solve(remaining, score[:, :, None])[:, :, 0]
     converged = np.ones(n_groups, dtype=bool)

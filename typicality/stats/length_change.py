@@ -41,7 +41,14 @@ def alpha_change_interval(design: PairDesign, estimate: dict, n_draws: int = DEF
             differences.append(with_length.params[0] - without.params[0])
         else:
             failed += 1
-    result = {"n_draws": int(n_draws), "n_failed": int(failed), "se": None, "ci_low": None, "ci_high": None, "method": "prompt-cluster bootstrap, percentile 95% interval"}
+    result = {
+        "n_draws": int(n_draws),
+        "n_failed": int(failed),
+        "se": None,
+        "ci_low": None,
+        "ci_high": None,
+        "method": "prompt-cluster bootstrap, percentile 95% interval",
+    }
     if len(differences) >= 2:
         low, high = np.percentile(differences, [2.5, 97.5])
         result.update(se=float(np.std(differences, ddof=1)), ci_low=float(low), ci_high=float(high))

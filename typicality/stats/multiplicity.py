@@ -23,5 +23,6 @@ def holm_adjust(estimates: list[dict], headline_id: str | None) -> dict:
         "method": "holm",
         "pre_specified": headline_id,
         "family": [e["id"] for e in family],
-        "note": "The headline fit is pre-specified and keeps its own p-value; every other fitted estimate carries a Holm-adjusted p-value (p_holm) across this family.",
+        "note": "The headline fit is pre-specified and keeps its own p-value; every other "
+                "fitted estimate carries a Holm-adjusted p-value (p_holm) across this family.",
     }

@@ -55,7 +55,9 @@ def negative_control(design: PairDesign, unconditional, content: dict) -> tuple[
     if headline is None or headline["typicality"] != "mean_logprob":
         summary["reason"] = "the headline fit does not use mean typicality"
         return [], summary
-    specific = fit_on_typicality(design, delta_specific, headline, PROMPT_SPECIFIC, "negative control: Δ[l(y|x) - l(y)], typicality given the prompt beyond generic fluency")
+    specific = fit_on_typicality(
+        design, delta_specific, headline, PROMPT_SPECIFIC, "negative control: Δ[l(y|x) - l(y)], typicality given the prompt beyond generic fluency"
+    )
     generic = fit_on_typicality(design, delta_unconditional, headline, UNCONDITIONAL, "negative control: Δl(y), the response's fluency without its prompt")
     finite = np.isfinite(delta_unconditional)
     correlation = float(np.corrcoef(frame["delta_mean_logprob"].to_numpy(float)[finite], delta_unconditional[finite])[0, 1]) if finite.sum() > 2 else None

@@ -196,7 +196,9 @@ def _fit(endog: pd.Series, exog: pd.DataFrame, groups: np.ndarray | None = None)
         result = model.fit(method="bfgs", disp=False, maxiter=1000, gtol=1e-8)
         result.model_cov = np.asarray(result.cov_params(), dtype=float)
         if groups is not None:
-            clustered = model.fit(method="bfgs", disp=False, maxiter=1000, gtol=1e-8, start_params=result.params, cov_type="cluster", cov_kwds={"groups": groups})
+            clustered = model.fit(
+                method="bfgs", disp=False, maxiter=1000, gtol=1e-8, start_params=result.params, cov_type="cluster", cov_kwds={"groups": groups}
+            )
             clustered.model_cov = result.model_cov
             return clustered
         return result

@@ -215,7 +215,9 @@ def audit_design(audit: AuditFolder) -> dict:
     if estimate is None or not estimate.get("fitted"):
         raise TypicalityError(f"{folder}: its headline estimate was not fitted, so there is no alpha to plan for; give --alpha and the design instead.")
     if audit.pairs is None:
-        raise TypicalityError(f"{folder} has no readable pairs.parquet ({audit.missing.get('pairs.parquet', 'absent')}): re-run `typicality fit {folder}` to write it.")
+        raise TypicalityError(
+            f"{folder} has no readable pairs.parquet ({audit.missing.get('pairs.parquet', 'absent')}): re-run `typicality fit {folder}` to write it."
+        )
     decided = audit.pairs.with_frame(audit.pairs.frame[audit.pairs.frame["label"] != 0.5])
     model = PairwiseLogit(decided, PairwiseSpec.of(estimate))
     n_pairs, n_prompts = model.n_pairs, model.n_clusters
@@ -258,7 +260,11 @@ def plan_from_audit(audit: AuditFolder, *, target_power: float = 0.8, significan
     )
     result.notes.append(
         f"Pairs are those of the fit {design['estimate']} (ties dropped); this audit judged {design['comparisons_per_pair']:.2f} comparisons per such pair"
-        + (f", so {result.pairs_for_target:,} pairs means about {math.ceil(result.pairs_for_target * design['comparisons_per_pair']):,} comparisons to judge." if result.pairs_for_target else ".")
+        + (
+            f", so {result.pairs_for_target:,} pairs means about {math.ceil(result.pairs_for_target * design['comparisons_per_pair']):,} comparisons to judge."
+            if result.pairs_for_target
+            else "."
+        )
     )
     # A second answer from the audit's own standard error, scaled by 1/sqrt(n): no distributional assumption.
     if result.alpha != 0:

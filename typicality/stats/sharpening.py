@@ -66,7 +66,11 @@ def sharpening(estimates: list[dict], headline: dict, betas=DEFAULT_BETAS) -> di
         "scale": "sequence log-likelihood (sum of token log-probabilities), length controlled",
     }
     if source is None or not source.get("fitted"):
-        why = "the summed-typicality, length-controlled fit on the headline's slice was not run" if source is None else f"that fit could not run ({source.get('reason')})"
+        why = (
+            "the summed-typicality, length-controlled fit on the headline's slice was not run"
+            if source is None
+            else f"that fit could not run ({source.get('reason')})"
+        )
         return {**base, "available": False, "estimate": source["id"] if source else None, "reason": why, "gammas": []}
     alpha, low, high = source["alpha"], source["ci_low"], source["ci_high"]
     return {

@@ -113,7 +113,9 @@ def simulate(
     base = (np.arange(prompts) * responses_per_prompt)[:, None]
     rows_a, rows_b = (base + first).ravel(), (base + second).ravel()
     label = np.where(helpfulness[rows_a] > helpfulness[rows_b], 1.0, np.where(helpfulness[rows_a] < helpfulness[rows_b], 0.0, 0.5))
-    comparisons = pd.DataFrame({"prompt_id": prompt_ids[prompt_index[rows_a]], "response_a": response_ids[rows_a], "response_b": response_ids[rows_b], "label": label})
+    comparisons = pd.DataFrame(
+        {"prompt_id": prompt_ids[prompt_index[rows_a]], "response_a": response_ids[rows_a], "response_b": response_ids[rows_b], "label": label}
+    )
     data = PreferenceData(
         name="simulated",
         responses=responses,

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from typicality.domain import PairDesign
 from typicality.stats.pair_design import ALL_PAIRS, EQUAL_CORRECTNESS
 from typicality.stats.pairwise_logit import MIN_TIES, TIE_THRESHOLD, PairwiseRaoKupper, PairwiseSpec

@@ -92,7 +92,9 @@ class Estimate:
                 lines.append(f"  control {name}: {coefficient['coef']:.4f} (SE {coefficient['se']:.4f})")
             if self.bootstrap and self.bootstrap.get("se") is not None:
                 b = self.bootstrap
-                lines.append(f"  cluster bootstrap ({b['n_draws']} draws, {b['n_failed']} failed): SE {b['se']:.4f}; 95% CI {b['ci_low']:.4f} to {b['ci_high']:.4f}")
+                lines.append(
+                    f"  cluster bootstrap ({b['n_draws']} draws, {b['n_failed']} failed): SE {b['se']:.4f}; 95% CI {b['ci_low']:.4f} to {b['ci_high']:.4f}"
+                )
         lines.append(f"  pairs = {self.n_pairs}, clusters = {self.n_clusters}")
         lines.extend(f"  warning: {message}" for message in self.warnings)
         return "\n".join(lines)
@@ -183,7 +185,9 @@ def fit_estimate(design: PairDesign, spec: PairwiseSpec, *, bootstrap: int = 0, 
     if estimate.fitted and bootstrap:
         estimate.bootstrap = cluster_bootstrap(results, int(bootstrap), seed=seed)
         if estimate.bootstrap["n_failed"]:
-            estimate.warnings.append(f"{estimate.bootstrap['n_failed']} of {bootstrap} bootstrap draws could not be fitted (separated or not converged) and are left out.")
+            estimate.warnings.append(
+                f"{estimate.bootstrap['n_failed']} of {bootstrap} bootstrap draws could not be fitted (separated or not converged) and are left out."
+            )
     return estimate, results
 
 
@@ -240,5 +244,6 @@ def alpha_ratio(params: np.ndarray, cov: np.ndarray, quality_index: int, df: int
         "ci_low": float(ci[0, 0]),
         "ci_high": float(ci[0, 1]),
         "beta_quality": beta,
-        "meaning": f"alpha / beta_{quality}: the points of {quality} one nat of mean log-likelihood is worth to annotators (scale-free: unchanged when ties are dropped)",
+        "meaning": f"alpha / beta_{quality}: the points of {quality} one nat of mean log-likelihood "
+                   "is worth to annotators (scale-free: unchanged when ties are dropped)",
     }

@@ -22,7 +22,7 @@ from typicality.stats.negative_control import negative_control
 from typicality.stats.pair_design import EQUAL_CORRECTNESS, build_pairs
 from typicality.stats.records import FEW_PROMPTS, estimate_record, headline_id, headline_record, is_quality_controlled
 from typicality.stats.sensitivity import sensitivity
-from typicality.stats.ties import MIN_TIES, ties_summary, tie_aware_estimates
+from typicality.stats.ties import MIN_TIES, tie_aware_estimates, ties_summary
 
 BIAS, ASSOCIATION = "bias", "association"
 

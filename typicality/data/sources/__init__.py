@@ -2,8 +2,8 @@
 
 from typicality.data.sources import (  # noqa: F401
     chatbot_arena,
-    hh_rlhf,
     helpsteer,
+    hh_rlhf,
     pairs,
     ratings,
     shp,

@@ -19,11 +19,11 @@ are identical are kept. Single-turn battles (most of the data) are unaffected.
 from __future__ import annotations
 
 from typicality.data.build import from_pairs
-from typicality.domain import Accounting, PreferenceData
 from typicality.data.reading import read_rows
 from typicality.data.registry import register
-from typicality.data.request import LoadRequest
 from typicality.data.render import split_conversation_pair
+from typicality.data.request import LoadRequest
+from typicality.domain import Accounting, PreferenceData
 
 HUB_ID = "lmsys/chatbot_arena_conversations"
 WINNER_LABELS = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 
 from typicality.data.build import from_ratings
-from typicality.domain import Accounting, PreferenceData
 from typicality.data.reading import read_rows
 from typicality.data.registry import register
-from typicality.data.request import LoadRequest
 from typicality.data.render import render_prompt
+from typicality.data.request import LoadRequest
+from typicality.domain import Accounting, PreferenceData
 
 RATINGS = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
 TURN_TAG = re.compile(r"<extra_id_1>(User|Assistant)[ \t]*\n?")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typicality.data.build import from_pairs
-from typicality.domain import Accounting, PreferenceData
 from typicality.data.reading import read_rows
 from typicality.data.registry import register
 from typicality.data.render import ASSISTANT_CUE
 from typicality.data.request import LoadRequest
+from typicality.domain import Accounting, PreferenceData
 
 SUBSETS = ("helpful-base", "harmless-base", "helpful-online", "helpful-rejection-sampled")
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import datasets
 
 from typicality.data.build import from_pairs, parse_labels
-from typicality.domain import Accounting, PreferenceData
 from typicality.data.reading import read_rows
 from typicality.data.registry import register
-from typicality.data.request import LoadRequest
 from typicality.data.render import MALFORMED, is_conversation, render_prompt, split_conversation_pair
+from typicality.data.request import LoadRequest
+from typicality.domain import Accounting, PreferenceData
 from typicality.errors import TypicalityError
 
 LAYOUTS = (("chosen", "rejected"), ("response_a", "response_b", "label"))

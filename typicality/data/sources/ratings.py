@@ -15,11 +15,11 @@ import datasets
 import pandas as pd
 
 from typicality.data.build import from_ratings
-from typicality.domain import Accounting, PreferenceData
 from typicality.data.reading import read_rows
 from typicality.data.registry import register
-from typicality.data.request import LoadRequest
 from typicality.data.render import is_conversation, render_prompt
+from typicality.data.request import LoadRequest
+from typicality.domain import Accounting, PreferenceData
 from typicality.errors import TypicalityError
 
 NUMERIC_DTYPES = ("int", "uint", "float", "double", "decimal")

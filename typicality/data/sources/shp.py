@@ -11,10 +11,10 @@ the 18 subreddit folders (data_dir); by default all of them.
 from __future__ import annotations
 
 from typicality.data.build import from_pairs, parse_labels
-from typicality.domain import Accounting, PreferenceData
 from typicality.data.reading import read_rows
 from typicality.data.registry import register
 from typicality.data.request import LoadRequest
+from typicality.domain import Accounting, PreferenceData
 
 HUB_ID = "stanfordnlp/SHP"
 DOMAINS = (

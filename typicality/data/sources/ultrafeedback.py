@@ -21,10 +21,10 @@ from __future__ import annotations
 import pandas as pd
 
 from typicality.data.build import from_ratings
-from typicality.domain import Accounting, PreferenceData
 from typicality.data.reading import read_rows
 from typicality.data.registry import register
 from typicality.data.request import LoadRequest
+from typicality.domain import Accounting, PreferenceData
 
 HUB_ID = "openbmb/UltraFeedback"
 ASPECTS = ("instruction_following", "honesty", "truthfulness", "helpfulness")

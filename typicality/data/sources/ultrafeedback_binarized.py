@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 
 from typicality.data.build import from_pairs
-from typicality.domain import Accounting, PreferenceData
 from typicality.data.reading import read_rows
 from typicality.data.registry import register
-from typicality.data.request import LoadRequest
 from typicality.data.render import split_conversation_pair
+from typicality.data.request import LoadRequest
+from typicality.domain import Accounting, PreferenceData
 
 HUB_ID = "HuggingFaceH4/ultrafeedback_binarized"
 DEFAULT_SPLIT = "test_prefs"

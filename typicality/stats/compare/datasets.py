@@ -35,7 +35,10 @@ def compare_datasets(audits: list[ComparedAudit]) -> tuple[dict, list[str]]:
     estimates = [item.estimate for item in audits]
     unfitted = [label for label, estimate in zip(labels, estimates) if not estimate.get("fitted")]
     if unfitted:
-        raise TypicalityError(f"The compared estimate was not fitted in {', '.join(unfitted)}, so it has no alpha to pool: compare audits whose fits ran (see their results.json).")
+        raise TypicalityError(
+            f"The compared estimate was not fitted in {', '.join(unfitted)}, so it has "
+            "no alpha to pool: compare audits whose fits ran (see their results.json)."
+        )
     effect = np.array([e["alpha"] * e["sd_delta"] for e in estimates])
     se = np.array([e["se"] * e["sd_delta"] for e in estimates])
     p_values = np.array([e["p_value"] for e in estimates])
@@ -62,7 +65,11 @@ def compare_datasets(audits: list[ComparedAudit]) -> tuple[dict, list[str]]:
     pooled = pool(effect, se**2, labels)
     specs = {(e["slice"], e["typicality"], tuple(e["controls"])) for e in estimates}
     if len(specs) > 1:
-        notes.append("The compared fits differ between audits (" + "; ".join(f"{label}: {e['id']}" for label, e in zip(labels, estimates)) + "); the pooled effect mixes them.")
+        notes.append(
+            "The compared fits differ between audits ("
+            + "; ".join(f"{label}: {e['id']}" for label, e in zip(labels, estimates))
+            + "); the pooled effect mixes them."
+        )
     if len({item.fingerprint for item in audits}) > 1:
         notes.append("The audits use different reference models, so a difference between datasets is confounded with the model.")
     if len(audits) < FEW_DATASETS:

@@ -40,7 +40,21 @@ class ComparedAudit:
 
     def describe(self) -> dict:
         dataset, model = self.results.get("dataset") or {}, self.results.get("model") or {}
-        keys = ("id", "slice", "typicality", "controls", "alpha", "se", "ci_low", "ci_high", "p_value", "sd_delta", "odds_ratio_per_sd", "n_pairs", "n_clusters")
+        keys = (
+            "id",
+            "slice",
+            "typicality",
+            "controls",
+            "alpha",
+            "se",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "sd_delta",
+            "odds_ratio_per_sd",
+            "n_pairs",
+            "n_clusters",
+        )
         return {
             "label": self.label,
             "folder": str(self.audit.folder),
@@ -56,7 +70,10 @@ def read_audits(folders, *, labels=None, effect: str = "headline") -> list[Compa
     if effect not in EFFECTS:
         raise TypicalityError(f"--effect must be one of {', '.join(EFFECTS)}, got '{effect}'.")
     if len(folders) < 2:
-        raise TypicalityError(f"compare needs at least two audit folders, got {len(folders)}: give the audits to compare, e.g. `typicality compare audit-a audit-b --out comparison`.")
+        raise TypicalityError(
+            f"compare needs at least two audit folders, got {len(folders)}: give the "
+            "audits to compare, e.g. `typicality compare audit-a audit-b --out comparison`."
+        )
     if len(set(path.resolve() for path in folders)) < len(folders):
         raise TypicalityError("The same audit folder is given twice: compare different audits.")
     if labels is not None and len(labels) != len(folders):
@@ -67,12 +84,20 @@ def read_audits(folders, *, labels=None, effect: str = "headline") -> list[Compa
             raise TypicalityError(f"{folder} is not a folder: give the folders that `typicality audit DATASET --out DIR` wrote.")
         audit = read_audit(folder, with_data=False)  # no results.json or another format: one clear message there
         if not is_finished_audit(folder):
-            raise TypicalityError(f"{folder} is an unfinished audit (it still holds its in-progress marker): re-run the same `typicality audit` command to finish it.")
+            raise TypicalityError(
+                f"{folder} is an unfinished audit (it still holds its in-progress marker): re-run the same `typicality audit` command to finish it."
+            )
         if audit.pairs is None:
-            raise TypicalityError(f"{folder} has no readable pairs.parquet ({audit.missing.get('pairs.parquet', 'absent')}), so it is not a finished audit: re-run `typicality fit {folder}`.")
+            raise TypicalityError(
+                f"{folder} has no readable pairs.parquet ({audit.missing.get('pairs.parquet', 'absent')}), "
+                f"so it is not a finished audit: re-run `typicality fit {folder}`."
+            )
         audits.append(ComparedAudit(_label(labels, index, folders), audit, _compared_estimate(audit, folder, effect)))
     if len({item.label for item in audits}) < len(audits):
-        raise TypicalityError(f"Two audits share the label {', '.join(sorted({a.label for a in audits if [b.label for b in audits].count(a.label) > 1}))}: give distinct --labels.")
+        raise TypicalityError(
+            "Two audits share the label "
+            f"{', '.join(sorted({a.label for a in audits if [b.label for b in audits].count(a.label) > 1}))}: give distinct --labels."
+        )
     return audits
 
 
@@ -86,7 +111,9 @@ def _label(labels, index: int, folders: list[Path]) -> str:
 def _compared_estimate(audit: AuditFolder, folder: Path, effect: str) -> dict:
     estimate = headline_record(audit.results, "estimate" if effect == "headline" else "length_controlled")
     if estimate is None:
-        raise TypicalityError(f"{folder}: results.json names no {effect} estimate, so there is nothing to compare; re-run `typicality fit {folder}` with the default fits.")
+        raise TypicalityError(
+            f"{folder}: results.json names no {effect} estimate, so there is nothing to compare; re-run `typicality fit {folder}` with the default fits."
+        )
     return estimate
 
 

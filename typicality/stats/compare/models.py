@@ -52,7 +52,13 @@ def response_typicality(audits: list[ComparedAudit], labels: list[str], typicali
     for item, label in zip(audits, labels):
         frame = item.audit.pairs.frame
         sides = [
-            pd.DataFrame({"response_id": frame[f"response_{side}"].astype(str), "prompt_id": frame["prompt_id"].astype(str), label: frame[f"{typicality}_{side}"].astype(float)})
+            pd.DataFrame(
+                {
+                    "response_id": frame[f"response_{side}"].astype(str),
+                    "prompt_id": frame["prompt_id"].astype(str),
+                    label: frame[f"{typicality}_{side}"].astype(float),
+                }
+            )
             for side in ("a", "b")
         ]
         values = pd.concat(sides).drop_duplicates("response_id")
