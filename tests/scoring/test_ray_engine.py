@@ -9,6 +9,7 @@ cluster for the module. The option checks need no Ray.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -54,8 +56,6 @@ def test_ray_options_are_checked_before_anything_starts(settings, message, tmp_p
 
 
 def test_without_ray_installed_the_error_names_the_fix(tmp_path, monkeypatch):
-    import importlib.util
-
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
     with pytest.raises(TypicalityError, match=r"--engine ray needs Ray .*: pip install 'typicality\[ray\]'"):
@@ -72,7 +72,7 @@ def test_the_cli_flags_reach_the_options(tmp_path):
 
     args = build_parser().parse_args(["score", "hh-rlhf", "--out", "x.parquet", "--cache-dir", str(tmp_path), "--engine", "ray",
                                       "--ray-address", "auto", "--workers", "3", "--gpus-per-worker", "0.5", "--ray-batch-size", "16"])
-    if "ray" not in sys.modules and __import__("importlib.util").util.find_spec("ray") is None:
+    if importlib.util.find_spec("ray") is None:
         pytest.skip("Ray is not installed (pip install 'typicality[ray]'; make test installs it)")
     options = scoring_options(args)
     assert (options.engine, options.ray_address, options.workers, options.gpus_per_worker, options.ray_batch_size) == ("ray", "auto", 3, 0.5, 16)
@@ -112,7 +112,7 @@ def hh_sample():
 
 
 def cache_rows(folder: Path) -> dict[str, tuple]:
-    with sqlite3.connect(folder / "scores.sqlite") as connection:
+    with closing(sqlite3.connect(folder / "scores.sqlite")) as connection:
         rows = connection.execute("SELECT text_key, fingerprint, n_tokens, sum_logprob, truncated, prompt_truncated, boundary_merged FROM scores").fetchall()
     assert len({row[0] for row in rows}) == len(rows)
     return {row[0]: row[1:] for row in rows}
@@ -121,7 +121,7 @@ def cache_rows(folder: Path) -> dict[str, tuple]:
 def committed(database: Path) -> int:
     """Rows committed so far (0 before the driver has created the table)."""
     try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
             return connection.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
     except sqlite3.OperationalError:
         return 0

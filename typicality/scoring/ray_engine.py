@@ -49,8 +49,10 @@ from typicality.scoring.requests import ScoreRequest, ScoringRun, TokenTrace, Sk
 
 # Responses per Ray task: each task's rows come back, and are committed, together. Small enough
 # that a lost task costs little and the progress moves; large enough that a GPU's token-budget
-# batches (the backend's own, inside the task) stay full.
+# batches (the backend's own, inside the task) stay full. A small run gets smaller tasks, so that
+# every worker has several to do (one task per worker leaves the fast ones idle at the end).
 DEFAULT_RAY_BATCH_SIZE = 64
+TASKS_PER_WORKER = 4
 WORKER_DIED = "Ray worker died twice scoring it"
 ROW_COLUMNS = ("key", "n_tokens", "sum_logprob", "truncated", "prompt_truncated", "boundary_merged", "skipped", "fingerprint", "worker", "tokens", "seconds")
 
@@ -156,12 +158,11 @@ class RayEngine(ScoringBackend):
 
     name = "ray"
 
-    def __init__(self, options: ScoringOptions, progress: bool = True):
+    def __init__(self, options: ScoringOptions):
         self.options = options
-        self.progress = progress
-        self.batch_size = options.ray_batch_size or DEFAULT_RAY_BATCH_SIZE
+        self.batch_size = options.ray_batch_size or DEFAULT_RAY_BATCH_SIZE  # settled per run in score_into
         self._ray = _import_ray()
-        self.address = _connect(self._ray, options.ray_address)
+        _connect(self._ray, options.ray_address)
         self.gpus_per_worker = _gpus_per_worker(self._ray, options.gpus_per_worker)
         self.workers = _workers(self._ray, options.workers, self.gpus_per_worker)
         self._backend = options.backend_name
@@ -185,7 +186,7 @@ class RayEngine(ScoringBackend):
 
     def describe(self) -> dict:
         return {**self._facts, "engine": "ray", "ray_workers": self.workers, "ray_gpus_per_worker": self.gpus_per_worker,
-                "ray_batch_size": self.batch_size, "ray_address": self.address, "ray_version": self._ray.__version__}
+                "ray_batch_size": self.batch_size, "ray_version": self._ray.__version__}
 
     def trace(self, requests: list[ScoreRequest]) -> list[TokenTrace | Skipped]:
         raise TypicalityError("`typicality check` runs a model in-process: drop --engine ray.")
@@ -197,6 +198,7 @@ class RayEngine(ScoringBackend):
         run = ScoringRun(facts={"ray_sent": len(requests), "ray_sent_again": 0, "ray_worker_processes": 0, "ray_worker_compute_s": 0.0})
         if not requests:  # everything cached: no Dataset, no worker started
             return run
+        self.batch_size = self.options.ray_batch_size or default_batch_size(len(requests), self.workers)
         received: Counter = Counter()
         workers: set[str] = set()
         bar = tqdm(total=len(requests), unit="resp", desc=f"scoring on {self.workers} Ray worker(s)", disable=not progress, dynamic_ncols=True)
@@ -208,7 +210,9 @@ class RayEngine(ScoringBackend):
                 if lost and self.batch_size > 1:  # tasks Ray gave up on: their responses once more, one per task
                     run.facts["ray_sent_again"] = len(lost)
                     self._stream(lost, 1, cache, fingerprint, run, received, workers, bar, started)
-        except (self._ray.exceptions.RayError, RuntimeError) as error:
+        except TypicalityError:
+            raise
+        except Exception as error:  # Ray's own failures (a cluster gone, actors that never start): what arrived is kept
             raise TypicalityError(
                 f"The Ray run stopped: {one_line(error)}. The {run.computed} scores received are in the cache; re-run to resume."
             ) from error
@@ -217,7 +221,7 @@ class RayEngine(ScoringBackend):
         for request in requests:
             if request.key not in received:
                 run.skipped[request.key] = WORKER_DIED
-        run.seconds = time.perf_counter() - started
+        run.seconds = time.perf_counter() - started  # the cluster's wall time, workers' model loads included: tokens_per_s is the run's
         run.facts["ray_worker_processes"] = len(workers)
         run.facts["ray_duplicate_rows"] = sum(count - 1 for count in received.values())
         run.facts["ray_worker_compute_s"] = round(run.facts["ray_worker_compute_s"], 3)
@@ -225,7 +229,7 @@ class RayEngine(ScoringBackend):
 
     def _stream(self, requests, batch_size, cache, fingerprint, run, received, workers, bar, started) -> None:
         for block in self._dataset(requests, batch_size).iter_batches(batch_size=None, batch_format="pandas", prefetch_batches=0):
-            rows = block[~block["key"].isin(received)]  # a row Ray delivered twice is written once
+            rows = block[[key not in received for key in block["key"]]]  # a row Ray delivered twice is written once
             received.update(block["key"])
             if rows.empty:
                 continue
@@ -277,6 +281,11 @@ class RayEngine(ScoringBackend):
             )
 
 
+def default_batch_size(responses: int, workers: int) -> int:
+    """Responses per task when not given: DEFAULT_RAY_BATCH_SIZE, or fewer so that each worker gets TASKS_PER_WORKER tasks."""
+    return max(1, min(DEFAULT_RAY_BATCH_SIZE, math.ceil(responses / (TASKS_PER_WORKER * workers))))
+
+
 def _import_ray():
     try:
         import ray
@@ -286,7 +295,7 @@ def _import_ray():
     return ray
 
 
-def _connect(ray, address: str | None) -> str:
+def _connect(ray, address: str | None) -> None:
     """Join the cluster at `address` (or $RAY_ADDRESS), else start a local one; an already connected session is reused."""
     if not ray.is_initialized():
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report over the network
@@ -301,7 +310,6 @@ def _connect(ray, address: str | None) -> str:
                 f"Cannot join the Ray cluster at {where} ({one_line(error)}). Start it (`ray start --head` on its head node), "
                 "pass its address with --ray-address (auto: the one started on this machine), or drop it for a local cluster."
             ) from None
-    return ray.get_runtime_context().gcs_address
 
 
 def _gpus_per_worker(ray, asked: float | None) -> float:

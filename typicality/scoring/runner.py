@@ -89,7 +89,7 @@ def _backend_and_options(model, settings: dict, progress: bool) -> tuple[Scoring
     if options.engine == "ray":
         from typicality.scoring.ray_engine import RayEngine
 
-        return RayEngine(options, progress=progress), options
+        return RayEngine(options), options
     return load_backend(options.model, options.backend_name, progress=progress, **options.backend_options()), options
 
 
