@@ -150,6 +150,9 @@ def main() -> None:
     print(f"ray_peak_pss_ratio={ray['peak_pss_mib'] / local['peak_pss_mib']:.2f}")
     print(f"ray_fixed_extra_s={fixed_ray - fixed_local:.1f}")
     print(f"ray_overhead_ms_per_response={1000 * overhead:.1f}")
+    if fixed_ray <= fixed_local:  # Ray's start cannot cost less than one model load: the load changed between the phases
+        print("break_even_responses_here=n/a (Ray's fixed cost came out below the single process's: the load changed between the runs; re-run on quiet cores)")
+        return
     if margin_ray < margin_local:
         print(f"break_even_responses_here={(fixed_ray - fixed_local) / (margin_local - margin_ray):.0f}")
     else:
