@@ -35,8 +35,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 # wheel built with other flags (pip keys its cache of built wheels by source, not by CMAKE_ARGS).
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
 
+# The `ray` extra too, so that the Ray engine's tests (tests/scoring/test_ray_engine.py) run rather than skip.
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-cache-dir --no-binary llama-cpp-python -e '.[test,server]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-cache-dir --no-binary llama-cpp-python -e '.[test,server,ray]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -3,6 +3,7 @@
     from typicality.scoring import ScoringOptions, score
     result = score(data)                 # embedded Gemma 3 270M, cached, resumable
     result = score(data, ScoringOptions(model="openai:http://gpu:8000/v1#llama-3.1-405b", concurrency=64))
+    result = score(data, ScoringOptions(model="meta-llama/Llama-3.1-8B", engine="ray", workers=8))  # Ray actor workers
     result.table                         # prompt_id, response_id, n_tokens, sum_logprob, mean_logprob, ...
     save_scores(result, "scores.parquet")
 

@@ -26,6 +26,10 @@ BOS_POLICIES = ("auto", "always", "never")
 # Options that only mean something for one kind of model (checked by `validate`).
 LOCAL_ONLY = ("device", "dtype", "bos", "chat_template", "max_length", "trust_remote_code", "device_map", "batch_tokens")
 ENDPOINT_ONLY = ("concurrency", "max_retries", "timeout")
+# Where the model runs: in this process, or in actor workers of a Ray cluster (ray_engine.py).
+ENGINES = ("local", "ray")
+RAY_ONLY = ("ray_address", "workers", "gpus_per_worker", "ray_batch_size")
+RAY_INSTALL = "pip install 'typicality[ray]'"
 
 
 @dataclass
@@ -36,7 +40,9 @@ class ScoringOptions:
     id, a checkpoint folder, a .gguf file, or `openai:URL#MODEL` (an OpenAI-compatible
     completions server). `backend`: a registered backend name (None: from the model string).
     `check`: run the quick conformance check (check.py) before scoring a model other than
-    the embedded one; its result goes into the score card.
+    the embedded one; its result goes into the score card. `engine`: "local" (this process)
+    or "ray" (one backend per actor worker of a Ray cluster, see ray_engine.py; the ray_*
+    options and `workers`, `gpus_per_worker` apply to it only).
     """
 
     model: str = EMBEDDED_NAME
@@ -59,6 +65,12 @@ class ScoringOptions:
     cache_dir: str | None = None
     shard: str | None = None
     check: bool = True
+    # where it runs (--engine ray: ray_engine.py)
+    engine: str = "local"
+    ray_address: str | None = None
+    workers: int | None = None
+    gpus_per_worker: float | None = None
+    ray_batch_size: int | None = None
 
     @classmethod
     def create(cls, **settings) -> "ScoringOptions":
@@ -113,6 +125,7 @@ class ScoringOptions:
         self._check_values()
         if not loaded:
             self._check_kind()
+        self._check_engine(loaded)
         check_cache_folder(self.cache_folder())
         return self
 
@@ -162,6 +175,37 @@ class ScoringOptions:
         if misplaced:
             flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
             raise TypicalityError(f"{flags} applies to {kind}; drop it or change --model (now {self.model}).")
+
+
+    def _check_engine(self, loaded: bool) -> None:
+        """--engine ray: its options only with it, an in-process kind of model, and Ray installed (found, not imported)."""
+        if self.engine not in ENGINES:
+            raise TypicalityError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}.")
+        _at_least("--workers", self.workers, 1)
+        _at_least("--ray-batch-size", self.ray_batch_size, 1)
+        if self.gpus_per_worker is not None and not (
+            isinstance(self.gpus_per_worker, (int, float)) and not isinstance(self.gpus_per_worker, bool) and self.gpus_per_worker >= 0
+        ):
+            raise TypicalityError(f"--gpus-per-worker must be a number of at least 0 (e.g. 1, or 0.5 for two workers per GPU), got {self.gpus_per_worker!r}.")
+        if self.engine != "ray":
+            given = [name for name in RAY_ONLY if getattr(self, name) is not None]
+            if given:
+                flags = ", ".join("--" + name.replace("_", "-") for name in given)
+                raise TypicalityError(f"{flags} applies to --engine ray only; add --engine ray or drop it.")
+            return
+        if loaded:
+            raise TypicalityError(
+                "engine='ray' loads the model in the Ray workers, not here: pass the model's name (or ScoringOptions), not a loaded backend."
+            )
+        if self.is_endpoint:
+            raise TypicalityError(
+                f"--engine ray runs the model in Ray workers; {self.model} is a server that batches requests itself. "
+                "Drop --engine ray and raise --concurrency instead."
+            )
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise TypicalityError(f"--engine ray needs Ray (with Ray Data), which is not installed here: {RAY_INSTALL}.")
 
 
 def _names_a_missing_path(model: str) -> bool:

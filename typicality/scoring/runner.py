@@ -3,7 +3,9 @@
 The steps, each its own function: settle the options (and check them before any model
 loads), load or reconfigure the backend, run the quick conformance check (check.py) for any
 model but the embedded one, hand the responses the cache lacks to the backend's `score_into`,
-then build the table and the card from the cache.
+then build the table and the card from the cache. With `engine="ray"` the "backend" is a
+`RayEngine` (ray_engine.py): the model loads in Ray workers, the check runs there, and its
+`score_into` commits the workers' rows into the same cache here.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typicality.software import software_versions
 __all__ = ["DEFAULT_BATCH_TOKENS", "score"]
 
 # Settings of a run, as opposed to settings of the model: they apply to an already loaded backend too.
-RUN_SETTINGS = ("cache_dir", "shard", "check")
+RUN_SETTINGS = ("cache_dir", "shard", "check", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size")
 SOFTWARE = ("typicality", "torch", "transformers", "requests")
 
 
@@ -83,6 +85,10 @@ def _backend_and_options(model, settings: dict, progress: bool) -> tuple[Scoring
         return _configured(model, settings)
     options = model.replace(**settings) if isinstance(model, ScoringOptions) else ScoringOptions.create(model=str(model), **settings)
     options.validate()
+    if options.engine == "ray":
+        from typicality.scoring.ray_engine import RayEngine
+
+        return RayEngine(options), options
     return load_backend(options.model, options.backend_name, progress=progress, **options.backend_options()), options
 
 
@@ -103,7 +109,8 @@ def _preflight(backend: ScoringBackend, options: ScoringOptions) -> dict | None:
         return None
     from typicality.scoring.check import check_backend
 
-    report = check_backend(backend, quick=True)
+    # --engine ray: the check ran where the model loaded, in a Ray worker (the driver loads none).
+    report = backend.check_report if options.engine == "ray" else check_backend(backend, quick=True)
     if not report.passed:
         raise TypicalityError(report.refusal(options.model))
     return report.to_dict()
