@@ -292,11 +292,37 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
         )
         parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
         parser.add_argument("--no-check", action="store_true", help="skip the quick conformance check run before scoring any model but the embedded one")
-        parser.add_argument("--engine", choices=("local", "ray"), help="local (default): the model runs in this process; ray: in actor workers of a Ray cluster, one model each, scores written into this machine's cache as they arrive (pip install 'typicality[ray]')")
-        parser.add_argument("--ray-address", metavar="ADDR", help="--engine ray: the cluster to join (HEAD:6379 from a node of it, or auto for one started on this machine with `ray start`; default $RAY_ADDRESS, else a new local cluster)")
-        parser.add_argument("--workers", type=int, metavar="N", help="--engine ray: scoring workers, each holding one copy of the model (default: one per --gpus-per-worker GPUs of the cluster; 1 without GPUs)")
-        parser.add_argument("--gpus-per-worker", type=float, metavar="G", help="--engine ray: GPUs per worker (default 1 on a cluster with GPUs, else 0; 0.5 puts two small models on one GPU; >1 with --device-map auto)")
-        parser.add_argument("--ray-batch-size", type=int, metavar="N", help="--engine ray: responses per Ray task, committed together when they come back (default 64, fewer in a small run so that each worker gets 4 tasks)")
+        parser.add_argument(
+            "--engine",
+            choices=("local", "ray"),
+            help="local (default): the model runs in this process; ray: in actor workers of a Ray cluster, one "
+                 "model each, scores written into this machine's cache as they arrive (pip install 'typicality[ray]')",
+        )
+        parser.add_argument(
+            "--ray-address",
+            metavar="ADDR",
+            help="--engine ray: the cluster to join (HEAD:6379 from a node of it, or auto for one started "
+                 "on this machine with `ray start`; default $RAY_ADDRESS, else a new local cluster)",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            metavar="N",
+            help="--engine ray: scoring workers, each holding one copy of the model (default: one per --gpus-per-worker GPUs of the cluster; 1 without GPUs)",
+        )
+        parser.add_argument(
+            "--gpus-per-worker",
+            type=float,
+            metavar="G",
+            help="--engine ray: GPUs per worker (default 1 on a cluster with GPUs, else 0; 0.5 puts two small models on one GPU; >1 with --device-map auto)",
+        )
+        parser.add_argument(
+            "--ray-batch-size",
+            type=int,
+            metavar="N",
+            help="--engine ray: responses per Ray task, committed together when they come "
+                 "back (default 64, fewer in a small run so that each worker gets 4 tasks)",
+        )
     parser.add_argument("--backend", help="a registered scoring backend (default: openai for openai:URL#MODEL, else transformers)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="weights' dtype (default: float32 on CPU, bfloat16 on CUDA)")

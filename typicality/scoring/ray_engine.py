@@ -38,14 +38,13 @@ import warnings
 from collections import Counter
 from contextlib import contextmanager
 
-
 from typicality.errors import TypicalityError, one_line
-from typicality.scoring.backends import BACKENDS, ScoringBackend, ScoreSink, load_backend, register_backend
+from typicality.scoring.backends import BACKENDS, ScoreSink, ScoringBackend, load_backend, register_backend
 from typicality.scoring.cache import CachedScore, MemorySink
 from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.fingerprint import ModelIdentity
 from typicality.scoring.options import RAY_INSTALL, ScoringOptions
-from typicality.scoring.requests import ScoreRequest, ScoringRun, TokenTrace, Skipped
+from typicality.scoring.requests import ScoreRequest, ScoringRun, Skipped, TokenTrace
 
 # Responses per Ray task: each task's rows come back, and are committed, together. Small enough
 # that a lost task costs little and the progress moves; large enough that a GPU's token-budget
