@@ -244,7 +244,8 @@ def _start_engine(settings: dict, model: str):
 
 
 def _cpu_defaults(settings: dict) -> dict:
-    """On vLLM's CPU build: a KV cache sized in bytes, and the engine core in this process (each unless set).
+    """On vLLM's CPU build: a KV cache sized in bytes, the engine core in this process, with this process's
+    torch threads (each unless set).
 
     The CPU build reserves `gpu_memory_utilization` of the machine's RAM (0.9 by default) and
     refuses to start when that much is not free; a fixed 2 GiB of KV cache (~58k tokens of Gemma
@@ -258,4 +259,10 @@ def _cpu_defaults(settings: dict) -> dict:
         defaults["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
     if settings.get("tensor_parallel_size", 1) == 1:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        if "OMP_NUM_THREADS" not in os.environ:
+            # vLLM drops torch to one thread "for serving" unless OMP_NUM_THREADS is set (its multiprocess
+            # mode keeps a core for its scheduler); scoring is long prefills, where intra-op threads pay.
+            import torch
+
+            os.environ["OMP_NUM_THREADS"] = str(torch.get_num_threads())
     return defaults
