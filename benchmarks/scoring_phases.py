@@ -4,10 +4,14 @@
     .venv/bin/python benchmarks/scoring_phases.py scorer-profile --pairs 40 --out profile.json
     .venv/bin/python benchmarks/scoring_phases.py naive   --pairs 40 --out naive.json
     .venv/bin/python benchmarks/scoring_phases.py lm-eval --pairs 40 --batch-size 1 --out lm_eval_1.json
+    .venv-vllm/bin/python benchmarks/scoring_phases.py vllm --pairs 40 --out vllm.json [--vllm-eager]
 
 Each writes a JSON file: wall and CPU seconds of the scoring alone (model loading and a short
 warm-up excluded), peak RSS of the whole process, and per response (in the workload's order)
 the scored token count and summed log-likelihood. `bench_scoring.py` runs them and compares.
+`vllm` is vLLM's CPU build offline (`vllm:gemma-3-270m`: the engine in this process, float32,
+prefix caching off, vLLM's default torch.compile unless --vllm-eager); it runs in the vLLM
+virtualenv (`make install-vllm`) and also records the engine's start time.
 """
 
 from __future__ import annotations
@@ -98,6 +102,32 @@ def run_scorer_profiled(data, batch_tokens: int) -> dict:
     return {"seconds": seconds, "op_seconds": clock.seconds, "matmul_flops": clock.matmul_flops}
 
 
+def run_vllm(data, eager: bool) -> dict:
+    """vLLM offline on the same pairs: the project's token ids, one `generate` per 32k positions, prompt log-probabilities."""
+    tick = time.perf_counter()
+    backend = load_backend("vllm:gemma-3-270m", enforce_eager=eager, progress=False)
+    start_seconds = time.perf_counter() - tick
+    with tempfile.TemporaryDirectory() as cache_dir:
+        score(data.limit(1, seed=0), backend, cache_dir=Path(cache_dir) / "warm-up", progress=False, check=False)
+        tick, cpu = time.perf_counter(), time.process_time()
+        result = score(data, backend, cache_dir=cache_dir, progress=False, check=False)
+        seconds, cpu_seconds = time.perf_counter() - tick, time.process_time() - cpu
+    describe = backend.describe()
+    backend.close()
+    table = result.table
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "start_seconds": start_seconds,
+        "n_tokens": table["n_tokens"].tolist(),
+        "sum_logprob": table["sum_logprob"].tolist(),
+        "eager": eager,
+        "vllm": describe["vllm"],
+        # The engine runs in this process on vLLM's CPU build (vllm_backend._cpu_defaults); children counted in case it did not.
+        "children_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
 def run_naive(data, pairs) -> dict:
     backend = load_backend("gemma-3-270m", device="cpu")
     naive_score(backend.model, backend.tokenizer, "Hello", " there")  # warm-up
@@ -144,12 +174,13 @@ def run_lm_eval(data, pairs, batch_size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("method", choices=["scorer", "scorer-profile", "naive", "lm-eval"])
+    parser.add_argument("method", choices=["scorer", "scorer-profile", "naive", "lm-eval", "vllm"])
     parser.add_argument("--pairs", type=int, default=40, help="HH-RLHF pairs to score (default 40)")
     parser.add_argument("--subset", default="helpful-base")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pair sample (default 0)")
     parser.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="the scorer's batch budget")
     parser.add_argument("--batch-size", type=int, default=1, help="lm-eval's batch size")
+    parser.add_argument("--vllm-eager", action="store_true", help="vllm: no torch.compile (faster start; scoring speed may differ)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     args = parser.parse_args()
 
@@ -161,6 +192,8 @@ def main() -> None:
         result = run_scorer_profiled(data, args.batch_tokens)
     elif args.method == "naive":
         result = run_naive(data, pairs)
+    elif args.method == "vllm":
+        result = run_vllm(data, args.vllm_eager)
     else:
         result = run_lm_eval(data, pairs, args.batch_size)
     result.update(method=args.method, pairs=args.pairs, responses=len(pairs), threads=torch.get_num_threads(), peak_rss_mib=peak_rss_mib())

@@ -1,7 +1,13 @@
-"""Shared test fixtures: where the real data lives, and an isolated cache for each test run."""
+"""Shared test fixtures: where the real data lives, and an isolated cache for each test run.
+
+With `TYPICALITY_NO_SKIPS=1` in the environment a skipped test counts as failed: `make test`
+sets it where a module must really run (the vLLM tests, in the vLLM virtualenv), so a missing
+package or file cannot pass silently.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,3 +28,16 @@ def shared_file(*parts: str) -> Path:
 def _isolated_datasets_cache(tmp_path_factory, monkeypatch):
     """Keep the `datasets` arrow cache of each run out of the user's home."""
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path_factory.getbasetemp() / "hf-datasets"))
+
+
+NO_SKIPS_ENV = "TYPICALITY_NO_SKIPS"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get(NO_SKIPS_ENV) == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, which {NO_SKIPS_ENV}=1 makes a failure: {reason}"

@@ -284,8 +284,9 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
         parser.add_argument(
             "--model",
             default="gemma-3-270m",
-            help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, or "
-                 "openai:URL#MODEL (a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)",
+            help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, vllm:MODEL "
+            "(one of those but a .gguf, run by vLLM in this process; needs vLLM installed), or openai:URL#MODEL "
+            "(a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)",
         )
         parser.add_argument(
             "--batch-tokens", type=int, metavar="B", help="token positions per batch (default 4096; a speed and memory setting: scores do not depend on it)"
@@ -323,7 +324,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
             help="--engine ray: responses per Ray task, committed together when they come "
                  "back (default 64, fewer in a small run so that each worker gets 4 tasks)",
         )
-    parser.add_argument("--backend", help="a registered scoring backend (default: openai for openai:URL#MODEL, else transformers)")
+    parser.add_argument("--backend", help="a registered scoring backend (default: openai for openai:URL#MODEL, vllm for vllm:MODEL, else transformers)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="weights' dtype (default: float32 on CPU, bfloat16 on CUDA)")
     parser.add_argument("--bos", choices=("auto", "always", "never"), help="put a BOS token before each text (default auto: as the tokenizer does)")
@@ -335,6 +336,14 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
     parser.add_argument("--concurrency", type=int, metavar="N", help="openai:URL#MODEL: requests in flight at once (default 8)")
     parser.add_argument("--timeout", type=float, metavar="S", help="openai:URL#MODEL: seconds to wait for one answer (default 300)")
     parser.add_argument("--max-retries", type=int, metavar="N", help="openai:URL#MODEL: retries of a request on 429/5xx/dropped connections (default 8)")
+    parser.add_argument("--tensor-parallel-size", type=int, metavar="N", help="vllm:MODEL: GPUs to split the model over (default 1)")
+    parser.add_argument(
+        "--gpu-memory-utilization",
+        type=float,
+        metavar="SHARE",
+        help="vllm:MODEL: share of GPU memory (vLLM's CPU build: of RAM) the engine takes (vLLM's default 0.9; ~0.15 on a small CPU machine)",
+    )
+    parser.add_argument("--enforce-eager", action="store_true", help="vllm:MODEL: no CUDA graphs or torch.compile (a faster start, slower scoring)")
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
 
 
@@ -343,13 +352,15 @@ def scoring_options(args: argparse.Namespace):
     from typicality.scoring.options import ScoringOptions
 
     names = ("model", "backend", "batch_tokens", "device", "dtype", "bos", "max_length", "revision", "cache_dir", "device_map",
-             "concurrency", "timeout", "max_retries", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size")
+             "concurrency", "timeout", "max_retries", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size",
+             "tensor_parallel_size", "gpu_memory_utilization")
     settings = {name: getattr(args, name, None) for name in names}
     settings = {name: value for name, value in settings.items() if value is not None}
     options = ScoringOptions.create(
         **settings,
         chat_template=bool(getattr(args, "chat_template", False)),
         trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
+        enforce_eager=bool(getattr(args, "enforce_eager", False)),
         check=not getattr(args, "no_check", False),
     )
     return options.validate()
@@ -457,7 +468,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def add_check_command(commands) -> None:
     """`check MODEL`: conformance of a model or endpoint before a long run (typicality.scoring.check)."""
     parser = commands.add_parser("check", help="check that a model's or server's scores can be trusted (BOS, join, batching, dtype, echo)")
-    parser.add_argument("model", metavar="MODEL", help="as for --model: gemma-3-270m, a Hugging Face id, a folder, a .gguf file, or openai:URL#MODEL")
+    parser.add_argument(
+        "model", metavar="MODEL", help="as for --model: gemma-3-270m, a Hugging Face id, a folder, a .gguf file, vllm:MODEL, or openai:URL#MODEL"
+    )
     add_model_options(parser, model_flag=False)
     parser.add_argument("--against", metavar="MODEL", help="also compare per-token log-probabilities with a second model (e.g. the in-process one)")
     parser.add_argument(

@@ -26,3 +26,18 @@ def gemma():
     from typicality.scoring import load_backend
 
     return load_backend("gemma-3-270m", device="cpu", progress=True)
+
+
+@pytest.fixture(scope="session")
+def vllm_engine():
+    """vLLM's engine on the embedded model, in this process, eager (no torch.compile: it starts in about a minute).
+
+    Skips with the reason where vLLM is not installed (`make test` runs the vLLM modules in .venv-vllm).
+    """
+    from tests.scoring.vllm_server import MAX_MODEL_LEN, require_vllm
+    from typicality.scoring import load_backend
+
+    require_vllm()
+    backend = load_backend("vllm:gemma-3-270m", max_length=MAX_MODEL_LEN, enforce_eager=True, progress=False)
+    yield backend
+    backend.close()

@@ -186,9 +186,13 @@ def test_the_embedded_model_is_not_checked_before_scoring(monkeypatch, tmp_path)
     from typicality.scoring import runner
 
     monkeypatch.setattr("typicality.scoring.check.check_backend", lambda *a, **k: pytest.fail("checked"))
-    embedded = type("Embedded", (), {"identity": type("I", (), {"name": "gemma-3-270m"})()})()
+    embedded = type("Embedded", (), {"name": "transformers", "identity": type("I", (), {"name": "gemma-3-270m"})()})()
     assert runner._preflight(embedded, runner.ScoringOptions()) is None
     assert runner._preflight(embedded, runner.ScoringOptions(check=False)) is None
+    # The same weights in another engine (vllm:gemma-3-270m) are checked: the suite tests the transformers path.
+    monkeypatch.setattr("typicality.scoring.check.check_backend", lambda *a, **k: type("R", (), {"passed": True, "to_dict": lambda self: {"ran": True}})())
+    in_vllm = type("InVLLM", (), {"name": "vllm", "identity": embedded.identity})()
+    assert runner._preflight(in_vllm, runner.ScoringOptions()) == {"ran": True}
 
 
 def test_check_command_prints_a_table_or_json(tiny_model_dir, capsys):
@@ -210,7 +214,7 @@ def test_check_command_fails_on_a_server_that_refuses_echo(capsys):
 
 def test_check_command_refuses_bad_options_in_one_line(capsys):
     assert main(["check", "openai:http://127.0.0.1:9/v1#m", "--dtype", "float16"]) == 2
-    assert "--dtype applies to in-process (transformers) models" in capsys.readouterr().err
+    assert "--dtype applies to in-process (transformers or vllm:MODEL) models" in capsys.readouterr().err
 
 
 @pytest.mark.slow

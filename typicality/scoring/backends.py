@@ -9,6 +9,7 @@ look-ups, sharding, the result table and card) the same way for every backend.
   requests into token ids (`prepare`, the shared rules of preparation.py), plans length-sorted
   batches under a token budget (`plan`), and scores a batch (`score_batch`); its `score_into`
   drives the three.
+  The vLLM backend (`vllm_backend.py`) is one too: the project tokenizes, vLLM's engine computes.
 - The endpoint backend (`openai_backend.py`) has no tokenizer: the server tokenizes, so it
   implements `score_into` itself, sending requests concurrently.
 
@@ -170,8 +171,12 @@ def backend_names() -> list[str]:
 
 
 def backend_for_model(model: str) -> str:
-    """The backend a model string asks for when none is named: `openai:URL#MODEL` is an endpoint, anything else transformers."""
-    return "openai" if str(model).startswith("openai:") else "transformers"
+    """The backend a model string asks for when none is named: `openai:URL#MODEL` is an endpoint, `vllm:MODEL`
+    vLLM's engine in this process, anything else transformers."""
+    model = str(model)
+    if model.startswith("openai:"):
+        return "openai"
+    return "vllm" if model.startswith("vllm:") else "transformers"
 
 
 def load_backend(model: str = "gemma-3-270m", backend: str | None = None, **options) -> ScoringBackend:
@@ -202,3 +207,4 @@ def _describe(factory: str | Callable) -> str:
 
 register_backend("transformers", "typicality.scoring.transformers_backend:load_transformers_backend")
 register_backend("openai", "typicality.scoring.openai_backend:load_openai_backend")
+register_backend("vllm", "typicality.scoring.vllm_backend:load_vllm_backend")

@@ -386,7 +386,7 @@ def check_model(options, against: str | None = None, progress: bool = True, agai
     other = None
     if against is not None:
         other_options = ScoringOptions.create(model=against)
-        if not other_options.is_endpoint:
+        if other_options.kind == "transformers":
             other_options = other_options.replace(device=options.device) if options.device else other_options
         other = load_backend(against, other_options.backend_name, progress=progress, **other_options.backend_options())
     return check_backend(backend, against=other, against_tolerance=against_tolerance)

@@ -23,13 +23,18 @@ from typicality.scoring.paths import CACHE_ENV
 
 DTYPES = ("float32", "bfloat16", "float16")
 BOS_POLICIES = ("auto", "always", "never")
-# Options that only mean something for one kind of model (checked by `validate`).
+# Options that only mean something for some kinds of model (checked by `validate`).
 LOCAL_ONLY = ("device", "dtype", "bos", "chat_template", "max_length", "trust_remote_code", "device_map", "batch_tokens")
 ENDPOINT_ONLY = ("concurrency", "max_retries", "timeout")
 # Where the model runs: in this process, or in actor workers of a Ray cluster (ray_engine.py).
 ENGINES = ("local", "ray")
 RAY_ONLY = ("ray_address", "workers", "gpus_per_worker", "ray_batch_size")
 RAY_INSTALL = "pip install 'typicality[ray]'"
+VLLM_ONLY = ("tensor_parallel_size", "gpu_memory_utilization", "enforce_eager")
+# vLLM places the model itself (device, device_map: use tensor_parallel_size).
+VLLM_OPTIONS = ("dtype", "bos", "chat_template", "max_length", "trust_remote_code", "batch_tokens", *VLLM_ONLY)
+KIND_OPTIONS = {"transformers": LOCAL_ONLY, "vllm": VLLM_OPTIONS, "openai": ENDPOINT_ONLY}
+KIND_NAMES = {"transformers": "transformers", "vllm": "vllm:MODEL", "openai": "openai:URL#MODEL"}
 
 
 @dataclass
@@ -37,7 +42,8 @@ class ScoringOptions:
     """How to score: the reference model, how to run it, and where the cache lives.
 
     None means "the backend's default". `model`: the embedded "gemma-3-270m", a Hugging Face
-    id, a checkpoint folder, a .gguf file, or `openai:URL#MODEL` (an OpenAI-compatible
+    id, a checkpoint folder, a .gguf file, `vllm:MODEL` (the same models run by vLLM's engine
+    in this process, vllm_backend.py), or `openai:URL#MODEL` (an OpenAI-compatible
     completions server). `backend`: a registered backend name (None: from the model string).
     `check`: run the quick conformance check (check.py) before scoring a model other than
     the embedded one; its result goes into the score card. `engine`: "local" (this process)
@@ -61,6 +67,10 @@ class ScoringOptions:
     concurrency: int | None = None
     max_retries: int | None = None
     timeout: float | None = None
+    # vllm:MODEL models (with dtype, bos, chat_template, max_length, trust_remote_code, batch_tokens)
+    tensor_parallel_size: int | None = None
+    gpu_memory_utilization: float | None = None
+    enforce_eager: bool = False
     # the run
     cache_dir: str | None = None
     shard: str | None = None
@@ -109,9 +119,14 @@ class ScoringOptions:
     def is_endpoint(self) -> bool:
         return self.backend_name == "openai"
 
+    @property
+    def kind(self) -> str:
+        """Which options apply: "openai", "vllm", or "transformers" (any other registered backend takes its options)."""
+        return self.backend_name if self.backend_name in KIND_OPTIONS else "transformers"
+
     def backend_options(self) -> dict:
         """The keyword arguments for `load_backend(model, backend, **options)`: the settings given, in the backend's names."""
-        names = ENDPOINT_ONLY + ("revision",) if self.is_endpoint else LOCAL_ONLY + ("revision",)
+        names = KIND_OPTIONS[self.kind] + ("revision",)
         options = {name: getattr(self, name) for name in names if getattr(self, name) not in (None, False)}
         if "timeout" in options:
             options["timeout_s"] = options.pop("timeout")
@@ -155,6 +170,10 @@ class ScoringOptions:
         _at_least("--max-length", self.max_length, 2)
         _at_least("--concurrency", self.concurrency, 1)
         _at_least("--max-retries", self.max_retries, 0)
+        _at_least("--tensor-parallel-size", self.tensor_parallel_size, 1)
+        share = self.gpu_memory_utilization
+        if share is not None and not (isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share <= 1):
+            raise TypicalityError(f"--gpu-memory-utilization must be a share between 0 and 1 (e.g. 0.9; 0.15 on a small CPU machine), got {share!r}.")
         if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
             raise TypicalityError(f"--timeout must be a positive number of seconds, got {self.timeout!r}.")
         if self.device is not None and self.device_map is not None:
@@ -163,18 +182,37 @@ class ScoringOptions:
 
     def _check_kind(self) -> None:
         """Options that do not apply to the kind of model named are refused, not ignored."""
-        if self.is_endpoint:
+        kind = self.kind
+        if kind == "openai":
             from typicality.scoring.openai_client import parse_endpoint
 
             parse_endpoint(self.model)  # a malformed URL or a missing model name, named now
-            misplaced, kind = [n for n in LOCAL_ONLY if getattr(self, n) not in (None, False)], "in-process (transformers) models, not openai:URL#MODEL"
-        else:
-            if _names_a_missing_path(self.model):
-                raise TypicalityError(f"Model '{self.model}': no such file or folder.")
-            misplaced, kind = [n for n in ENDPOINT_ONLY if getattr(self, n) is not None], "openai:URL#MODEL models"
+        elif kind == "vllm":
+            from typicality.scoring.vllm_backend import INSTALL_HINT, model_of, vllm_installed
+
+            model = model_of(self.model)
+            if _names_a_missing_path(model) or model.endswith(".gguf"):
+                raise TypicalityError(f"Model '{self.model}': give vLLM an existing checkpoint folder or a Hugging Face id.")
+        elif _names_a_missing_path(self.model):
+            raise TypicalityError(f"Model '{self.model}': no such file or folder.")
+        given = [name for name in dict.fromkeys(LOCAL_ONLY + ENDPOINT_ONLY + VLLM_ONLY) if getattr(self, name) is not None and getattr(self, name) is not False]
+        misplaced = [name for name in given if name not in KIND_OPTIONS[kind]]
         if misplaced:
-            flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
-            raise TypicalityError(f"{flags} applies to {kind}; drop it or change --model (now {self.model}).")
+            self._refuse_misplaced(kind, misplaced)
+        if kind == "vllm" and not vllm_installed():
+            raise TypicalityError(f"--model {self.model}: {INSTALL_HINT}.")
+
+    def _refuse_misplaced(self, kind: str, misplaced: list[str]) -> None:
+        flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
+        homes = sorted({other for name in misplaced for other, names in KIND_OPTIONS.items() if name in names}, key=list(KIND_OPTIONS).index)
+        where = " or ".join(KIND_NAMES[home] for home in homes)
+        if "transformers" in homes and "openai" not in homes:
+            where = f"in-process ({where}) models"
+        else:
+            where = f"{where} models"
+        if kind == "openai":
+            raise TypicalityError(f"{flags} applies to {where}, not openai:URL#MODEL; drop it or change --model (now {self.model}).")
+        raise TypicalityError(f"{flags} applies to {where}; drop it or change --model (now {self.model}).")
 
 
     def _check_engine(self, loaded: bool) -> None:

@@ -104,8 +104,8 @@ def _configured(backend: ScoringBackend, settings: dict) -> tuple[ScoringBackend
 
 
 def _preflight(backend: ScoringBackend, options: ScoringOptions) -> dict | None:
-    """The quick conformance check of any model but the embedded one (tested by the suite): refused if it fails."""
-    if not options.check or backend.identity.name == EMBEDDED_NAME:
+    """The quick conformance check of any model but the embedded one in transformers (tested by the suite): refused if it fails."""
+    if not options.check or (backend.identity.name == EMBEDDED_NAME and backend.name == "transformers"):
         return None
     from typicality.scoring.check import check_backend
 

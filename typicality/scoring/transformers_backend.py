@@ -38,12 +38,11 @@ from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, TokenizerBackend
 from typicality.scoring.batching import similar_lengths
 from typicality.scoring.checkpoints import EMBEDDED_NAME, embedded_checkpoint, embedded_revision, gguf_checkpoint
 from typicality.scoring.fingerprint import ModelIdentity, files_digest
+from typicality.scoring.local_tokenizer import LocalTokenizer
 from typicality.scoring.memory import freed_memory_kept
 from typicality.scoring.packing import PADDING, PackedRow, pack_rows, padded_tensors, tree_mask
-from typicality.scoring.preparation import prepare_requests
-from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, TokenScores, TokenTrace
+from typicality.scoring.requests import Prepared, TokenScores
 
-BOS_POLICIES = ("auto", "always", "never")
 WINDOW_ATTRIBUTES = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 LOGITS_PER_CHUNK = 1 << 26  # floats of logits held at once (256 MiB), whatever the vocabulary size
@@ -54,7 +53,7 @@ def load_transformers_backend(model: str = EMBEDDED_NAME, **options) -> "Transfo
     return TransformersBackend(model, **options)
 
 
-class TransformersBackend(TokenizerBackend):
+class TransformersBackend(LocalTokenizer, TokenizerBackend):
     """A Hugging Face causal LM scoring responses exactly, fast on CPU.
 
     `model`: "gemma-3-270m" (the embedded default), a hub id, a local checkpoint folder or a
@@ -106,8 +105,7 @@ class TransformersBackend(TokenizerBackend):
     # -- settings ------------------------------------------------------------------------------
 
     def _apply_settings(self, **settings) -> None:
-        if "bos" in settings and settings["bos"] not in BOS_POLICIES:
-            raise TypicalityError(f"--bos must be one of {', '.join(BOS_POLICIES)}, got '{settings['bos']}'.")
+        self._check_tokenizer_settings(settings)
         if "share_contexts" in settings and not isinstance(settings["share_contexts"], bool):
             raise TypicalityError(f"share_contexts must be True or False, got {settings['share_contexts']!r}.")
         if "batch_tokens" in settings and not (isinstance(settings["batch_tokens"], int) and settings["batch_tokens"] >= 1):
@@ -116,10 +114,6 @@ class TransformersBackend(TokenizerBackend):
         if max_length is not None and not 2 <= max_length <= self.config_window:
             raise TypicalityError(
                 f"--max-length {max_length} is outside 2..{self.config_window} (the window of {self.model_name})."
-            )
-        if settings.get("chat_template") and not getattr(self.tokenizer, "chat_template", None):
-            raise TypicalityError(
-                f"{self.model_name} has no chat template; score raw text (the default) or pick a model that has one."
             )
         super()._apply_settings(**settings)
 
@@ -130,20 +124,6 @@ class TransformersBackend(TokenizerBackend):
     @property
     def window(self) -> int:
         return self.max_length or self.config_window
-
-    @property
-    def bos_id(self) -> int | None:
-        """The BOS put before every text, or None."""
-        bos_id = self.tokenizer.bos_token_id
-        if self.bos == "never" or bos_id is None:
-            if self.bos == "always":
-                raise TypicalityError(f"--bos always: the tokenizer of {self.model_name} has no BOS token.")
-            return None
-        if self.bos == "always":
-            return bos_id
-        # auto: follow the tokenizer's own habit (Gemma and Llama add BOS; GPT-2 does not).
-        probe = self.tokenizer("a", add_special_tokens=True)["input_ids"]
-        return bos_id if probe and probe[0] == bos_id else None
 
     @property
     def identity(self) -> ModelIdentity:
@@ -169,77 +149,14 @@ class TransformersBackend(TokenizerBackend):
         }
 
     # -- tokens ----------------------------------------------------------------------------------
+    # prepare, trace, the BOS policy and the chat template: LocalTokenizer (local_tokenizer.py).
 
-    def prepare(self, requests: list[ScoreRequest]) -> list[Prepared | Skipped]:
-        def encode(texts: list[str]) -> list[list[int]]:
-            return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-
-        return prepare_requests(requests, encode, self.bos_id, self.window, self._render_prompt)
-
-    def trace(self, requests: list[ScoreRequest]) -> list[TokenTrace | Skipped]:
-        """The prepared ids of each request, their characters (the tokenizer's offsets) and naive log-probabilities."""
+    def _one_at_a_time(self, ids: list[int]) -> list[float]:
+        """The naive computation (naive.py): one sequence, full logits, float32."""
         from typicality.scoring.naive import naive_token_logprobs
 
-        traces: list[TokenTrace | Skipped] = []
-        for request, item in zip(requests, self.prepare(requests)):
-            if isinstance(item, Skipped):
-                traces.append(item)
-                continue
-            ids = [*item.context, *item.response]
-            specials = set(self.tokenizer.all_special_ids)
-            leading = next((i for i, token in enumerate(ids) if token not in specials), len(ids))
-            text = self._render_prompt(request.prompt) + request.response
-            with torch.inference_mode():
-                values = naive_token_logprobs(self.model, ids, 1).tolist()
-            spans, facts = self._spans(text, ids, leading), self._bos_facts(ids)
-            if spans is None:
-                spans, facts["offsets"] = (None,) * len(ids), "unavailable"
-            traces.append(TokenTrace(
-                text=text,
-                boundary=len(text) - len(request.response),
-                tokens=tuple(self.tokenizer.convert_ids_to_tokens(ids)),
-                spans=spans,
-                logprobs=(None, *values),
-                response_start=len(item.context),
-                boundary_merged=item.boundary_merged,
-                n_leading_special=leading,
-                facts=facts,
-            ))
-        return traces
-
-    def _spans(self, text: str, ids: list[int], leading: int) -> tuple[tuple[int, int] | None, ...] | None:
-        """Each id's characters in `text`, from the tokenizer's own offsets; all None when the ids are not the text's
-        tokens; None when the tokenizer gives no offsets (a slow, Python tokenizer)."""
-        unknown = (None,) * len(ids)
-        try:
-            encoding = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        except (NotImplementedError, ValueError, TypeError):
-            return None
-        text_ids, offsets = list(encoding["input_ids"]), [tuple(o) for o in encoding["offset_mapping"]]
-        specials = set(self.tokenizer.all_special_ids)
-        while text_ids and text_ids[0] in specials:  # a rendered template may spell out its BOS
-            text_ids, offsets = text_ids[1:], offsets[1:]
-        if text_ids != ids[leading:]:
-            return unknown  # truncated, or prepared from another tokenization: the check reports it
-        return (None,) * leading + tuple(offsets)
-
-    def _bos_facts(self, ids: list[int]) -> dict:
-        bos = self.tokenizer.bos_token_id
-        probe = self.tokenizer("a", add_special_tokens=True)["input_ids"]
-        return {
-            "bos_token": self.tokenizer.bos_token,
-            "tokenizer_adds_bos": bos is not None and bool(probe) and probe[0] == bos,
-            "bos_policy": self.bos,
-            "bos_expected": self.bos_id is not None,
-            "bos_count": ids.count(bos) if bos is not None else 0,
-        }
-
-    def _render_prompt(self, prompt: str) -> str:
-        if not self.chat_template:
-            return prompt
-        return self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-        )
+        with torch.inference_mode():
+            return naive_token_logprobs(self.model, ids, 1).tolist()
 
     # -- scoring ---------------------------------------------------------------------------------
 
