@@ -212,4 +212,6 @@ def test_a_response_that_fails_twice_is_skipped_with_its_reason_and_its_neighbou
     assert rows.keys() == {text_key(p, r) for p, r in scored}  # the six others: none lost, the dead ones not written
     for p, r in scored:
         assert rows[text_key(p, r)][1:4] == (known_score(r).n_tokens, known_score(r).sum_logprob, 0)
-    assert result.card["ray_sent_again"] == 4  # the killer's task, lost twice, sent again one response per task
+    # The killer's task, lost twice, is sent again one response per task; the raiser's task too when Ray had queued it on
+    # the killer's actor (a dead actor loses every task in flight on it, which scheduling decides, not the test).
+    assert result.card["ray_sent_again"] in (4, 8)

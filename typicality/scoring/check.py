@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typicality.errors import TypicalityError
 from typicality.scoring.backends import ScoringBackend
 from typicality.scoring.cache import MemorySink
+from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.join import scoring_context
 from typicality.scoring.requests import ScoreRequest, Skipped, TokenTrace, text_key
 
@@ -105,6 +106,12 @@ class CheckReport:
             f"The pre-flight check of {model} failed ({failed}). Its scores cannot be trusted as they are; "
             f"`typicality check {model}` prints the full table. Pass --no-check (check=False) to score anyway."
         )
+
+
+def needs_quick_check(backend: ScoringBackend) -> bool:
+    """Whether a run checks this loaded model before scoring: every model but the embedded one in the
+    transformers backend (that one is checked by the test suite; under vLLM it is another engine)."""
+    return not (backend.identity.name == EMBEDDED_NAME and backend.name == "transformers")
 
 
 def check_backend(

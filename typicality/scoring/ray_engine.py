@@ -41,7 +41,6 @@ from contextlib import contextmanager
 from typicality.errors import TypicalityError, one_line
 from typicality.scoring.backends import BACKENDS, ScoreSink, ScoringBackend, load_backend, register_backend
 from typicality.scoring.cache import CachedScore, MemorySink
-from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.fingerprint import ModelIdentity
 from typicality.scoring.options import RAY_INSTALL, ScoringOptions
 from typicality.scoring.requests import ScoreRequest, ScoringRun, Skipped, TokenTrace
@@ -75,9 +74,9 @@ def probe(model: str, backend: str, factory, options: dict, check: bool) -> tupl
     """Run once on the cluster (the driver loads no model): the backend's identity, card facts and quick check."""
     loaded = _load_worker_backend(model, backend, factory, options)
     report = None
-    if check and loaded.identity.name != EMBEDDED_NAME:
-        from typicality.scoring.check import check_backend
+    from typicality.scoring.check import check_backend, needs_quick_check
 
+    if check and needs_quick_check(loaded):
         report = check_backend(loaded, quick=True)
     return loaded.identity, loaded.describe(), report
 

@@ -105,12 +105,17 @@ def _configured(backend: ScoringBackend, settings: dict) -> tuple[ScoringBackend
 
 def _preflight(backend: ScoringBackend, options: ScoringOptions) -> dict | None:
     """The quick conformance check of any model but the embedded one in transformers (tested by the suite): refused if it fails."""
-    if not options.check or (backend.identity.name == EMBEDDED_NAME and backend.name == "transformers"):
+    if not options.check:
         return None
-    from typicality.scoring.check import check_backend
+    from typicality.scoring.check import check_backend, needs_quick_check
 
-    # --engine ray: the check ran where the model loaded, in a Ray worker (the driver loads none).
-    report = backend.check_report if options.engine == "ray" else check_backend(backend, quick=True)
+    if options.engine == "ray":
+        # The check ran where the model loaded, in a Ray worker (the driver loads none), if that model needed one.
+        report = backend.check_report
+    else:
+        report = check_backend(backend, quick=True) if needs_quick_check(backend) else None
+    if report is None:
+        return None
     if not report.passed:
         raise TypicalityError(report.refusal(options.model))
     return report.to_dict()
