@@ -1,0 +1,626 @@
+"""The typed results of an audit: one frozen dataclass per section of results.json (and influence.json).
+
+The stats stage builds these (stats/analysis.py, in the order its `analyze` states); `audit_folder`
+is the only module that turns them into JSON and back (`to_dict` / `from_dict`, exact round
+trips of the file's keys, in the file's order); the report, the export, the comparison, the
+planner and the notebook read their attributes. A decision lives in one place: the headline is
+`AuditResults.headline_estimate`, "does this fit hold quality fixed" is
+`AuditResults.is_quality_controlled`, and each section says what the statistics decided
+(`interpretation.kind`, `sensitivity.available`, ...) for the report to word.
+
+Pure data: no I/O, no model code, no statistics; pandas only for `to_frame`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from typicality.errors import TypicalityError
+
+EQUAL_CORRECTNESS = "equal-correctness"  # the slice name (stats/pair_design.py), repeated to keep this module dependency-free
+LENGTH_CONTROL = "length"
+FEW_PROMPTS = 50  # below this a fit's CI rests on a small-sample approximation: `interpretation.few_prompts` says so
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: sections to dicts, tuples to lists (recursively)."""
+    if isinstance(value, Section):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+class Section:
+    """A frozen section of results.json: fields in the file's key order.
+
+    `OMIT_WHEN_NONE` names the keys the file leaves out when they have no value (rather than
+    writing null); `KEYS` renames fields whose key is a Python keyword; `NESTED` gives the
+    section type of a field that holds one (or a list of them).
+    """
+
+    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ()
+    KEYS: ClassVar[dict[str, str]] = {}
+    NESTED: ClassVar[dict[str, type]] = {}
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name in self.OMIT_WHEN_NONE:
+                continue
+            out[self.KEYS.get(f.name, f.name)] = _plain(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict | None):
+        if values is None:
+            return None
+        if isinstance(values, cls):
+            return values
+        if not isinstance(values, dict):
+            raise TypicalityError(f"results section {cls.__name__} must be a JSON object, got {type(values).__name__}.")
+        by_key = {cls.KEYS.get(f.name, f.name): f.name for f in fields(cls) if f.init}
+        unknown = sorted(set(values) - set(by_key) - cls._derived_keys())
+        if unknown:
+            raise TypicalityError(
+                f"results section {cls.__name__} has unknown key(s) {', '.join(unknown)}: it was written by another version of typicality; "
+                "re-run `typicality fit` on its folder."
+            )
+        kwargs = {}
+        for key, name in by_key.items():
+            if key not in values:
+                continue
+            value = values[key]
+            nested = cls.NESTED.get(name)
+            if nested is not None and value is not None:
+                value = [nested.from_dict(item) for item in value] if isinstance(value, list) else nested.from_dict(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def _derived_keys(cls) -> set[str]:
+        return set()
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------------------------
+# One fit
+
+
+@dataclass(frozen=True)
+class Estimate(Section):
+    """One fit of the typicality coefficient alpha on one slice, with its controls; numbers are None when not fitted."""
+
+    slice: str
+    typicality: str
+    controls: list[str]
+    fitted: bool = False
+    reason: str | None = None  # why no fit ran, when fitted is False
+    alpha: float | None = None
+    se: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    odds_ratio_per_sd: float | None = None
+    win_prob_change: float | None = None
+    sd_delta: float | None = None
+    n_pairs: int = 0
+    n_clusters: int = 0
+    coefficients: dict[str, dict] = field(default_factory=dict)  # each control: coef, se, p_value
+    bootstrap: dict | None = None  # cluster bootstrap: n_draws, n_failed, se, ci_low, ci_high
+    warnings: list[str] = field(default_factory=list)
+    estimator: str = "logit"  # "logit" (the paper's, ties dropped) or another (stats/ties.py: "rao-kupper")
+    df: int | None = None  # degrees of freedom of the t reference for p and CI: prompts - 1
+    ratio: dict | None = None  # alpha / beta_<quality rating> with a delta-method CI, when the fit controls for one
+    p_holm: float | None = None  # Holm-adjusted p across the robustness set (None for the pre-specified headline)
+    robustness: str | None = None  # what a robustness row checks, when it is not one of the robustness set's standard fits
+
+    @property
+    def id(self) -> str:
+        base = f"{self.slice}|{self.typicality}|{'+'.join(self.controls) or 'none'}"
+        return base if self.estimator == "logit" else f"{base}|{self.estimator}"
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, **super().to_dict()}
+
+    @classmethod
+    def _derived_keys(cls) -> set[str]:
+        return {"id"}
+
+    @classmethod
+    def from_dict(cls, values: dict | None):
+        estimate = super().from_dict(values)
+        if isinstance(values, dict) and "id" in values and values["id"] != estimate.id:
+            raise TypicalityError(f"estimate id {values['id']!r} does not match its slice, typicality, controls and estimator ({estimate.id!r}).")
+        return estimate
+
+    def summary(self) -> str:
+        head = f"slice={self.slice}, typicality={self.typicality}, controls=[{', '.join(self.controls)}]"
+        lines = [f"Typicality bias: {head}"]
+        if not self.fitted:
+            lines.append(f"  not fitted: {self.reason}")
+        else:
+            lines.append(f"  alpha = {self.alpha:.4f} (SE {self.se:.4f}; 95% CI {self.ci_low:.4f} to {self.ci_high:.4f}); p = {self.p_value:.3g}")
+            lines.append(f"  odds ratio per SD = {self.odds_ratio_per_sd:.3f}; win probability -1 SD -> +1 SD: {self.win_prob_change:+.3f}")
+            for name, coefficient in self.coefficients.items():
+                lines.append(f"  control {name}: {coefficient['coef']:.4f} (SE {coefficient['se']:.4f})")
+            if self.bootstrap and self.bootstrap.get("se") is not None:
+                b = self.bootstrap
+                lines.append(
+                    f"  cluster bootstrap ({b['n_draws']} draws, {b['n_failed']} failed): SE {b['se']:.4f}; 95% CI {b['ci_low']:.4f} to {b['ci_high']:.4f}"
+                )
+        lines.append(f"  pairs = {self.n_pairs}, clusters = {self.n_clusters}")
+        lines.extend(f"  warning: {message}" for message in self.warnings)
+        return "\n".join(lines)
+
+
+def estimates_frame(estimates) -> pd.DataFrame:
+    """A tidy table of estimates: one row each, controls and warnings joined into strings."""
+    rows = []
+    for estimate in estimates:
+        row = estimate.to_dict()
+        row["controls"] = ", ".join(row["controls"])
+        row["warnings"] = "; ".join(row["warnings"])
+        row.pop("coefficients")
+        bootstrap = row.pop("bootstrap") or {}
+        row["bootstrap_se"] = bootstrap.get("se")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The headline
+
+
+@dataclass(frozen=True)
+class AlphaChange(Section):
+    """Alpha with the length control minus alpha without it (same pairs), with its prompt-cluster bootstrap when run."""
+
+    estimate: float
+    from_id: str
+    to_id: str
+    n_draws: int | None = None  # the bootstrap's fields are absent when no bootstrap ran (--change-draws 0)
+    n_failed: int | None = None
+    se: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    method: str | None = None
+    note: str | None = None
+
+    KEYS: ClassVar[dict[str, str]] = {"from_id": "from", "to_id": "to"}
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        if self.n_draws is None:
+            for key in ("n_draws", "n_failed", "se", "ci_low", "ci_high", "method", "note"):
+                out.pop(key)
+        return out
+
+    @property
+    def bootstrapped(self) -> bool:
+        return self.ci_low is not None and self.ci_high is not None
+
+
+@dataclass(frozen=True)
+class Headline(Section):
+    """The pre-specified estimate to quote, why, its length-controlled twin, the change between them, and the curve's fit."""
+
+    estimate: str | None
+    reason: str
+    length_controlled: str | None = None
+    alpha_change: AlphaChange | None = None
+    curve: str | None = None
+
+    NESTED: ClassVar[dict[str, type]] = {"alpha_change": AlphaChange}
+
+
+# ---------------------------------------------------------------------------------------------
+# Fits beside alpha
+
+
+@dataclass(frozen=True)
+class Agreement(Section):
+    """Share of decided pairs whose preferred response has the higher typicality; numbers None when there are no pairs."""
+
+    typicality: str
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    n_agree: int
+    n_pairs: int  # decided pairs (no label tie) with unequal typicality
+    n_typicality_ties: int  # decided pairs whose two responses have exactly the same typicality: left out
+    warnings: list[str] = field(default_factory=list)
+    n_prompts: int | None = None  # prompts among the counted pairs
+    one_pair_per_prompt: bool = False  # True: one pair drawn per prompt (seeded) before counting
+    clustered: dict | None = None  # prompts with several pairs: se, ci_low, ci_high, p_value, df, design_effect
+
+    def summary(self) -> str:
+        if self.rate is None:
+            return f"Agreement ({self.typicality}): no pairs. " + " ".join(self.warnings)
+        text = (
+            f"Agreement ({self.typicality}): {self.rate:.1%} of {self.n_pairs} pairs prefer the more typical response "
+            f"(Wilson 95% CI {self.ci_low:.1%} to {self.ci_high:.1%}; exact binomial p = {self.p_value:.3g} vs 50%)"
+        )
+        if self.clustered and self.clustered.get("ci_low") is not None:
+            c = self.clustered
+            text += f"; prompt-clustered 95% CI {c['ci_low']:.1%} to {c['ci_high']:.1%} ({self.n_prompts} prompts, p = {c['p_value']:.3g})"
+        return text
+
+
+@dataclass(frozen=True)
+class OrdinalFit(Section):
+    """The ordinal logit's typicality coefficient, its Wald and LR tests; numbers None when not fitted."""
+
+    outcome: str
+    typicality: str
+    controls: list[str]
+    fitted: bool = False
+    reason: str | None = None
+    coef: float | None = None
+    se: float | None = None
+    p_value: float | None = None  # Wald test of the typicality coefficient
+    lr_statistic: float | None = None
+    lr_df: int = 1
+    lr_p_value: float | None = None
+    coefficients: dict[str, dict] = field(default_factory=dict)  # each control: coef, se, p_value
+    n_responses: int = 0
+    n_levels: int = 0
+    warnings: list[str] = field(default_factory=list)
+    within_prompt: bool = True  # typicality centred within prompt; controls as categories
+    n_prompts: int = 0
+    cluster_se: float | None = None  # prompt-clustered sandwich SE of the typicality coefficient
+    cluster_p_value: float | None = None  # its Wald test, t(G-1)
+    cluster_ci_low: float | None = None
+    cluster_ci_high: float | None = None
+
+    def summary(self) -> str:
+        head = f"Ordinal logit: {self.outcome} ~ {' + '.join(self.controls + [self.typicality])}"
+        if not self.fitted:
+            return f"{head}\n  not fitted: {self.reason}"
+        clustered = f"prompt-clustered SE {self.cluster_se:.4f}, p = {self.cluster_p_value:.3g}; " if self.cluster_se is not None else ""
+        return (
+            f"{head}\n  {self.typicality} (centred within prompt): {self.coef:.4f} (SE {self.se:.4f}, Wald p = {self.p_value:.3g}; {clustered}"
+            f"LR = {self.lr_statistic:.2f} on {self.lr_df} df, p = {self.lr_p_value:.3g}); "
+            f"{self.n_responses} responses in {self.n_prompts} prompts, {self.n_levels} levels"
+        )
+
+
+@dataclass(frozen=True)
+class Memorization(Section):
+    """Responses the reference model reproduces almost token for token (stats/memorization.py), and the fit without them."""
+
+    threshold_probability: float
+    threshold_mean_logprob: float
+    n_responses_in_pairs: int
+    n_memorized_in_pairs: int
+    n_pairs: int
+    n_pairs_with_memorized: int
+    n_scored_responses: int | None = None  # present when the scores table was given
+    n_memorized_responses: int | None = None
+    estimate: str | None = None  # the not-memorized robustness fit, when one ran
+
+    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("n_scored_responses", "n_memorized_responses")
+
+
+@dataclass(frozen=True)
+class Debiasing(Section):
+    """What removing the fitted typicality term does (stats/debias.py); `reason` alone when no usable fit exists."""
+
+    available: bool
+    estimate: str | None = None
+    alpha: float | None = None
+    how: str | None = None
+    reason: str | None = None
+    typicality: str | None = None
+    controls: list[str] | None = None
+    coefficients_with_typicality: dict | None = None
+    coefficients_without_typicality: dict | None = None
+    n_pairs: int | None = None
+    n_decisive: int | None = None
+    n_ties: int | None = None
+    n_lacking_controls: int | None = None
+    n_flips: int | None = None
+    share_flips: float | None = None
+    n_undetermined: int | None = None  # where removing typicality leaves no preference at all (no controls, or equal controls)
+    weights: dict | None = None
+    warnings: list[str] | None = None
+
+    def to_dict(self) -> dict:
+        if not self.available:
+            return {"available": False, "reason": self.reason}
+        return super().to_dict()
+
+
+@dataclass(frozen=True)
+class Gamma(Section):
+    beta: float
+    gamma: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class Sharpening(Section):
+    """gamma = 1 + alpha / beta for each KL coefficient beta, from the sequence-scale fit (stats/sharpening.py)."""
+
+    betas: list[float]
+    formula: str
+    scale: str
+    available: bool
+    estimate: str | None
+    reason: str
+    alpha: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    gammas: list[Gamma] = field(default_factory=list)
+
+    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("alpha", "ci_low", "ci_high")
+    NESTED: ClassVar[dict[str, type]] = {"gammas": Gamma}
+
+
+@dataclass(frozen=True)
+class TiePair(Section):
+    tie_dropping: str
+    tie_aware: str
+    inflation: float | None
+
+
+@dataclass(frozen=True)
+class Ties(Section):
+    """How many pairs tie, and each tie-dropping fit beside its tie-aware (Rao-Kupper) twin (stats/ties.py)."""
+
+    n_pairs: int
+    n_ties: int
+    tie_share: float | None
+    pairs_of_fits: list[TiePair]
+    note: str
+
+    NESTED: ClassVar[dict[str, type]] = {"pairs_of_fits": TiePair}
+
+
+@dataclass(frozen=True)
+class NegativeControl(Section):
+    """The fluency negative control (stats/negative_control.py): the headline refitted on l(y|x) - l(y) and on l(y)."""
+
+    available: bool
+    estimate: str | None
+    prompt_specific: str | None = None
+    unconditional: str | None = None
+    reason: str | None = None
+    n_scored: int | None = None
+    correlation: float | None = None
+    meaning: str | None = None
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        for key in ("n_scored", "correlation", "meaning") if not self.available else ("reason",):
+            out.pop(key)
+        return out
+
+
+@dataclass(frozen=True)
+class Interpretation(Section):
+    """What the headline alpha means: a bias estimate controlled for a quality rating, or an association (stats/validity.py)."""
+
+    kind: str  # "bias" or "association"
+    quality_control: str | None
+    label: str
+    statement: str
+    estimate: str | None
+    few_prompts: bool
+    ci_note: str | None = None
+
+    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("ci_note",)
+
+    @property
+    def is_bias_estimate(self) -> bool:
+        return self.kind == "bias"
+
+
+@dataclass(frozen=True)
+class Sensitivity(Section):
+    """E-values of the headline's odds ratio per SD (stats/sensitivity.py); `reason` when unavailable."""
+
+    method: str
+    reference: str
+    estimate: str | None
+    available: bool
+    reason: str | None = None
+    odds_ratio_per_sd: float | None = None
+    odds_ratio_ci: list[float] | None = None
+    risk_ratio: float | None = None
+    e_value: float | None = None
+    e_value_ci: float | None = None
+    meaning: str | None = None
+
+    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = (
+        "reason", "odds_ratio_per_sd", "odds_ratio_ci", "risk_ratio", "e_value", "e_value_ci", "meaning"
+    )
+
+
+@dataclass(frozen=True)
+class Multiplicity(Section):
+    """Holm across the robustness set; the pre-specified headline keeps its own p (stats/multiplicity.py)."""
+
+    method: str
+    pre_specified: str | None
+    family: list[str]
+    note: str
+
+
+@dataclass(frozen=True)
+class DatasetInfo(Section):
+    """The dataset the audit read: its names, kind, columns, counts, accounting and provenance."""
+
+    name: str
+    title: str | None
+    subset: str | None
+    split: str | None
+    kind: str
+    source: str | None
+    preference: str | None
+    correctness: str | None
+    ratings: list[str]
+    n_prompts: int
+    n_responses: int
+    n_comparisons: int
+    accounting: dict
+    preference_rating: str | None
+    provenance: list[dict]
+
+
+@dataclass(frozen=True)
+class InfluenceSummary(Section):
+    """influence.json: influence of pairs and prompts on the headline's alpha, CV3 and alpha without the top prompts
+    (stats/influence.py); `reason` alone when it was not computed."""
+
+    available: bool
+    estimate: str | None = None
+    alpha: float | None = None
+    n_pairs: int | None = None
+    n_prompts: int | None = None
+    prompt_method: str | None = None
+    exact_max_prompts: int | None = None
+    n_prompts_not_converged: int | None = None
+    cv1_se: float | None = None
+    cv3: dict | None = None
+    largest_pair_change: float | None = None
+    largest_prompt_change: float | None = None
+    leave_one_prompt_out: dict | None = None
+    without_top_prompts: dict | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        if not self.available:
+            return {"available": False, "reason": self.reason}
+        out = super().to_dict()
+        out.pop("reason")
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole of results.json
+
+
+@dataclass(frozen=True)
+class AuditResults(Section):
+    """results.json, typed: every section, in the file's order. `ties` and `negative_control` only when they ran.
+
+    `dataset`, `model` (the scorer's card, owned by the scoring stage), `pairs` (the pair design's
+    accounting), `settings` (the analysis options), `software` and `slices` stay plain mappings.
+    """
+
+    dataset: DatasetInfo
+    model: dict | None
+    headline: Headline
+    estimates: tuple[Estimate, ...]
+    slices: dict
+    agreement: Agreement
+    ordinal: OrdinalFit | None
+    pairs: dict
+    settings: dict
+    warnings: tuple[str, ...]
+    software: dict
+    memorized: Memorization
+    debiasing: Debiasing
+    sharpening: Sharpening
+    ties: Ties | None = None
+    negative_control: NegativeControl | None = None
+    interpretation: Interpretation | None = None
+    sensitivity: Sensitivity | None = None
+    multiplicity: Multiplicity | None = None
+
+    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("ties", "negative_control")
+    NESTED: ClassVar[dict[str, type]] = {
+        "dataset": DatasetInfo,
+        "headline": Headline,
+        "estimates": Estimate,
+        "agreement": Agreement,
+        "ordinal": OrdinalFit,
+        "memorized": Memorization,
+        "debiasing": Debiasing,
+        "sharpening": Sharpening,
+        "ties": Ties,
+        "negative_control": NegativeControl,
+        "interpretation": Interpretation,
+        "sensitivity": Sensitivity,
+        "multiplicity": Multiplicity,
+    }
+
+    @classmethod
+    def from_dict(cls, values: dict | None):
+        if isinstance(values, dict):
+            values = {key: value for key, value in values.items() if key != "format_version"}  # checked by audit_folder
+        results = super().from_dict(values)
+        return results.replace(estimates=tuple(results.estimates), warnings=tuple(results.warnings))
+
+    # -- the decisions, each read here and nowhere else ------------------------------------------
+
+    def estimate(self, estimate_id: str | None) -> Estimate | None:
+        """The estimate with this id, or None."""
+        if estimate_id is None:
+            return None
+        return next((estimate for estimate in self.estimates if estimate.id == estimate_id), None)
+
+    @property
+    def headline_estimate(self) -> Estimate | None:
+        """The pre-specified headline fit (fitted or not), or None when no estimate exists."""
+        return self.estimate(self.headline.estimate)
+
+    @property
+    def length_controlled_estimate(self) -> Estimate | None:
+        """The headline's twin with the length control added, when it was fitted."""
+        return self.estimate(self.headline.length_controlled)
+
+    @property
+    def curve_estimate(self) -> Estimate | None:
+        """The fit the preference-rate curve draws (mean typicality without controls)."""
+        return self.estimate(self.headline.curve)
+
+    @property
+    def correctness(self) -> str | None:
+        """The dataset's quality rating, when it has one."""
+        return self.dataset.correctness
+
+    def is_quality_controlled(self, estimate: Estimate | None) -> bool:
+        """True when a fit holds quality fixed: the equal-correctness slice, or the quality rating among its controls.
+
+        Data without a quality rating has nothing to control for: every fit counts as controlled here
+        (the question "is alpha confounded by quality" cannot be asked of it; `interpretation` says so).
+        """
+        return is_quality_controlled(estimate, self.correctness)
+
+    def to_frame(self) -> pd.DataFrame:
+        return estimates_frame(self.estimates)
+
+    def summary(self) -> str:
+        pairs, model = self.pairs, self.model or {}
+        lines = [
+            f"Dataset {self.dataset.name}: {pairs['pairs']} pairs of {pairs['comparisons']} comparisons; "
+            f"model {model.get('model') or model.get('fingerprint') or 'unknown'}"
+        ]
+        lines.append(self.agreement.summary())
+        lines.extend(estimate.summary() for estimate in self.estimates)
+        if self.ordinal is not None:
+            lines.append(self.ordinal.summary())
+        lines.extend(f"warning: {message}" for message in self.warnings)
+        return "\n".join(lines)
+
+
+def is_quality_controlled(estimate: Estimate | None, correctness: str | None) -> bool:
+    """`AuditResults.is_quality_controlled` for a dataset's quality rating (None: no rating)."""
+    if not correctness:
+        return True
+    if estimate is None:
+        return False
+    return estimate.slice == EQUAL_CORRECTNESS or correctness in estimate.controls
