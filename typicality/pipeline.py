@@ -19,7 +19,6 @@ from typicality.audit_folder import (
     IN_PROGRESS_FILE,
     SCORES_FILE,
     load_data,
-    load_results,
     load_scores,
     read_audit,
     save_data,
@@ -28,6 +27,7 @@ from typicality.audit_folder import (
 )
 from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
+from typicality.results import InfluenceSummary
 from typicality.scoring.options import ScoringOptions
 from typicality.stats.analysis import AnalysisOptions
 
@@ -163,20 +163,19 @@ def write_influence(folder: str | Path, *, estimate: str | None = None, strict: 
     The pipeline calls this after the fit (strict=False: an audit without a usable fit records
     why and writes no table); `typicality influence` calls it with strict=True (one clear error).
     """
-    from typicality.stats.influence import EXACT_MAX_PROMPTS, compute_influence, headline_record
+    from typicality.stats.influence import EXACT_MAX_PROMPTS, compute_influence, influence_estimate
 
     folder = Path(folder)
-    results = load_results(folder)
     audit = read_audit(folder, with_data=False)
     try:
         if audit.pairs is None:
             raise TypicalityError(f"{folder} has no readable pair design ({audit.missing.get('pairs.parquet', 'absent')}); re-run `typicality fit {folder}`.")
         limit = EXACT_MAX_PROMPTS if exact_max_prompts is None else exact_max_prompts
-        result = compute_influence(audit.pairs, headline_record(results, estimate), exact_max_prompts=limit)
+        result = compute_influence(audit.pairs, influence_estimate(audit.results, estimate), exact_max_prompts=limit)
     except TypicalityError as error:
         if strict:
             raise
-        save_influence({"available": False, "reason": str(error)}, None, folder)
+        save_influence(InfluenceSummary(available=False, reason=str(error)), None, folder)
         return None
     save_influence(result.summary, result.table, folder)
     return result
