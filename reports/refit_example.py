@@ -33,7 +33,7 @@ def main() -> None:
     write_influence(FOLDER)
     paths = render_report(FOLDER)
     headline = results.headline_estimate
-    print(f"alpha {headline['alpha']!r}, SE {headline['se']!r}; {results['interpretation']['label']}")
+    print(f"alpha {headline.alpha!r}, SE {headline.se!r}; {results.interpretation.label}")
     print(f"wrote {paths.markdown} and {paths.html}")
 
 

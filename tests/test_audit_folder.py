@@ -88,7 +88,8 @@ def test_results_carry_the_format_version_and_other_versions_are_refused(tmp_pat
     data, scores = simulated
     results = analyze(data, scores)
     save_results(results, tmp_path)
-    assert load_results(tmp_path)["format_version"] == FORMAT_VERSION
+    assert json.loads((tmp_path / RESULTS_FILE).read_text())["format_version"] == FORMAT_VERSION
+    assert load_results(tmp_path).to_dict() == results.to_dict()  # the typed results come back field for field
     stored = json.loads((tmp_path / RESULTS_FILE).read_text())
     stored["format_version"] = FORMAT_VERSION - 1
     (tmp_path / RESULTS_FILE).write_text(json.dumps(stored))
@@ -114,7 +115,7 @@ def test_read_audit_reports_missing_files_instead_of_failing(tmp_path, simulated
     results.save(tmp_path)
     audit = read_audit(tmp_path)
     assert audit.pairs is not None and audit.data is not None and isinstance(audit.scores, ScoreResult)
-    assert audit.score_card == results["model"] and audit.missing == {}
+    assert audit.score_card == results.model and audit.missing == {}
     (tmp_path / SCORES_FILE).write_text("broken")
     assert read_audit(tmp_path).missing[SCORES_FILE].startswith("unreadable")
 

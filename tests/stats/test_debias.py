@@ -8,6 +8,8 @@ coefficient whose CI covers the truth, at about the nominal 95%.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,12 +19,13 @@ from scipy.special import expit
 
 from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
+from typicality.results import is_quality_controlled
 from typicality.stats import build_pairs, simulate
 from typicality.stats.debias import (
     choose_alpha,
+    choose_alpha_among,
     debiasing_summary,
     fit_debias_model,
-    is_quality_controlled,
     pair_terms,
     winner_first,
 )
@@ -30,14 +33,13 @@ from typicality.stats.pair_design import EQUAL_CORRECTNESS
 from typicality.stats.typicality_bias import TypicalityBias
 
 
-def _results_for(design: PairDesign, specs: list[tuple[str, list[str]]], headline: str | None = None) -> dict:
-    """The results.json entries the alpha choice reads, from real fits of `design`."""
-    estimates = [TypicalityBias("mean_logprob", controls, slice=slice_name).fit(design).estimate_.to_dict() for slice_name, controls in specs]
-    return {
-        "dataset": {"correctness": design.correctness},
-        "estimates": estimates,
-        "headline": {"estimate": headline or estimates[0]["id"]},
-    }
+def _results_for(design: PairDesign, specs: list[tuple[str, list[str]]], headline: str | None = None) -> SimpleNamespace:
+    """What the alpha choice reads of `AuditResults` (estimates, headline_estimate, correctness), from real fits of `design`."""
+    estimates = tuple(TypicalityBias("mean_logprob", controls, slice=slice_name).fit(design).estimate_ for slice_name, controls in specs)
+    wanted = headline or estimates[0].id
+    return SimpleNamespace(
+        estimates=estimates, headline_estimate=next(e for e in estimates if e.id == wanted), correctness=design.correctness
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def test_alpha_is_the_quality_controlled_headline(simulated_design):
     results = _results_for(simulated_design, [(EQUAL_CORRECTNESS, []), ("all", ["correctness"])])
     choice = choose_alpha(results)
     assert choice.estimate == "equal-correctness|mean_logprob|none"
-    assert choice.alpha == results["estimates"][0]["alpha"]
+    assert choice.alpha == results.estimates[0].alpha
     assert choice.how == "estimate" and "headline" in choice.reason
 
 
@@ -61,19 +63,19 @@ def test_an_uncontrolled_headline_gives_way_to_the_adjusted_fit(simulated_design
     results = _results_for(simulated_design, [("all", []), ("all", ["correctness"])], headline="all|mean_logprob|none")
     choice = choose_alpha(results)
     assert choice.estimate == "all|mean_logprob|correctness"
-    assert choice.alpha == results["estimates"][1]["alpha"]
+    assert choice.alpha == results.estimates[1].alpha
     assert "does not control for quality" in choice.reason
-    assert not is_quality_controlled(results["estimates"][0], "correctness")
-    assert is_quality_controlled(results["estimates"][0], None)  # pairwise data: nothing to control
+    assert not is_quality_controlled(results.estimates[0], "correctness")
+    assert is_quality_controlled(results.estimates[0], None)  # pairwise data: nothing to control
 
 
 def test_alpha_options(simulated_design):
     results = _results_for(simulated_design, [(EQUAL_CORRECTNESS, [])])
-    record = results["estimates"][0]
-    assert choose_alpha(results, alpha="ci-low").alpha == record["ci_low"]
-    assert choose_alpha(results, alpha="ci-high").alpha == record["ci_high"]
+    record = results.estimates[0]
+    assert choose_alpha(results, alpha="ci-low").alpha == record.ci_low
+    assert choose_alpha(results, alpha="ci-high").alpha == record.ci_high
     given = choose_alpha(results, alpha="0.25")
-    assert given.alpha == 0.25 and given.how == "value" and given.estimate == record["id"]
+    assert given.alpha == 0.25 and given.how == "value" and given.estimate == record.id
     with pytest.raises(TypicalityError, match="ci-low, ci-high or a number"):
         choose_alpha(results, alpha="lots")
     with pytest.raises(TypicalityError, match="finite"):
@@ -87,8 +89,8 @@ def test_no_usable_fit_is_one_clear_message(simulated_design):
     results = _results_for(tiny, [(EQUAL_CORRECTNESS, [])])
     with pytest.raises(TypicalityError, match="no usable fit"):
         choose_alpha(results)
-    summary = debiasing_summary(tiny, results)
-    assert summary["available"] is False and "no usable fit" in summary["reason"]
+    summary = debiasing_summary(tiny, results.estimates, results.headline_estimate, results.correctness)
+    assert summary.available is False and "no usable fit" in summary.reason
 
 
 # --- The model and the per-pair terms -------------------------------------------------------
@@ -99,7 +101,7 @@ def test_refitted_control_coefficients_equal_the_adjusted_fit(simulated_design):
     results = _results_for(simulated_design, [("all", ["correctness"])])
     model = fit_debias_model(simulated_design, choose_alpha(results))
     assert model.controls == ["correctness"]
-    assert_allclose(model.beta["correctness"], results["estimates"][0]["coefficients"]["correctness"]["coef"], rtol=1e-6)
+    assert_allclose(model.beta["correctness"], results.estimates[0].coefficients["correctness"]["coef"], rtol=1e-6)
     # Without typicality, correctness absorbs the part of typicality it carries (they correlate positively).
     alone = sm.GLM(simulated_design.frame["label"], simulated_design.frame[["delta_correctness"]], family=sm.families.Binomial()).fit()
     assert_allclose(model.gamma["correctness"], alone.params.iloc[0], rtol=1e-6)
@@ -145,8 +147,7 @@ def test_reweighing_weights_match_kamiran_calders_counts():
     frame = pd.DataFrame({"prompt_id": np.arange(n).astype(str), "label": label, "delta_mean_logprob": delta})
     design = PairDesign(frame=frame)
     fit = TypicalityBias("mean_logprob").fit(design).estimate_
-    results = {"dataset": {"correctness": None}, "estimates": [fit.to_dict()], "headline": {"estimate": fit.id}}
-    model = fit_debias_model(design, choose_alpha(results))
+    model = fit_debias_model(design, choose_alpha_among([fit], fit, None))
     terms = pair_terms(winner_first(frame, ["delta_mean_logprob"]), model)
     # Oriented winner first, s = +1 means "the more typical response won".
     more_typical_won = winner_first(frame, ["delta_mean_logprob"])["delta_mean_logprob"].to_numpy() > 0

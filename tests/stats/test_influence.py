@@ -18,7 +18,7 @@ from typicality.stats import analyze, simulate
 from typicality.stats.influence import (
     compute_influence,
     cv3,
-    headline_record,
+    influence_estimate,
     pair_dfbeta,
     prompt_deletions,
 )
@@ -98,12 +98,12 @@ def test_cv3_interval_covers_the_true_alpha():
             {"prompt_id": groups.astype(str), "label": y, "delta_mean_logprob": X[:, 0], "delta_correctness": X[:, 1], "comparison": np.arange(len(y))}
         )
         design = PairDesign(frame=frame, correctness="correctness")
-        estimate = TypicalityBias("mean_logprob", ["correctness"]).fit(design).estimate_.to_dict()
-        if not estimate["fitted"]:
+        estimate = TypicalityBias("mean_logprob", ["correctness"]).fit(design).estimate_
+        if not estimate.fitted:
             continue
         row = compute_influence(design, estimate)
-        assert row.summary["prompt_method"] == "exact"
-        cv3_row = row.summary["cv3"]
+        assert row.summary.prompt_method == "exact"
+        cv3_row = row.summary.cv3
         covered += cv3_row["ci_low"] <= 0.8 <= cv3_row["ci_high"]
     assert 0.92 <= covered / n_datasets <= 0.99
 
@@ -119,15 +119,15 @@ def audit_folder(tmp_path_factory):
 
 def test_influence_of_the_headline_and_its_top_prompts(audit_folder):
     audit = read_audit(audit_folder, with_data=False)
-    estimate = headline_record(audit.results)
+    estimate = influence_estimate(audit.results)
     result = compute_influence(audit.pairs, estimate)
     summary, table = result.summary, result.table
-    assert summary["estimate"] == "equal-correctness|mean_logprob|none"
-    assert_allclose(summary["alpha"], estimate["alpha"], rtol=1e-8)
+    assert summary.estimate == "equal-correctness|mean_logprob|none"
+    assert_allclose(summary.alpha, estimate.alpha, rtol=1e-8)
     pairs, prompts = table[table["level"] == "pair"], table[table["level"] == "prompt"]
-    assert len(pairs) == estimate["n_pairs"] and len(prompts) == estimate["n_clusters"] == summary["n_prompts"]
+    assert len(pairs) == estimate.n_pairs and len(prompts) == estimate.n_clusters == summary.n_prompts
     assert prompts["n_pairs"].sum() == len(pairs)
-    assert_allclose(prompts["change"], prompts["alpha_without"] - estimate["alpha"], atol=1e-12)
+    assert_allclose(prompts["change"], prompts["alpha_without"] - estimate.alpha, atol=1e-12)
     assert prompts.sort_values("rank")["change"].abs().is_monotonic_decreasing
     # The prompt with the largest change, left out by hand and refitted by statsmodels.
     top = prompts.sort_values("rank").iloc[0]
@@ -135,14 +135,14 @@ def test_influence_of_the_headline_and_its_top_prompts(audit_folder):
     by_hand = TypicalityBias("mean_logprob", slice="equal-correctness").fit(audit.pairs.with_frame(kept)).estimate_
     assert_allclose(top["alpha_without"], by_hand.alpha, rtol=1e-7)
     # Without the top 1%: those prompts move alpha most towards zero, and the refit is the headline fit without them.
-    without = summary["without_top_prompts"]
-    assert without["n_prompts_removed"] == int(np.ceil(0.01 * summary["n_prompts"]))
-    pulls = prompts.set_index("prompt_id")["change"] * np.sign(summary["alpha"])
+    without = summary.without_top_prompts
+    assert without["n_prompts_removed"] == int(np.ceil(0.01 * summary.n_prompts))
+    pulls = prompts.set_index("prompt_id")["change"] * np.sign(summary.alpha)
     assert set(without["prompts_removed"]) == set(pulls.nsmallest(without["n_prompts_removed"]).index)
     kept = audit.pairs.frame[~audit.pairs.frame["prompt_id"].isin(without["prompts_removed"])]
     by_hand = TypicalityBias("mean_logprob", slice="equal-correctness").fit(audit.pairs.with_frame(kept)).estimate_
     assert_allclose(without["alpha"], by_hand.alpha, rtol=1e-10)
-    assert without["alpha"] < summary["alpha"]
+    assert without["alpha"] < summary.alpha
 
 
 def test_write_influence_into_the_folder(audit_folder):
@@ -150,7 +150,7 @@ def test_write_influence_into_the_folder(audit_folder):
     result = write_influence(audit_folder, strict=True)
     assert (audit_folder / "results.json").read_bytes() == results_before  # influence never rewrites the fit's results
     audit = read_audit(audit_folder, with_data=False)
-    assert audit.influence_summary == json.loads(json.dumps(result.summary)) and audit.influence_summary["available"]
+    assert audit.influence_summary == result.summary and audit.influence_summary.available
     assert audit.influence is not None and len(audit.influence) == len(result.table)
     assert set(audit.influence["level"]) == {"pair", "prompt"}
 
@@ -162,7 +162,7 @@ def test_an_audit_without_a_usable_fit(tmp_path):
     with pytest.raises(TypicalityError, match="was not fitted"):
         write_influence(tmp_path, strict=True)
     assert write_influence(tmp_path) is None
-    assert read_audit(tmp_path, with_data=False).influence_summary["available"] is False
+    assert read_audit(tmp_path, with_data=False).influence_summary.available is False
     assert not (tmp_path / INFLUENCE_FILE).exists()
     with pytest.raises(TypicalityError, match="No estimate 'nope'"):
         write_influence(tmp_path, estimate="nope", strict=True)
@@ -174,6 +174,6 @@ def test_influence_command(audit_folder, capsys):
     assert main(["influence", str(audit_folder), "--exact-max-prompts", "0"]) == 0
     printed = capsys.readouterr().out
     assert "CV3 jackknife SE" in printed and "one-step" in printed and "without the top" in printed
-    assert read_audit(audit_folder, with_data=False).influence_summary["prompt_method"] == "one-step"
+    assert read_audit(audit_folder, with_data=False).influence_summary.prompt_method == "one-step"
     assert main(["influence", str(audit_folder), "--estimate", "nope"]) == 2
     assert "No estimate 'nope'" in capsys.readouterr().err

@@ -38,10 +38,10 @@ def test_counts_by_hand():
         }
     )
     summary = memorization_summary(PairDesign(frame=frame), pd.DataFrame({"mean_logprob": [-0.2, -1.5, -0.3, -1.0, -2.0, -0.01]}))
-    assert summary["n_responses_in_pairs"] == 5
-    assert summary["n_memorized_in_pairs"] == 2  # r1 (p = 0.82) and r3 (p = 0.74)
-    assert summary["n_pairs_with_memorized"] == 2
-    assert summary["n_scored_responses"] == 6 and summary["n_memorized_responses"] == 3
+    assert summary.n_responses_in_pairs == 5
+    assert summary.n_memorized_in_pairs == 2  # r1 (p = 0.82) and r3 (p = 0.74)
+    assert summary.n_pairs_with_memorized == 2
+    assert summary.n_scored_responses == 6 and summary.n_memorized_responses == 3
 
 
 def test_analyze_adds_the_not_memorized_fit():
@@ -51,21 +51,21 @@ def test_analyze_adds_the_not_memorized_fit():
     table.loc[memorized, "mean_logprob"] = -0.1
     table["sum_logprob"] = table["mean_logprob"] * table["n_tokens"]
     results = analyze(data, ScoreResult(table, scores.card))
-    summary = results["memorized"]
-    assert summary["n_memorized_responses"] == int((np.exp(table["mean_logprob"]) >= 0.7).sum()) >= int(memorized.sum())
-    fit = results.estimate(summary["estimate"])
-    assert fit["slice"] == "equal-correctness+not-memorized" and fit["fitted"]
+    summary = results.memorized
+    assert summary.n_memorized_responses == int((np.exp(table["mean_logprob"]) >= 0.7).sum()) >= int(memorized.sum())
+    fit = results.estimate(summary.estimate)
+    assert fit.slice == "equal-correctness+not-memorized" and fit.fitted
     # The same fit by hand: drop every pair holding a response scored -0.1, then fit the headline slice.
     design = results.design
     frame = design.frame
     kept = frame[(np.exp(frame["mean_logprob_a"]) < 0.7) & (np.exp(frame["mean_logprob_b"]) < 0.7)]
     by_hand = TypicalityBias("mean_logprob", slice="equal-correctness").fit(design.with_frame(kept)).estimate_
-    assert summary["n_pairs_with_memorized"] == len(frame) - len(kept)
-    assert fit["n_pairs"] == by_hand.n_pairs and results["slices"][fit["slice"]]["n_pairs"] == by_hand.n_pairs
-    assert_allclose(fit["alpha"], by_hand.alpha, rtol=1e-10)
-    assert_allclose(fit["se"], by_hand.se, rtol=1e-10)
-    assert len(select_slice(design, fit["slice"])) == by_hand.n_pairs  # the slice is a real slice everywhere
-    assert results.headline_estimate["slice"] == "equal-correctness"  # the headline does not move
+    assert summary.n_pairs_with_memorized == len(frame) - len(kept)
+    assert fit.n_pairs == by_hand.n_pairs and results.slices[fit.slice]["n_pairs"] == by_hand.n_pairs
+    assert_allclose(fit.alpha, by_hand.alpha, rtol=1e-10)
+    assert_allclose(fit.se, by_hand.se, rtol=1e-10)
+    assert len(select_slice(design, fit.slice)) == by_hand.n_pairs  # the slice is a real slice everywhere
+    assert results.headline_estimate.slice == "equal-correctness"  # the headline does not move
 
 
 def test_no_memorized_responses_no_extra_fit():
@@ -73,5 +73,5 @@ def test_no_memorized_responses_no_extra_fit():
     table = scores.table.copy()
     table["mean_logprob"] = np.minimum(table["mean_logprob"], -1.0)  # the simulation draws a few above log 0.7
     results = analyze(data, ScoreResult(table, scores.card))
-    assert results["memorized"]["n_memorized_responses"] == 0 and results["memorized"]["estimate"] is None
-    assert not any("not-memorized" in record["slice"] for record in results["estimates"])
+    assert results.memorized.n_memorized_responses == 0 and results.memorized.estimate is None
+    assert not any("not-memorized" in record.slice for record in results.estimates)

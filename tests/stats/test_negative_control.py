@@ -30,14 +30,14 @@ def fluency_data(n_prompts: int = 400, seed: int = 0):
 def test_the_rows_tell_fluency_from_typicality_given_the_prompt():
     data, scores, unconditional = fluency_data()
     results = analyze(data, scores, unconditional=unconditional, change_draws=0)
-    summary = results["negative_control"]
-    assert summary["available"] and summary["estimate"] == results["headline"]["estimate"]
-    specific, generic = results.estimate(summary["prompt_specific"]), results.estimate(summary["unconditional"])
-    assert specific["estimator"] == PROMPT_SPECIFIC and generic["estimator"] == UNCONDITIONAL
-    assert specific["controls"] == results.headline_estimate["controls"]
-    assert specific["ci_low"] < 0 < specific["ci_high"]  # nothing beyond fluency
-    assert generic["ci_low"] > 0.6  # the true fluency effect is 1.0
-    assert generic["p_holm"] is not None  # part of the robustness family
+    summary = results.negative_control
+    assert summary.available and summary.estimate == results.headline.estimate
+    specific, generic = results.estimate(summary.prompt_specific), results.estimate(summary.unconditional)
+    assert specific.estimator == PROMPT_SPECIFIC and generic.estimator == UNCONDITIONAL
+    assert specific.controls == results.headline_estimate.controls
+    assert specific.ci_low < 0 < specific.ci_high  # nothing beyond fluency
+    assert generic.ci_low > 0.6  # the true fluency effect is 1.0
+    assert generic.p_holm is not None  # part of the robustness family
     # The prompt-specific difference is exactly Δl(y|x) - Δl(y), pair by pair.
     frame = results.design.frame
     u = unconditional.set_index("response_id")["mean_logprob"]
@@ -46,7 +46,7 @@ def test_the_rows_tell_fluency_from_typicality_given_the_prompt():
     from typicality.stats.typicality_bias import fit_estimate
 
     check, _ = fit_estimate(results.design.with_frame(frame.assign(delta_mean_logprob=expected)), PairwiseSpec("all", "mean_logprob"))
-    assert specific["alpha"] == pytest.approx(check.alpha, rel=1e-10)
+    assert specific.alpha == pytest.approx(check.alpha, rel=1e-10)
 
 
 def test_without_prompts_keeps_ids_and_empties_prompts():

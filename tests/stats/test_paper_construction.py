@@ -19,17 +19,17 @@ def paper_results():
     return analyze(data, scores, pairs="paper", change_draws=0)
 
 
-def _no_intercept_alpha(design, estimate: dict) -> float:
+def _no_intercept_alpha(design, estimate) -> float:
     """The estimate's fit without the paper construction's intercept: what influence used to refit."""
-    rows = select_slice(design, estimate["slice"])
-    columns = ["delta_mean_logprob"] + [f"delta_{name}" for name in estimate["controls"]]
+    rows = select_slice(design, estimate.slice)
+    columns = ["delta_mean_logprob"] + [f"delta_{name}" for name in estimate.controls]
     return float(sm.GLM(rows["label"].to_numpy(float), rows[columns].to_numpy(float), family=sm.families.Binomial()).fit().params[0])
 
 
 def test_the_headline_fits_an_intercept(paper_results):
     headline = paper_results.headline_estimate
     assert paper_results.design.construction == "paper"
-    assert "intercept" in headline["coefficients"]
+    assert "intercept" in headline.coefficients
     model = PairwiseLogit(paper_results.design, PairwiseSpec.of(headline))
     assert model.names[-1] == "intercept" and np.all(model.X[:, -1] == 1.0)
 
@@ -37,19 +37,19 @@ def test_the_headline_fits_an_intercept(paper_results):
 def test_influence_refits_the_headline_model(paper_results):
     headline = paper_results.headline_estimate
     influence = compute_influence(paper_results.design, headline)
-    assert influence.summary["alpha"] == pytest.approx(headline["alpha"], rel=1e-7)
+    assert influence.summary.alpha == pytest.approx(headline.alpha, rel=1e-7)
     # The test can fail: the fit without the intercept gives another alpha.
-    assert abs(_no_intercept_alpha(paper_results.design, headline) - headline["alpha"]) > 1e-4
-    assert influence.summary["n_pairs"] == headline["n_pairs"]
-    top = influence.summary["without_top_prompts"]
+    assert abs(_no_intercept_alpha(paper_results.design, headline) - headline.alpha) > 1e-4
+    assert influence.summary.n_pairs == headline.n_pairs
+    top = influence.summary.without_top_prompts
     assert top["fitted"] and top["n_pairs_removed"] > 0
 
 
 def test_the_export_refits_the_headline_model(paper_results):
     adjusted = paper_results.estimate("all|mean_logprob|correctness")
-    model = fit_debias_model(paper_results.design, choose_alpha(paper_results, estimate=adjusted["id"]))
+    model = fit_debias_model(paper_results.design, choose_alpha(paper_results, estimate=adjusted.id))
     # alpha fixed at the fit's own alpha gives back that fit's coefficients, the intercept among them.
-    assert model.beta["correctness"] == pytest.approx(adjusted["coefficients"]["correctness"]["coef"], rel=1e-6)
-    assert model.intercept == pytest.approx(adjusted["coefficients"]["intercept"]["coef"], rel=1e-6, abs=1e-9)
-    summary = debiasing_summary(paper_results.design, paper_results, estimate=adjusted["id"])
-    assert summary["coefficients_with_typicality"]["correctness"] == pytest.approx(adjusted["coefficients"]["correctness"]["coef"], rel=1e-6)
+    assert model.beta["correctness"] == pytest.approx(adjusted.coefficients["correctness"]["coef"], rel=1e-6)
+    assert model.intercept == pytest.approx(adjusted.coefficients["intercept"]["coef"], rel=1e-6, abs=1e-9)
+    summary = debiasing_summary(paper_results.design, paper_results.estimates, paper_results.headline_estimate, paper_results.correctness, estimate=adjusted.id)
+    assert summary.coefficients_with_typicality["correctness"] == pytest.approx(adjusted.coefficients["correctness"]["coef"], rel=1e-6)

@@ -47,11 +47,11 @@ def scores_for(rows: pd.DataFrame) -> pd.DataFrame:
     first = rows.drop_duplicates(["prompt", "response"])
     return pd.DataFrame(
         {
-            "prompt_id": [prompt_id_for(p) for p in first["prompt"]],
-            "response_id": [response_id_for(p, r) for p, r in zip(first["prompt"], first["response"])],
+            "prompt_id": [prompt_id_for(p) for p in first.prompt],
+            "response_id": [response_id_for(p, r) for p, r in zip(first.prompt, first.response)],
             "n_tokens": 10 + np.arange(len(first)) % 7,
-            "mean_logprob": -2 + 0.5 * first["_typicality"].to_numpy(),
-            "sum_logprob": (-2 + 0.5 * first["_typicality"].to_numpy()) * (10 + np.arange(len(first)) % 7),
+            "mean_logprob": -2 + 0.5 * first._typicality.to_numpy(),
+            "sum_logprob": (-2 + 0.5 * first._typicality.to_numpy()) * (10 + np.arange(len(first)) % 7),
             "truncated": False,
             "model": "fixture",
         }
@@ -146,7 +146,7 @@ def test_analyze_takes_the_option_and_refuses_pairwise_data():
     data, scores = load(rows), scores_for(rows)
     results = analyze(data, scores, pairs="paper", change_draws=0)
     assert results.design.construction == "paper"
-    assert results["settings"]["pairs"] == "paper"
+    assert results.settings["pairs"] == "paper"
     from tests.stats.builders import random_pairwise
 
     pairwise, pairwise_scores = random_pairwise(20)

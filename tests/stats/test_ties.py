@@ -78,12 +78,12 @@ def test_coverage_at_five_rating_levels():
 def test_analyze_reports_tie_aware_rows_beside_the_tie_dropping_ones():
     data, scores = simulate(0.5, 150, 4, seed=2, rating_levels=5)
     results = analyze(data, scores, change_draws=0)
-    aware = [e for e in results["estimates"] if e["estimator"] == RAO_KUPPER]
-    assert {e["id"] for e in aware} >= {"all|mean_logprob|correctness|rao-kupper", "equal-correctness|mean_logprob|none|rao-kupper"}
-    assert results["ties"]["n_ties"] == int((build_pairs(data, scores, ties="half").frame["label"] == 0.5).sum()) > 0
-    pair = next(p for p in results["ties"]["pairs_of_fits"] if p["tie_aware"] == "all|mean_logprob|correctness|rao-kupper")
-    assert pair["tie_dropping"] == "all|mean_logprob|correctness"
-    assert results.estimate("all|mean_logprob|correctness")["ratio"]["of"] == "correctness"
+    aware = [e for e in results.estimates if e.estimator == RAO_KUPPER]
+    assert {e.id for e in aware} >= {"all|mean_logprob|correctness|rao-kupper", "equal-correctness|mean_logprob|none|rao-kupper"}
+    assert results.ties.n_ties == int((build_pairs(data, scores, ties="half").frame["label"] == 0.5).sum()) > 0
+    pair = next(p for p in results.ties.pairs_of_fits if p.tie_aware == "all|mean_logprob|correctness|rao-kupper")
+    assert pair.tie_dropping == "all|mean_logprob|correctness"
+    assert results.estimate("all|mean_logprob|correctness").ratio["of"] == "correctness"
     # Continuous ratings have no ties: no tie-aware rows, no `ties` key.
     continuous = analyze(*simulate(0.5, 60, 4, seed=2), change_draws=0)
-    assert "ties" not in continuous and not [e for e in continuous["estimates"] if e["estimator"] == RAO_KUPPER]
+    assert continuous.ties is None and "ties" not in continuous.to_dict() and not [e for e in continuous.estimates if e.estimator == RAO_KUPPER]

@@ -11,6 +11,7 @@ import pytest
 import statsmodels.api as sm
 
 from tests.stats.builders import random_pairwise
+from typicality.results import Estimate
 from typicality.stats import agreement_rate, analyze, build_pairs, simulate
 from typicality.stats.length_change import alpha_change_interval
 from typicality.stats.multiplicity import holm_adjust
@@ -29,30 +30,29 @@ def test_e_values_match_the_published_formula_and_examples():
     assert values["e_value"] == pytest.approx(math.sqrt(2) + math.sqrt(math.sqrt(2) * (math.sqrt(2) - 1)))
     assert values["e_value_ci"] == pytest.approx(e_value(math.sqrt(1.5)))
     assert odds_ratio_e_values(1.2, 0.9, 1.6)["e_value_ci"] == 1.0  # the CI holds no effect
-    record = sensitivity({"id": "x", "alpha": 0.5, "sd_delta": 1.0, "ci_low": 0.2, "ci_high": 0.8})
-    assert record["available"] and record["odds_ratio_per_sd"] == pytest.approx(math.exp(0.5))
-    assert not sensitivity(None)["available"]
+    record = sensitivity(Estimate("all", "mean_logprob", [], fitted=True, alpha=0.5, sd_delta=1.0, ci_low=0.2, ci_high=0.8))
+    assert record.available and record.odds_ratio_per_sd == pytest.approx(math.exp(0.5))
+    assert record.e_value == pytest.approx(e_value(math.sqrt(math.exp(0.5))))
+    assert not sensitivity(None).available
 
 
 def test_holm_adjusts_everything_but_the_pre_specified_headline():
     estimates = [
-        {"id": "h", "fitted": True, "p_value": 0.01},
-        {"id": "a", "fitted": True, "p_value": 0.01},
-        {"id": "b", "fitted": True, "p_value": 0.04},
-        {"id": "c", "fitted": True, "p_value": 0.03},
-        {"id": "d", "fitted": False, "p_value": None},
+        Estimate(name, "mean_logprob", [], fitted=p_value is not None, p_value=p_value)
+        for name, p_value in (("h", 0.01), ("a", 0.01), ("b", 0.04), ("c", 0.03), ("d", None))
     ]
-    record = holm_adjust(estimates, "h")
+    adjusted_estimates, record = holm_adjust(estimates, "h|mean_logprob|none")
     # By hand: sorted 0.01, 0.03, 0.04 times 3, 2, 1 -> 0.03, 0.06, max(0.06, 0.04) = 0.06.
-    adjusted = {e["id"]: e.get("p_holm") for e in estimates}
+    adjusted = {e.slice: e.p_holm for e in adjusted_estimates}
     assert adjusted == {"h": None, "a": pytest.approx(0.03), "b": pytest.approx(0.06), "c": pytest.approx(0.06), "d": None}
-    assert record["pre_specified"] == "h" and record["family"] == ["a", "b", "c"]
+    assert record.pre_specified == "h|mean_logprob|none" and record.family == [f"{name}|mean_logprob|none" for name in "abc"]
+    assert all(e.p_holm is None for e in estimates)  # the input rows are left as they were
 
 
 def test_the_alpha_change_bootstrap_refits_both_models_on_the_same_resampled_prompts():
     data, scores = simulate(0.5, 80, 4, seed=4)
     design = build_pairs(data, scores)
-    estimate = TypicalityBias(slice="equal-correctness").fit(design).to_dict()
+    estimate = TypicalityBias(slice="equal-correctness").fit(design).estimate_
     result = alpha_change_interval(design, estimate, n_draws=5, seed=3)
     # The same five draws by hand, with statsmodels.
     pairs = design.frame[design.frame["delta_correctness"] == 0]
@@ -76,18 +76,18 @@ def test_the_alpha_change_bootstrap_refits_both_models_on_the_same_resampled_pro
 def test_results_json_carries_the_interpretation_and_the_report_keys():
     rated, rated_scores = simulate(0.5, 60, 4, seed=5)
     results = analyze(rated, rated_scores, change_draws=50)
-    assert results["interpretation"]["kind"] == "bias" and results["interpretation"]["quality_control"] == "correctness"
-    assert results["interpretation"]["label"] == "bias estimate controlled for correctness"
-    change = results["headline"]["alpha_change"]
-    assert change["n_draws"] == 50 and change["ci_low"] <= change["ci_high"]
-    assert results["sensitivity"]["estimate"] == results["headline"]["estimate"]
-    assert results["multiplicity"]["pre_specified"] == results["headline"]["estimate"]
-    assert all(e["df"] == e["n_clusters"] - 1 for e in results["estimates"] if e["fitted"])
+    assert results.interpretation.kind == "bias" and results.interpretation.quality_control == "correctness"
+    assert results.interpretation.label == "bias estimate controlled for correctness"
+    change = results.headline.alpha_change
+    assert change.n_draws == 50 and change.ci_low <= change.ci_high
+    assert results.sensitivity.estimate == results.headline.estimate
+    assert results.multiplicity.pre_specified == results.headline.estimate
+    assert all(e.df == e.n_clusters - 1 for e in results.estimates if e.fitted)
     pairwise, pairwise_scores = random_pairwise(40, seed=1)
-    association = analyze(pairwise, pairwise_scores, change_draws=0)["interpretation"]
-    assert association["kind"] == "association" and association["quality_control"] is None
-    assert association["label"] == "association (no quality control: preference and typicality may share quality)"
-    assert association["few_prompts"] and "40 prompts" in association["ci_note"]
+    association = analyze(pairwise, pairwise_scores, change_draws=0).interpretation
+    assert association.kind == "association" and association.quality_control is None
+    assert association.label == "association (no quality control: preference and typicality may share quality)"
+    assert association.few_prompts and "40 prompts" in association.ci_note
 
 
 def test_agreement_gets_a_clustered_interval_when_prompts_carry_several_pairs():
