@@ -42,12 +42,12 @@ def compare_audits(audits: list[ComparedAudit], kind: str = "auto") -> Compariso
         spec = audits[0].estimate
         content["models"], typicality = compare_models(audits, spec)
         if content["models"]["n_pairs"] < len(audits[0].audit.pairs.frame):
-            warnings.append(f"The model comparison uses the {content['models']['n_pairs']:,} pairs of slice '{spec['slice']}' complete under every model.")
+            warnings.append(f"The model comparison uses the {content['models']['n_pairs']:,} pairs of slice '{spec.slice}' complete under every model.")
     else:
         content["datasets"], dataset_warnings = compare_datasets(audits)
         warnings.extend(dataset_warnings)
     for item in audits:
-        warnings.extend(f"{item.label}: {message}" for message in item.estimate.get("warnings", []))
+        warnings.extend(f"{item.label}: {message}" for message in item.estimate.warnings)
     content["warnings"] = warnings
     content["software"] = software_versions(("typicality", "numpy", "pandas", "scipy", "statsmodels"))
     return ComparisonResults(content, typicality)
