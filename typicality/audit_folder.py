@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from typicality.domain import REQUIRED_SCORE_COLUMNS, Accounting, PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, one_line
+from typicality.results import AuditResults, InfluenceSummary
 
 # Bumped whenever results.json or a file's schema changes meaning; readers refuse other versions.
 FORMAT_VERSION = 3
@@ -168,19 +169,18 @@ def load_pairs(path: str | Path) -> PairDesign:
 # Results: results.json
 
 
-def save_results(results: dict, folder: str | Path) -> Path:
+def save_results(results: AuditResults, folder: str | Path) -> Path:
     """Write results.json (strict JSON: a NaN is a bug upstream, not something to write)."""
     path = Path(folder)
     if path.suffix != ".json":
         path = path / RESULTS_FILE
-    content = dict(results)
-    content["format_version"] = FORMAT_VERSION
+    content = {**results.to_dict(), "format_version": FORMAT_VERSION}
     _write_json(path, content, allow_nan=False)
     return path
 
 
-def load_results(folder: str | Path) -> dict:
-    """Read results.json and check its format version; one clear message for anything else."""
+def load_results(folder: str | Path) -> AuditResults:
+    """Read results.json into the typed results, checking its format version; one clear message for anything else."""
     folder = Path(folder)
     path = folder if folder.suffix == ".json" else folder / RESULTS_FILE
     if not path.parent.is_dir():
@@ -197,7 +197,10 @@ def load_results(folder: str | Path) -> dict:
     if not isinstance(results, dict):
         raise TypicalityError(f"{path} holds a {type(results).__name__}, not a JSON object: re-run `typicality fit` on its folder.")
     _check_version(path, results.get("format_version"))
-    return results
+    try:
+        return AuditResults.from_dict(results)
+    except (TypicalityError, TypeError) as error:
+        raise TypicalityError(f"{path} does not hold the results this version writes ({one_line(error)}): re-run `typicality fit {path.parent}`.") from None
 
 
 def _check_version(path: Path, version) -> None:
@@ -213,7 +216,7 @@ def _check_version(path: Path, version) -> None:
 # influence.parquet (rows and columns: typicality.stats.influence.influence_table)
 
 
-def save_influence(summary: dict, frame: pd.DataFrame | None, folder: str | Path) -> Path:
+def save_influence(summary: InfluenceSummary, frame: pd.DataFrame | None, folder: str | Path) -> Path:
     """Write influence.json and, when influence was computed, influence.parquet (a stale table is removed), atomically."""
     folder = Path(folder)
     if frame is not None:
@@ -221,7 +224,7 @@ def save_influence(summary: dict, frame: pd.DataFrame | None, folder: str | Path
     else:
         (folder / INFLUENCE_FILE).unlink(missing_ok=True)
     path = folder / INFLUENCE_SUMMARY_FILE
-    _write_json(path, {**summary, "format_version": FORMAT_VERSION}, allow_nan=False)
+    _write_json(path, {**summary.to_dict(), "format_version": FORMAT_VERSION}, allow_nan=False)
     return path
 
 
@@ -231,12 +234,12 @@ def remove_influence(folder: str | Path) -> None:
         (Path(folder) / name).unlink(missing_ok=True)
 
 
-def load_influence_summary(path: str | Path) -> dict:
+def load_influence_summary(path: str | Path) -> InfluenceSummary:
     """Read influence.json, version-checked."""
     path = Path(path)
     summary = _read_json(path)
     _check_version(path, summary.pop("format_version", None))
-    return summary
+    return InfluenceSummary.from_dict(summary)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,20 +254,19 @@ class AuditFolder:
     that is absent or unreadable and why, so a partial audit still gets a report.
     """
 
-    results: dict
+    results: AuditResults
     pairs: PairDesign | None = None
     scores: ScoreResult | None = None
     data: PreferenceData | None = None
     influence: pd.DataFrame | None = None  # influence.parquet
-    influence_summary: dict | None = None  # influence.json: the summary, or {"available": False, "reason": ...}
+    influence_summary: InfluenceSummary | None = None  # influence.json: the summary, or available=False with the reason
     folder: Path | None = None
     missing: dict[str, str] = field(default_factory=dict)
 
     @property
     def score_card(self) -> dict | None:
         """The scorer's card: results.json carries it as `model` (the one way it travels)."""
-        model = self.results.get("model")
-        return model if isinstance(model, dict) else None
+        return self.results.model
 
 
 def read_audit(folder: str | Path, *, with_data: bool = True) -> AuditFolder:

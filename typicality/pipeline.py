@@ -27,7 +27,7 @@ from typicality.audit_folder import (
 )
 from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
-from typicality.results import AuditResults, Estimate, InfluenceSummary
+from typicality.results import InfluenceSummary
 from typicality.scoring.options import ScoringOptions
 from typicality.stats.analysis import AnalysisOptions
 
@@ -163,7 +163,7 @@ def write_influence(folder: str | Path, *, estimate: str | None = None, strict: 
     The pipeline calls this after the fit (strict=False: an audit without a usable fit records
     why and writes no table); `typicality influence` calls it with strict=True (one clear error).
     """
-    from typicality.stats.influence import EXACT_MAX_PROMPTS, compute_influence
+    from typicality.stats.influence import EXACT_MAX_PROMPTS, compute_influence, influence_estimate
 
     folder = Path(folder)
     audit = read_audit(folder, with_data=False)
@@ -171,7 +171,7 @@ def write_influence(folder: str | Path, *, estimate: str | None = None, strict: 
         if audit.pairs is None:
             raise TypicalityError(f"{folder} has no readable pair design ({audit.missing.get('pairs.parquet', 'absent')}); re-run `typicality fit {folder}`.")
         limit = EXACT_MAX_PROMPTS if exact_max_prompts is None else exact_max_prompts
-        result = compute_influence(audit.pairs, _influence_estimate(audit.results, estimate), exact_max_prompts=limit)
+        result = compute_influence(audit.pairs, influence_estimate(audit.results, estimate), exact_max_prompts=limit)
     except TypicalityError as error:
         if strict:
             raise
@@ -179,16 +179,6 @@ def write_influence(folder: str | Path, *, estimate: str | None = None, strict: 
         return None
     save_influence(result.summary, result.table, folder)
     return result
-
-
-def _influence_estimate(results: AuditResults, estimate_id: str | None) -> Estimate:
-    """The fit influence is computed for: the estimate asked for, else the headline."""
-    wanted = estimate_id or results.headline.estimate
-    chosen = results.estimate(wanted)
-    if chosen is None:
-        known = ", ".join(item.id for item in results.estimates) or "none"
-        raise TypicalityError(f"No estimate '{wanted}' in results.json (its estimates: {known}).")
-    return chosen
 
 
 def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None, out: str | Path | None = None):

@@ -12,7 +12,6 @@ agreement tables did, and the Wilson interval is exact again.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,41 +20,9 @@ from statsmodels.stats.proportion import proportion_confint
 
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
+from typicality.results import Agreement
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, build_pairs
 from typicality.stats.pairwise_logit import t_inference
-
-
-@dataclass
-class Agreement:
-    """Share of decided pairs whose preferred response has the higher typicality; numbers None when there are no pairs."""
-
-    typicality: str
-    rate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    n_agree: int
-    n_pairs: int  # decided pairs (no label tie) with unequal typicality
-    n_typicality_ties: int  # decided pairs whose two responses have exactly the same typicality: left out
-    warnings: list[str] = field(default_factory=list)
-    n_prompts: int | None = None  # prompts among the counted pairs
-    one_pair_per_prompt: bool = False  # True: one pair drawn per prompt (seeded) before counting
-    clustered: dict | None = None  # prompts with several pairs: se, ci_low, ci_high, p_value, df, design_effect
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def summary(self) -> str:
-        if self.rate is None:
-            return f"Agreement ({self.typicality}): no pairs. " + " ".join(self.warnings)
-        text = (
-            f"Agreement ({self.typicality}): {self.rate:.1%} of {self.n_pairs} pairs prefer the more typical response "
-            f"(Wilson 95% CI {self.ci_low:.1%} to {self.ci_high:.1%}; exact binomial p = {self.p_value:.3g} vs 50%)"
-        )
-        if self.clustered and self.clustered.get("ci_low") is not None:
-            c = self.clustered
-            text += f"; prompt-clustered 95% CI {c['ci_low']:.1%} to {c['ci_high']:.1%} ({self.n_prompts} prompts, p = {c['p_value']:.3g})"
-        return text
 
 
 def agreement_rate(

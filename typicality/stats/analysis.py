@@ -11,7 +11,7 @@ typicality definitions (a correctness control is left out of the equal-correctne
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -21,11 +21,14 @@ import pandas as pd
 from typicality.audit_folder import PAIRS_FILE, remove_influence, save_pairs, save_results
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
+from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate, Headline, OrdinalFit
 from typicality.software import software_versions
-from typicality.stats.agreement import Agreement, agreement_rate
+from typicality.stats.agreement import agreement_rate
 from typicality.stats.debias import debiasing_summary
-from typicality.stats.memorization import add_memorization
-from typicality.stats.ordinal import OrdinalFit, ordinal_logit, preference_rating
+from typicality.stats.memorization import memorization
+from typicality.stats.multiplicity import holm_adjust
+from typicality.stats.negative_control import negative_control
+from typicality.stats.ordinal import ordinal_logit, preference_rating
 from typicality.stats.pair_design import (
     ALL_PAIRS,
     EQUAL_CORRECTNESS,
@@ -38,11 +41,12 @@ from typicality.stats.pair_design import (
     pair_accounting,
     slice_count,
 )
-from typicality.stats.records import estimate_record, headline_record
 from typicality.stats.scores_table import CheckedScores, check_scores
+from typicality.stats.sensitivity import sensitivity
 from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
-from typicality.stats.typicality_bias import Estimate, TypicalityBias, estimates_frame
-from typicality.stats.validity import add_validity
+from typicality.stats.ties import tie_aware_estimates, ties_summary
+from typicality.stats.typicality_bias import TypicalityBias
+from typicality.stats.validity import alpha_change_with_interval, design_with_ties, interpretation
 
 TYPICALITIES = ("mean_logprob", "sum_logprob")
 PAIR_CONSTRUCTIONS = ("distinct", "paper")
@@ -99,19 +103,20 @@ class AnalysisOptions:
         return cls(**values)
 
 
-class AnalysisResults(dict):
-    """The results.json content as a plain, JSON-ready dict, plus the pair design it came from and a few helpers.
+@dataclass(frozen=True)
+class AnalysisResults(AuditResults):
+    """The typed results (`typicality.results.AuditResults`) as `analyze` returns them, with the pair design they came from.
 
-    `json.dumps(results)` works as for any dict; `results.design` is the `PairDesign` (for
-    pairs.parquet); `summary()`, `to_frame()` and `estimate(id)` read the same dict.
+    `results.design` is the `PairDesign` (for pairs.parquet); `save(folder)` writes both through the
+    audit-folder contract. Read back from a folder, results are a plain `AuditResults`.
     """
 
-    def __init__(self, content: dict, design: PairDesign | None = None) -> None:
-        super().__init__(content)
-        self.design = design
+    design: PairDesign | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
-        return json.loads(json.dumps(self, allow_nan=False))
+        content = super().to_dict()
+        content.pop("design", None)
+        return content
 
     def to_json(self, path: str | Path) -> Path:
         """Write results.json (to a file path or into a folder) through the audit-folder contract."""
@@ -129,37 +134,6 @@ class AnalysisResults(dict):
         remove_influence(folder)
         return save_results(self, folder)
 
-    def estimate(self, estimate_id: str) -> dict:
-        record = estimate_record(self, estimate_id)
-        if record is None:
-            raise KeyError(estimate_id)
-        return record
-
-    @property
-    def headline_estimate(self) -> dict | None:
-        """The estimate results.json names as its headline."""
-        return headline_record(self)
-
-    def to_frame(self) -> pd.DataFrame:
-        return estimates_frame([_estimate_from_dict(estimate) for estimate in self["estimates"]])
-
-    def summary(self) -> str:
-        pairs, model = self["pairs"], self.get("model") or {}
-        lines = [
-            f"Dataset {self['dataset']['name']}: {pairs['pairs']} pairs of {pairs['comparisons']} comparisons; "
-            f"model {model.get('model') or model.get('fingerprint') or 'unknown'}"
-        ]
-        lines.append(Agreement(**self["agreement"]).summary())
-        lines.extend(_estimate_from_dict(estimate).summary() for estimate in self["estimates"])
-        if self.get("ordinal"):
-            lines.append(OrdinalFit(**self["ordinal"]).summary())
-        lines.extend(f"warning: {message}" for message in self["warnings"])
-        return "\n".join(lines)
-
-
-def _estimate_from_dict(record: dict) -> Estimate:
-    return Estimate(**{key: value for key, value in record.items() if key != "id"})
-
 
 def analyze(
     data: PreferenceData,
@@ -170,13 +144,25 @@ def analyze(
     unconditional: ScoreResult | pd.DataFrame | None = None,
     **settings,
 ) -> AnalysisResults:
-    """Build the pair design (or take `design` from build_pairs) and run every estimator -> results.json content.
+    """Build the pair design (or take `design` from build_pairs) and run every estimator -> the typed results.
 
     `scores`: the scorer's `ScoreResult` (its card becomes results.json's `model`), or a plain
     table. `options` (or the same settings as keywords: controls, slices, typicalities, seed,
     bootstrap, ties) choose the fits. Fits that cannot run are listed with their reason and
     null numbers; nothing is NaN. `unconditional`: each response's scores without its prompt
     (stats/negative_control.py), for the fluency negative control.
+
+    Each section is built once, by a pure function, in this order (a later step reads only what
+    an earlier one returned):
+      1. the robustness set of fits (`fit_estimates`) and the pre-specified headline (`headline`);
+      2. memorization: its counts and the headline refitted without memorized pairs (`memorization`);
+      3. debiasing, from the tie-dropping fits above (`debiasing_summary`);
+      4. sharpening, from the summed-typicality length-controlled fit (`sharpening`);
+      5. ties: the Rao-Kupper rows beside the tie-dropping fits, when the data has ties (`tie_aware_estimates`);
+      6. the fluency negative control rows, when unconditional scores are given (`negative_control`);
+      7. the bootstrap CI of the headline's change in alpha with length (`alpha_change_with_interval`);
+      8. the interpretation and the E-values of the headline (`interpretation`, `sensitivity`);
+      9. Holm across every fitted row but the headline, all of the rows above included (`holm_adjust`).
     """
     if options is not None and settings:
         raise TypicalityError(f"Give analyze() either options or keyword settings, not both ({', '.join(settings)}).")
@@ -192,32 +178,66 @@ def analyze(
             "Check that the scores belong to this data (same prompts and responses)."
         )
     warnings = data_warnings(accounting)
-    estimates = fit_estimates(design, options, warnings)
-    ordinal = _ordinal(data, scores, options, warnings)
-    content = {
-        "dataset": dataset_info(data),
-        "model": _model_entry(scores, design),
-        "headline": headline(estimates),
-        "estimates": [estimate.to_dict() for estimate in estimates],
-        "slices": slice_counts(design, estimates),
-        "agreement": agreement_rate(design, typicality=options.typicalities[0], seed=options.seed, one_pair_per_prompt=options.one_pair_per_prompt).to_dict(),
-        "ordinal": ordinal.to_dict() if ordinal else None,
-        "pairs": accounting,
-        "settings": {**options.to_dict(), "ties": design.ties},
-        "warnings": warnings,
-        "software": software_versions(STATS_PACKAGES),
-    }
-    add_memorization(content, design, scores.usable)  # `memorized` and the not-memorized robustness fit
-    content["debiasing"] = debiasing_summary(design, content)  # what the export removes, and the flips
-    content["sharpening"] = sharpening(content["estimates"], content["headline"], options.betas)  # gamma = 1 + alpha / beta
-    add_validity(
-        content, design, data, scores, seed=options.seed, change_draws=options.change_draws, unconditional=unconditional
-    )  # what alpha means and how far to trust it
+    estimates = fit_estimates(design, options, warnings)  # 1
+    ordinal = _ordinal(data, scores, options, warnings)  # beside the pairwise fits: the rating itself, when the data rates responses
+    chosen = headline(estimates)
+    first = _by_id(estimates, chosen.estimate)
+    default_set = options.controls is None and options.slices is None
+    memorized, not_memorized = memorization(design, scores.usable, first, default_set=default_set)  # 2
+    if not_memorized is not None:
+        estimates.append(not_memorized)
+    slices = slice_counts(design, estimates)
+    debiasing = debiasing_summary(design, estimates, first, data.correctness)  # 3
+    sharpened = sharpening(estimates, first, options.betas)  # 4
+    ties = None
+    tied = design_with_ties(design, data, scores, options.seed)  # 5
+    if tied is not None:
+        estimates.extend(tie_aware_estimates(tied, estimates))
+        ties = ties_summary(tied, estimates)
+    control = None
+    if unconditional is not None:  # 6
+        rows, control = negative_control(design, unconditional, first)
+        estimates.extend(rows)
+    chosen = chosen.replace(alpha_change=alpha_change_with_interval(chosen.alpha_change, design, first, options.change_draws, options.seed))  # 7
+    estimates, multiplicity = holm_adjust(estimates, chosen.estimate)  # 9
+    results = AnalysisResults(
+        dataset=DatasetInfo(**dataset_info(data)),
+        model=_model_entry(scores, design),
+        headline=chosen,
+        estimates=tuple(estimates),
+        slices=slices,
+        agreement=agreement_rate(design, typicality=options.typicalities[0], seed=options.seed, one_pair_per_prompt=options.one_pair_per_prompt),
+        ordinal=ordinal,
+        pairs=accounting,
+        settings={**options.to_dict(), "ties": design.ties},
+        warnings=tuple(warnings),
+        software=software_versions(STATS_PACKAGES),
+        memorized=memorized,
+        debiasing=debiasing,
+        sharpening=sharpened,
+        ties=ties,
+        negative_control=control,
+        interpretation=interpretation(first, design.correctness),  # 8
+        sensitivity=sensitivity(first if first is not None and first.fitted else None),
+        multiplicity=multiplicity,
+        design=design,
+    )
+    return _finite(results)
+
+
+def _finite(results: AnalysisResults) -> AnalysisResults:
+    """The fits never hand out a NaN; this guard makes sure none reaches a report unannounced (null, with a warning)."""
     bad: list[str] = []
-    content = json_ready(content, "", bad)
-    if bad:  # the fits never hand out a NaN; this guard makes sure none reaches a report unannounced
-        content["warnings"].append(f"Non-finite numbers were replaced by null at: {', '.join(bad)}.")
-    return AnalysisResults(content, design)
+    content = json_ready(results.to_dict(), "", bad)
+    if not bad:
+        return results
+    content["warnings"].append(f"Non-finite numbers were replaced by null at: {', '.join(bad)}.")
+    typed = AuditResults.from_dict(content)
+    return AnalysisResults(**{f.name: getattr(typed, f.name) for f in fields(AuditResults)}, design=results.design)
+
+
+def _by_id(estimates: list[Estimate], estimate_id: str | None) -> Estimate | None:
+    return next((estimate for estimate in estimates if estimate.id == estimate_id), None)
 
 
 def build_design(data: PreferenceData, scores: CheckedScores, options: AnalysisOptions) -> PairDesign:
@@ -292,7 +312,7 @@ def estimate_specs(
     return specs
 
 
-def headline(estimates: list[Estimate]) -> dict:
+def headline(estimates: list[Estimate]) -> Headline:
     """The estimate to quote, why, its length-controlled twin, and the change in alpha between them.
 
     The headline is pre-specified, not chosen by its result: the first fitted estimate of the
@@ -302,18 +322,18 @@ def headline(estimates: list[Estimate]) -> dict:
     candidates = [e for e in estimates if e.typicality == estimates[0].typicality and LENGTH_CONTROL not in e.controls] if estimates else []
     first = next((e for e in candidates if e.fitted), estimates[0] if estimates else None)
     if first is None:
-        return {"estimate": None, "reason": "no estimate was fitted", "length_controlled": None, "alpha_change": None, "curve": None}
+        return Headline(estimate=None, reason="no estimate was fitted")
     twin = next(
         (e for e in estimates if e.slice == first.slice and e.typicality == first.typicality and e.controls == first.controls + [LENGTH_CONTROL]),
         None,
     )
-    return {
-        "estimate": first.id,
-        "reason": _headline_reason(first),
-        "length_controlled": twin.id if twin else None,
-        "alpha_change": _alpha_change(first, twin),
-        "curve": _curve_estimate(first, estimates),
-    }
+    return Headline(
+        estimate=first.id,
+        reason=_headline_reason(first),
+        length_controlled=twin.id if twin else None,
+        alpha_change=_alpha_change(first, twin),
+        curve=_curve_estimate(first, estimates),
+    )
 
 
 def _curve_estimate(first: Estimate, estimates: list[Estimate]) -> str | None:
@@ -335,11 +355,11 @@ def _headline_reason(estimate: Estimate) -> str:
     return f"pre-specified: {estimate.typicality} typicality on {where}, {controls}, as in the published method"
 
 
-def _alpha_change(first: Estimate, twin: Estimate | None) -> dict | None:
+def _alpha_change(first: Estimate, twin: Estimate | None) -> AlphaChange | None:
     """Alpha with the length control minus alpha without it (both fitted on the same pairs)."""
     if twin is None or not (first.fitted and twin.fitted):
         return None
-    return {"estimate": twin.alpha - first.alpha, "from": first.id, "to": twin.id}
+    return AlphaChange(estimate=twin.alpha - first.alpha, from_id=first.id, to_id=twin.id)
 
 
 def slice_counts(design: PairDesign, estimates: list[Estimate]) -> dict:

@@ -32,6 +32,7 @@ is always among the controls: the debiased preference is the quality difference,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -40,9 +41,9 @@ from scipy.special import expit
 
 from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
+from typicality.results import AuditResults, Debiasing, Estimate, is_quality_controlled
 from typicality.stats.pair_design import ALL_PAIRS, TYPICALITY_COLUMNS, control_column
 from typicality.stats.pairwise_logit import INTERCEPT, PairwiseLogit, PairwiseSpec
-from typicality.stats.records import headline_record, is_quality_controlled
 
 ALPHA_CHOICES = ("estimate", "ci-low", "ci-high")
 
@@ -82,78 +83,88 @@ class DebiasModel:
         return [control_column(name) for name in self.controls]
 
 
-def choose_alpha(results: dict, *, alpha: str | float | None = None, estimate: str | None = None) -> AlphaChoice:
+def choose_alpha(results: AuditResults, *, alpha: str | float | None = None, estimate: str | None = None) -> AlphaChoice:
     """The alpha to remove: the headline fit's (quality-controlled when the data rates quality), or the one asked for.
 
     `estimate`: an estimate id of results.json instead of the headline. `alpha`: None or
     "estimate" (the fit's point estimate), "ci-low"/"ci-high" (an end of its 95% CI), or a number.
     """
-    estimates = {record["id"]: record for record in results.get("estimates") or []}
-    correctness = (results.get("dataset") or {}).get("correctness")
+    return choose_alpha_among(results.estimates, results.headline_estimate, results.correctness, alpha=alpha, estimate=estimate)
+
+
+def choose_alpha_among(
+    estimates: Sequence[Estimate],
+    headline: Estimate | None,
+    correctness: str | None,
+    *,
+    alpha: str | float | None = None,
+    estimate: str | None = None,
+) -> AlphaChoice:
+    """`choose_alpha` on the pieces of the results (the stats stage calls it before the results exist as a whole)."""
+    by_id = {record.id: record for record in estimates}
     if estimate is not None:
-        if estimate not in estimates:
-            raise TypicalityError(f"No estimate '{estimate}' in results.json; its estimates are: {', '.join(estimates) or 'none'}.")
-        record, reason = estimates[estimate], f"the estimate {estimate} was asked for"
+        if estimate not in by_id:
+            raise TypicalityError(f"No estimate '{estimate}' in results.json; its estimates are: {', '.join(by_id) or 'none'}.")
+        record, reason = by_id[estimate], f"the estimate {estimate} was asked for"
     else:
-        record = headline_record(results)
-        if record is None or not record.get("fitted"):
-            why = record.get("reason") if record else "results.json names no headline fit"
+        record = headline
+        if record is None or not record.fitted:
+            why = record.reason if record else "results.json names no headline fit"
             raise TypicalityError(
                 f"This audit has no usable fit to take alpha from ({why}); nothing was written. Re-run the audit with more data, or pass --alpha VALUE."
             )
         reason = "the audit's headline fit"
         if not is_quality_controlled(record, correctness):
-            adjusted = adjusted_fit(results, record["typicality"], correctness)
-            if adjusted is None or not adjusted.get("fitted"):
+            adjusted = adjusted_fit(estimates, record.typicality, correctness)
+            if adjusted is None or not adjusted.fitted:
                 raise TypicalityError(
-                    f"The headline fit {record['id']} does not control for {correctness}, and the adjusted fit (all pairs, {record['typicality']}, "
+                    f"The headline fit {record.id} does not control for {correctness}, and the adjusted fit (all pairs, {record.typicality}, "
                     f"controlling for {correctness} alone) is not available; "
                     "removing an uncontrolled alpha would also remove the part of quality "
                     "that typicality carries. Pass --estimate ID of a quality-controlled fit."
                 )
             record = adjusted
-            reason = f"the adjusted fit (all pairs, controlling for {correctness}), because the headline fit {record['id']} does not control for quality"
-    if not record.get("fitted"):
-        raise TypicalityError(f"The estimate {record['id']} was not fitted ({record.get('reason')}); nothing was written. Choose a fitted estimate.")
+            reason = f"the adjusted fit (all pairs, controlling for {correctness}), because the headline fit {record.id} does not control for quality"
+    if not record.fitted:
+        raise TypicalityError(f"The estimate {record.id} was not fitted ({record.reason}); nothing was written. Choose a fitted estimate.")
     how, value = _alpha_value(record, alpha)
     if how == "value":
-        reason = f"alpha = {value:g} was given; {record['id']} ({reason}) sets the typicality definition and controls"
+        reason = f"alpha = {value:g} was given; {record.id} ({reason}) sets the typicality definition and controls"
     elif how != "estimate":
-        reason = f"the {how} end of the 95% CI of {reason} ({record['id']})"
+        reason = f"the {how} end of the 95% CI of {reason} ({record.id})"
     else:
-        reason = f"the point estimate of {reason} ({record['id']})"
+        reason = f"the point estimate of {reason} ({record.id})"
     return AlphaChoice(
-        estimate=record["id"],
+        estimate=record.id,
         alpha=value,
         how=how,
         reason=reason,
-        typicality=record["typicality"],
-        controls=list(record.get("controls") or []),
-        estimate_alpha=float(record["alpha"]),
-        ci_low=record.get("ci_low"),
-        ci_high=record.get("ci_high"),
+        typicality=record.typicality,
+        controls=list(record.controls),
+        estimate_alpha=float(record.alpha),
+        ci_low=record.ci_low,
+        ci_high=record.ci_high,
     )
 
 
-def adjusted_fit(results: dict, typicality: str, correctness: str) -> dict | None:
+def adjusted_fit(estimates: Sequence[Estimate], typicality: str, correctness: str) -> Estimate | None:
     """The tie-dropping fit on all pairs of this typicality controlling for the quality rating alone (the robustness set's adjusted fit)."""
     return next(
         (
-            record for record in results.get("estimates") or []
-            if record.get("slice") == ALL_PAIRS and record.get("typicality") == typicality and list(record.get("controls") or []) == [correctness]
-            and record.get("estimator", "logit") == "logit"
+            record for record in estimates
+            if record.slice == ALL_PAIRS and record.typicality == typicality and list(record.controls) == [correctness] and record.estimator == "logit"
         ),
         None,
     )
 
 
-def _alpha_value(record: dict, alpha: str | float | None) -> tuple[str, float]:
+def _alpha_value(record: Estimate, alpha: str | float | None) -> tuple[str, float]:
     if alpha is None or alpha == "estimate":
-        return "estimate", float(record["alpha"])
+        return "estimate", float(record.alpha)
     if alpha in ("ci-low", "ci-high"):
-        value = record.get(alpha.replace("-", "_"))
+        value = getattr(record, alpha.replace("-", "_"))
         if value is None:
-            raise TypicalityError(f"The estimate {record['id']} has no {alpha}; pass --alpha VALUE instead.")
+            raise TypicalityError(f"The estimate {record.id} has no {alpha}; pass --alpha VALUE instead.")
         return alpha, float(value)
     try:
         value = float(alpha)
@@ -246,43 +257,51 @@ def winner_first(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return oriented
 
 
-def debiasing_summary(design: PairDesign, results: dict, *, alpha: str | float | None = None, estimate: str | None = None) -> dict:
+def debiasing_summary(
+    design: PairDesign,
+    estimates: Sequence[Estimate],
+    headline: Estimate | None,
+    correctness: str | None,
+    *,
+    alpha: str | float | None = None,
+    estimate: str | None = None,
+) -> Debiasing:
     """results.json's `debiasing` entry: the alpha removed, the debiasing model, flips and weights over the decisive pairs.
 
-    An audit without a usable fit gets `{"available": False, "reason": ...}`.
+    An audit without a usable fit gets `Debiasing(available=False, reason=...)`.
     """
     try:
-        choice = choose_alpha(results, alpha=alpha, estimate=estimate)
+        choice = choose_alpha_among(estimates, headline, correctness, alpha=alpha, estimate=estimate)
         model = fit_debias_model(design, choice)
     except TypicalityError as error:
-        return {"available": False, "reason": str(error)}
+        return Debiasing(available=False, reason=str(error))
     terms = pair_terms(winner_first(design.frame, [model.typicality_column, *model.control_columns]), model)
     usable = terms["weight"].notna().to_numpy()
     weights = terms["weight"].to_numpy()[usable]
     p_without = terms["p_first_without_typicality"].to_numpy()[usable]
     n_flips = int(terms["flip"].sum())
     n_decisive = int(len(terms))
-    return {
-        "available": True,
-        "estimate": choice.estimate,
-        "alpha": choice.alpha,
-        "how": choice.how,
-        "reason": choice.reason,
-        "typicality": choice.typicality,
-        "controls": model.controls,
-        "coefficients_with_typicality": model.beta,
-        "coefficients_without_typicality": model.gamma,
-        "n_pairs": int(len(design.frame)),
-        "n_decisive": n_decisive,
-        "n_ties": int((design.frame["label"] == 0.5).sum()),
-        "n_lacking_controls": int((~usable).sum()),
-        "n_flips": n_flips,
-        "share_flips": n_flips / n_decisive if n_decisive else None,
+    return Debiasing(
+        available=True,
+        estimate=choice.estimate,
+        alpha=choice.alpha,
+        how=choice.how,
+        reason=choice.reason,
+        typicality=choice.typicality,
+        controls=model.controls,
+        coefficients_with_typicality=model.beta,
+        coefficients_without_typicality=model.gamma,
+        n_pairs=int(len(design.frame)),
+        n_decisive=n_decisive,
+        n_ties=int((design.frame["label"] == 0.5).sum()),
+        n_lacking_controls=int((~usable).sum()),
+        n_flips=n_flips,
+        share_flips=n_flips / n_decisive if n_decisive else None,
         # Where removing typicality leaves no preference at all (no controls, or equal controls).
-        "n_undetermined": int((p_without == 0.5).sum()),
-        "weights": _weight_summary(weights),
-        "warnings": model.warnings,
-    }
+        n_undetermined=int((p_without == 0.5).sum()),
+        weights=_weight_summary(weights),
+        warnings=model.warnings,
+    )
 
 
 def _weight_summary(weights: np.ndarray) -> dict:
@@ -307,10 +326,10 @@ __all__ = [
     "DebiasModel",
     "choice_record",
     "choose_alpha",
+    "choose_alpha_among",
     "debias_controls",
     "debiasing_summary",
     "fit_debias_model",
-    "is_quality_controlled",
     "pair_terms",
     "winner_first",
 ]

@@ -36,10 +36,10 @@ from scipy.special import expit
 
 from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
+from typicality.results import AuditResults, Estimate, InfluenceSummary
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec, t_inference
 from typicality.stats.pairwise_models import fit_logit as newton_fit
-from typicality.stats.records import estimate_record, headline_id
 from typicality.stats.typicality_bias import fit_estimate
 
 EXACT_MAX_PROMPTS = 3000  # exact leave-one-prompt-out refits up to this many prompts; one-step beyond
@@ -53,7 +53,7 @@ class InfluenceResult:
     """`table`: influence.parquet's rows; `summary`: influence.json's content."""
 
     table: pd.DataFrame
-    summary: dict
+    summary: InfluenceSummary
 
 
 @dataclass
@@ -68,12 +68,12 @@ class _Fit:
     params: np.ndarray
 
 
-def estimate_arrays(design: PairDesign, estimate: dict) -> _Fit:
+def estimate_arrays(design: PairDesign, estimate: Estimate) -> _Fit:
     """The rows and columns the estimate was fitted on (its `PairwiseLogit`), and the coefficients refitted by Newton's method."""
     model = PairwiseLogit(design, PairwiseSpec.of(estimate))
     fitted = newton_fit(model.y, model.X, model.groups)  # the same Newton fit the bootstrap and validation tables use
     if not fitted.converged:
-        raise TypicalityError(f"The fit {estimate['id']} did not converge when refitted for influence; its influence is not computed.")
+        raise TypicalityError(f"The fit {estimate.id} did not converge when refitted for influence; its influence is not computed.")
     return _Fit(model.X, model.y, model.groups, model.prompts, model.rows, fitted.params)
 
 
@@ -140,10 +140,10 @@ def cv3(params: np.ndarray, deletions: np.ndarray) -> np.ndarray:
     return (n_groups - 1) / n_groups * centred.T @ centred
 
 
-def compute_influence(design: PairDesign, estimate: dict, *, exact_max_prompts: int = EXACT_MAX_PROMPTS, top_share: float = TOP_SHARE) -> InfluenceResult:
+def compute_influence(design: PairDesign, estimate: Estimate, *, exact_max_prompts: int = EXACT_MAX_PROMPTS, top_share: float = TOP_SHARE) -> InfluenceResult:
     """Influence of every pair and every prompt on the estimate's alpha, the CV3 row, and alpha without the top prompts."""
-    if not estimate.get("fitted"):
-        raise TypicalityError(f"The fit {estimate.get('id')} was not fitted ({estimate.get('reason')}), so it has no influence to compute.")
+    if not estimate.fitted:
+        raise TypicalityError(f"The fit {estimate.id} was not fitted ({estimate.reason}), so it has no influence to compute.")
     fit = estimate_arrays(design, estimate)
     alpha = float(fit.params[0])
     n_prompts = len(fit.prompts)
@@ -155,22 +155,22 @@ def compute_influence(design: PairDesign, estimate: dict, *, exact_max_prompts: 
     good = np.isfinite(deletions).all(axis=1)
     covariance = cv3(fit.params, deletions[good])
     table = influence_table(fit, alpha, dfbeta, prompt_alpha, "exact" if exact else "one-step")
-    summary = {
-        "available": True,
-        "estimate": estimate["id"],
-        "alpha": alpha,
-        "n_pairs": int(len(fit.y)),
-        "n_prompts": int(n_prompts),
-        "prompt_method": "exact" if exact else "one-step",
-        "exact_max_prompts": int(exact_max_prompts),
-        "n_prompts_not_converged": int((~good).sum()),
-        "cv1_se": finite_or_none(estimate.get("se")),
-        "cv3": _cv3_row(alpha, covariance[0, 0], int(good.sum())),
-        "largest_pair_change": finite_or_none(np.max(np.abs(dfbeta))) if len(dfbeta) else None,
-        "largest_prompt_change": finite_or_none(np.nanmax(np.abs(prompt_alpha - alpha))) if good.any() else None,
-        "leave_one_prompt_out": _quantiles(prompt_alpha[good]),
-        "without_top_prompts": _without_top(design, estimate, fit, alpha, prompt_alpha, top_share),
-    }
+    summary = InfluenceSummary(
+        available=True,
+        estimate=estimate.id,
+        alpha=alpha,
+        n_pairs=int(len(fit.y)),
+        n_prompts=int(n_prompts),
+        prompt_method="exact" if exact else "one-step",
+        exact_max_prompts=int(exact_max_prompts),
+        n_prompts_not_converged=int((~good).sum()),
+        cv1_se=finite_or_none(estimate.se),
+        cv3=_cv3_row(alpha, covariance[0, 0], int(good.sum())),
+        largest_pair_change=finite_or_none(np.max(np.abs(dfbeta))) if len(dfbeta) else None,
+        largest_prompt_change=finite_or_none(np.nanmax(np.abs(prompt_alpha - alpha))) if good.any() else None,
+        leave_one_prompt_out=_quantiles(prompt_alpha[good]),
+        without_top_prompts=_without_top(design, estimate, fit, alpha, prompt_alpha, top_share),
+    )
     return InfluenceResult(table, summary)
 
 
@@ -226,7 +226,7 @@ def _quantiles(values: np.ndarray) -> dict:
     return {f"q{round(100 * p):02d}": float(value) for p, value in zip(points, np.quantile(values, points))}
 
 
-def _without_top(design: PairDesign, estimate: dict, fit: _Fit, alpha: float, prompt_alpha: np.ndarray, share: float) -> dict:
+def _without_top(design: PairDesign, estimate: Estimate, fit: _Fit, alpha: float, prompt_alpha: np.ndarray, share: float) -> dict:
     """Refit without the ceil(share * G) prompts whose removal moves alpha most towards zero."""
     n_top = max(1, math.ceil(share * len(fit.prompts)))
     towards_zero = (prompt_alpha - alpha) * np.sign(alpha)  # most negative: removal shrinks |alpha| most
@@ -251,11 +251,11 @@ def _without_top(design: PairDesign, estimate: dict, fit: _Fit, alpha: float, pr
     }
 
 
-def headline_record(results: dict, estimate: str | None = None) -> dict:
-    """The estimate record influence is computed for: `estimate` if given, else results.json's headline."""
-    wanted = estimate or headline_id(results)
-    record = estimate_record(results, wanted)
+def influence_estimate(results: AuditResults, estimate: str | None = None) -> Estimate:
+    """The estimate influence is computed for: `estimate` if given, else results.json's headline."""
+    wanted = estimate or results.headline.estimate
+    record = results.estimate(wanted)
     if record is None:
-        known = ", ".join(r.get("id", "?") for r in results.get("estimates") or []) or "none"
+        known = ", ".join(r.id for r in results.estimates) or "none"
         raise TypicalityError(f"No estimate '{wanted}' in results.json (its estimates: {known}).")
     return record

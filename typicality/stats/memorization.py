@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from typicality.domain import PairDesign
+from typicality.results import Estimate, Memorization
 from typicality.stats.pair_design import (  # noqa: F401  (the flag is defined with the slices; re-exported here)
     MEMORIZED_MEAN_LOGPROB,
     MEMORIZED_PROBABILITY,
@@ -24,11 +25,10 @@ from typicality.stats.pair_design import (  # noqa: F401  (the flag is defined w
     slice_count,
 )
 from typicality.stats.pairwise_logit import PairwiseSpec
-from typicality.stats.records import headline_record
-from typicality.stats.typicality_bias import Estimate, fit_estimate
+from typicality.stats.typicality_bias import fit_estimate
 
 
-def memorization_summary(design: PairDesign, scores: pd.DataFrame | None = None) -> dict:
+def memorization_summary(design: PairDesign, scores: pd.DataFrame | None = None) -> Memorization:
     """results.json's `memorized`: how many responses and pairs are flagged (scores: the scored responses, if given)."""
     frame = design.frame
     ids = pd.concat([frame["response_a"], frame["response_b"]], ignore_index=True)
@@ -47,29 +47,23 @@ def memorization_summary(design: PairDesign, scores: pd.DataFrame | None = None)
         scored = scores["mean_logprob"].dropna()
         summary["n_scored_responses"] = int(len(scored))
         summary["n_memorized_responses"] = int(is_memorized(scored.to_numpy()).sum())
-    return summary
+    return Memorization(**summary)
 
 
-def not_memorized_estimate(design: PairDesign, headline: dict) -> Estimate:
+def not_memorized_estimate(design: PairDesign, headline: Estimate) -> Estimate:
     """The headline fit again (same typicality and controls) on its slice without the pairs that hold a memorized response."""
     spec = PairwiseSpec.of(headline)
     return fit_estimate(design, PairwiseSpec(not_memorized_slice(spec.slice), spec.typicality, spec.controls))[0]
 
 
-def add_memorization(content: dict, design: PairDesign, scores: pd.DataFrame | None = None) -> None:
-    """Put `memorized` into results.json's content and, when some pairs hold a memorized response, the not-memorized robustness fit.
+def memorization(design: PairDesign, scores: pd.DataFrame | None, headline: Estimate | None, *, default_set: bool) -> tuple[Memorization, Estimate | None]:
+    """results.json's `memorized` and, when some pairs hold a memorized response, the not-memorized robustness fit.
 
-    The fit is added to the default robustness set only (no --controls or --slice given).
+    The fit belongs to the default robustness set only (`default_set`: no --controls or --slice
+    given); a user who names the slices or controls gets exactly those fits.
     """
     summary = memorization_summary(design, scores)
-    summary["estimate"] = None
-    headline = headline_record(content)
-    # Part of the default robustness set; a user who names the slices or controls gets exactly those fits.
-    settings = content.get("settings") or {}
-    default_set = settings.get("controls") is None and settings.get("slices") is None
-    if summary["n_pairs_with_memorized"] and headline is not None and default_set:
-        estimate = not_memorized_estimate(design, headline)
-        content["estimates"].append(estimate.to_dict())
-        content.setdefault("slices", {})[estimate.slice] = slice_count(design, estimate.slice)
-        summary["estimate"] = estimate.id
-    content["memorized"] = summary
+    if not (summary.n_pairs_with_memorized and headline is not None and default_set):
+        return summary, None
+    estimate = not_memorized_estimate(design, headline)
+    return summary.replace(estimate=estimate.id), estimate

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 from statsmodels.stats.multitest import multipletests
 
+from typicality.results import Estimate, Multiplicity
 
-def holm_adjust(estimates: list[dict], headline_id: str | None) -> dict:
-    """Set `p_holm` on every fitted estimate but the headline; return results.json `multiplicity`."""
-    family = [e for e in estimates if e.get("id") != headline_id and e.get("fitted") and e.get("p_value") is not None]
-    if family:
-        _, adjusted, _, _ = multipletests([e["p_value"] for e in family], alpha=0.05, method="holm")
-        for record, value in zip(family, adjusted):
-            record["p_holm"] = float(value)
-    return {
-        "method": "holm",
-        "pre_specified": headline_id,
-        "family": [e["id"] for e in family],
-        "note": "The headline fit is pre-specified and keeps its own p-value; every other "
-                "fitted estimate carries a Holm-adjusted p-value (p_holm) across this family.",
-    }
+
+def holm_adjust(estimates: list[Estimate], headline_id: str | None) -> tuple[list[Estimate], Multiplicity]:
+    """The estimates with `p_holm` on every fitted one but the headline, and results.json `multiplicity`."""
+    members = [index for index, e in enumerate(estimates) if e.id != headline_id and e.fitted and e.p_value is not None]
+    adjusted_estimates = list(estimates)
+    if members:
+        _, adjusted, _, _ = multipletests([estimates[index].p_value for index in members], alpha=0.05, method="holm")
+        for index, value in zip(members, adjusted):
+            adjusted_estimates[index] = estimates[index].replace(p_holm=float(value))
+    family = [estimates[index].id for index in members]
+    return adjusted_estimates, Multiplicity(
+        method="holm",
+        pre_specified=headline_id,
+        family=family,
+        note="The headline fit is pre-specified and keeps its own p-value; every other "
+             "fitted estimate carries a Holm-adjusted p-value (p_holm) across this family.",
+    )

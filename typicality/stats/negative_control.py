@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
-from typicality.stats.records import headline_id, headline_record
+from typicality.results import Estimate, NegativeControl
 from typicality.stats.scores_table import check_scores
 from typicality.stats.typicality_bias import TypicalityBias
 
@@ -42,7 +42,7 @@ def unconditional_scores(data: PreferenceData, model, *, progress: bool = True, 
     return score(without_prompts(data), model, progress=progress, **settings)
 
 
-def negative_control(design: PairDesign, unconditional, content: dict) -> tuple[list[dict], dict]:
+def negative_control(design: PairDesign, unconditional, headline: Estimate | None) -> tuple[list[Estimate], NegativeControl]:
     """The two robustness rows (prompt-specific, unconditional) on the headline's specification, and results.json `negative_control`."""
     table = check_scores(unconditional).usable.drop_duplicates("response_id").set_index("response_id")["mean_logprob"]
     frame = design.frame
@@ -50,19 +50,17 @@ def negative_control(design: PairDesign, unconditional, content: dict) -> tuple[
     unconditional_b = table.reindex(frame["response_b"].astype(str)).to_numpy(dtype=float)
     delta_unconditional = unconditional_a - unconditional_b
     delta_specific = frame["delta_mean_logprob"].to_numpy(dtype=float) - delta_unconditional
-    headline = headline_record(content)
-    summary = {"available": False, "estimate": headline_id(content), "prompt_specific": None, "unconditional": None}
-    if headline is None or headline["typicality"] != "mean_logprob":
-        summary["reason"] = "the headline fit does not use mean typicality"
-        return [], summary
+    if headline is None or headline.typicality != "mean_logprob":
+        return [], NegativeControl(available=False, estimate=headline.id if headline else None, reason="the headline fit does not use mean typicality")
     specific = fit_on_typicality(
         design, delta_specific, headline, PROMPT_SPECIFIC, "negative control: Δ[l(y|x) - l(y)], typicality given the prompt beyond generic fluency"
     )
     generic = fit_on_typicality(design, delta_unconditional, headline, UNCONDITIONAL, "negative control: Δl(y), the response's fluency without its prompt")
     finite = np.isfinite(delta_unconditional)
     correlation = float(np.corrcoef(frame["delta_mean_logprob"].to_numpy(float)[finite], delta_unconditional[finite])[0, 1]) if finite.sum() > 2 else None
-    summary.update(
+    summary = NegativeControl(
         available=True,
+        estimate=headline.id,
         prompt_specific=specific.id,
         unconditional=generic.id,
         n_scored=int(finite.sum()),
@@ -72,18 +70,16 @@ def negative_control(design: PairDesign, unconditional, content: dict) -> tuple[
             "a bias that survives in the first is about typicality given the question, one that lives only in the second is generic fluency."
         ),
     )
-    return [specific.to_dict(), generic.to_dict()], summary
+    return [specific, generic], summary
 
 
-def fit_on_typicality(design: PairDesign, values: np.ndarray, estimate: dict, estimator: str, robustness: str):
+def fit_on_typicality(design: PairDesign, values: np.ndarray, estimate: Estimate, estimator: str, robustness: str) -> Estimate:
     """Refit an estimate's specification with the mean-typicality difference replaced by `values` (one per pair)."""
     frame = design.frame.copy()
     frame["delta_mean_logprob"] = values
     keep = np.isfinite(values)
     variant = design.with_frame(frame[keep].reset_index(drop=True))
-    fitted = TypicalityBias("mean_logprob", list(estimate["controls"]), slice=estimate["slice"]).fit(variant).estimate_
-    fitted.estimator, fitted.robustness = estimator, robustness
+    fitted = TypicalityBias("mean_logprob", list(estimate.controls), slice=estimate.slice).fit(variant).estimate_
     lost = int((~keep).sum())
-    if lost:
-        fitted.warnings.append(f"{lost} pairs lack an unconditional score and are left out.")
-    return fitted
+    warnings = fitted.warnings + ([f"{lost} pairs lack an unconditional score and are left out."] if lost else [])
+    return fitted.replace(estimator=estimator, robustness=robustness, warnings=warnings)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, fields
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -28,53 +29,13 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from typicality.domain import PreferenceData
 from typicality.errors import TypicalityError
+from typicality.results import OrdinalFit
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.pairwise_logit import t_inference
 from typicality.stats.scores_table import CheckedScores, check_scores
 
 MAX_LEVELS = 10  # a rating with more distinct values is binned into quintiles for the ordinal model
 MIN_RESPONSES = 20
-
-
-@dataclass
-class OrdinalFit:
-    """The ordinal logit's typicality coefficient, its Wald and LR tests; numbers None when not fitted."""
-
-    outcome: str
-    typicality: str
-    controls: list[str]
-    fitted: bool = False
-    reason: str | None = None
-    coef: float | None = None
-    se: float | None = None
-    p_value: float | None = None  # Wald test of the typicality coefficient
-    lr_statistic: float | None = None
-    lr_df: int = 1
-    lr_p_value: float | None = None
-    coefficients: dict[str, dict] = field(default_factory=dict)  # each control: coef, se, p_value
-    n_responses: int = 0
-    n_levels: int = 0
-    warnings: list[str] = field(default_factory=list)
-    within_prompt: bool = True  # typicality centred within prompt; controls as categories
-    n_prompts: int = 0
-    cluster_se: float | None = None  # prompt-clustered sandwich SE of the typicality coefficient
-    cluster_p_value: float | None = None  # its Wald test, t(G-1)
-    cluster_ci_low: float | None = None
-    cluster_ci_high: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def summary(self) -> str:
-        head = f"Ordinal logit: {self.outcome} ~ {' + '.join(self.controls + [self.typicality])}"
-        if not self.fitted:
-            return f"{head}\n  not fitted: {self.reason}"
-        clustered = f"prompt-clustered SE {self.cluster_se:.4f}, p = {self.cluster_p_value:.3g}; " if self.cluster_se is not None else ""
-        return (
-            f"{head}\n  {self.typicality} (centred within prompt): {self.coef:.4f} (SE {self.se:.4f}, Wald p = {self.p_value:.3g}; {clustered}"
-            f"LR = {self.lr_statistic:.2f} on {self.lr_df} df, p = {self.lr_p_value:.3g}); "
-            f"{self.n_responses} responses in {self.n_prompts} prompts, {self.n_levels} levels"
-        )
 
 
 def preference_rating(data: PreferenceData) -> str | None:
@@ -92,6 +53,11 @@ def ordinal_logit(
     controls: list[str] | None = None,
 ) -> OrdinalFit:
     """Fit rating ~ controls + typicality (default controls: the data's correctness rating) and test typicality by LR."""
+    return OrdinalFit(**vars(_fit_ordinal(data, scores, outcome, typicality, controls)))
+
+
+def _fit_ordinal(data, scores, outcome, typicality, controls) -> SimpleNamespace:
+    """`ordinal_logit`'s work on a draft of the `OrdinalFit` (its fields, filled in as the fit goes)."""
     outcome = outcome or preference_rating(data)
     if outcome is None or outcome not in data.responses.columns:
         raise TypicalityError(
@@ -102,7 +68,7 @@ def ordinal_logit(
     missing = [name for name in controls if name not in data.responses.columns]
     if missing:
         raise TypicalityError(f"Unknown rating(s) {', '.join(missing)} for the ordinal model; this data has: {', '.join(data.rating_columns)}.")
-    fit = OrdinalFit(outcome=outcome, typicality=typicality, controls=list(controls))
+    fit = _draft(outcome=outcome, typicality=typicality, controls=list(controls))
 
     scores = check_scores(scores)
     usable = scores.usable.set_index("response_id")[typicality]
@@ -208,7 +174,13 @@ def _normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def _not_fitted(fit: OrdinalFit, reason: str) -> OrdinalFit:
+def _draft(**given) -> SimpleNamespace:
+    """An `OrdinalFit`'s fields with their defaults, to fill in while fitting (the result itself is frozen)."""
+    defaults = {f.name: f.default_factory() if f.default_factory is not MISSING else f.default for f in fields(OrdinalFit) if f.name not in given}
+    return SimpleNamespace(**given, **defaults)
+
+
+def _not_fitted(fit: SimpleNamespace, reason: str) -> SimpleNamespace:
     fit.fitted = False
     fit.reason = reason
     return fit

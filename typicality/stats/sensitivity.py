@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 
+from typicality.results import Estimate, Sensitivity
+
 REFERENCE = "VanderWeele & Ding (2017), Ann Intern Med 167:268; common-outcome conversion RR = sqrt(OR) (VanderWeele 2017)"
 
 
@@ -43,22 +45,22 @@ def odds_ratio_e_values(odds_ratio: float, ci_low: float, ci_high: float) -> dic
     return {"risk_ratio": risk_ratio, "e_value": e_value(risk_ratio), "e_value_ci": e_value(limit)}
 
 
-def sensitivity(estimate: dict | None) -> dict:
-    """results.json `sensitivity` for one estimate (the headline): E-values of its odds ratio per SD."""
-    base = {"method": "E-value", "reference": REFERENCE, "estimate": estimate.get("id") if estimate else None}
-    if not estimate or estimate.get("alpha") is None or estimate.get("sd_delta") is None:
-        return {**base, "available": False, "reason": "the headline fit is not available"}
-    sd = estimate["sd_delta"]
-    odds_ratio = math.exp(estimate["alpha"] * sd)
-    low, high = math.exp(estimate["ci_low"] * sd), math.exp(estimate["ci_high"] * sd)
+def sensitivity(estimate: Estimate | None) -> Sensitivity:
+    """results.json `sensitivity` for one estimate (the headline, when fitted): E-values of its odds ratio per SD."""
+    base = {"method": "E-value", "reference": REFERENCE, "estimate": estimate.id if estimate else None}
+    if estimate is None or estimate.alpha is None or estimate.sd_delta is None:
+        return Sensitivity(**base, available=False, reason="the headline fit is not available")
+    sd = estimate.sd_delta
+    odds_ratio = math.exp(estimate.alpha * sd)
+    low, high = math.exp(estimate.ci_low * sd), math.exp(estimate.ci_high * sd)
     values = odds_ratio_e_values(odds_ratio, low, high)
-    return {
+    return Sensitivity(
         **base,
-        "available": True,
-        "odds_ratio_per_sd": odds_ratio,
-        "odds_ratio_ci": [low, high],
+        available=True,
+        odds_ratio_per_sd=odds_ratio,
+        odds_ratio_ci=[low, high],
         **values,
-        "meaning": (
+        meaning=(
             f"An unmeasured confounder (such as quality the controls miss) associated with both a 1-SD typicality difference "
             f"and being preferred by a risk ratio of {values['e_value']:.2f} each, beyond the controls, could explain this alpha away"
             + (
@@ -67,4 +69,4 @@ def sensitivity(estimate: dict | None) -> dict:
                 else f"; one of {values['e_value_ci']:.2f} each could move its 95% CI to include no effect. Weaker confounding could not."
             )
         ),
-    }
+    )

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 from typicality.errors import TypicalityError
-from typicality.stats.records import estimate_record
+from typicality.results import Estimate, Gamma, Sharpening
 
 DEFAULT_BETAS = (0.01, 0.05, 0.1, 0.5)
 LENGTH_CONTROL = "length"
@@ -44,19 +44,18 @@ def check_betas(betas) -> tuple[float, ...]:
     return tuple(sorted(set(values)))
 
 
-def sequence_scale_estimate(estimates: list[dict], headline: dict) -> dict | None:
-    """The fitted summed-typicality, length-controlled estimate on the headline's slice and controls (None when absent)."""
-    first = estimate_record({"estimates": estimates}, (headline or {}).get("estimate"))
-    if first is None:
+def sequence_scale_estimate(estimates: list[Estimate], headline: Estimate | None) -> Estimate | None:
+    """The summed-typicality, length-controlled estimate on the headline's slice and controls (None when absent)."""
+    if headline is None:
         return None
-    wanted = [name for name in first["controls"] if name != LENGTH_CONTROL] + [LENGTH_CONTROL]
-    for estimate in estimates:
-        if estimate["slice"] == first["slice"] and estimate["typicality"] == SEQUENCE_TYPICALITY and sorted(estimate["controls"]) == sorted(wanted):
-            return estimate
-    return None
+    wanted = sorted([name for name in headline.controls if name != LENGTH_CONTROL] + [LENGTH_CONTROL])
+    return next(
+        (e for e in estimates if e.slice == headline.slice and e.typicality == SEQUENCE_TYPICALITY and sorted(e.controls) == wanted),
+        None,
+    )
 
 
-def sharpening(estimates: list[dict], headline: dict, betas=DEFAULT_BETAS) -> dict:
+def sharpening(estimates: list[Estimate], headline: Estimate | None, betas=DEFAULT_BETAS) -> Sharpening:
     """results.json's `sharpening`: gamma = 1 + alpha / beta (with its CI) for each beta, from the sequence-scale fit."""
     betas = check_betas(betas)
     source = sequence_scale_estimate(estimates, headline)
@@ -65,21 +64,21 @@ def sharpening(estimates: list[dict], headline: dict, betas=DEFAULT_BETAS) -> di
         "formula": "gamma = 1 + alpha / beta",
         "scale": "sequence log-likelihood (sum of token log-probabilities), length controlled",
     }
-    if source is None or not source.get("fitted"):
+    if source is None or not source.fitted:
         why = (
             "the summed-typicality, length-controlled fit on the headline's slice was not run"
             if source is None
-            else f"that fit could not run ({source.get('reason')})"
+            else f"that fit could not run ({source.reason})"
         )
-        return {**base, "available": False, "estimate": source["id"] if source else None, "reason": why, "gammas": []}
-    alpha, low, high = source["alpha"], source["ci_low"], source["ci_high"]
-    return {
+        return Sharpening(**base, available=False, estimate=source.id if source else None, reason=why)
+    alpha, low, high = source.alpha, source.ci_low, source.ci_high
+    return Sharpening(
         **base,
-        "available": True,
-        "estimate": source["id"],
-        "reason": "the derivation's log pi_ref(y|x) is a sequence log-likelihood, so alpha is taken from the summed-typicality fit with length held fixed",
-        "alpha": alpha,
-        "ci_low": low,
-        "ci_high": high,
-        "gammas": [{"beta": beta, "gamma": 1.0 + alpha / beta, "ci_low": 1.0 + low / beta, "ci_high": 1.0 + high / beta} for beta in betas],
-    }
+        available=True,
+        estimate=source.id,
+        reason="the derivation's log pi_ref(y|x) is a sequence log-likelihood, so alpha is taken from the summed-typicality fit with length held fixed",
+        alpha=alpha,
+        ci_low=low,
+        ci_high=high,
+        gammas=[Gamma(beta=beta, gamma=1.0 + alpha / beta, ci_low=1.0 + low / beta, ci_high=1.0 + high / beta) for beta in betas],
+    )

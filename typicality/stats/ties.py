@@ -27,63 +27,65 @@ from __future__ import annotations
 import math
 
 from typicality.domain import PairDesign
+from typicality.results import Estimate, TiePair, Ties
 from typicality.stats.pair_design import ALL_PAIRS, EQUAL_CORRECTNESS
 from typicality.stats.pairwise_logit import MIN_TIES, TIE_THRESHOLD, PairwiseRaoKupper, PairwiseSpec
-from typicality.stats.typicality_bias import Estimate, alpha_ratio, record_estimate
+from typicality.stats.typicality_bias import alpha_ratio, record_estimate
 
 RAO_KUPPER = PairwiseRaoKupper.estimator
 __all__ = ["MIN_TIES", "RAO_KUPPER", "alpha_ratio", "fit_tie_aware", "tie_aware_estimates", "ties_summary"]
 
 
-def tie_aware_estimates(design_with_ties: PairDesign, logit_estimates: list[dict]) -> list[Estimate]:
+def tie_aware_estimates(design_with_ties: PairDesign, logit_estimates: list[Estimate]) -> list[Estimate]:
     """A Rao-Kupper fit beside each mean-typicality logit fit on all pairs and on the equal-correctness slice."""
     wanted = [
         e for e in logit_estimates
-        if e.get("estimator", "logit") == "logit" and e["typicality"] == "mean_logprob" and e["slice"] in (ALL_PAIRS, EQUAL_CORRECTNESS)
+        if e.estimator == "logit" and e.typicality == "mean_logprob" and e.slice in (ALL_PAIRS, EQUAL_CORRECTNESS)
     ]
-    return [fit_tie_aware(design_with_ties, e["slice"], e["typicality"], list(e["controls"])) for e in wanted]
+    return [fit_tie_aware(design_with_ties, e.slice, e.typicality, list(e.controls)) for e in wanted]
 
 
 def fit_tie_aware(design: PairDesign, slice_name: str, typicality: str, controls: list[str]) -> Estimate:
     """One Rao-Kupper fit (ties kept as ties) on a design built with ties='half'."""
     results = PairwiseRaoKupper(design, PairwiseSpec(slice_name, typicality, tuple(controls))).fit()
-    estimate = record_estimate(results, estimator=RAO_KUPPER)
-    estimate.robustness = "ties kept (Rao-Kupper Bradley-Terry with ties) instead of dropped"
+    estimate = record_estimate(results, estimator=RAO_KUPPER).replace(robustness="ties kept (Rao-Kupper Bradley-Terry with ties) instead of dropped")
     if not estimate.fitted:
         return estimate
     # Under Rao-Kupper the change in P(a preferred) - P(b preferred) from -1 SD to +1 SD, other differences 0.
     alpha, sd, tau = estimate.alpha, estimate.sd_delta, results.coef(TIE_THRESHOLD)
     margin = lambda s: 1 / (1 + math.exp(-(s - tau))) - 1 / (1 + math.exp(s + tau))  # noqa: E731
-    estimate.win_prob_change = float((margin(alpha * sd) - margin(-alpha * sd)) / 2)
-    estimate.coefficients[TIE_THRESHOLD]["p_value"] = None
-    estimate.warnings.append(f"{results.model.n_ties} of {estimate.n_pairs} pairs are ties, kept as ties (Rao-Kupper).")
+    coefficients = {**estimate.coefficients, TIE_THRESHOLD: {**estimate.coefficients[TIE_THRESHOLD], "p_value": None}}
     quality = next((name for name in controls if name != "length"), None)
-    if quality is not None:
-        estimate.ratio = alpha_ratio(results.params, results.cov, 1 + controls.index(quality), estimate.df, quality)
-    return estimate
+    return estimate.replace(
+        win_prob_change=float((margin(alpha * sd) - margin(-alpha * sd)) / 2),
+        coefficients=coefficients,
+        warnings=[*estimate.warnings, f"{results.model.n_ties} of {estimate.n_pairs} pairs are ties, kept as ties (Rao-Kupper)."],
+        ratio=alpha_ratio(results.params, results.cov, 1 + controls.index(quality), estimate.df, quality) if quality is not None else estimate.ratio,
+    )
 
 
-def ties_summary(design_with_ties: PairDesign, estimates: list[dict]) -> dict:
+def ties_summary(design_with_ties: PairDesign, estimates: list[Estimate]) -> Ties:
     """results.json `ties`: how many pairs tie, and the tie-dropping vs tie-aware pair on the adjusted fit."""
     label = design_with_ties.frame["label"]
-    summary = {"n_pairs": int(len(label)), "n_ties": int((label == 0.5).sum())}
-    summary["tie_share"] = summary["n_ties"] / summary["n_pairs"] if summary["n_pairs"] else None
-    by_id = {e["id"]: e for e in estimates}
+    n_pairs, n_ties = int(len(label)), int((label == 0.5).sum())
+    by_id = {e.id: e for e in estimates}
     rows = []
     for record in estimates:
-        if record.get("estimator") != RAO_KUPPER:
+        if record.estimator != RAO_KUPPER:
             continue
-        base = by_id.get(record["id"].rsplit("|", 1)[0])
+        base = by_id.get(record.id.rsplit("|", 1)[0])
         if base is None:
             continue
-        row = {"tie_dropping": base["id"], "tie_aware": record["id"], "inflation": None}
-        if base.get("alpha") is not None and record.get("alpha") not in (None, 0):
-            row["inflation"] = base["alpha"] / record["alpha"]
-        rows.append(row)
-    summary["pairs_of_fits"] = rows
-    summary["note"] = (
-        "Dropping ties inflates every coefficient by a common factor (about 1.23 at 5 rating levels in simulation); "
-        "the ratio alpha/beta of the quality rating cancels it, and the Rao-Kupper fit keeps the ties (about 8% low at 5 levels). "
-        "See docs/validity.md."
+        inflation = base.alpha / record.alpha if base.alpha is not None and record.alpha not in (None, 0) else None
+        rows.append(TiePair(tie_dropping=base.id, tie_aware=record.id, inflation=inflation))
+    return Ties(
+        n_pairs=n_pairs,
+        n_ties=n_ties,
+        tie_share=n_ties / n_pairs if n_pairs else None,
+        pairs_of_fits=rows,
+        note=(
+            "Dropping ties inflates every coefficient by a common factor (about 1.23 at 5 rating levels in simulation); "
+            "the ratio alpha/beta of the quality rating cancels it, and the Rao-Kupper fit keeps the ties (about 8% low at 5 levels). "
+            "See docs/validity.md."
+        ),
     )
-    return summary

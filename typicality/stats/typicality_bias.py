@@ -23,13 +23,13 @@ Inference (decided in `PairwiseResults`): the prompt-clustered sandwich SE, and 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
+from typicality.results import Estimate, estimates_frame  # noqa: F401  (re-exported: the stats stage's estimate row)
 from typicality.stats.cluster_bootstrap import cluster_bootstrap
 from typicality.stats.numbers import finite_or_none
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, available_controls, control_column, control_name
@@ -42,62 +42,6 @@ from typicality.stats.pairwise_logit import (  # noqa: F401  (MIN_PAIRS etc. are
     PairwiseSpec,
     t_inference,
 )
-
-
-@dataclass
-class Estimate:
-    """One fit of the typicality coefficient alpha on one slice, with its controls; numbers are None when not fitted."""
-
-    slice: str
-    typicality: str
-    controls: list[str]
-    fitted: bool = False
-    reason: str | None = None  # why no fit ran, when fitted is False
-    alpha: float | None = None
-    se: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    p_value: float | None = None
-    odds_ratio_per_sd: float | None = None
-    win_prob_change: float | None = None
-    sd_delta: float | None = None
-    n_pairs: int = 0
-    n_clusters: int = 0
-    coefficients: dict[str, dict] = field(default_factory=dict)  # each control: coef, se, p_value
-    bootstrap: dict | None = None  # cluster bootstrap: n_draws, n_failed, se, ci_low, ci_high
-    warnings: list[str] = field(default_factory=list)
-    estimator: str = "logit"  # "logit" (the paper's, ties dropped) or another (stats/ties.py: "rao-kupper")
-    df: int | None = None  # degrees of freedom of the t reference for p and CI: prompts - 1
-    ratio: dict | None = None  # alpha / beta_<quality rating> with a delta-method CI, when the fit controls for one
-    p_holm: float | None = None  # Holm-adjusted p across the robustness set (None for the pre-specified headline)
-    robustness: str | None = None  # what a robustness row checks, when it is not one of the robustness set's standard fits
-
-    @property
-    def id(self) -> str:
-        base = f"{self.slice}|{self.typicality}|{'+'.join(self.controls) or 'none'}"
-        return base if self.estimator == "logit" else f"{base}|{self.estimator}"
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, **asdict(self)}
-
-    def summary(self) -> str:
-        head = f"slice={self.slice}, typicality={self.typicality}, controls=[{', '.join(self.controls)}]"
-        lines = [f"Typicality bias: {head}"]
-        if not self.fitted:
-            lines.append(f"  not fitted: {self.reason}")
-        else:
-            lines.append(f"  alpha = {self.alpha:.4f} (SE {self.se:.4f}; 95% CI {self.ci_low:.4f} to {self.ci_high:.4f}); p = {self.p_value:.3g}")
-            lines.append(f"  odds ratio per SD = {self.odds_ratio_per_sd:.3f}; win probability -1 SD -> +1 SD: {self.win_prob_change:+.3f}")
-            for name, coefficient in self.coefficients.items():
-                lines.append(f"  control {name}: {coefficient['coef']:.4f} (SE {coefficient['se']:.4f})")
-            if self.bootstrap and self.bootstrap.get("se") is not None:
-                b = self.bootstrap
-                lines.append(
-                    f"  cluster bootstrap ({b['n_draws']} draws, {b['n_failed']} failed): SE {b['se']:.4f}; 95% CI {b['ci_low']:.4f} to {b['ci_high']:.4f}"
-                )
-        lines.append(f"  pairs = {self.n_pairs}, clusters = {self.n_clusters}")
-        lines.extend(f"  warning: {message}" for message in self.warnings)
-        return "\n".join(lines)
 
 
 class TypicalityBias:
@@ -160,20 +104,6 @@ class TypicalityBias:
         return self.estimate_
 
 
-def estimates_frame(estimates: list[Estimate]) -> pd.DataFrame:
-    """A tidy table of estimates: one row each, controls and warnings joined into strings."""
-    rows = []
-    for estimate in estimates:
-        row = estimate.to_dict()
-        row["controls"] = ", ".join(row["controls"])
-        row["warnings"] = "; ".join(row["warnings"])
-        row.pop("coefficients")
-        bootstrap = row.pop("bootstrap") or {}
-        row["bootstrap_se"] = bootstrap.get("se")
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def fit_estimate(design: PairDesign, spec: PairwiseSpec, *, bootstrap: int = 0, seed: int = 0) -> tuple[Estimate, PairwiseResults]:
     """Fit one spec of a pair design (`PairwiseLogit`) and record it as an `Estimate`; also return the model's results.
 
@@ -183,46 +113,50 @@ def fit_estimate(design: PairDesign, spec: PairwiseSpec, *, bootstrap: int = 0, 
     results = PairwiseLogit(design, spec).fit()
     estimate = record_estimate(results, quality=design.correctness)
     if estimate.fitted and bootstrap:
-        estimate.bootstrap = cluster_bootstrap(results, int(bootstrap), seed=seed)
-        if estimate.bootstrap["n_failed"]:
-            estimate.warnings.append(
-                f"{estimate.bootstrap['n_failed']} of {bootstrap} bootstrap draws could not be fitted (separated or not converged) and are left out."
-            )
+        draws = cluster_bootstrap(results, int(bootstrap), seed=seed)
+        warnings = list(estimate.warnings)
+        if draws["n_failed"]:
+            warnings.append(f"{draws['n_failed']} of {bootstrap} bootstrap draws could not be fitted (separated or not converged) and are left out.")
+        estimate = estimate.replace(bootstrap=draws, warnings=warnings)
     return estimate, results
 
 
 def record_estimate(results: PairwiseResults, *, quality: str | None = None, estimator: str = "logit") -> Estimate:
     """The results.json row of one fit: alpha, its inference and the derived figures (or why there are none)."""
     model = results.model
-    estimate = Estimate(slice=model.spec.slice, typicality=model.spec.typicality, controls=list(model.controls), estimator=estimator)
-    estimate.n_pairs, estimate.n_clusters = model.n_pairs, model.n_clusters
-    estimate.warnings = list(results.warnings)
+    row = dict(slice=model.spec.slice, typicality=model.spec.typicality, controls=list(model.controls), estimator=estimator,
+               n_pairs=model.n_pairs, n_clusters=model.n_clusters, warnings=list(results.warnings))
     if not results.fitted:
-        estimate.reason = results.reason
-        return estimate
+        return Estimate(**row, reason=results.reason)
     params, bse = results.params, results.bse
     pvalues, ci = results.pvalues, results.conf_int()
     sd = float(np.sqrt(np.mean(model.delta**2)))
     if not np.all(np.isfinite([params[0], bse[0], ci[0, 0], ci[0, 1], pvalues[0], sd])) or bse[0] <= 0:
-        estimate.reason = f"the fit gave a non-finite estimate or standard error in slice '{estimate.slice}' (a degenerate design)"
-        return estimate
+        return Estimate(**row, reason=f"the fit gave a non-finite estimate or standard error in slice '{row['slice']}' (a degenerate design)")
     alpha = float(params[0])
     if abs(alpha * sd) > 700:  # exp() would overflow: only a nearly separated design gets here
-        estimate.reason = f"alpha * SD = {alpha * sd:.3g} in slice '{estimate.slice}' is too large for an odds ratio (nearly separated data)"
-        return estimate
-    estimate.fitted = True
-    estimate.df = int(results.df)
-    estimate.alpha, estimate.se = alpha, float(bse[0])
-    estimate.ci_low, estimate.ci_high = float(ci[0, 0]), float(ci[0, 1])
-    estimate.p_value = float(pvalues[0])
-    estimate.sd_delta = sd
-    estimate.odds_ratio_per_sd = float(math.exp(alpha * sd))
-    estimate.win_prob_change = float(2.0 / (1.0 + math.exp(-alpha * sd)) - 1.0)
-    for index, name in enumerate(results.names[1:], start=1):
-        estimate.coefficients[name] = {"coef": finite_or_none(params[index]), "se": finite_or_none(bse[index]), "p_value": finite_or_none(pvalues[index])}
-    if quality in estimate.controls:
-        estimate.ratio = alpha_ratio(params, results.cov, 1 + estimate.controls.index(quality), estimate.df, quality)
-    return estimate
+        return Estimate(**row, reason=f"alpha * SD = {alpha * sd:.3g} in slice '{row['slice']}' is too large for an odds ratio (nearly separated data)")
+    coefficients = {
+        name: {"coef": finite_or_none(params[index]), "se": finite_or_none(bse[index]), "p_value": finite_or_none(pvalues[index])}
+        for index, name in enumerate(results.names[1:], start=1)
+    }
+    df = int(results.df)
+    ratio = alpha_ratio(params, results.cov, 1 + row["controls"].index(quality), df, quality) if quality in row["controls"] else None
+    return Estimate(
+        **row,
+        fitted=True,
+        df=df,
+        alpha=alpha,
+        se=float(bse[0]),
+        ci_low=float(ci[0, 0]),
+        ci_high=float(ci[0, 1]),
+        p_value=float(pvalues[0]),
+        sd_delta=sd,
+        odds_ratio_per_sd=float(math.exp(alpha * sd)),
+        win_prob_change=float(2.0 / (1.0 + math.exp(-alpha * sd)) - 1.0),
+        coefficients=coefficients,
+        ratio=ratio,
+    )
 
 
 def alpha_ratio(params: np.ndarray, cov: np.ndarray, quality_index: int, df: int, quality: str) -> dict | None:
