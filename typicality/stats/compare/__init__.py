@@ -1,7 +1,7 @@
 """Compare finished audits: one dataset under several reference models, or several datasets.
 
-    results = typicality.compare(["audit-gemma", "audit-gemma-q4"], out="comparison")   # models (typicality.pipeline.compare)
-    results = typicality.compare(["audit-helpful", "audit-harmless"])                 # datasets
+    comparison = typicality.compare(["audit-gemma", "audit-gemma-q4"], out="comparison")   # models (typicality.pipeline.compare)
+    comparison = typicality.compare(["audit-helpful", "audit-harmless"])                 # datasets
 
 Audits are read only through `typicality.audit_folder.read_audit`. The kind is decided from the
 audits (`kind="auto"`): all of one dataset -> a model comparison (they must share their pairs);
@@ -56,6 +56,6 @@ def compare_audits(audits: list[ComparedAudit], kind: str = "auto") -> Compariso
 def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None) -> ComparisonResults:
     """Compare finished audit folders (read through `typicality.audit_folder.read_audit`)."""
     audits = read_audits(folders, labels=labels, effect=effect)
-    results = compare_audits(audits, kind)
-    results["effect"] = effect
-    return results
+    comparison = compare_audits(audits, kind)
+    comparison["effect"] = effect
+    return comparison
