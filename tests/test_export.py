@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose
 from scipy.special import expit
 
 import typicality
-from typicality.audit_folder import RESULTS_FILE
+from typicality.audit_folder import RESULTS_FILE, load_results
 from typicality.cli import main
 from typicality.debiased_export import COLUMNS, export
 from typicality.errors import TypicalityError
@@ -46,9 +46,9 @@ def test_export_rows_are_the_decided_pairs_chosen_first(audited, tmp_path):
     result = export(folder, tmp_path / "out")
     frame = pd.read_parquet(result.data_file)
     assert list(frame.columns) == COLUMNS
-    results = json.loads((folder / RESULTS_FILE).read_text())
+    results = load_results(folder)
     decided = data.comparisons[data.comparisons["label"] != 0.5]
-    assert len(frame) == len(decided) == results["pairs"]["pairs"]
+    assert len(frame) == len(decided) == results.pairs["pairs"]
     # Each row's chosen text is the response the source preferred (label 1: a; 0: b).
     texts = data.responses.set_index("response_id")["response"]
     source = data.comparisons.loc[frame["comparison"]]
@@ -61,8 +61,8 @@ def test_export_rows_are_the_decided_pairs_chosen_first(audited, tmp_path):
     header, _ = _card(result.card_file)
     record = header["typicality_debiasing"]
     alpha = record["alpha"]
-    assert record["estimate"] == results["headline"]["estimate"] == "equal-correctness|mean_logprob|none"
-    assert alpha == results["debiasing"]["alpha"]
+    assert record["estimate"] == results.headline.estimate == "equal-correctness|mean_logprob|none"
+    assert alpha == results.debiasing.alpha
     scores = pd.read_parquet(folder / "scores.parquet").set_index("response_id")
     delta = scores.loc[frame["chosen_id"], "mean_logprob"].to_numpy() - scores.loc[frame["rejected_id"], "mean_logprob"].to_numpy()
     assert_allclose(frame["margin"], -alpha * delta, atol=1e-12)
@@ -73,10 +73,10 @@ def test_export_rows_are_the_decided_pairs_chosen_first(audited, tmp_path):
     assert_allclose(frame["p_chosen_without_typicality"], expit(beta * delta_quality), rtol=1e-10)
     flips = (frame["p_chosen_with_typicality"] - 0.5) * (frame["p_chosen_without_typicality"] - 0.5) < 0
     assert (frame["flip"] == flips).all()
-    assert frame["flip"].sum() == results["debiasing"]["n_flips"] == record["n_flips"]
+    assert frame["flip"].sum() == results.debiasing.n_flips == record["n_flips"]
     gamma = record["coefficients_without_typicality"]["correctness"]
     assert_allclose(frame["weight"], expit(gamma * delta_quality) / frame["p_chosen_with_typicality"], rtol=1e-10)
-    assert_allclose(frame["weight"].mean(), results["debiasing"]["weights"]["mean"], rtol=1e-10)
+    assert_allclose(frame["weight"].mean(), results.debiasing.weights["mean"], rtol=1e-10)
     assert not frame["tie"].any()
 
 
@@ -84,15 +84,15 @@ def test_the_card_records_alpha_model_and_accounting(audited, tmp_path):
     folder, _ = audited
     result = export(folder, tmp_path / "out", alpha="ci-low")
     header, body = _card(result.card_file)
-    results = json.loads((folder / RESULTS_FILE).read_text())
+    results = load_results(folder)
     record = header["typicality_debiasing"]
-    headline = next(e for e in results["estimates"] if e["id"] == results["headline"]["estimate"])
-    assert record["alpha"] == headline["ci_low"] and record["how"] == "ci-low" and "ci-low" in record["reason"]
-    assert record["model_fingerprint"] == results["model"]["fingerprint"]
-    assert record["source_accounting"] == results["dataset"]["accounting"]
-    assert record["pair_accounting"] == results["pairs"]
+    headline = results.headline_estimate
+    assert record["alpha"] == headline.ci_low and record["how"] == "ci-low" and "ci-low" in record["reason"]
+    assert record["model_fingerprint"] == results.model["fingerprint"]
+    assert record["source_accounting"] == results.dataset.accounting
+    assert record["pair_accounting"] == results.pairs
     assert header["configs"][0]["data_files"][0]["path"] == "train.parquet"
-    assert "## The alpha removed" in body and f"{headline['ci_low']:.4f}" in body
+    assert "## The alpha removed" in body and f"{headline.ci_low:.4f}" in body
 
 
 def test_loads_with_datasets_in_both_formats(audited, tmp_path):
@@ -152,9 +152,9 @@ def test_refusals_write_nothing(tmp_path):
     assert list(tmp_path.glob(".out*")) == []
 
     _audit(tmp_path / "old")
-    results = json.loads((tmp_path / "old" / RESULTS_FILE).read_text())
-    results["format_version"] = 1
-    (tmp_path / "old" / RESULTS_FILE).write_text(json.dumps(results))
+    content = json.loads((tmp_path / "old" / RESULTS_FILE).read_text())  # the file itself, as another version would write it
+    content["format_version"] = 1
+    (tmp_path / "old" / RESULTS_FILE).write_text(json.dumps(content))
     with pytest.raises(TypicalityError, match="another version of typicality"):
         export(tmp_path / "old", tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -9,6 +9,7 @@ import pytest
 
 from tests.scoring.tiny_model import build_tiny_model
 from typicality.audit_folder import IN_PROGRESS_FILE as IN_PROGRESS
+from typicality.audit_folder import load_results
 from typicality.cli import main
 from typicality.data import LoadRequest
 from typicality.errors import TypicalityError
@@ -52,12 +53,12 @@ def test_audit_writes_the_whole_folder_and_its_numbers_agree(tmp_path, tiny_mode
     assert not (out / IN_PROGRESS).exists()
 
     # The agreement rate, recomputed from the saved tables without the stats module.
-    results = json.loads((out / "results.json").read_text())
+    results = load_results(out)
     scores = pd.read_parquet(out / "scores.parquet").set_index("response_id")["mean_logprob"]
     comparisons = pd.read_parquet(out / "comparisons.parquet")
     chosen_higher = scores.loc[comparisons["response_a"]].to_numpy() > scores.loc[comparisons["response_b"]].to_numpy()
-    assert results["agreement"]["n_pairs"] == 40
-    assert results["agreement"]["rate"] == pytest.approx(chosen_higher.mean())
+    assert results.agreement.n_pairs == 40
+    assert results.agreement.rate == pytest.approx(chosen_higher.mean())
 
     html = (out / "report.html").read_text()
     assert "<script>document.title" not in html and "&lt;script&gt;" in html

@@ -521,13 +521,13 @@ def cmd_influence(args: argparse.Namespace) -> int:
 
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
     summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
-    cv3, top = summary["cv3"], summary["without_top_prompts"]
+    cv3, top = summary.cv3, summary.without_top_prompts  # plain mappings inside the InfluenceSummary
     print(
-        f"influence on alpha = {summary['alpha']:.4f} ({summary['estimate']}): {summary['n_pairs']} "
-        f"pairs, {summary['n_prompts']} prompts (leave-one-prompt-out: {summary['prompt_method']})"
+        f"influence on alpha = {summary.alpha:.4f} ({summary.estimate}): {summary.n_pairs} "
+        f"pairs, {summary.n_prompts} prompts (leave-one-prompt-out: {summary.prompt_method})"
     )
     if cv3["se"] is not None:
-        print(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary['cv1_se']:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
+        print(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary.cv1_se:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
     if top["fitted"]:
         print(f"without the top {top['n_prompts_removed']} prompts ({100 * top['share']:g}%): alpha {top['alpha']:.4f} (SE {top['se']:.4f})")
     print(f"wrote {Path(args.audit_dir) / INFLUENCE_SUMMARY_FILE} and {INFLUENCE_FILE}; `typicality report {args.audit_dir}` re-renders the report")
@@ -565,13 +565,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise TypicalityError(f"{out} already holds a comparison; choose another --out or pass --force to replace it.")
     if is_finished_audit(out) or any(out.resolve() == Path(folder).resolve() for folder in args.audits):
         raise TypicalityError(f"--out {out} is an audit folder; write the comparison into a folder of its own.")
-    results = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out)
+    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out)  # comparison.json's content
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(comparison, indent=2))
         return 0
-    for sentence in summary_sentences(results):
+    for sentence in summary_sentences(comparison):
         print(sentence)
-    for warning in results["warnings"]:
+    for warning in comparison["warnings"]:
         print(f"warning: {warning}")
     print(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
     return 0

@@ -204,9 +204,9 @@ def _texts(data) -> _Texts:
 def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, frame: pd.DataFrame, data_file: str, ties: str) -> str:
     """README.md: a YAML header the Hub reads (configs, tags) plus the debiasing record; then prose."""
     results = audit.results
-    dataset = results.get("dataset") or {}
-    model_card = results.get("model") or {}
-    title = dataset.get("title") or dataset.get("name") or "preference data"
+    dataset = results.dataset
+    model_card = audit.score_card or {}
+    title = dataset.title or dataset.name or "preference data"
     n_flips = int(frame["flip"].sum())
     header = {
         "pretty_name": f"{title} (typicality-debiased)",
@@ -223,9 +223,9 @@ def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, fr
             "n_flips": n_flips,
             "model": model_card.get("model"),
             "model_fingerprint": model_card.get("fingerprint"),
-            "source": {key: dataset.get(key) for key in ("name", "subset", "split", "source", "kind", "preference", "correctness")},
-            "source_accounting": dataset.get("accounting"),
-            "pair_accounting": results.get("pairs"),
+            "source": {key: getattr(dataset, key) for key in ("name", "subset", "split", "source", "kind", "preference", "correctness")},
+            "source_accounting": dataset.accounting,
+            "pair_accounting": results.pairs,
             "audit_format_version": FORMAT_VERSION,
         },
     }
@@ -233,7 +233,7 @@ def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, fr
     weights = frame["weight"].dropna()
     body = f"""# {title} (typicality-debiased)
 
-Preference pairs from {dataset.get('source') or dataset.get('name') or 'the audited dataset'}, written by
+Preference pairs from {dataset.source or dataset.name or 'the audited dataset'}, written by
 `typicality export` from an audit with the reference model `{model_card.get('model') or 'unknown'}`
 (fingerprint `{model_card.get('fingerprint') or 'unknown'}`). Columns `prompt`, `chosen`,
 `rejected` are TRL's preference format; the rest remove the annotators' typicality bias.

@@ -187,8 +187,8 @@ def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=Non
     from typicality.report.comparison import render_comparison
     from typicality.stats.compare import compare as compare_folders
 
-    results = compare_folders(folders, kind=kind, effect=effect, labels=labels)
+    comparison = compare_folders(folders, kind=kind, effect=effect, labels=labels)
     if out is not None:
-        save_comparison(results, out, results.typicality)
+        save_comparison(comparison, out, comparison.typicality)
         render_comparison(out)
-    return results
+    return comparison

@@ -6,8 +6,10 @@ import json
 
 import pandas as pd
 
+from typicality.audit_folder import load_results
 from typicality.cli import main
 from typicality.pipeline import read_analysis_input
+from typicality.results import AuditResults
 
 
 def read_strict(path) -> dict:
@@ -15,6 +17,12 @@ def read_strict(path) -> dict:
         raise AssertionError(f"{path} holds {constant}")
 
     return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+def read_results(path) -> AuditResults:
+    """results.json, typed, once the file is checked to be strict JSON (no NaN or Infinity)."""
+    read_strict(path)
+    return load_results(path)
 
 
 def test_simulate_then_fit_a_folder(tmp_path, capsys):
@@ -25,9 +33,9 @@ def test_simulate_then_fit_a_folder(tmp_path, capsys):
     assert len(data.comparisons) == 720 and scores.card["true_alpha"] == 0.5
 
     assert main(["fit", str(folder)]) == 0
-    results = read_strict(folder / "results.json")
-    assert results["dataset"]["name"] == "simulated" and results["model"]["model"] == "simulated"
-    assert len([e for e in results["estimates"] if "not-memorized" not in e["slice"]]) == 12 and results["ordinal"]["fitted"]
+    results = read_results(folder / "results.json")
+    assert results.dataset.name == "simulated" and results.model["model"] == "simulated"
+    assert len([e for e in results.estimates if "not-memorized" not in e.slice]) == 12 and results.ordinal.fitted
     out = capsys.readouterr().out
     assert "equal-correctness" in out and "agreement:" in out and "wrote" in out
 
@@ -55,11 +63,11 @@ def test_fit_with_data_and_scores_apart_and_options(tmp_path):
         str(out),
     ]
     assert main(argv) == 0
-    results = read_strict(out)
-    assert [e["id"] for e in results["estimates"]] == ["equal-correctness|mean_logprob|length", "equal-correctness|sum_logprob|length"]
-    assert results["estimates"][0]["bootstrap"]["n_draws"] == 20
+    results = read_results(out)
+    assert [e.id for e in results.estimates] == ["equal-correctness|mean_logprob|length", "equal-correctness|sum_logprob|length"]
+    assert results.estimates[0].bootstrap["n_draws"] == 20
     assert main(["fit", "--data", str(folder), "--scores", str(moved), "--controls", "--out", str(out)]) == 0
-    assert {tuple(e["controls"]) for e in read_strict(out)["estimates"]} == {()}
+    assert {tuple(e.controls) for e in read_results(out).estimates} == {()}
 
 
 def test_missing_scores_rows_are_reported_in_results(tmp_path):
@@ -68,7 +76,7 @@ def test_missing_scores_rows_are_reported_in_results(tmp_path):
     scores = pd.read_parquet(folder / "scores.parquet")
     scores.iloc[10:].to_parquet(folder / "scores.parquet", index=False)
     assert main(["fit", str(folder)]) == 0
-    warnings = read_strict(folder / "results.json")["warnings"]
+    warnings = read_results(folder / "results.json").warnings
     assert warnings[0].startswith("10 of 240 responses have no score")
 
 

@@ -12,10 +12,11 @@ from scipy.special import expit
 from scipy.stats import binomtest, norm, pearsonr, spearmanr
 
 from tests.stats.compare_audits import dataset_audits, model_audits, noisy_scores, write_audit
-from typicality.audit_folder import IN_PROGRESS_FILE, RESULTS_FILE, load_scores
+from typicality.audit_folder import IN_PROGRESS_FILE, load_results, load_scores
 from typicality.cli import main
 from typicality.comparison_folder import COMPARISON_FILE, load_comparison
 from typicality.errors import TypicalityError
+from typicality.results import Estimate
 from typicality.stats import simulate
 from typicality.stats.compare import compare
 from typicality.stats.compare.datasets import pool
@@ -36,13 +37,8 @@ def dataset_folders(tmp_path_factory):
     return dataset_audits(tmp_path_factory.mktemp("datasets"))
 
 
-def _results(folder):
-    return json.loads((folder / RESULTS_FILE).read_text())
-
-
-def _headline(folder) -> dict:
-    results = _results(folder)
-    return next(e for e in results["estimates"] if e["id"] == results["headline"]["estimate"])
+def _headline(folder) -> Estimate:
+    return load_results(folder).headline_estimate
 
 
 def _aligned_pairs(folders, estimate):
@@ -52,7 +48,7 @@ def _aligned_pairs(folders, estimate):
 
     frames = []
     for folder in folders:
-        rows = select_slice(load_pairs(folder), estimate["slice"])
+        rows = select_slice(load_pairs(folder), estimate.slice)
         key = [tuple(sorted(pair)) for pair in zip(rows["response_a"], rows["response_b"])]
         frames.append(rows.assign(key=key).set_index("key"))
     first = frames[0]
@@ -77,9 +73,9 @@ def test_model_comparison_alphas_equal_the_separate_fits(model_folders, model_co
     joint = model_comparison["models"]["joint_fit"]
     for folder, row in zip(model_folders, joint["alphas"]):
         separate = _headline(folder)
-        assert row["alpha"] == pytest.approx(separate["alpha"], rel=1e-6)
+        assert row["alpha"] == pytest.approx(separate.alpha, rel=1e-6)
         # One sandwich over twice the rows: its small-sample correction differs from the separate fit's in the 3rd decimal at most.
-        assert row["se"] == pytest.approx(separate["se"], rel=5e-3)
+        assert row["se"] == pytest.approx(separate.se, rel=5e-3)
 
 
 def test_wald_difference_se_matches_a_hand_stacked_score_sandwich(model_folders, model_comparison):
@@ -101,7 +97,7 @@ def test_wald_difference_se_matches_a_hand_stacked_score_sandwich(model_folders,
     se_difference = np.sqrt(covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1])
     difference = model_comparison["models"]["joint_fit"]["differences"][0]
     assert difference["se"] == pytest.approx(se_difference, rel=1e-6)
-    assert difference["difference"] == pytest.approx(_headline(model_folders[1])["alpha"] - _headline(model_folders[0])["alpha"], rel=1e-6)
+    assert difference["difference"] == pytest.approx(_headline(model_folders[1]).alpha - _headline(model_folders[0]).alpha, rel=1e-6)
     assert difference["p_value"] == pytest.approx(2 * norm.sf(abs(difference["difference"]) / se_difference), rel=1e-6)
     # The same pairs make the two alphas strongly correlated: the paired SE is far below the independent one.
     assert difference["se"] < 0.6 * difference["se_if_independent"]
@@ -146,7 +142,7 @@ def test_a_differently_oriented_audit_gives_the_same_comparison(tmp_path, model_
     shutil.copytree(model_folders[1], other)
     data, scores = load_data(other), load_scores(other)
     analyze(data, scores, seed=5).save(other)
-    assert not _results(other)["estimates"][0]["alpha"] == pytest.approx(0.0)
+    assert not load_results(other).estimates[0].alpha == pytest.approx(0.0)
     again = compare([model_folders[0], other])
     for key in ("alphas", "differences"):
         for before, after in zip(model_comparison["models"]["joint_fit"][key], again["models"]["joint_fit"][key]):
@@ -198,14 +194,14 @@ def test_dataset_comparison_effects_holm_and_pooling(dataset_folders):
     assert result["kind"] == "datasets"
     rows = result["datasets"]["datasets"]
     headlines = [_headline(folder) for folder in dataset_folders]
-    effect = np.array([e["alpha"] * e["sd_delta"] for e in headlines])
-    variance = np.array([(e["se"] * e["sd_delta"]) ** 2 for e in headlines])
+    effect = np.array([e.alpha * e.sd_delta for e in headlines])
+    variance = np.array([(e.se * e.sd_delta) ** 2 for e in headlines])
     assert [row["effect_per_sd"] for row in rows] == pytest.approx(effect)
-    assert [np.exp(row["effect_per_sd"]) for row in rows] == pytest.approx([e["odds_ratio_per_sd"] for e in headlines])
+    assert [np.exp(row["effect_per_sd"]) for row in rows] == pytest.approx([e.odds_ratio_per_sd for e in headlines])
     hand = _hand_dersimonian_laird(effect, variance)
     assert result["datasets"]["pooled"]["random"]["effect"] == pytest.approx(hand["effect"], rel=1e-9)
     # Holm by hand: sorted p times (m - rank), running maximum, capped at 1.
-    p = np.array([e["p_value"] for e in headlines])
+    p = np.array([e.p_value for e in headlines])
     order = np.argsort(p)
     adjusted = np.minimum(1, np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))))
     expected = np.empty_like(p)

@@ -121,14 +121,14 @@ def test_plan_from_an_audit_recovers_its_design_and_agrees_with_its_own_se(all_p
 
     audit = read_audit(all_pairs_audit, with_data=False)
     result = plan_from_audit(audit)
-    headline = next(e for e in audit.results["estimates"] if e["id"] == audit.results["headline"]["estimate"])
-    assert result.pairs == headline["n_pairs"] == 2400 and result.pairs_per_prompt == pytest.approx(6.0)
+    headline = audit.results.headline_estimate
+    assert result.pairs == headline.n_pairs == 2400 and result.pairs_per_prompt == pytest.approx(6.0)
     assert result.alpha == pytest.approx(headline.alpha) and result.sd_delta == pytest.approx(headline.sd_delta)
     # The audit's own design effect implies an ICC near the closed form for every pair of 4 responses (2/15).
     assert result.icc == pytest.approx(all_pairs_icc(4), abs=0.08)
     # The closed form's SE at the audit's size is the audit's clustered SE, within the formula's small-effect error.
     predicted_se = 1 / math.sqrt(result.effective_pairs * 0.25) / result.sd_delta
-    assert predicted_se == pytest.approx(headline["se"], rel=0.12)
+    assert predicted_se == pytest.approx(headline.se, rel=0.12)
     from_se = result.source["pairs_for_target_from_observed_se"]
     assert result.pairs_for_target == pytest.approx(from_se, rel=0.25)
 

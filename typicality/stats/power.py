@@ -41,7 +41,6 @@ from scipy.stats import norm
 from typicality.audit_folder import AuditFolder
 from typicality.errors import TypicalityError
 from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec
-from typicality.stats.records import headline_record
 
 EVENT_VARIANCE = 0.25  # P (1 - P) at P = 1/2: randomly oriented pairs, no intercept
 DEFAULT_PAIR_GRID = (100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000)
@@ -210,9 +209,9 @@ def audit_design(audit: AuditFolder) -> dict:
     many judged comparisons this audit needed per usable pair (ties, other slices, unscored).
     """
     results = audit.results
-    estimate = headline_record(results)
+    estimate = results.headline_estimate
     folder = audit.folder or "the audit"
-    if estimate is None or not estimate.get("fitted"):
+    if estimate is None or not estimate.fitted:
         raise TypicalityError(f"{folder}: its headline estimate was not fitted, so there is no alpha to plan for; give --alpha and the design instead.")
     if audit.pairs is None:
         raise TypicalityError(
@@ -224,18 +223,18 @@ def audit_design(audit: AuditFolder) -> dict:
     per_prompt = n_pairs / max(n_prompts, 1)
     de = _observed_design_effect(model)
     icc = 0.0 if per_prompt <= 1 else max(0.0, (de - 1.0) / (per_prompt - 1.0))
-    comparisons = (results.get("pairs") or {}).get("comparisons") or n_pairs
+    comparisons = results.pairs.get("comparisons") or n_pairs  # the pair design's accounting (a plain mapping)
     return {
-        "alpha": float(estimate["alpha"]),
-        "se": float(estimate["se"]),
-        "sd_delta": float(estimate["sd_delta"]),
+        "alpha": float(estimate.alpha),
+        "se": float(estimate.se),
+        "sd_delta": float(estimate.sd_delta),
         "pairs": int(n_pairs),
         "pairs_per_prompt": float(per_prompt),
         "icc": float(min(icc, 1.0)),
         "tie_share": 0.0,
         "r2_controls": float(_r2_controls(model)),
         "observed_design_effect": float(de),
-        "estimate": estimate["id"],
+        "estimate": estimate.id,
         "n_prompts": int(n_prompts),
         "comparisons": int(comparisons),
         "comparisons_per_pair": float(comparisons / max(n_pairs, 1)),

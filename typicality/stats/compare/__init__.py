@@ -1,7 +1,7 @@
 """Compare finished audits: one dataset under several reference models, or several datasets.
 
-    results = typicality.compare(["audit-gemma", "audit-gemma-q4"], out="comparison")   # models (typicality.pipeline.compare)
-    results = typicality.compare(["audit-helpful", "audit-harmless"])                 # datasets
+    comparison = typicality.compare(["audit-gemma", "audit-gemma-q4"], out="comparison")   # models (typicality.pipeline.compare)
+    comparison = typicality.compare(["audit-helpful", "audit-harmless"])                 # datasets
 
 Audits are read only through `typicality.audit_folder.read_audit`. The kind is decided from the
 audits (`kind="auto"`): all of one dataset -> a model comparison (they must share their pairs);
@@ -42,12 +42,12 @@ def compare_audits(audits: list[ComparedAudit], kind: str = "auto") -> Compariso
         spec = audits[0].estimate
         content["models"], typicality = compare_models(audits, spec)
         if content["models"]["n_pairs"] < len(audits[0].audit.pairs.frame):
-            warnings.append(f"The model comparison uses the {content['models']['n_pairs']:,} pairs of slice '{spec['slice']}' complete under every model.")
+            warnings.append(f"The model comparison uses the {content['models']['n_pairs']:,} pairs of slice '{spec.slice}' complete under every model.")
     else:
         content["datasets"], dataset_warnings = compare_datasets(audits)
         warnings.extend(dataset_warnings)
     for item in audits:
-        warnings.extend(f"{item.label}: {message}" for message in item.estimate.get("warnings", []))
+        warnings.extend(f"{item.label}: {message}" for message in item.estimate.warnings)
     content["warnings"] = warnings
     content["software"] = software_versions(("typicality", "numpy", "pandas", "scipy", "statsmodels"))
     return ComparisonResults(content, typicality)
@@ -56,6 +56,6 @@ def compare_audits(audits: list[ComparedAudit], kind: str = "auto") -> Compariso
 def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None) -> ComparisonResults:
     """Compare finished audit folders (read through `typicality.audit_folder.read_audit`)."""
     audits = read_audits(folders, labels=labels, effect=effect)
-    results = compare_audits(audits, kind)
-    results["effect"] = effect
-    return results
+    comparison = compare_audits(audits, kind)
+    comparison["effect"] = effect
+    return comparison

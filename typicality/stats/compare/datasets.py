@@ -33,22 +33,22 @@ def compare_datasets(audits: list[ComparedAudit]) -> tuple[dict, list[str]]:
     notes: list[str] = []
     labels = [item.label for item in audits]
     estimates = [item.estimate for item in audits]
-    unfitted = [label for label, estimate in zip(labels, estimates) if not estimate.get("fitted")]
+    unfitted = [label for label, estimate in zip(labels, estimates) if not estimate.fitted]
     if unfitted:
         raise TypicalityError(
             f"The compared estimate was not fitted in {', '.join(unfitted)}, so it has "
             "no alpha to pool: compare audits whose fits ran (see their results.json)."
         )
-    effect = np.array([e["alpha"] * e["sd_delta"] for e in estimates])
-    se = np.array([e["se"] * e["sd_delta"] for e in estimates])
-    p_values = np.array([e["p_value"] for e in estimates])
+    effect = np.array([e.alpha * e.sd_delta for e in estimates])
+    se = np.array([e.se * e.sd_delta for e in estimates])
+    p_values = np.array([e.p_value for e in estimates])
     holm = multipletests(p_values, alpha=0.05, method="holm")[1]
     rows = [
         {
             "label": label,
-            "alpha": e["alpha"],
-            "se": e["se"],
-            "sd_delta": e["sd_delta"],
+            "alpha": e.alpha,
+            "se": e.se,
+            "sd_delta": e.sd_delta,
             "effect_per_sd": float(b),
             "se_per_sd": float(s),
             "ci_low": float(b - norm.ppf(0.975) * s),
@@ -56,18 +56,18 @@ def compare_datasets(audits: list[ComparedAudit]) -> tuple[dict, list[str]]:
             "odds_ratio_per_sd": float(math.exp(b)),
             "p_value": float(p),
             "p_holm": float(h),
-            "n_pairs": e["n_pairs"],
-            "n_clusters": e["n_clusters"],
-            "estimate": e["id"],
+            "n_pairs": e.n_pairs,
+            "n_clusters": e.n_clusters,
+            "estimate": e.id,
         }
         for label, e, b, s, p, h in zip(labels, estimates, effect, se, p_values, holm)
     ]
     pooled = pool(effect, se**2, labels)
-    specs = {(e["slice"], e["typicality"], tuple(e["controls"])) for e in estimates}
+    specs = {(e.slice, e.typicality, tuple(e.controls)) for e in estimates}
     if len(specs) > 1:
         notes.append(
             "The compared fits differ between audits ("
-            + "; ".join(f"{label}: {e['id']}" for label, e in zip(labels, estimates))
+            + "; ".join(f"{label}: {e.id}" for label, e in zip(labels, estimates))
             + "); the pooled effect mixes them."
         )
     if len({item.fingerprint for item in audits}) > 1:

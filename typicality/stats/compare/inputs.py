@@ -10,11 +10,27 @@ import pandas as pd
 
 from typicality.audit_folder import AuditFolder, is_finished_audit, read_audit
 from typicality.errors import TypicalityError
+from typicality.results import AuditResults, Estimate
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice
-from typicality.stats.records import headline_record
 
 KINDS = ("auto", "models", "datasets")
 EFFECTS = ("headline", "length-controlled")
+# The compared fit's numbers comparison.json repeats for each audit, in this order.
+DESCRIBED_ESTIMATE_FIELDS = (
+    "id",
+    "slice",
+    "typicality",
+    "controls",
+    "alpha",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "sd_delta",
+    "odds_ratio_per_sd",
+    "n_pairs",
+    "n_clusters",
+)
 
 
 @dataclass
@@ -23,44 +39,30 @@ class ComparedAudit:
 
     label: str
     audit: AuditFolder
-    estimate: dict  # the results.json estimate compared (headline or its length-controlled twin)
+    estimate: Estimate  # the fit compared: the audit's headline or its length-controlled twin
 
     @property
-    def results(self) -> dict:
+    def results(self) -> AuditResults:
         return self.audit.results
 
     @property
     def dataset_key(self) -> tuple:
-        dataset = self.results.get("dataset") or {}
-        return (dataset.get("name"), dataset.get("subset"), dataset.get("split"))
+        dataset = self.results.dataset
+        return (dataset.name, dataset.subset, dataset.split)
 
     @property
     def fingerprint(self) -> str | None:
-        return (self.results.get("model") or {}).get("fingerprint")
+        return (self.audit.score_card or {}).get("fingerprint")
 
     def describe(self) -> dict:
-        dataset, model = self.results.get("dataset") or {}, self.results.get("model") or {}
-        keys = (
-            "id",
-            "slice",
-            "typicality",
-            "controls",
-            "alpha",
-            "se",
-            "ci_low",
-            "ci_high",
-            "p_value",
-            "sd_delta",
-            "odds_ratio_per_sd",
-            "n_pairs",
-            "n_clusters",
-        )
+        """The audit as comparison.json lists it: label, folder, dataset, reference model and the compared fit's numbers."""
+        dataset, model = self.results.dataset, self.audit.score_card or {}
         return {
             "label": self.label,
             "folder": str(self.audit.folder),
-            "dataset": {key: dataset.get(key) for key in ("name", "title", "subset", "split", "n_prompts")},
+            "dataset": {key: getattr(dataset, key) for key in ("name", "title", "subset", "split", "n_prompts")},
             "model": {"name": model.get("model") or model.get("name"), "fingerprint": model.get("fingerprint")},
-            "estimate": {key: self.estimate.get(key) for key in keys},
+            "estimate": {key: getattr(self.estimate, key) for key in DESCRIBED_ESTIMATE_FIELDS},
         }
 
 
@@ -108,8 +110,9 @@ def _label(labels, index: int, folders: list[Path]) -> str:
     return names[index] if names.count(names[index]) == 1 else str(folders[index])
 
 
-def _compared_estimate(audit: AuditFolder, folder: Path, effect: str) -> dict:
-    estimate = headline_record(audit.results, "estimate" if effect == "headline" else "length_controlled")
+def _compared_estimate(audit: AuditFolder, folder: Path, effect: str) -> Estimate:
+    results = audit.results
+    estimate = results.headline_estimate if effect == "headline" else results.length_controlled_estimate
     if estimate is None:
         raise TypicalityError(
             f"{folder}: results.json names no {effect} estimate, so there is nothing to compare; re-run `typicality fit {folder}` with the default fits."
@@ -163,18 +166,18 @@ def check_same_pairs(audits: list[ComparedAudit]) -> None:
             )
 
 
-def aligned_pairs(audits: list[ComparedAudit], spec: dict) -> list[pd.DataFrame]:
+def aligned_pairs(audits: list[ComparedAudit], spec: Estimate) -> list[pd.DataFrame]:
     """Each audit's pairs in the compared estimate's slice, in one common order and orientation (the first audit's).
 
     Columns: key, prompt_id, response_a, response_b, label, delta (the spec's typicality),
     typicality_a, typicality_b, and one column per control. Only pairs complete in every audit are kept.
     """
-    delta_column = TYPICALITY_COLUMNS[spec["typicality"]]
-    side = spec["typicality"]
-    controls = [control_column(name) for name in spec["controls"]]
+    delta_column = TYPICALITY_COLUMNS[spec.typicality]
+    side = spec.typicality
+    controls = [control_column(name) for name in spec.controls]
     frames = []
     for item in audits:
-        rows = select_slice(item.audit.pairs, spec["slice"]).copy()
+        rows = select_slice(item.audit.pairs, spec.slice).copy()
         rows["key"] = pair_key(rows).to_numpy()
         frames.append(rows.set_index("key"))
     reference = frames[0]

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.stats import chi2, pearsonr, spearmanr
 from statsmodels.stats.contingency_tables import mcnemar
 
+from typicality.results import Estimate
 from typicality.stats.compare.inputs import ComparedAudit, aligned_pairs
 from typicality.stats.pair_design import control_column
 from typicality.stats.pairwise_logit import PairwiseLogit
@@ -29,18 +30,21 @@ from typicality.stats.pairwise_logit import PairwiseLogit
 EXACT_MCNEMAR_BELOW = 25  # discordant pairs; below this the chi-square approximation is poor
 
 
-def compare_models(audits: list[ComparedAudit], spec: dict) -> tuple[dict, pd.DataFrame]:
-    """The model comparison's content for comparison.json, and each response's typicality per model (for the scatter)."""
+def compare_models(audits: list[ComparedAudit], spec: Estimate) -> tuple[dict, pd.DataFrame]:
+    """The model comparison's content for comparison.json, and each response's typicality per model (for the scatter).
+
+    `spec`: the first audit's compared fit; its slice, typicality and controls are refitted jointly for every model.
+    """
     labels = [item.label for item in audits]
     pairs = aligned_pairs(audits, spec)
-    per_response = response_typicality(audits, labels, spec["typicality"])
+    per_response = response_typicality(audits, labels, spec.typicality)
     content = {
-        "typicality": spec["typicality"],
-        "spec": {key: spec[key] for key in ("slice", "typicality", "controls")},
+        "typicality": spec.typicality,
+        "spec": {"slice": spec.slice, "typicality": spec.typicality, "controls": spec.controls},
         "n_pairs": int(len(pairs[0])),
         "n_prompts": int(pairs[0]["prompt_id"].nunique()),
         "correlations": correlations(per_response, pairs, labels),
-        "joint_fit": joint_fit(pairs, labels, [control_column(name) for name in spec["controls"]], spec["controls"], intercept=paper_construction(audits)),
+        "joint_fit": joint_fit(pairs, labels, [control_column(name) for name in spec.controls], spec.controls, intercept=paper_construction(audits)),
         "agreement": agreement_rates(pairs, labels),
     }
     return content, per_response
