@@ -120,7 +120,7 @@ def headline(audit: AuditFolder) -> dict:
             f"binomial test against 50%: p {fmt_p_clause(agreement.p_value)})."
         )
     else:
-        sentences.append(f"The agreement rate is not available{_reason_clause(None)}.")  # its warnings are in the warnings list
+        sentences.append(f"The agreement rate is not available{_reason_clause(None)}.")  # results.json's agreement has no reason field
 
     main = results.headline_estimate
     if main is None:
@@ -195,7 +195,7 @@ def estimate_rows(results: AuditResults) -> list[dict[str, str]]:
                 "p_holm": fmt_p(estimate.p_holm)
                 if estimate.p_holm is not None
                 else "pre-specified"
-                if estimate.id == results.headline.estimate
+                if estimate.id == results.multiplicity.pre_specified  # the headline, tested on its own
                 else "",
                 "note": "; ".join(notes),
             }
