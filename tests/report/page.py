@@ -12,6 +12,8 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from PIL import Image
 
+from typicality.results import Estimate
+
 DATA_URI_PREFIX = "data:image/png;base64,"
 
 
@@ -113,8 +115,13 @@ def markdown_table_rows(markdown: str) -> list[list[str]]:
     return rows
 
 
-def quoted_numbers(estimate: dict) -> list[str]:
-    """The pieces of text a sentence quoting this fit must hold, however it is worded around them: alpha (SE), 95% CI, p."""
+def quoted_numbers(estimate: Estimate | dict) -> list[str]:
+    """The pieces of text a sentence quoting this fit must hold, however it is worded around them: alpha (SE), 95% CI, p.
+
+    `estimate`: a fit of results.json, or the numbers of a fit by hand (synthetic.hand_fit).
+    """
+    if isinstance(estimate, Estimate):
+        estimate = estimate.to_dict()
     return [
         f"{coefficient(estimate['alpha'])} (SE {coefficient(estimate['se'])}",
         f"{coefficient(estimate['ci_low'])} to {coefficient(estimate['ci_high'])}",
@@ -122,7 +129,7 @@ def quoted_numbers(estimate: dict) -> list[str]:
     ]
 
 
-def quotes(sentence: str, estimate: dict) -> bool:
+def quotes(sentence: str, estimate: Estimate | dict) -> bool:
     """Whether a sentence quotes this fit's alpha, SE, 95% CI and p."""
     return all(piece in sentence for piece in quoted_numbers(estimate))
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.report.page import quotes
-from tests.report.synthetic import estimate_with_id, store_results, stored_results
-from typicality.audit_folder import DATASET_FILE, load_data, read_audit
+from typicality.audit_folder import DATASET_FILE, load_data, load_results, read_audit, save_results
 from typicality.report.content import (
     clip_end,
     clip_start,
@@ -52,55 +51,52 @@ def test_values_are_formatted_for_people():
 
 
 def test_the_headline_words_the_fits_results_json_names(audit_dir):
-    results = stored_results(audit_dir)
-    main = estimate_with_id(results, results["headline"]["estimate"])
-    twin = estimate_with_id(results, results["headline"]["length_controlled"])
+    results = load_results(audit_dir)
+    main, twin = results.headline_estimate, results.length_controlled_estimate
     top = headline(read_audit(audit_dir))
-    assert top["estimate"] == main and top["reason"] == results["headline"]["reason"]
+    assert top["estimate"] == main and top["reason"] == results.headline.reason
     agreement, fit, reason, length = top["sentences"]
     assert agreement.startswith("In 47 pairs, the preferred response was the more typical one")
     assert "fit all · mean_logprob · correctness, 47 pairs)" in fit and quotes(fit, main)
-    assert reason == f"Why this fit is the headline: {results['headline']['reason']}."
+    assert reason == f"Why this fit is the headline: {results.headline.reason}."
     assert length.startswith("With correctness + length as controls, alpha is ") and quotes(length, twin)
     # The change in alpha is the one results.json records, worded, not recomputed or judged.
-    assert f"); the length control changes alpha by {results['headline']['alpha_change']['estimate']:+.3f}" in length
+    assert f"); the length control changes alpha by {results.headline.alpha_change.estimate:+.3f}" in length
     assert not any("surviv" in sentence for sentence in top["sentences"])
 
 
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda h: h.update(length_controlled=None, alpha_change=None), "No fit with a length control is available for this fit."),
-        (lambda h: h.update(alpha_change=None), "TWIN_P)."),  # both fits stated, no change invented
+        (lambda h: h.replace(length_controlled=None, alpha_change=None), "No fit with a length control is available for this fit."),
+        (lambda h: h.replace(alpha_change=None), "TWIN_P)."),  # both fits stated, no change invented
         (
-            lambda h: h.update(length_controlled="equal-correctness|mean_logprob|length", alpha_change=None),
+            lambda h: h.replace(length_controlled="equal-correctness|mean_logprob|length", alpha_change=None),
             "could not run (only 8 pairs in slice 'equal-correctness'",
         ),
     ],
 )
 def test_the_length_sentence_follows_what_results_json_records(audit_dir, edit, expected):
-    results = stored_results(audit_dir)
-    edit(results["headline"])
-    store_results(audit_dir, results)
+    results = load_results(audit_dir)
+    results = results.replace(headline=edit(results.headline))
+    save_results(results, audit_dir)
     sentences = headline(read_audit(audit_dir))["sentences"]
-    twin = estimate_with_id(results, "all|mean_logprob|correctness+length")
-    expected = expected.replace("TWIN_P", f"p = {twin['p_value']:.3f}")
+    twin = results.estimate("all|mean_logprob|correctness+length")
+    expected = expected.replace("TWIN_P", f"p = {twin.p_value:.3f}")
     assert len(sentences) == 4 and expected in sentences[3]
-    assert ("changes alpha by" in sentences[3]) == (results["headline"]["alpha_change"] is not None)
+    assert ("changes alpha by" in sentences[3]) == (results.headline.alpha_change is not None)
 
 
 def test_a_headline_that_could_not_run_or_is_not_named_says_so(audit_dir):
-    results = stored_results(audit_dir)
-    results["headline"]["estimate"] = "equal-correctness|mean_logprob|none"
-    store_results(audit_dir, results)
+    results = load_results(audit_dir)
+    save_results(results.replace(headline=results.headline.replace(estimate="equal-correctness|mean_logprob|none")), audit_dir)
     sentences = headline(read_audit(audit_dir))["sentences"]
     assert sentences[1] == (
         "The headline fit (equal-correctness · mean_logprob · no controls) could not run "
         "(only 8 pairs in slice 'equal-correctness'; at least 10 are needed for a fit)."
     )
     assert len(sentences) == 2  # no length sentence for a headline without an alpha
-    del results["headline"]
-    store_results(audit_dir, results)
+    save_results(results.replace(headline=results.headline.replace(estimate=None)), audit_dir)  # results.json names no headline
     assert headline(read_audit(audit_dir))["estimate"] is None  # nothing is chosen in its place
 
 
@@ -146,19 +142,19 @@ def test_model_card_puts_identity_first(audit_dir):
 
 def test_warnings_do_not_repeat_a_reason_the_stats_stage_gave(audit_dir):
     audit = read_audit(audit_dir)
-    recorded = audit.results["warnings"]
-    unfitted = [e for e in audit.results["estimates"] if not e["fitted"]]
-    assert sum(e["id"] in message for e in unfitted for message in recorded) == 4  # the stats stage names four of them
+    recorded = list(audit.results.warnings)
+    unfitted = [e for e in audit.results.estimates if not e.fitted]
+    assert sum(e.id in message for e in unfitted for message in recorded) == 4  # the stats stage names four of them
     found = warnings(audit, None)
     assert found[: len(recorded)] == recorded and len(set(found)) == len(found)
     for estimate in unfitted:
-        reason = estimate["reason"]
-        assert any(reason in message for message in found), estimate["id"]  # every reason is stated ...
+        reason = estimate.reason
+        assert any(reason in message for message in found), estimate.id  # every reason is stated ...
         if any(reason in message for message in recorded):  # ... and once, when the stats stage already gave it
             assert f"The fit {fit_label(estimate)} could not run ({reason})." not in found
     # Without the stats stage's words, the report says it itself, naming every fit (several share a reason).
-    audit.results["warnings"] = []
+    audit.results = audit.results.replace(warnings=())
     found = warnings(audit, None)
-    assert len({estimate["reason"] for estimate in unfitted}) < len(unfitted)
+    assert len({estimate.reason for estimate in unfitted}) < len(unfitted)
     for estimate in unfitted:
-        assert f"The fit {fit_label(estimate)} could not run ({estimate['reason']})." in found, estimate["id"]
+        assert f"The fit {fit_label(estimate)} could not run ({estimate.reason})." in found, estimate.id

@@ -3,13 +3,11 @@ prompt excerpts kept as text, the leave-one-prompt-out figure drawn."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from tests.report.page import markdown_to_html, parse_page
 from tests.report.synthetic import PAYLOADS
-from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, RESULTS_FILE, read_audit
+from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, load_results, read_audit
 from typicality.pipeline import write_influence
 from typicality.report import render_report
 from typicality.report.content import clip_end, fmt_coef, fmt_count
@@ -26,10 +24,10 @@ def test_influence_section_and_figure(audit_dir):
         assert page.tags("script") == [] and page.tags("i") == []
         text = " ".join(page.text.split())
         assert "The prompts that drive alpha" in text
-        assert f"cluster jackknife (CV3, t with {record['cv3']['df']} df)" in text and fmt_coef(record["cv3"]["se"]) in text
-        top = record["without_top_prompts"]
+        assert f"cluster jackknife (CV3, t with {record.cv3['df']} df)" in text and fmt_coef(record.cv3["se"]) in text
+        top = record.without_top_prompts
         assert f"Without the top {fmt_count(top['n_prompts_removed'])} prompts" in text and fmt_coef(top["alpha"]) in text
-        assert fmt_coef(record["leave_one_prompt_out"]["q00"]) in text
+        assert fmt_coef(record.leave_one_prompt_out["q00"]) in text
     # The most influential prompts, in influence.parquet's rank order, with the end of each prompt's text.
     influence = pd.read_parquet(audit_dir / INFLUENCE_FILE)
     ranked = influence[influence["level"] == "prompt"].sort_values("rank").head(N_TOP_PROMPTS)
@@ -65,23 +63,23 @@ def test_debiasing_section_words_results_json(audit_dir):
 
     data, scores = read_analysis_input(audit_dir)
     analyze(data, scores).save(audit_dir)
-    results = json.loads((audit_dir / RESULTS_FILE).read_text())
-    record, memorized = results["debiasing"], results["memorized"]
+    results = load_results(audit_dir)
+    record, memorized = results.debiasing, results.memorized
     text = " ".join(parse_page(render_report(audit_dir).html.read_text(encoding="utf-8")).text.split())
     assert "Acting on this audit: a debiased training set" in text
-    if record["available"]:
-        assert f"removes alpha = {fmt_coef(record['alpha'])}" in text
-        assert f"in {fmt_count(record['n_flips'])} of {fmt_count(record['n_decisive'])} decided pairs" in text
+    if record.available:
+        assert f"removes alpha = {fmt_coef(record.alpha)}" in text
+        assert f"in {fmt_count(record.n_flips)} of {fmt_count(record.n_decisive)} decided pairs" in text
     else:
         assert "No debiased export is possible" in text
-    assert f"{fmt_count(memorized['n_memorized_responses'])} of {fmt_count(memorized['n_scored_responses'])} scored responses" in text
+    assert f"{fmt_count(memorized.n_memorized_responses)} of {fmt_count(memorized.n_scored_responses)} scored responses" in text
 
 
-def test_an_older_results_json_has_neither_section(audit_dir):
-    results = json.loads((audit_dir / RESULTS_FILE).read_text())
-    for key in ("debiasing", "memorized"):
-        results.pop(key, None)
-    (audit_dir / RESULTS_FILE).write_text(json.dumps(results))
-    (audit_dir / INFLUENCE_SUMMARY_FILE).unlink(missing_ok=True)
+def test_a_folder_without_influence_has_no_influence_section(audit_dir):
+    """influence.json is an optional extra (`typicality influence`); debiasing and memorization are always in results.json."""
+    write_influence(audit_dir, strict=True)
+    (audit_dir / INFLUENCE_SUMMARY_FILE).unlink()
+    (audit_dir / INFLUENCE_FILE).unlink()
     text = render_report(audit_dir).markdown.read_text(encoding="utf-8")
-    assert "The prompts that drive alpha" not in text and "Acting on this audit" not in text
+    assert "The prompts that drive alpha" not in text and "Acting on this audit" in text
+    assert not (audit_dir / "figures" / "leave_one_prompt_out.png").exists()

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.report.synthetic import store_results, stored_results
-from typicality.audit_folder import PAIRS_FILE, SCORES_FILE, read_audit
+from typicality.audit_folder import PAIRS_FILE, SCORES_FILE, load_results, read_audit, save_results
 from typicality.report.figures import (
     FIGURE_NAMES,
     alpha_interval,
@@ -23,7 +22,12 @@ from typicality.report.figures import (
     typicality_by_rating_table,
 )
 from typicality.report.published import PUBLISHED_ALPHAS
-from typicality.report.reading import named_estimate
+from typicality.results import Estimate
+
+
+def fit(**numbers) -> Estimate:
+    """A fitted estimate with these numbers (alpha, se, ci_low, ci_high, ...)."""
+    return Estimate("all", "mean_logprob", [], fitted=True, **numbers)
 
 
 def test_every_figure_is_drawn_and_saved_as_png(audit_dir):
@@ -103,29 +107,29 @@ def test_fitted_curve_is_the_logistic_of_alpha_times_delta_with_the_ci_band():
 
 
 def test_alpha_interval_prefers_the_reported_ci_then_falls_back_to_the_se():
-    assert alpha_interval({"alpha": 1.0, "se": 0.5, "ci_low": 0.1, "ci_high": 1.9}) == (0.1, 1.9)
-    assert alpha_interval({"alpha": 1.0, "se": 0.5, "ci_low": None}) == pytest.approx((1 - 1.96 * 0.5, 1 + 1.96 * 0.5), abs=1e-4)
-    assert alpha_interval({"alpha": None, "se": 0.5}) is None
+    assert alpha_interval(fit(alpha=1.0, se=0.5, ci_low=0.1, ci_high=1.9)) == (0.1, 1.9)
+    assert alpha_interval(fit(alpha=1.0, se=0.5, ci_low=None)) == pytest.approx((1 - 1.96 * 0.5, 1 + 1.96 * 0.5), abs=1e-4)
+    assert alpha_interval(fit(alpha=None, se=0.5)) is None
 
 
 def test_the_drawn_curve_uses_the_alpha_results_json_names_for_it(audit_dir):
     audit = read_audit(audit_dir)
-    curve = named_estimate(audit.results, "curve")
-    assert curve["controls"] == [] and curve["typicality"] == "mean_logprob" and curve["fitted"]
+    curve = audit.results.curve_estimate
+    assert curve.controls == [] and curve.typicality == "mean_logprob" and curve.fitted
     figure = plot_preference_rate(audit.pairs.frame, "delta_mean_logprob", curve)
     (line,) = [line for line in figure.axes[0].lines if line.get_label().startswith("fitted")]
     x, y = line.get_data()
-    np.testing.assert_allclose(y, 1 / (1 + np.exp(-curve["alpha"] * np.asarray(x))))
+    np.testing.assert_allclose(y, 1 / (1 + np.exp(-curve.alpha * np.asarray(x))))
     assert x.min() == pytest.approx(audit.pairs.frame["delta_mean_logprob"].min())
 
 
 def test_forest_rows_are_the_fits_with_an_alpha_then_the_published_values(audit_dir):
     results = read_audit(audit_dir).results
-    rows = forest_rows(results["estimates"])
-    fitted = [e for e in results["estimates"] if e["alpha"] is not None]
+    rows = forest_rows(results.estimates)
+    fitted = [e for e in results.estimates if e.alpha is not None]
     audit_rows = rows[rows["source"] == "this audit"]
-    assert audit_rows["alpha"].tolist() == [e["alpha"] for e in fitted]
-    assert audit_rows["ci_low"].tolist() == [e["ci_low"] for e in fitted]
+    assert audit_rows["alpha"].tolist() == [e.alpha for e in fitted]
+    assert audit_rows["ci_low"].tolist() == [e.ci_low for e in fitted]
     published = rows[rows["source"] == "published"]
     assert published["alpha"].tolist() == [p.alpha for p in PUBLISHED_ALPHAS]
     np.testing.assert_allclose(published["ci_high"] - published["alpha"], [1.959963984540054 * p.se for p in PUBLISHED_ALPHAS])
@@ -162,19 +166,18 @@ def test_typicality_by_rating_joins_scores_to_ratings_by_response(audit_dir):
 
 def test_the_curve_and_its_points_come_from_the_slice_results_json_names(audit_dir):
     """When results.json names an equal-correctness fit for the curve, only that slice's pairs are binned."""
-    results = stored_results(audit_dir)
-    equal = results["estimates"][0]
-    assert equal["slice"] == "equal-correctness" and equal["controls"] == [] and not equal["fitted"]
-    equal.update(fitted=True, reason=None, alpha=0.7, se=0.3, ci_low=0.1, ci_high=1.3)
-    results["headline"]["curve"] = equal["id"]
-    store_results(audit_dir, results)
+    results = load_results(audit_dir)
+    equal = results.estimates[0]
+    assert equal.slice == "equal-correctness" and equal.controls == [] and not equal.fitted
+    equal = equal.replace(fitted=True, reason=None, alpha=0.7, se=0.3, ci_low=0.1, ci_high=1.3)
+    save_results(results.replace(estimates=(equal, *results.estimates[1:]), headline=results.headline.replace(curve=equal.id)), audit_dir)
     figures = {item.name: item for item in draw_figures(read_audit(audit_dir))}
     item = figures["preference_rate"]
     assert "over the equal-correctness slice" in item.caption and "(equal-correctness · mean_logprob · no controls)" in item.caption
     # The slice by hand: pairs whose two responses have the same correctness rating.
     pairs = pd.read_parquet(audit_dir / PAIRS_FILE)
     in_slice = pairs[pairs["correctness_a"] == pairs["correctness_b"]]
-    assert len(in_slice) == equal["n_pairs"] == 8
+    assert len(in_slice) == equal.n_pairs == 8
     expected = preference_rate_bins(in_slice["delta_mean_logprob"], in_slice["label"], 3)
     (points,) = [line for line in item.figure.axes[0].lines if line.get_marker() == "o"]
     np.testing.assert_allclose(np.asarray(points.get_xdata(), dtype=float), expected["delta"].to_numpy())
@@ -184,9 +187,8 @@ def test_the_curve_and_its_points_come_from_the_slice_results_json_names(audit_d
 
 
 def test_without_a_curve_fit_named_the_points_are_drawn_alone(audit_dir):
-    results = stored_results(audit_dir)
-    results["headline"]["curve"] = None
-    store_results(audit_dir, results)
+    results = load_results(audit_dir)
+    save_results(results.replace(headline=results.headline.replace(curve=None)), audit_dir)
     item = {item.name: item for item in draw_figures(read_audit(audit_dir))}["preference_rate"]
     assert "over all pairs" in item.caption
     assert item.caption.endswith("No fitted alpha of mean typicality without controls is available, so no curve is drawn.")
@@ -198,7 +200,7 @@ def test_preference_rate_plot_survives_bins_that_are_all_wins_or_all_losses():
     delta = [float(i) for i in range(-20, 20)]
     ids = [f"r{i}" for i in range(len(delta))]
     pairs = pd.DataFrame({"delta_mean_logprob": delta, "label": [0.0 if d < 0 else 1.0 for d in delta], "response_a": ids, "response_b": ids[::-1]})
-    figure = plot_preference_rate(pairs, "delta_mean_logprob", {"alpha": 2.0, "se": 0.5, "ci_low": 1.0, "ci_high": 3.0, "fitted": True})
+    figure = plot_preference_rate(pairs, "delta_mean_logprob", fit(alpha=2.0, se=0.5, ci_low=1.0, ci_high=3.0))
     assert figure.axes
 
 

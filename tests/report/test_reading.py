@@ -1,4 +1,5 @@
-"""typicality.report.reading: looking up what results.json names, and the pair orientation undone for display."""
+"""What the report reads: the fits results.json names (through AuditResults), numbers made safe for display,
+and the pair orientation undone."""
 
 from __future__ import annotations
 
@@ -6,17 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.report.synthetic import stored_results
-from typicality.audit_folder import load_data, read_audit
-from typicality.report.reading import (
-    controls_of,
-    decisive_pairs,
-    estimate_by_id,
-    estimates_of,
-    is_fitted,
-    named_estimate,
-    number,
-)
+from tests.report.synthetic import store_results, stored_results
+from typicality.audit_folder import load_data, load_results, read_audit
+from typicality.errors import TypicalityError
+from typicality.report import render_report
+from typicality.report.reading import decisive_pairs, number
 
 
 @pytest.mark.parametrize("value", [None, float("nan"), float("inf"), "abc", True, [1]])
@@ -28,37 +23,35 @@ def test_number_keeps_finite_numbers():
     assert number(0) == 0.0 and number("0.25") == 0.25 and number(np.float32(1.5)) == 1.5
 
 
-def test_controls_and_estimates_are_read_as_results_json_stores_them():
-    assert controls_of({}) == [] and controls_of({"controls": None}) == []
-    assert controls_of({"controls": ["correctness", "length"]}) == ["correctness", "length"]
-    assert estimates_of({}) == [] and estimates_of({"estimates": None}) == [] and estimates_of({"estimates": "x"}) == []
-    assert estimates_of({"estimates": [{"id": "a"}, "junk", None]}) == [{"id": "a"}]
-
-
-def test_an_estimate_is_fitted_only_with_a_finite_alpha():
-    assert is_fitted({"fitted": True, "alpha": 0.5})
-    assert not is_fitted({"fitted": False, "alpha": 0.5})
-    assert not is_fitted({"fitted": True, "alpha": None}) and not is_fitted({"alpha": float("nan")})
+@pytest.mark.parametrize("junk", ["junk", {"id": "a"}])
+def test_an_estimate_that_is_not_a_fit_is_refused_when_the_folder_is_read(audit_dir, junk):
+    """The report no longer skips what is not an estimate: reading results.json refuses it, in one line, and no report is written."""
+    results = stored_results(audit_dir)
+    results["estimates"].append(junk)
+    store_results(audit_dir, results)
+    with pytest.raises(TypicalityError, match=r"results\.json does not hold the results this version writes .*: re-run `typicality fit") as raised:
+        render_report(audit_dir)
+    assert "\n" not in str(raised.value) and not (audit_dir / "report.md").exists()
 
 
 def test_named_estimates_are_the_ones_results_json_names(audit_dir):
     """No choosing: each role is looked up by the id the stats stage wrote, whatever the estimates' order."""
-    results = stored_results(audit_dir)
-    named = results["headline"]
-    for role in ("estimate", "length_controlled", "curve"):
-        assert named_estimate(results, role)["id"] == named[role]
-    assert named_estimate(results, "estimate")["controls"] == ["correctness"]  # the rated data's adjusted fit
-    assert named_estimate(results, "length_controlled")["controls"] == ["correctness", "length"]
-    assert named_estimate(results, "curve")["controls"] == []
-    results["estimates"].reverse()
-    assert named_estimate(results, "estimate")["id"] == named["estimate"]
-    # A name that matches nothing, a null name or no headline at all: nothing is picked in its place.
-    results["headline"]["estimate"] = "no such id"
-    results["headline"]["length_controlled"] = None
-    assert named_estimate(results, "estimate") is None and named_estimate(results, "length_controlled") is None
-    assert named_estimate({"estimates": results["estimates"]}, "estimate") is None
-    assert estimate_by_id(results, None) is None
-    assert estimate_by_id(results, named["curve"])["id"] == named["curve"]
+    results = load_results(audit_dir)
+    named = results.headline
+    assert results.headline_estimate.id == named.estimate
+    assert results.length_controlled_estimate.id == named.length_controlled
+    assert results.curve_estimate.id == named.curve
+    assert results.headline_estimate.controls == ["correctness"]  # the rated data's adjusted fit
+    assert results.length_controlled_estimate.controls == ["correctness", "length"]
+    assert results.curve_estimate.controls == []
+    reversed_order = results.replace(estimates=results.estimates[::-1])
+    assert reversed_order.headline_estimate.id == named.estimate
+    # A name that matches nothing or a null name (no headline at all): nothing is picked in its place.
+    renamed = results.replace(headline=named.replace(estimate="no such id", length_controlled=None))
+    assert renamed.headline_estimate is None and renamed.length_controlled_estimate is None
+    assert results.replace(headline=named.replace(estimate=None)).headline_estimate is None
+    assert results.estimate(None) is None
+    assert results.estimate(named.curve).id == named.curve
 
 
 def test_preferred_minus_rejected_matches_the_unoriented_comparisons(audit_dir):

@@ -21,10 +21,20 @@ from tests.report.page import (
     visible_text,
 )
 from tests.report.synthetic import PAYLOADS, TITLE, estimate_with_id, store_results, stored_results
-from typicality.audit_folder import COMPARISONS_FILE, DATASET_FILE, PAIRS_FILE, RESPONSES_FILE, SCORES_FILE, score_card_path
+from typicality.audit_folder import (
+    COMPARISONS_FILE,
+    DATASET_FILE,
+    PAIRS_FILE,
+    RESPONSES_FILE,
+    SCORES_FILE,
+    load_results,
+    save_results,
+    score_card_path,
+)
 from typicality.report import render_report
 from typicality.report.content import fmt_coef
 from typicality.report.render import markdown_code_block, markdown_escape
+from typicality.results import AlphaChange, Headline
 
 
 def test_render_report_writes_markdown_html_and_figures(audit_dir):
@@ -126,66 +136,68 @@ def test_coefficients_keep_three_significant_digits():
 
 def test_reported_numbers_are_the_ones_in_results_json(audit_dir):
     paths = render_report(audit_dir)
-    results = stored_results(audit_dir)
+    results = load_results(audit_dir)
     for path in (paths.markdown, paths.html):
         text = visible_text(path)
-        for estimate in results["estimates"]:
-            if not estimate["fitted"]:
-                assert estimate["reason"] in text  # a fit that could not run says why
+        for estimate in results.estimates:
+            if not estimate.fitted:
+                assert estimate.reason in text  # a fit that could not run says why
                 continue
-            for key in ("alpha", "se", "ci_low", "ci_high"):
-                assert coefficient(estimate[key]) in text, (path.name, key)
-            assert f"{estimate['odds_ratio_per_sd']:.2f}" in text
-            assert f"{estimate['win_prob_change']:+.2f}" in text
-        agreement = results["agreement"]
-        assert f"In {agreement['n_pairs']} pairs, the preferred response was the more typical one" in text
-        assert f"in {100 * agreement['rate']:.1f}% of pairs (95% CI {100 * agreement['ci_low']:.1f}% to {100 * agreement['ci_high']:.1f}%" in text
-        headline = estimate_with_id(results, results["headline"]["estimate"])
-        assert headline["controls"] == ["correctness"]  # rated data: the adjusted fit, as the stats stage decided
-        twin = estimate_with_id(results, results["headline"]["length_controlled"])
+            for key, value in (("alpha", estimate.alpha), ("se", estimate.se), ("ci_low", estimate.ci_low), ("ci_high", estimate.ci_high)):
+                assert coefficient(value) in text, (path.name, key)
+            assert f"{estimate.odds_ratio_per_sd:.2f}" in text
+            assert f"{estimate.win_prob_change:+.2f}" in text
+        agreement = results.agreement
+        assert f"In {agreement.n_pairs} pairs, the preferred response was the more typical one" in text
+        assert f"in {100 * agreement.rate:.1f}% of pairs (95% CI {100 * agreement.ci_low:.1f}% to {100 * agreement.ci_high:.1f}%" in text
+        headline = results.headline_estimate
+        assert headline.controls == ["correctness"]  # rated data: the adjusted fit, as the stats stage decided
+        twin = results.length_controlled_estimate
         items = headline_items(path)
-        assert any(f"fit all · mean_logprob · correctness, {headline['n_pairs']} pairs)" in item and quotes(item, headline) for item in items), items
+        assert any(f"fit all · mean_logprob · correctness, {headline.n_pairs} pairs)" in item and quotes(item, headline) for item in items), items
         assert any(item.startswith("With correctness + length as controls, alpha is") and quotes(item, twin) for item in items), items
-        assert f"Only {headline['n_pairs']} pairs entered the headline fit" in text
-        ordinal = results["ordinal"]
-        assert f"LR = {ordinal['lr_statistic']:.2f} on 1 df, p = {ordinal['lr_p_value']:.3f}" in text
-        assert f"{ordinal['coef']:.3f} (SE {ordinal['se']:.3f}, Wald p = {ordinal['p_value']:.3f})" in text
-        ties = results["pairs"]["dropped"]["tie (ties='drop')"]
+        assert f"Only {headline.n_pairs} pairs entered the headline fit" in text
+        ordinal = results.ordinal
+        assert f"LR = {ordinal.lr_statistic:.2f} on 1 df, p = {ordinal.lr_p_value:.3f}" in text
+        assert f"{ordinal.coef:.3f} (SE {ordinal.se:.3f}, Wald p = {ordinal.p_value:.3f})" in text
+        ties = results.pairs["dropped"]["tie (ties='drop')"]
         assert ties == 25 and re.search(rf"tie \(ties='drop'\)\s*{ties}(?!\d)", text)
 
 
 def test_the_report_states_both_fits_and_the_change_without_a_verdict(audit_dir):
     """No "survives the length control": the headline fit, its length-controlled twin and the change results.json records."""
-    results = stored_results(audit_dir)
-    change = results["headline"]["alpha_change"]
-    main, twin = estimate_with_id(results, change["from"]), estimate_with_id(results, change["to"])
-    assert change["estimate"] == pytest.approx(twin["alpha"] - main["alpha"], abs=1e-12)
+    results = load_results(audit_dir)
+    change = results.headline.alpha_change
+    main, twin = results.estimate(change.from_id), results.estimate(change.to_id)
+    assert change.estimate == pytest.approx(twin.alpha - main.alpha, abs=1e-12)
     paths = render_report(audit_dir)
     for path in (paths.markdown, paths.html):
         assert "surviv" not in path.read_text(encoding="utf-8")
         items = headline_items(path)
         assert any(quotes(item, main) for item in items) and any(quotes(item, twin) for item in items), items
-        assert any(re.search(re.escape(f"; the length control changes alpha by {change['estimate']:+.3f}") + r"[. ]", item) for item in items), items
+        assert any(re.search(re.escape(f"; the length control changes alpha by {change.estimate:+.3f}") + r"[. ]", item) for item in items), items
 
 
 def test_the_report_follows_a_hand_edited_headline(audit_dir):
     """results.json names the headline; edit it by hand and the report quotes the new fit, not the old."""
-    results = stored_results(audit_dir)
-    old, old_twin = estimate_with_id(results, results["headline"]["estimate"]), estimate_with_id(results, results["headline"]["length_controlled"])
+    results = load_results(audit_dir)
+    old, old_twin = results.headline_estimate, results.length_controlled_estimate
     before = headline_items(render_report(audit_dir).markdown)
     assert any(quotes(item, old) for item in before) and any(quotes(item, old_twin) for item in before)
 
-    new, new_twin = estimate_with_id(results, "all|sum_logprob|none"), estimate_with_id(results, "all|sum_logprob|length")
-    assert new["fitted"] and new_twin["fitted"]
+    new, new_twin = results.estimate("all|sum_logprob|none"), results.estimate("all|sum_logprob|length")
+    assert new.fitted and new_twin.fitted
     # The change is quoted as recorded: a value no pair of fits gives shows it is not recomputed.
-    results["headline"] = {
-        "estimate": new["id"],
-        "reason": "chosen by hand for this test",
-        "length_controlled": new_twin["id"],
-        "alpha_change": {"estimate": 0.0123, "from": new["id"], "to": new_twin["id"]},
-        "curve": results["headline"]["curve"],
-    }
-    store_results(audit_dir, results)
+    results = results.replace(
+        headline=Headline(
+            estimate=new.id,
+            reason="chosen by hand for this test",
+            length_controlled=new_twin.id,
+            alpha_change=AlphaChange(estimate=0.0123, from_id=new.id, to_id=new_twin.id),
+            curve=results.headline.curve,
+        )
+    )
+    save_results(results, audit_dir)
     paths = render_report(audit_dir)
     for path in (paths.markdown, paths.html):
         items = headline_items(path)
@@ -196,26 +208,28 @@ def test_the_report_follows_a_hand_edited_headline(audit_dir):
         # The old headline's sentences are gone (its numbers stay in the table of every fit).
         assert not any(quotes(item, old) or quotes(item, old_twin) for item in items), items
         assert not any("mean_logprob · correctness" in item or "correctness + length" in item for item in items)
-        assert f"{coefficient(old['alpha'])}" in visible_text(path)
+        assert f"{coefficient(old.alpha)}" in visible_text(path)
 
 
 def test_null_nan_and_missing_fields_never_print_nan(audit_dir):
+    """A hand-edited results.json (NaN and Infinity as json.dumps writes them, numbers left out) still reads as the
+    typed results: no number prints as NaN, and what could not run says so."""
     results = stored_results(audit_dir)
     headline = estimate_with_id(results, results["headline"]["estimate"])
-    headline.update(alpha=math.nan, se=None, p_value=math.inf)
+    headline.update(fitted=False, reason=None, alpha=math.nan, se=None, p_value=math.inf)
     del estimate_with_id(results, results["headline"]["length_controlled"])["ci_low"]
     curve = results["estimates"].index(estimate_with_id(results, results["headline"]["curve"]))
-    results["estimates"][curve] = {"slice": "all"}  # a fit with nothing but its slice
-    results["agreement"] = {"rate": None, "reason": "no decided pairs"}
-    results["ordinal"] = {"outcome": "helpfulness", "fitted": False, "coef": None}
-    for key in ("software", "warnings", "model", "pairs", "settings"):
-        results.pop(key, None)
+    results["estimates"][curve] = {"slice": "all", "typicality": "mean_logprob", "controls": []}  # a fit with nothing but its name
+    agreement = results["agreement"]
+    agreement.update(rate=None, ci_low=None, ci_high=None, p_value=None, n_agree=0, n_pairs=0, clustered=None)
+    results["ordinal"] = {"outcome": "helpfulness", "typicality": "mean_logprob", "controls": [], "fitted": False, "coef": None}
+    results.update(software={}, warnings=[], model=None, pairs={}, settings={})
     store_results(audit_dir, results)  # writes NaN/Infinity, as json.dumps allows
     paths = render_report(audit_dir)
     for path in (paths.markdown, paths.html):
         text = report_text_without_dataset_text(path.read_text(encoding="utf-8"))
         assert not NOT_A_NUMBER.search(text), NOT_A_NUMBER.search(text)
-        assert "The agreement rate is not available (no decided pairs)" in text
+        assert "The agreement rate is not available (results.json records no reason)" in text
         assert "The headline fit (all · mean_logprob · correctness) could not run (results.json records no reason)." in text
         assert "could not run (results.json records no reason)" in text
         assert "Not available: results.json records no software versions" in text
@@ -234,9 +248,7 @@ def test_a_folder_with_only_results_json_still_gets_a_report(audit_dir):
     assert not NOT_A_NUMBER.search(report_text_without_dataset_text(text))
     # The model card is the one results.json carries; without one, the report says so.
     assert "| model | gemma-3-270m |" in text and "| fingerprint | gemma-3-270m@0123456789abcdef\\|transformers" in text
-    results = stored_results(audit_dir)
-    results["model"] = None
-    store_results(audit_dir, results)
+    save_results(load_results(audit_dir).replace(model=None), audit_dir)
     text = render_report(audit_dir).markdown.read_text(encoding="utf-8")
     model_card = text.split("## Model card", 1)[1].split("\n## ", 1)[0]
     assert model_card.strip() == "Not available: results.json records no model card." and "| fingerprint |" not in text

@@ -20,8 +20,8 @@ from tests.report.page import (
     report_text_without_dataset_text,
     visible_text,
 )
-from tests.report.synthetic import build_audit_folder, estimate_with_id, hand_agreement, hand_fit, stored_results
-from typicality.audit_folder import PAIRS_FILE
+from tests.report.synthetic import build_audit_folder, hand_agreement, hand_fit
+from typicality.audit_folder import PAIRS_FILE, load_results
 from typicality.report import render_report
 
 
@@ -37,17 +37,17 @@ def pairs_of_slice(pairs: pd.DataFrame, name: str) -> pd.DataFrame:
 def test_every_printed_alpha_matches_a_fit_by_hand(folder, request):
     folder = request.getfixturevalue(folder)
     pairs = pd.read_parquet(folder / PAIRS_FILE)
-    results = stored_results(folder)
+    results = load_results(folder)
     paths = render_report(folder)
     texts = [" ".join(visible_text(path).split()) for path in (paths.markdown, paths.html)]
     # The paper's logit fits (other estimators, such as the tie-aware one, have their own tests in tests/stats).
-    fitted = [e for e in results["estimates"] if e["fitted"] and e.get("estimator", "logit") == "logit"]
-    assert len(fitted) == (8 if results["dataset"]["kind"] == "rated" else 4)
+    fitted = [e for e in results.estimates if e.fitted and e.estimator == "logit"]
+    assert len(fitted) == (8 if results.dataset.kind == "rated" else 4)
     for estimate in fitted:
-        expected = hand_fit(pairs_of_slice(pairs, estimate["slice"]), estimate["typicality"], estimate["controls"])
-        assert expected["n_pairs"] == estimate["n_pairs"] and expected["n_clusters"] == estimate["n_clusters"]
+        expected = hand_fit(pairs_of_slice(pairs, estimate.slice), estimate.typicality, estimate.controls)
+        assert expected["n_pairs"] == estimate.n_pairs and expected["n_clusters"] == estimate.n_clusters
         # Its row of the estimates table (found by slice, typicality and controls) holds the hand fit's numbers.
-        label = [estimate["slice"], estimate["typicality"], " + ".join(estimate["controls"]) or "none"]
+        label = [estimate.slice, estimate.typicality, " + ".join(estimate.controls) or "none"]
         rows = [cells for cells in markdown_table_rows(paths.markdown.read_text(encoding="utf-8")) if cells[:3] == label]
         wanted = (
             coefficient(expected["alpha"]),
@@ -59,15 +59,14 @@ def test_every_printed_alpha_matches_a_fit_by_hand(folder, request):
             str(expected["n_pairs"]),
             str(expected["n_clusters"]),
         )
-        assert any(all(piece in row for piece in wanted) for row in rows), (estimate["id"], wanted, rows)
+        assert any(all(piece in row for piece in wanted) for row in rows), (estimate.id, wanted, rows)
         for text in texts:
             assert coefficient(expected["alpha"]) in text and coefficient(expected["se"]) in text
 
     # The headline sentences, from the hand fits of the fits results.json names.
-    main = estimate_with_id(results, results["headline"]["estimate"])
-    twin = estimate_with_id(results, results["headline"]["length_controlled"])
-    by_hand = hand_fit(pairs, main["typicality"], main["controls"])
-    twin_by_hand = hand_fit(pairs, twin["typicality"], twin["controls"])
+    main, twin = results.headline_estimate, results.length_controlled_estimate
+    by_hand = hand_fit(pairs, main.typicality, main.controls)
+    twin_by_hand = hand_fit(pairs, twin.typicality, twin.controls)
     agreement = hand_agreement(pairs)
     for path in (paths.markdown, paths.html):
         items = headline_items(path)
@@ -85,13 +84,13 @@ def test_every_printed_alpha_matches_a_fit_by_hand(folder, request):
 
 def test_a_few_pairs_still_get_a_full_report_that_says_why_fits_are_missing(tmp_path):
     folder = build_audit_folder(tmp_path / "tiny", rated=False, n_prompts=5, per_prompt=2)
-    results = stored_results(folder)
-    assert not any(estimate["fitted"] for estimate in results["estimates"])  # too few pairs for any fit
-    assert results["headline"]["curve"] is None and results["headline"]["alpha_change"] is None
+    results = load_results(folder)
+    assert not any(estimate.fitted for estimate in results.estimates)  # too few pairs for any fit
+    assert results.headline.curve is None and results.headline.alpha_change is None
 
     paths = render_report(folder)
     text = visible_text(paths.markdown)
-    reason = results["estimates"][0]["reason"]
+    reason = results.estimates[0].reason
     assert reason == "only 5 pairs in slice 'all'; at least 10 are needed for a fit"
     assert f"The headline fit (all · mean_logprob · no controls) could not run ({reason})." in text
     assert "Only 5 pairs: the headline regression could not be fitted, and the agreement rate's interval is wide." in text

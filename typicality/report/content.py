@@ -28,9 +28,9 @@ from typicality.report.formatting import (  # noqa: F401  (re-exported: the repo
 )
 from typicality.report.interpretation import alpha_subject, ci_words, validity_section
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
-from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
+from typicality.report.reading import decisive_pairs
 from typicality.report.sharpening import sharpening_section
-from typicality.stats.records import headline_id
+from typicality.results import AlphaChange, AuditResults, Estimate, OrdinalFit
 
 SMALL_DATA_PAIRS = 1000  # below this, say plainly that intervals are wide (the paper's fits use 6,874+)
 N_EXAMPLES = 3
@@ -85,18 +85,15 @@ class Examples:
 
 def dataset_info(audit: AuditFolder) -> dict[str, str]:
     """Name, subset, split, source, kind and what the label means, from dataset.json or results.json."""
-    recorded = audit.results.get("dataset")
-    recorded = recorded if isinstance(recorded, dict) else {"name": recorded} if recorded else {}
+    recorded = audit.results.dataset
     data = audit.data
     info = {}
-    for key in ("name", "subset", "split", "source", "kind", "preference"):
-        value = getattr(data, key, None) if data is not None else None
-        value = value if value not in (None, "") else recorded.get(key)
+    for key in ("name", "subset", "split", "source", "kind", "preference"):  # fields of both PreferenceData and DatasetInfo
+        value = getattr(data, key) if data is not None else None
+        value = value if value not in (None, "") else getattr(recorded, key)
         info[key] = fmt_value(value) if value not in (None, "") else ""
     info["name"] = info["name"] or "an unnamed dataset"
-    info["label"] = (
-        fmt_value(recorded.get("title")) if recorded.get("title") else ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
-    )
+    info["label"] = fmt_value(recorded.title) if recorded.title else ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
     return info
 
 
@@ -114,93 +111,91 @@ def headline(audit: AuditFolder) -> dict:
     model = model_name(audit)
     sentences = []
 
-    agreement = results.get("agreement") if isinstance(results.get("agreement"), dict) else {}
-    if number(agreement.get("rate")) is not None:
+    agreement = results.agreement
+    if agreement.rate is not None:
         sentences.append(
-            f"In {fmt_count(agreement.get('n_pairs'))} pairs, the preferred response was the more typical one "
-            f"(higher mean per-token log-likelihood under {model}) in {fmt_percent(agreement.get('rate'))} of pairs "
-            f"(95% CI {fmt_percent(agreement.get('ci_low'))} to {fmt_percent(agreement.get('ci_high'))}; "
-            f"binomial test against 50%: p {fmt_p_clause(agreement.get('p_value'))})."
+            f"In {fmt_count(agreement.n_pairs)} pairs, the preferred response was the more typical one "
+            f"(higher mean per-token log-likelihood under {model}) in {fmt_percent(agreement.rate)} of pairs "
+            f"(95% CI {fmt_percent(agreement.ci_low)} to {fmt_percent(agreement.ci_high)}; "
+            f"binomial test against 50%: p {fmt_p_clause(agreement.p_value)})."
         )
     else:
-        sentences.append(f"The agreement rate is not available{_reason_clause(agreement)}.")
+        sentences.append(f"The agreement rate is not available{_reason_clause(None)}.")  # results.json's agreement has no reason field
 
-    main = named_estimate(results, "estimate")
+    main = results.headline_estimate
     if main is None:
         sentences.append("No regression estimate is available: results.json names no headline fit.")
-    elif not is_fitted(main):
-        sentences.append(f"The headline fit ({fit_label(main)}) could not run{_reason_clause(main)}.")
+    elif not main.fitted:
+        sentences.append(f"The headline fit ({fit_label(main)}) could not run{_reason_clause(main.reason)}.")
     else:
         sentences.append(
-            f"{alpha_subject(results)} is "
-            f"{fmt_coef(main.get('alpha'))} (SE {fmt_coef(main.get('se'))}, {ci_words(main)} {fmt_interval(main.get('ci_low'), main.get('ci_high'))}, "
-            f"p {fmt_p_clause(main.get('p_value'))}; odds ratio per SD of Δ typicality {fmt(main.get('odds_ratio_per_sd'), 2)}, "
-            f"win-probability change from −1 to +1 SD {fmt_signed(main.get('win_prob_change'))}; "
-            f"fit {fit_label(main)}, {fmt_count(main.get('n_pairs'))} pairs)."
+            f"{alpha_subject(results.interpretation)} is "
+            f"{fmt_coef(main.alpha)} (SE {fmt_coef(main.se)}, {ci_words(main, results.interpretation.few_prompts)} "
+            f"{fmt_interval(main.ci_low, main.ci_high)}, "
+            f"p {fmt_p_clause(main.p_value)}; odds ratio per SD of Δ typicality {fmt(main.odds_ratio_per_sd, 2)}, "
+            f"win-probability change from −1 to +1 SD {fmt_signed(main.win_prob_change)}; "
+            f"fit {fit_label(main)}, {fmt_count(main.n_pairs)} pairs)."
         )
-        reason = (results.get("headline") or {}).get("reason")
-        if reason:
-            sentences.append(f"Why this fit is the headline: {reason}.")
-        sentences.append(_length_sentence(named_estimate(results, "length_controlled"), (results.get("headline") or {}).get("alpha_change")))
-    return {"sentences": sentences, "estimate": main, "reason": (results.get("headline") or {}).get("reason")}
+        if results.headline.reason:
+            sentences.append(f"Why this fit is the headline: {results.headline.reason}.")
+        sentences.append(_length_sentence(results.length_controlled_estimate, results.headline.alpha_change))
+    return {"sentences": sentences, "estimate": main, "reason": results.headline.reason}
 
 
-def _reason_clause(record: dict) -> str:
-    reason = record.get("reason") if isinstance(record, dict) else None
+def _reason_clause(reason: str | None) -> str:
     return f" ({reason})" if reason else " (results.json records no reason)"
 
 
-def _length_sentence(controlled: dict | None, change: dict | None) -> str:
+def _length_sentence(controlled: Estimate | None, change: AlphaChange | None) -> str:
     if controlled is None:
         return "No fit with a length control is available for this fit."
-    if not is_fitted(controlled):
-        return f"The fit with the length control ({fit_label(controlled)}) could not run{_reason_clause(controlled)}."
-    controls = controls_of(controlled)
+    if not controlled.fitted:
+        return f"The fit with the length control ({fit_label(controlled)}) could not run{_reason_clause(controlled.reason)}."
+    controls = controlled.controls
     sentence = (
         f"With {' + '.join(controls)} as control{'s' if len(controls) > 1 else ''}, alpha is "
-        f"{fmt_coef(controlled.get('alpha'))} (SE {fmt_coef(controlled.get('se'))}, 95% CI "
-        f"{fmt_interval(controlled.get('ci_low'), controlled.get('ci_high'))}, p {fmt_p_clause(controlled.get('p_value'))})"
+        f"{fmt_coef(controlled.alpha)} (SE {fmt_coef(controlled.se)}, 95% CI "
+        f"{fmt_interval(controlled.ci_low, controlled.ci_high)}, p {fmt_p_clause(controlled.p_value)})"
     )
-    if isinstance(change, dict) and number(change.get("estimate")) is not None:
-        sentence += f"; the length control changes alpha by {fmt_signed(change.get('estimate'), 3)}"
+    if change is not None:
+        sentence += f"; the length control changes alpha by {fmt_signed(change.estimate, 3)}"
     return sentence + "."  # the change's bootstrap CI is worded in the validity section (report/interpretation.py)
 
 
-def estimate_rows(results: dict) -> list[dict[str, str]]:
+def estimate_rows(results: AuditResults) -> list[dict[str, str]]:
     """Every fit, formatted; a fit that could not run says why in `note`."""
     rows = []
-    for estimate in estimates_of(results):
+    for estimate in results.estimates:
         notes = []
-        if not is_fitted(estimate):
-            notes.append(f"could not run{_reason_clause(estimate)}")
-        if estimate.get("robustness"):
-            notes.append(str(estimate["robustness"]))
-        bootstrap = estimate.get("bootstrap")
-        if isinstance(bootstrap, dict) and number(bootstrap.get("ci_low")) is not None:
+        if not estimate.fitted:
+            notes.append(f"could not run{_reason_clause(estimate.reason)}")
+        if estimate.robustness:
+            notes.append(estimate.robustness)
+        bootstrap = estimate.bootstrap  # n_draws, n_failed, se, ci_low, ci_high (None when the draws failed)
+        if bootstrap is not None and bootstrap["ci_low"] is not None:
             notes.append(
-                f"cluster bootstrap: SE {fmt_coef(bootstrap.get('se'))}, 95% CI {fmt_interval(bootstrap.get('ci_low'), bootstrap.get('ci_high'))} "
-                f"({fmt_count(bootstrap.get('n_draws'))} draws)"
+                f"cluster bootstrap: SE {fmt_coef(bootstrap['se'])}, 95% CI {fmt_interval(bootstrap['ci_low'], bootstrap['ci_high'])} "
+                f"({fmt_count(bootstrap['n_draws'])} draws)"
             )
-        warnings = estimate.get("warnings")
-        notes.extend([warnings] if isinstance(warnings, str) else [str(w) for w in warnings or []])
+        notes.extend(estimate.warnings)
         rows.append(
             {
-                "fitted": is_fitted(estimate),
-                "slice": fmt_value(estimate.get("slice") or "all"),
-                "typicality": fmt_value(estimate.get("typicality") or "mean_logprob"),
-                "controls": " + ".join(controls_of(estimate)) or "none",
-                "alpha": fmt_coef(estimate.get("alpha")),
-                "se": fmt_coef(estimate.get("se")),
-                "ci": fmt_interval(estimate.get("ci_low"), estimate.get("ci_high")),
-                "p_value": fmt_p(estimate.get("p_value")),
-                "odds_ratio_per_sd": fmt(estimate.get("odds_ratio_per_sd"), 2),
-                "win_prob_change": fmt_signed(estimate.get("win_prob_change")),
-                "n_pairs": fmt_count(estimate.get("n_pairs")),
-                "n_clusters": fmt_count(estimate.get("n_clusters")),
-                "p_holm": fmt_p(estimate.get("p_holm"))
-                if estimate.get("p_holm") is not None
+                "fitted": estimate.fitted,
+                "slice": fmt_value(estimate.slice),
+                "typicality": fmt_value(estimate.typicality),
+                "controls": " + ".join(estimate.controls) or "none",
+                "alpha": fmt_coef(estimate.alpha),
+                "se": fmt_coef(estimate.se),
+                "ci": fmt_interval(estimate.ci_low, estimate.ci_high),
+                "p_value": fmt_p(estimate.p_value),
+                "odds_ratio_per_sd": fmt(estimate.odds_ratio_per_sd, 2),
+                "win_prob_change": fmt_signed(estimate.win_prob_change),
+                "n_pairs": fmt_count(estimate.n_pairs),
+                "n_clusters": fmt_count(estimate.n_clusters),
+                "p_holm": fmt_p(estimate.p_holm)
+                if estimate.p_holm is not None
                 else "pre-specified"
-                if estimate.get("id") == headline_id(results)
+                if estimate.id == results.multiplicity.pre_specified  # the headline, tested on its own
                 else "",
                 "note": "; ".join(notes),
             }
@@ -208,52 +203,43 @@ def estimate_rows(results: dict) -> list[dict[str, str]]:
     return rows
 
 
-def ordinal_rows(results: dict) -> list[tuple[str, str]]:
+def ordinal_rows(results: AuditResults) -> list[tuple[str, str]]:
     """The ordinal model (rated data): its formula, typicality's coefficient and the LR test, or why it did not run."""
-    ordinal = results.get("ordinal")
-    if not isinstance(ordinal, dict) or not ordinal:
+    ordinal = results.ordinal
+    if ordinal is None:
         return []
-    if "outcome" not in ordinal:  # a shape this report does not know: show what is there
-        return flatten(ordinal)
-    controls = ordinal.get("controls") or []
-    terms = " + ".join([*map(str, controls), str(ordinal.get("typicality") or "mean_logprob")])
-    rows = [("model", f"ordinal logit of {ordinal['outcome']} on {terms}")]
-    if ordinal.get("fitted") is False or number(ordinal.get("coef")) is None:
-        rows.append(("result", f"not available: could not run{_reason_clause(ordinal)}"))
+    terms = " + ".join([*ordinal.controls, ordinal.typicality])
+    rows = [("model", f"ordinal logit of {ordinal.outcome} on {terms}")]
+    if not ordinal.fitted:
+        rows.append(("result", f"not available: could not run{_reason_clause(ordinal.reason)}"))
     else:
         rows += [
-            ("typicality coefficient", f"{fmt_coef(ordinal.get('coef'))} (SE {fmt_coef(ordinal.get('se'))}, Wald p {fmt_p_clause(ordinal.get('p_value'))})"),
+            ("typicality coefficient", f"{fmt_coef(ordinal.coef)} (SE {fmt_coef(ordinal.se)}, Wald p {fmt_p_clause(ordinal.p_value)})"),
             *_ordinal_within_prompt_rows(ordinal),
-            (
-                "likelihood-ratio test",
-                f"LR = {fmt(ordinal.get('lr_statistic'), 2)} on {fmt_count(ordinal.get('lr_df'))} df, p {fmt_p_clause(ordinal.get('lr_p_value'))}",
-            ),
-            ("responses, rating levels", f"{fmt_count(ordinal.get('n_responses'))}, {fmt_count(ordinal.get('n_levels'))}"),
+            ("likelihood-ratio test", f"LR = {fmt(ordinal.lr_statistic, 2)} on {fmt_count(ordinal.lr_df)} df, p {fmt_p_clause(ordinal.lr_p_value)}"),
+            ("responses, rating levels", f"{fmt_count(ordinal.n_responses)}, {fmt_count(ordinal.n_levels)}"),
         ]
-    rows += [("warning", str(warning)) for warning in ordinal.get("warnings") or []]
+    rows += [("warning", warning) for warning in ordinal.warnings]
     return rows
 
 
-def _ordinal_within_prompt_rows(ordinal: dict) -> list[tuple[str, str]]:
+def _ordinal_within_prompt_rows(ordinal: OrdinalFit) -> list[tuple[str, str]]:
     """The ordinal model is fitted within prompt, with a prompt-clustered Wald test beside the LR test."""
-    if not ordinal.get("within_prompt"):
+    if not ordinal.within_prompt:
         return []
     rows = [("design", "typicality centred within prompt; controls as categories (one indicator per level)")]
-    if number(ordinal.get("cluster_se")) is not None:
+    if ordinal.cluster_se is not None:
         rows.append((
             "prompt-clustered Wald test",
-            f"SE {fmt_coef(ordinal.get('cluster_se'))}, 95% CI {fmt_interval(ordinal.get('cluster_ci_low'), ordinal.get('cluster_ci_high'))}, "
-            f"p {fmt_p_clause(ordinal.get('cluster_p_value'))} ({fmt_count(ordinal.get('n_prompts'))} prompts; the LR test assumes independent responses)",
+            f"SE {fmt_coef(ordinal.cluster_se)}, 95% CI {fmt_interval(ordinal.cluster_ci_low, ordinal.cluster_ci_high)}, "
+            f"p {fmt_p_clause(ordinal.cluster_p_value)} ({fmt_count(ordinal.n_prompts)} prompts; the LR test assumes independent responses)",
         ))
     return rows
 
 
-def settings(results: dict) -> str:
+def settings(results: AuditResults) -> str:
     """The fit settings results.json records (seed, ties, ...), in one line."""
-    recorded = results.get("settings")
-    if not isinstance(recorded, dict):
-        return ""
-    return "; ".join(f"{label} = {fmt_value(value)}" for label, value in recorded.items() if value is not None and not isinstance(value, dict))
+    return "; ".join(f"{label} = {fmt_value(value)}" for label, value in results.settings.items() if value is not None and not isinstance(value, dict))
 
 
 def accounting(audit: AuditFolder) -> dict:
@@ -274,8 +260,7 @@ def accounting(audit: AuditFolder) -> dict:
     if audit.pairs is not None:
         counts.append(("pairs in the regression design", fmt_count(len(audit.pairs))))
     dropped = sorted(data.accounting.dropped.items(), key=lambda item: -item[1]) if data is not None else []
-    design = audit.results.get("pairs") if isinstance(audit.results.get("pairs"), dict) else {}
-    design_dropped = design.get("dropped") if isinstance(design.get("dropped"), dict) else {}
+    design_dropped = audit.results.pairs.get("dropped", {})  # the pair design's accounting (a plain mapping)
     return {
         "available": data is not None,
         "reason": None if data is not None else f"dataset.json: {audit.missing.get('dataset.json', 'not available')}",
@@ -300,9 +285,8 @@ def model_card(audit: AuditFolder) -> list[tuple[str, str]]:
     return flatten(ordered)
 
 
-def software(results: dict) -> list[tuple[str, str]]:
-    recorded = results.get("software")
-    return flatten(recorded) if isinstance(recorded, dict) else []
+def software(results: AuditResults) -> list[tuple[str, str]]:
+    return flatten(results.software)
 
 
 def examples(audit: AuditFolder, k: int = N_EXAMPLES) -> Examples:
@@ -341,31 +325,28 @@ def examples(audit: AuditFolder, k: int = N_EXAMPLES) -> Examples:
     return found
 
 
-def warnings(audit: AuditFolder, main: dict | None) -> list[str]:
+def warnings(audit: AuditFolder, main: Estimate | None) -> list[str]:
     """Everything a reader must know before quoting a number, stated plainly, without repeats."""
     results = audit.results
-    found = []
-    recorded = results.get("warnings")
-    found.extend([recorded] if isinstance(recorded, str) else [str(w) for w in recorded or []] if isinstance(recorded, list) else [])
+    found = list(results.warnings)
     stated = list(found)  # the stats stage's own messages
-    for estimate in estimates_of(results):
-        reason = str(estimate.get("reason") or "")
+    for estimate in results.estimates:
+        reason = estimate.reason or ""
         # The stats stage may already have said so (with the same reason): say it once. Checked against
         # its messages only, so two fits that fail for the same reason are both named.
-        if not is_fitted(estimate) and not (reason and any(reason in message for message in stated)):
-            found.append(f"The fit {fit_label(estimate)} could not run{_reason_clause(estimate)}.")
-    agreement = results.get("agreement")
-    if not isinstance(agreement, dict) or number(agreement.get("rate")) is None:
-        found.append(f"The agreement rate is not available{_reason_clause(agreement if isinstance(agreement, dict) else {})}.")
-    n_pairs = number(main.get("n_pairs")) if main else None
-    if main is not None and is_fitted(main) and n_pairs is not None and n_pairs < SMALL_DATA_PAIRS:
+        if not estimate.fitted and not (reason and any(reason in message for message in stated)):
+            found.append(f"The fit {fit_label(estimate)} could not run{_reason_clause(estimate.reason)}.")
+    agreement = results.agreement
+    if agreement.rate is None:
+        found.append(f"The agreement rate is not available{_reason_clause(None)}.")
+    if main is not None and main.fitted and main.n_pairs < SMALL_DATA_PAIRS:
         found.append(
-            f"Only {fmt_count(n_pairs)} pairs entered the headline fit: the intervals are wide and the estimates "
+            f"Only {fmt_count(main.n_pairs)} pairs entered the headline fit: the intervals are wide and the estimates "
             f"are imprecise (the paper's fits use 6,874 and 28,283 pairs)."
         )
-    elif isinstance(agreement, dict) and (number(agreement.get("n_pairs")) or SMALL_DATA_PAIRS) < SMALL_DATA_PAIRS:
+    elif 0 < agreement.n_pairs < SMALL_DATA_PAIRS:
         found.append(
-            f"Only {fmt_count(agreement.get('n_pairs'))} pairs: the headline regression could not be fitted, "
+            f"Only {fmt_count(agreement.n_pairs)} pairs: the headline regression could not be fitted, "
             "and the agreement rate's interval is wide."
         )
     for name, why in audit.missing.items():
@@ -415,6 +396,6 @@ def report_context(audit: AuditFolder) -> dict:
         "folder": audit.folder.name if audit.folder is not None else "",
         "debiasing": debiasing_section(audit),  # the export, flips, memorized responses
         "influence": influence_section(audit),  # the prompts that drive alpha
-        "sharpening": sharpening_section(audit.results),  # gamma = 1 + alpha / beta, worded
+        "sharpening": sharpening_section(audit.results.sharpening),  # gamma = 1 + alpha / beta, worded
         "validity": validity_section(audit.results),  # what alpha means, sensitivity, ties, length change
     }

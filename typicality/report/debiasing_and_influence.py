@@ -17,23 +17,21 @@ N_TOP_PROMPTS = 5
 EXCERPT_CHARS = 160
 
 
-def debiasing_section(audit: AuditFolder) -> dict | None:
-    """Sentences for the debiasing and memorized-response entries; None when results.json has neither (an older audit)."""
+def debiasing_section(audit: AuditFolder) -> dict:
+    """Sentences for results.json's debiasing and memorized-response entries."""
 
     results = audit.results
-    record, memorized = results.get("debiasing"), results.get("memorized")
-    if not isinstance(record, dict) and not isinstance(memorized, dict):
-        return None
+    debiasing, memorized = results.debiasing, results.memorized
     sentences = []
-    if isinstance(record, dict) and record.get("available"):
-        controls = ", ".join(record.get("controls") or []) or "none"
+    if debiasing.available:
+        controls = ", ".join(debiasing.controls) or "none"
         sentences.append(
             "The export (typicality export AUDIT --out DIR) removes alpha = "
-            f"{fmt_coef(record['alpha'])} ({record['reason']}) from every pair as a Bradley–Terry "
+            f"{fmt_coef(debiasing.alpha)} ({debiasing.reason}) from every pair as a Bradley–Terry "
             f"margin for reward-model training, with reweighing weights and the fitted win probability with and without the typicality term "
             f"(controls refitted with alpha fixed: {controls})."
         )
-        decisive, undetermined = record.get("n_decisive") or 0, record.get("n_undetermined") or 0
+        decisive, undetermined = debiasing.n_decisive, debiasing.n_undetermined
         if decisive and undetermined == decisive:
             sentences.append(
                 "This fit has no control that tells two responses apart, so without typicality the model favours neither response of any pair: "
@@ -41,80 +39,72 @@ def debiasing_section(audit: AuditFolder) -> dict | None:
             )
         else:
             sentences.append(
-                f"Removing typicality changes which response the model favours in {fmt_count(record['n_flips'])} of {fmt_count(decisive)} decided pairs "
-                f"({fmt_percent(record['share_flips'])})."
+                f"Removing typicality changes which response the model favours in {fmt_count(debiasing.n_flips)} of {fmt_count(decisive)} decided pairs "
+                f"({fmt_percent(debiasing.share_flips)})."
             )
-        weights = record.get("weights") or {}
-        if number(weights.get("mean")) is not None:
+        weights = debiasing.weights  # mean, min, max, effective_n (None when no pair could be weighted)
+        if weights["mean"] is not None:
             sentences.append(
                 f"Reweighing weights (Kamiran & Calders 2012) run from {fmt(weights['min'])} to {fmt(weights['max'])} (mean {fmt(weights['mean'])}); "
                 f"the weighted data is worth {fmt_count(weights['effective_n'])} equally weighted pairs."
             )
-    elif isinstance(record, dict):
-        sentences.append(f"No debiased export is possible: {record.get('reason') or 'results.json records no reason'}")
-    if isinstance(memorized, dict):
-        scored = memorized.get("n_scored_responses", memorized.get("n_responses_in_pairs"))
-        count = memorized.get("n_memorized_responses", memorized.get("n_memorized_in_pairs"))
-        share = count / scored if scored else None
-        sentence = (
-            f"{fmt_count(count)} of {fmt_count(scored)} scored responses ({fmt_percent(share)}) have a mean token probability of at least "
-            f"{memorized['threshold_probability']:g} under the reference model (likely "
-            f"memorized text); {fmt_count(memorized['n_pairs_with_memorized'])} pairs hold one."
+    else:
+        sentences.append(f"No debiased export is possible: {debiasing.reason}")
+    # Over the scored responses when results.json counts them, else over the responses in pairs.
+    scored = memorized.n_scored_responses if memorized.n_scored_responses is not None else memorized.n_responses_in_pairs
+    count = memorized.n_memorized_responses if memorized.n_memorized_responses is not None else memorized.n_memorized_in_pairs
+    share = count / scored if scored else None
+    sentence = (
+        f"{fmt_count(count)} of {fmt_count(scored)} scored responses ({fmt_percent(share)}) have a mean token probability of at least "
+        f"{memorized.threshold_probability:g} under the reference model (likely "
+        f"memorized text); {fmt_count(memorized.n_pairs_with_memorized)} pairs hold one."
+    )
+    fit = results.estimate(memorized.estimate)
+    if fit is not None and fit.fitted:
+        sentence += (
+            f" Without those pairs the headline fit gives alpha = {fmt_coef(fit.alpha)} "
+            f"(SE {fmt_coef(fit.se)}; slice {fit.slice} in the estimates table)."
         )
-        wanted = memorized.get("estimate")
-        fit = next((e for e in results.get("estimates") or [] if wanted is not None and e.get("id") == wanted), None)
-        if fit is not None and fit.get("fitted"):
-            sentence += (
-                f" Without those pairs the headline fit gives alpha = {fmt_coef(fit['alpha'])} "
-                f"(SE {fmt_coef(fit['se'])}; slice {fit['slice']} in the estimates table)."
-            )
-        elif fit is not None:
-            sentence += f" The headline fit without them could not run: {fit.get('reason') or 'results.json records no reason'}."
-        sentences.append(sentence)
+    elif fit is not None:
+        sentence += f" The headline fit without them could not run: {fit.reason}."
+    sentences.append(sentence)
     return {"title": DEBIASING_TITLE, "sentences": sentences}
 
 
 def influence_section(audit: AuditFolder) -> dict | None:
     """Sentences, the CV3 robustness row and the most influential prompts; None when the folder has no influence.json."""
 
-    record = audit.influence_summary
-    if not isinstance(record, dict):
+    summary = audit.influence_summary
+    if summary is None:
         return None
-    if not record.get("available"):
-        return {
-            "title": INFLUENCE_TITLE,
-            "sentences": [f"No influence was computed: {record.get('reason') or 'influence.json records no reason'}"],
-            "robustness": [],
-            "prompts": [],
-        }
-    loo = record.get("leave_one_prompt_out") or {}
-    method = "refitting exactly" if record.get("prompt_method") == "exact" else "a one-step approximation (more prompts than the exact limit)"
+    if not summary.available:
+        return {"title": INFLUENCE_TITLE, "sentences": [f"No influence was computed: {summary.reason}"], "robustness": [], "prompts": []}
+    loo = summary.leave_one_prompt_out  # quantiles q00 ... q100 of alpha with each prompt left out; empty when none converged
+    method = "refitting exactly" if summary.prompt_method == "exact" else "a one-step approximation (more prompts than the exact limit)"
     sentences = [
-        f"For the headline fit ({record['estimate']}, alpha = {fmt_coef(record['alpha'])}), each prompt's pairs were left out in turn "
-        f"({method}): alpha then ranges from {fmt_coef(loo.get('q00'))} to {fmt_coef(loo.get('q100'))} over {fmt_count(record['n_prompts'])} prompts "
+        f"For the headline fit ({summary.estimate}, alpha = {fmt_coef(summary.alpha)}), each prompt's pairs were left out in turn "
+        f"({method}): alpha then ranges from {fmt_coef(loo.get('q00'))} to {fmt_coef(loo.get('q100'))} over {fmt_count(summary.n_prompts)} prompts "
         f"(5th to 95th percentile {fmt_coef(loo.get('q05'))} to {fmt_coef(loo.get('q95'))})."
     ]
-    top = record.get("without_top_prompts") or {}
-    if top.get("fitted"):
+    top = summary.without_top_prompts  # the refit without the prompts that move alpha most towards zero
+    if top["fitted"]:
         sentences.append(
             f"Without the top {fmt_count(top['n_prompts_removed'])} prompts ({100 * top['share']:g}%, "
             f"{fmt_count(top['n_pairs_removed'])} pairs), those whose removal "
             f"moves alpha most towards zero, alpha = {fmt_coef(top['alpha'])} (SE "
             f"{fmt_coef(top['se'])}; 95% CI {fmt_interval(top['ci_low'], top['ci_high'])}), "
-            f"a change of {fmt_signed(top['change'], 3)}" + ("; its sign changes." if top.get("sign_changed") else ".")
+            f"a change of {fmt_signed(top['change'], 3)}" + ("; its sign changes." if top["sign_changed"] else ".")
         )
-    elif top:
-        sentences.append(
-            f"The fit without the top {fmt_count(top.get('n_prompts_removed'))} prompts could not run: {top.get('reason') or 'results.json records no reason'}."
-        )
-    cv3 = record.get("cv3") or {}
+    else:
+        sentences.append(f"The fit without the top {fmt_count(top['n_prompts_removed'])} prompts could not run: {top['reason']}.")
+    cv3 = summary.cv3  # the cluster jackknife: se, ci_low, ci_high, p_value (None when it cannot be computed), df
     robustness = [
-        {"what": "sandwich (CV1, the headline)", "se": fmt_coef(record.get("cv1_se")), "ci": "as in the estimates table", "p_value": ""},
+        {"what": "sandwich (CV1, the headline)", "se": fmt_coef(summary.cv1_se), "ci": "as in the estimates table", "p_value": ""},
         {
-            "what": f"cluster jackknife (CV3, t with {cv3.get('df')} df)",
-            "se": fmt_coef(cv3.get("se")),
-            "ci": fmt_interval(cv3.get("ci_low"), cv3.get("ci_high")),
-            "p_value": fmt_p(cv3.get("p_value")),
+            "what": f"cluster jackknife (CV3, t with {cv3['df']} df)",
+            "se": fmt_coef(cv3["se"]),
+            "ci": fmt_interval(cv3["ci_low"], cv3["ci_high"]),
+            "p_value": fmt_p(cv3["p_value"]),
         },
     ]
     return {"title": INFLUENCE_TITLE, "sentences": sentences, "robustness": robustness, "prompts": top_prompts(audit, clip_end, fmt)}
@@ -152,7 +142,7 @@ def _prompt_texts(audit: AuditFolder) -> dict[str, str]:
 
 def influence_figures(audit: AuditFolder) -> list:
     """The influence section's figure, for an audit with influence.json (none for an audit without influence)."""
-    return [leave_one_prompt_out_figure(audit)] if isinstance(audit.influence_summary, dict) else []
+    return [leave_one_prompt_out_figure(audit)] if audit.influence_summary is not None else []
 
 
 def leave_one_prompt_out_figure(audit: AuditFolder):
@@ -165,10 +155,13 @@ def leave_one_prompt_out_figure(audit: AuditFolder):
         "Each prompt's pairs left out in turn and the headline fit rerun: the distribution of the resulting alphas. "
         "Dashed: alpha on all prompts. A long tail means a few prompts carry the estimate.",
     )
-    record = audit.influence_summary if isinstance(audit.influence_summary, dict) else None
+    summary = audit.influence_summary
     table = audit.influence
-    if record is None or not record.get("available"):
-        item.reason = (record or {}).get("reason") or "the folder has no influence.json (run `typicality influence` on it)"
+    if summary is None:
+        item.reason = "the folder has no influence.json (run `typicality influence` on it)"
+        return item
+    if not summary.available:
+        item.reason = summary.reason
         return item
     if table is None or "level" not in table.columns:
         item.reason = f"{INFLUENCE_FILE} is {audit.missing.get(INFLUENCE_FILE, 'not available')}"
@@ -183,7 +176,7 @@ def leave_one_prompt_out_figure(audit: AuditFolder):
         figure = _new_figure()
         ax = figure.add_subplot()
         sns.histplot(x=values, bins="auto", ax=ax, color="#4C72B0", edgecolor="white")
-        ax.axvline(float(record["alpha"]), color="black", linewidth=1, linestyle="--")
+        ax.axvline(summary.alpha, color="black", linewidth=1, linestyle="--")
         ax.set_xlabel("alpha without the prompt")
         ax.set_ylabel("prompts")
     item.figure = figure

@@ -8,6 +8,7 @@ is drawn from the alpha and CI that results.json reports; binning is only for di
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from typicality.audit_folder import AuditFolder
 from typicality.report.debiasing_and_influence import influence_figures
 from typicality.report.formatting import fit_label
 from typicality.report.published import PUBLISHED_ALPHAS
-from typicality.report.reading import controls_of, decisive_pairs, estimates_of, is_fitted, named_estimate, number
+from typicality.report.reading import decisive_pairs, number
+from typicality.results import Estimate
 from typicality.stats.pair_design import select_slice
 
 DPI = 150
@@ -57,12 +59,12 @@ def _new_figure(width: float = 7.0, height: float = 4.0) -> Figure:
     return figure
 
 
-def alpha_interval(estimate: dict) -> tuple[float, float] | None:
+def alpha_interval(estimate: Estimate) -> tuple[float, float] | None:
     """The reported 95% CI of alpha; alpha ± 1.96 SE when the CI itself was not recorded."""
-    low, high = number(estimate.get("ci_low")), number(estimate.get("ci_high"))
+    low, high = number(estimate.ci_low), number(estimate.ci_high)
     if low is not None and high is not None:
         return low, high
-    alpha, se = number(estimate.get("alpha")), number(estimate.get("se"))
+    alpha, se = number(estimate.alpha), number(estimate.se)
     if alpha is not None and se is not None:
         return alpha - Z95 * se, alpha + Z95 * se
     return None
@@ -122,14 +124,14 @@ def fitted_curve(alpha: float, interval: tuple[float, float] | None, delta: np.n
     return curve
 
 
-def plot_preference_rate(pairs: pd.DataFrame, column: str, estimate: dict | None) -> Figure:
+def plot_preference_rate(pairs: pd.DataFrame, column: str, estimate: Estimate | None) -> Figure:
     """Share of pairs whose first response is preferred, in bins of Δ, with the headline fit's curve."""
     decisive = decisive_pairs(pairs, column)
     bins = preference_rate_bins(decisive[column], decisive["label"], n_bins_for(len(decisive)))
     with _style():
         figure = _new_figure()
         ax = figure.add_subplot()
-        alpha = number(estimate.get("alpha")) if estimate and is_fitted(estimate) else None
+        alpha = number(estimate.alpha) if estimate is not None and estimate.fitted else None
         if alpha is not None:
             grid = np.linspace(decisive[column].min(), decisive[column].max(), 200)
             curve = fitted_curve(alpha, alpha_interval(estimate), grid)
@@ -158,19 +160,18 @@ def plot_preference_rate(pairs: pd.DataFrame, column: str, estimate: dict | None
 # --- Forest plot of alpha ------------------------------------------------------------------
 
 
-def forest_rows(estimates: list[dict]) -> pd.DataFrame:
+def forest_rows(estimates: Sequence[Estimate]) -> pd.DataFrame:
     """One row per fit that has an alpha, then the paper's published alphas (mean typicality) as reference rows."""
     rows = []
     for estimate in estimates:
-        if not is_fitted(estimate):
+        if not estimate.fitted:
             continue
         interval = alpha_interval(estimate)
-        controls = controls_of(estimate)
         rows.append(
             {
-                "typicality": str(estimate.get("typicality") or "mean_logprob"),
-                "label": f"{estimate.get('slice') or 'all'} · {' + '.join(controls) if controls else 'no controls'}",
-                "alpha": number(estimate["alpha"]),
+                "typicality": estimate.typicality,
+                "label": f"{estimate.slice} · {' + '.join(estimate.controls) or 'no controls'}",
+                "alpha": estimate.alpha,
                 "ci_low": interval[0] if interval else np.nan,
                 "ci_high": interval[1] if interval else np.nan,
                 "source": "this audit",
@@ -190,7 +191,7 @@ def forest_rows(estimates: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["typicality", "label", "alpha", "ci_low", "ci_high", "source"])
 
 
-def plot_forest(estimates: list[dict]) -> Figure:
+def plot_forest(estimates: Sequence[Estimate]) -> Figure:
     """Alpha with its 95% CI for every fit, one panel per typicality definition (their scales differ);
     the published values sit in the mean-typicality panel as grey reference marks."""
     rows = forest_rows(estimates)
@@ -355,17 +356,17 @@ def _delta_distribution(audit: AuditFolder) -> ReportFigure:
 
 
 def _preference_rate(audit: AuditFolder) -> ReportFigure:
-    fit = named_estimate(audit.results, "curve")
+    fit = audit.results.curve_estimate
     item = ReportFigure("preference_rate", "Preference rate by Δ typicality, with the fitted curve", "")
     column, item.reason = _mean_delta(audit)
     if not column:
         return item
     # The slice's pairs, by the stats stage's own definition of slice membership.
-    pairs = select_slice(audit.pairs, fit["slice"]) if fit else audit.pairs.frame
+    pairs = select_slice(audit.pairs, fit.slice) if fit is not None else audit.pairs.frame
     if decisive_pairs(pairs, column).empty:
-        item.reason = f"no decided pair in the slice {fit.get('slice')}" if fit else "no decided pair"
+        item.reason = f"no decided pair in the slice {fit.slice}" if fit is not None else "no decided pair"
         return item
-    where = f"the {fit.get('slice')} slice" if fit and str(fit.get("slice") or "all") != "all" else "all pairs"
+    where = f"the {fit.slice} slice" if fit is not None and fit.slice != "all" else "all pairs"
     item.caption = (
         f"Points: over {where}, the share of pairs whose first response (pairs are oriented at random) was preferred, "
         "in quantile bins of Δ typicality, with Wilson 95% intervals; ties left out. "
@@ -383,8 +384,8 @@ def _preference_rate(audit: AuditFolder) -> ReportFigure:
 
 
 def _forest(audit: AuditFolder) -> ReportFigure:
-    estimates = estimates_of(audit.results)
-    fitted = [e for e in estimates if is_fitted(e)]
+    estimates = audit.results.estimates
+    fitted = [e for e in estimates if e.fitted]
     item = ReportFigure(
         "forest",
         "Alpha across slices, controls and typicality definitions",

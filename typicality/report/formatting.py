@@ -5,7 +5,8 @@ A missing, null or non-finite number becomes "not available" (never NaN).
 
 from __future__ import annotations
 
-from typicality.report.reading import controls_of, number
+from typicality.report.reading import number
+from typicality.results import Estimate
 
 NOT_AVAILABLE = "not available"
 
@@ -90,7 +91,6 @@ def clip_end(text: str, limit: int) -> str:
     return f"[{start:,} earlier characters] … {text[start:].lstrip()}"
 
 
-def fit_label(estimate: dict) -> str:
+def fit_label(estimate: Estimate) -> str:
     """A short name for a fit: slice, typicality definition and controls."""
-    controls = controls_of(estimate)
-    return f"{estimate.get('slice') or 'all'} · {estimate.get('typicality') or 'mean_logprob'} · {' + '.join(controls) if controls else 'no controls'}"
+    return f"{estimate.slice} · {estimate.typicality} · {' + '.join(estimate.controls) or 'no controls'}"

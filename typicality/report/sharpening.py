@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from typicality.report.formatting import fmt, fmt_coef, fmt_interval
+from typicality.results import Sharpening
 
 TITLE = "What this alpha would do to a trained model"
 
 
-def sharpening_section(results: dict) -> dict | None:
-    """Sentences and a table (strings) for the section; None when results.json has no `sharpening` (an older audit)."""
+def sharpening_section(sharpening: Sharpening) -> dict:
+    """Sentences and a table (strings) for the section; the reason when no γ is given."""
 
-    record = results.get("sharpening")
-    if not isinstance(record, dict):
-        return None
     model = (
         "Under the paper's model (§3), a reward r_true + alpha · log π_ref(y|x), optimised with a KL penalty of coefficient β "
         "towards the reference model, has its optimum at π*(y|x) ∝ π_ref(y|x)^γ · exp(r_true(x, y)/β) with γ = 1 + alpha/β: "
@@ -22,12 +20,12 @@ def sharpening_section(results: dict) -> dict | None:
         "These γ are a consequence of that model if a policy were trained on this data's preferences; "
         "they are not measured on any trained model."
     )
-    if not record.get("available"):
-        return {"title": TITLE, "sentences": [model, f"No γ is given: {record.get('reason')}."], "rows": [], "caveat": caveat}
+    if not sharpening.available:
+        return {"title": TITLE, "sentences": [model, f"No γ is given: {sharpening.reason}."], "rows": [], "caveat": caveat}
     source = (
-        f"alpha = {fmt_coef(record['alpha'])} per nat of sequence log-likelihood (95% CI {fmt_interval(record['ci_low'], record['ci_high'])}), "
-        f"from the fit {record['estimate']}: the summed log-likelihood with length held fixed, because the derivation's log π_ref(y|x) "
+        f"alpha = {fmt_coef(sharpening.alpha)} per nat of sequence log-likelihood (95% CI {fmt_interval(sharpening.ci_low, sharpening.ci_high)}), "
+        f"from the fit {sharpening.estimate}: the summed log-likelihood with length held fixed, because the derivation's log π_ref(y|x) "
         "is a sequence log-likelihood; the headline alpha is per token and is not converted."
     )
-    rows = [{"beta": f"{row['beta']:g}", "gamma": fmt(row["gamma"]), "ci": fmt_interval(row["ci_low"], row["ci_high"])} for row in record["gammas"]]
+    rows = [{"beta": f"{gamma.beta:g}", "gamma": fmt(gamma.gamma), "ci": fmt_interval(gamma.ci_low, gamma.ci_high)} for gamma in sharpening.gammas]
     return {"title": TITLE, "sentences": [model, source], "rows": rows, "caveat": caveat}
