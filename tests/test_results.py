@@ -65,6 +65,12 @@ def test_an_unknown_key_or_a_wrong_id_is_refused_with_the_fix(tmp_path, rated_re
     (tmp_path / RESULTS_FILE).write_text(json.dumps(stored))
     with pytest.raises(TypicalityError, match=r"Sharpening has unknown key\(s\) gamma_star.*re-run `typicality fit"):
         load_results(tmp_path)
+    del stored["sharpening"]["gamma_star"], stored["sensitivity"]
+    (tmp_path / RESULTS_FILE).write_text(json.dumps(stored))
+    with pytest.raises(TypicalityError, match=r"AuditResults lacks sensitivity.*re-run `typicality fit"):
+        load_results(tmp_path)
+    with pytest.raises(TypicalityError, match="must list JSON objects"):
+        AuditResults.from_dict({**rated_results.to_dict(), "estimates": [None]})
     with pytest.raises(TypicalityError, match="does not match its slice"):
         Estimate.from_dict({**rated_results.headline_estimate.to_dict(), "id": "all|mean_logprob|none"})
 

@@ -14,7 +14,7 @@ Pure data: no I/O, no model code, no statistics; pandas only for `to_frame`.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -73,6 +73,13 @@ class Section:
                 f"results section {cls.__name__} has unknown key(s) {', '.join(unknown)}: it was written by another version of typicality; "
                 "re-run `typicality fit` on its folder."
             )
+        required = [cls.KEYS.get(f.name, f.name) for f in fields(cls) if f.init and f.default is MISSING and f.default_factory is MISSING]
+        missing = [key for key in required if key not in values]
+        if missing:
+            raise TypicalityError(
+                f"results section {cls.__name__} lacks {', '.join(missing)}: it was written by another version of typicality; "
+                "re-run `typicality fit` on its folder."
+            )
         kwargs = {}
         for key, name in by_key.items():
             if key not in values:
@@ -80,6 +87,8 @@ class Section:
             value = values[key]
             nested = cls.NESTED.get(name)
             if nested is not None and value is not None:
+                if isinstance(value, list) and any(not isinstance(item, dict) for item in value):
+                    raise TypicalityError(f"results section {cls.__name__}.{key} must list JSON objects, got {value!r:.80}.")
                 value = [nested.from_dict(item) for item in value] if isinstance(value, list) else nested.from_dict(value)
             kwargs[name] = value
         return cls(**kwargs)
@@ -536,9 +545,10 @@ class AuditResults(Section):
     sharpening: Sharpening
     ties: Ties | None = None
     negative_control: NegativeControl | None = None
-    interpretation: Interpretation | None = None
-    sensitivity: Sensitivity | None = None
-    multiplicity: Multiplicity | None = None
+    # Always present; keyword-only so that they can follow the two optional sections above in the file's order.
+    interpretation: Interpretation = field(kw_only=True)
+    sensitivity: Sensitivity = field(kw_only=True)
+    multiplicity: Multiplicity = field(kw_only=True)
 
     OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("ties", "negative_control")
     NESTED: ClassVar[dict[str, type]] = {
