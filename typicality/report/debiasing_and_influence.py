@@ -5,9 +5,7 @@ influence.parquet, and the leave-one-prompt-out figure. Nothing here is estimate
 
 from __future__ import annotations
 
-import pandas as pd
-
-from typicality.audit_folder import INFLUENCE_FILE, AuditFolder
+from typicality.audit_folder import AuditFolder
 from typicality.report.formatting import clip_end, fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent, fmt_signed
 from typicality.report.reading import number
 
@@ -138,46 +136,3 @@ def _prompt_texts(audit: AuditFolder) -> dict[str, str]:
         return {}
     prompts = data.responses.drop_duplicates("prompt_id")
     return dict(zip(prompts["prompt_id"].astype(str), prompts["prompt"]))
-
-
-def influence_figures(audit: AuditFolder) -> list:
-    """The influence section's figure, for an audit with influence.json (none for an audit without influence)."""
-    return [leave_one_prompt_out_figure(audit)] if audit.influence_summary is not None else []
-
-
-def leave_one_prompt_out_figure(audit: AuditFolder):
-    """The distribution of alpha with each prompt left out (influence.parquet), the full-data alpha marked."""
-    from typicality.report.figures import ReportFigure, _new_figure, _style
-
-    item = ReportFigure(
-        "leave_one_prompt_out",
-        "Alpha with each prompt left out",
-        "Each prompt's pairs left out in turn and the headline fit rerun: the distribution of the resulting alphas. "
-        "Dashed: alpha on all prompts. A long tail means a few prompts carry the estimate.",
-    )
-    summary = audit.influence_summary
-    table = audit.influence
-    if summary is None:
-        item.reason = "the folder has no influence.json (run `typicality influence` on it)"
-        return item
-    if not summary.available:
-        item.reason = summary.reason
-        return item
-    if table is None or "level" not in table.columns:
-        item.reason = f"{INFLUENCE_FILE} is {audit.missing.get(INFLUENCE_FILE, 'not available')}"
-        return item
-    values = pd.to_numeric(table.loc[table["level"] == "prompt", "alpha_without"], errors="coerce").dropna()
-    if len(values) < 2:
-        item.reason = "fewer than two prompts have a leave-one-out alpha"
-        return item
-    import seaborn as sns
-
-    with _style():
-        figure = _new_figure()
-        ax = figure.add_subplot()
-        sns.histplot(x=values, bins="auto", ax=ax, color="#4C72B0", edgecolor="white")
-        ax.axvline(summary.alpha, color="black", linewidth=1, linestyle="--")
-        ax.set_xlabel("alpha without the prompt")
-        ax.set_ylabel("prompts")
-    item.figure = figure
-    return item

@@ -20,8 +20,7 @@ from matplotlib.figure import Figure
 from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
-from typicality.audit_folder import AuditFolder
-from typicality.report.debiasing_and_influence import influence_figures
+from typicality.audit_folder import INFLUENCE_FILE, AuditFolder
 from typicality.report.formatting import fit_label
 from typicality.report.published import PUBLISHED_ALPHAS
 from typicality.report.reading import decisive_pairs, number
@@ -315,7 +314,7 @@ def draw_figures(audit: AuditFolder, out_dir: str | Path | None = None) -> list[
         _forest(audit),
         _length_confound(audit),
         _typicality_by_rating(audit),
-        *influence_figures(audit),  # with influence.json (typicality/report/debiasing_and_influence.py)
+        *influence_figures(audit),  # with influence.json
     ]
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -442,4 +441,43 @@ def _typicality_by_rating(audit: AuditFolder) -> ReportFigure:
             item.reason = "no rating has two or more levels among the scored responses"
         else:
             item.figure = plot_typicality_by_rating(scores, data.responses, ratings)
+    return item
+
+
+def influence_figures(audit: AuditFolder) -> list:
+    """The influence section's figure, for an audit with influence.json (none for an audit without influence)."""
+    return [leave_one_prompt_out_figure(audit)] if audit.influence_summary is not None else []
+
+
+def leave_one_prompt_out_figure(audit: AuditFolder):
+    """The distribution of alpha with each prompt left out (influence.parquet), the full-data alpha marked."""
+    item = ReportFigure(
+        "leave_one_prompt_out",
+        "Alpha with each prompt left out",
+        "Each prompt's pairs left out in turn and the headline fit rerun: the distribution of the resulting alphas. "
+        "Dashed: alpha on all prompts. A long tail means a few prompts carry the estimate.",
+    )
+    summary = audit.influence_summary
+    table = audit.influence
+    if summary is None:
+        item.reason = "the folder has no influence.json (run `typicality influence` on it)"
+        return item
+    if not summary.available:
+        item.reason = summary.reason
+        return item
+    if table is None or "level" not in table.columns:
+        item.reason = f"{INFLUENCE_FILE} is {audit.missing.get(INFLUENCE_FILE, 'not available')}"
+        return item
+    values = pd.to_numeric(table.loc[table["level"] == "prompt", "alpha_without"], errors="coerce").dropna()
+    if len(values) < 2:
+        item.reason = "fewer than two prompts have a leave-one-out alpha"
+        return item
+    with _style():
+        figure = _new_figure()
+        ax = figure.add_subplot()
+        sns.histplot(x=values, bins="auto", ax=ax, color="#4C72B0", edgecolor="white")
+        ax.axvline(summary.alpha, color="black", linewidth=1, linestyle="--")
+        ax.set_xlabel("alpha without the prompt")
+        ax.set_ylabel("prompts")
+    item.figure = figure
     return item
