@@ -1,7 +1,7 @@
 """Stage 1: any preference dataset -> `PreferenceData`."""
 
 from typicality.data.loading import load, load_request
-from typicality.data.registry import all_loaders, get_loader, register
+from typicality.data.registry import all_loaders, get_loader
 from typicality.data.request import LoadRequest, parse_columns
 from typicality.domain import Accounting, PreferenceData, prompt_id_for, response_id_for
 
@@ -15,6 +15,5 @@ __all__ = [
     "load_request",
     "parse_columns",
     "prompt_id_for",
-    "register",
     "response_id_for",
 ]

@@ -1,7 +1,17 @@
-"""Loaders registered by name: `typicality datasets` lists them, `typicality.data.load` runs one."""
+"""The loaders by name: `typicality datasets` lists them, `typicality.data.load` runs one.
+
+One static table, `BUILT_IN`, lists every loader: its name, what it reads and how it decides
+preferences, and its load function as a `"module:function"` string, imported on its first call
+(as the scoring backends are in `typicality/scoring/backends.py`). So listing the loaders or
+checking a `LoadRequest` imports no source module, and with them no `datasets`; and the source
+modules import nothing from here: they only define their load functions, so the data stage has
+no import cycle. A new source is a module in `typicality/data/sources/` and an entry below
+(tests/data/test_registry.py checks that the two agree).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,6 +24,26 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class LazyFunction:
+    """A function named by a `"module:function"` string, imported when first called.
+
+    Callable itself, so that `spec.load(request)` works the same for a table entry as for a plain function.
+    """
+
+    target: str
+
+    def resolve(self) -> Callable:
+        module_name, _, function_name = self.target.partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), function_name)
+        except (ImportError, AttributeError) as error:
+            raise TypicalityError(f"Loader {self.target} cannot be imported: {type(error).__name__}: {error}") from error
+
+    def __call__(self, *args, **kwargs):
+        return self.resolve()(*args, **kwargs)
+
+
+@dataclass(frozen=True)
 class LoaderSpec:
     name: str
     title: str  # the source's name for people, e.g. "HH-RLHF"; reports title a dataset with it
@@ -21,29 +51,119 @@ class LoaderSpec:
     kind: str  # "pairwise" or "rated"
     preference: str  # what decides the label, in words
     controls: tuple[str, ...]  # ratings that can stand for true quality
-    load: Callable[[LoadRequest], PreferenceData]
+    load: Callable[[LoadRequest], PreferenceData]  # built-in loaders: a LazyFunction
     subsets: tuple[str, ...] = ()
     default_subset: str | None = None
     ratings: tuple[str, ...] = ()  # rated sources: the ratings --rating may name (empty: any column of the file)
 
 
-LOADERS: dict[str, LoaderSpec] = {}
+# Written out here rather than imported from the sources, so that listing the loaders imports no
+# source. The two the load functions also read (helpsteer.RATINGS, ultrafeedback.RATINGS) are
+# checked equal to these by tests/data/test_registry.py.
+HELPSTEER_RATINGS = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
+HELPSTEER_CONTROLS = ("correctness", "coherence", "complexity", "verbosity")
+HH_RLHF_SUBSETS = ("helpful-base", "harmless-base", "helpful-online", "helpful-rejection-sampled")
+SHP_DOMAINS = (
+    "askacademia", "askanthropology", "askbaking", "askcarguys", "askculinary", "askdocs",
+    "askengineers", "askhistorians", "askhr", "askphilosophy", "askphysics", "askscience",
+    "asksciencefiction", "asksocialscience", "askvet", "changemyview", "explainlikeimfive", "legaladvice",
+)  # fmt: skip
+ULTRAFEEDBACK_RATINGS = ("overall_score", "fine_grained_score", "instruction_following", "honesty", "truthfulness", "helpfulness")
 
+BUILT_IN: tuple[LoaderSpec, ...] = (
+    LoaderSpec(
+        name="chatbot-arena",
+        title="Chatbot Arena",
+        hub_id="lmsys/chatbot_arena_conversations",
+        kind="pairwise",
+        preference="winner (model_a | model_b; tie and tie (bothbad) = 0.5)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.chatbot_arena:load_chatbot_arena"),
+    ),
+    LoaderSpec(
+        name="helpsteer",
+        title="HelpSteer",
+        hub_id="nvidia/HelpSteer",
+        kind="rated",
+        preference="higher helpfulness (0-4)",
+        controls=HELPSTEER_CONTROLS,
+        load=LazyFunction("typicality.data.sources.helpsteer:load_helpsteer"),
+        ratings=HELPSTEER_RATINGS,
+    ),
+    LoaderSpec(
+        name="helpsteer2",
+        title="HelpSteer2",
+        hub_id="nvidia/HelpSteer2",
+        kind="rated",
+        preference="higher helpfulness (0-4)",
+        controls=HELPSTEER_CONTROLS,
+        load=LazyFunction("typicality.data.sources.helpsteer:load_helpsteer2"),
+        ratings=HELPSTEER_RATINGS,
+    ),
+    LoaderSpec(
+        name="hh-rlhf",
+        title="HH-RLHF",
+        hub_id="Anthropic/hh-rlhf",
+        kind="pairwise",
+        preference="chosen over rejected",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.hh_rlhf:load_hh_rlhf"),
+        subsets=HH_RLHF_SUBSETS,
+        default_subset="helpful-base",
+    ),
+    LoaderSpec(
+        name="pairs",
+        title="Judged pairs",
+        hub_id=None,
+        kind="pairwise",
+        preference="chosen over rejected, or label (1 = response_a preferred, 0.5 = tie)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.pairs:load_pairs"),
+    ),
+    LoaderSpec(
+        name="ratings",
+        title="Rated responses",
+        hub_id=None,
+        kind="rated",
+        preference="the --rating column (default: the only numeric column)",
+        controls=("correctness (a column of that name)",),
+        load=LazyFunction("typicality.data.sources.ratings:load_ratings"),
+    ),
+    LoaderSpec(
+        name="shp",
+        title="SHP",
+        hub_id="stanfordnlp/SHP",
+        kind="pairwise",
+        preference="labels (1 = human_ref_A preferred by upvotes)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.shp:load_shp"),
+        subsets=SHP_DOMAINS,
+    ),
+    LoaderSpec(
+        name="ultrafeedback",
+        title="UltraFeedback",
+        hub_id="openbmb/UltraFeedback",
+        kind="rated",
+        preference="higher overall_score (or another rating via --rating)",
+        controls=("truthfulness", "honesty"),
+        load=LazyFunction("typicality.data.sources.ultrafeedback:load_ultrafeedback"),
+        ratings=ULTRAFEEDBACK_RATINGS,
+    ),
+    LoaderSpec(
+        name="ultrafeedback-binarized",
+        title="UltraFeedback binarized",
+        hub_id="HuggingFaceH4/ultrafeedback_binarized",
+        kind="pairwise",
+        preference="chosen over rejected (tie when score_chosen == score_rejected)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.ultrafeedback_binarized:load_ultrafeedback_binarized"),
+    ),
+)
 
-def register(name: str, **spec) -> Callable:
-    """Decorator: register a loader function under `name` (a name registered twice is a bug, refused)."""
-
-    def decorate(function: Callable[[LoadRequest], PreferenceData]) -> Callable:
-        if name in LOADERS and LOADERS[name].load.__qualname__ != function.__qualname__:
-            raise ValueError(f"Two loaders are registered as '{name}'.")
-        LOADERS[name] = LoaderSpec(name=name, load=function, **spec)
-        return function
-
-    return decorate
+LOADERS: dict[str, LoaderSpec] = {spec.name: spec for spec in BUILT_IN}
 
 
 def get_loader(name: str) -> LoaderSpec:
-    _import_loaders()
     if name not in LOADERS:
         known = ", ".join(sorted(LOADERS))
         raise TypicalityError(f"Unknown dataset '{name}'. Known datasets: {known}.")
@@ -51,15 +171,4 @@ def get_loader(name: str) -> LoaderSpec:
 
 
 def all_loaders() -> list[LoaderSpec]:
-    _import_loaders()
     return [LOADERS[name] for name in sorted(LOADERS)]
-
-
-def _import_loaders() -> None:
-    """Importing the source modules registers them.
-
-    Imported here, on first use, rather than at the top: the sources import this module to
-    register themselves, and they pull in `datasets`, which `import typicality.data` should not.
-    """
-    import typicality.data.sources  # noqa: F401
-

@@ -1,12 +1,1 @@
-"""One module per source; importing them registers their loaders."""
-
-from typicality.data.sources import (  # noqa: F401
-    chatbot_arena,
-    helpsteer,
-    hh_rlhf,
-    pairs,
-    ratings,
-    shp,
-    ultrafeedback,
-    ultrafeedback_binarized,
-)
+"""One module per source, each defining its load functions; `typicality.data.registry` names them."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typicality.data.build import from_pairs
 from typicality.data.reading import read_rows
-from typicality.data.registry import register
 from typicality.data.render import split_conversation_pair
 from typicality.data.request import LoadRequest
 from typicality.domain import Accounting, PreferenceData
@@ -30,14 +29,6 @@ WINNER_LABELS = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.
 METADATA = ("winner", "model_a", "model_b", "language", "turn")
 
 
-@register(
-    "chatbot-arena",
-    title="Chatbot Arena",
-    hub_id=HUB_ID,
-    kind="pairwise",
-    preference="winner (model_a | model_b; tie and tie (bothbad) = 0.5)",
-    controls=(),
-)
 def load_chatbot_arena(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
     rows, provenance = read_rows(request, HUB_ID, ["winner", "conversation_a", "conversation_b"], split)

@@ -17,7 +17,6 @@ import re
 
 from typicality.data.build import from_ratings
 from typicality.data.reading import read_rows
-from typicality.data.registry import register
 from typicality.data.render import render_prompt
 from typicality.data.request import LoadRequest
 from typicality.domain import Accounting, PreferenceData
@@ -59,27 +58,9 @@ def _load(name: str, hub_id: str, request: LoadRequest, render_turns: bool) -> P
     )
 
 
-@register(
-    "helpsteer",
-    title="HelpSteer",
-    hub_id="nvidia/HelpSteer",
-    kind="rated",
-    preference="higher helpfulness (0-4)",
-    controls=("correctness", "coherence", "complexity", "verbosity"),
-    ratings=RATINGS,
-)
 def load_helpsteer(request: LoadRequest) -> PreferenceData:
     return _load("helpsteer", "nvidia/HelpSteer", request, render_turns=False)
 
 
-@register(
-    "helpsteer2",
-    title="HelpSteer2",
-    hub_id="nvidia/HelpSteer2",
-    kind="rated",
-    preference="higher helpfulness (0-4)",
-    controls=("correctness", "coherence", "complexity", "verbosity"),
-    ratings=RATINGS,
-)
 def load_helpsteer2(request: LoadRequest) -> PreferenceData:
     return _load("helpsteer2", "nvidia/HelpSteer2", request, render_turns=True)

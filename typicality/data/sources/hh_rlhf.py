@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typicality.data.build import from_pairs
 from typicality.data.reading import read_rows
-from typicality.data.registry import register
 from typicality.data.render import ASSISTANT_CUE
 from typicality.data.request import LoadRequest
 from typicality.domain import Accounting, PreferenceData
-
-SUBSETS = ("helpful-base", "harmless-base", "helpful-online", "helpful-rejection-sampled")
 
 
 def split_transcript(transcript: str) -> tuple[str, str] | None:
@@ -21,16 +18,6 @@ def split_transcript(transcript: str) -> tuple[str, str] | None:
     return transcript[:cut], transcript[cut:]
 
 
-@register(
-    "hh-rlhf",
-    title="HH-RLHF",
-    hub_id="Anthropic/hh-rlhf",
-    kind="pairwise",
-    preference="chosen over rejected",
-    controls=(),
-    subsets=SUBSETS,
-    default_subset="helpful-base",
-)
 def load_hh_rlhf(request: LoadRequest) -> PreferenceData:
     split = request.split or "test"
     rows, provenance = read_rows(request, "Anthropic/hh-rlhf", ["chosen", "rejected"], split, {"data_dir": request.subset})

@@ -16,7 +16,6 @@ import datasets
 
 from typicality.data.build import from_pairs, parse_labels
 from typicality.data.reading import read_rows
-from typicality.data.registry import register
 from typicality.data.render import MALFORMED, is_conversation, render_prompt, split_conversation_pair
 from typicality.data.request import LoadRequest
 from typicality.domain import Accounting, PreferenceData
@@ -30,14 +29,6 @@ def scalar_columns(rows: datasets.Dataset, exclude: set[str]) -> list[str]:
     return [name for name, feature in rows.features.items() if name not in exclude and isinstance(feature, datasets.Value)]
 
 
-@register(
-    "pairs",
-    title="Judged pairs",
-    hub_id=None,
-    kind="pairwise",
-    preference="chosen over rejected, or label (1 = response_a preferred, 0.5 = tie)",
-    controls=(),
-)
 def load_pairs(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
     rows, provenance = read_rows(request, None, [], split)

@@ -16,7 +16,6 @@ import pandas as pd
 
 from typicality.data.build import from_ratings
 from typicality.data.reading import read_rows
-from typicality.data.registry import register
 from typicality.data.render import is_conversation, render_prompt
 from typicality.data.request import LoadRequest
 from typicality.domain import Accounting, PreferenceData
@@ -34,14 +33,6 @@ def numeric_columns(rows: datasets.Dataset, exclude: set[str]) -> list[str]:
     ]
 
 
-@register(
-    "ratings",
-    title="Rated responses",
-    hub_id=None,
-    kind="rated",
-    preference="the --rating column (default: the only numeric column)",
-    controls=("correctness (a column of that name)",),
-)
 def load_ratings(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
     rows, provenance = read_rows(request, None, ["prompt", "response"], split)

@@ -12,27 +12,12 @@ from __future__ import annotations
 
 from typicality.data.build import from_pairs, parse_labels
 from typicality.data.reading import read_rows
-from typicality.data.registry import register
 from typicality.data.request import LoadRequest
 from typicality.domain import Accounting, PreferenceData
 
 HUB_ID = "stanfordnlp/SHP"
-DOMAINS = (
-    "askacademia", "askanthropology", "askbaking", "askcarguys", "askculinary", "askdocs",
-    "askengineers", "askhistorians", "askhr", "askphilosophy", "askphysics", "askscience",
-    "asksciencefiction", "asksocialscience", "askvet", "changemyview", "explainlikeimfive", "legaladvice",
-)  # fmt: skip
 
 
-@register(
-    "shp",
-    title="SHP",
-    hub_id=HUB_ID,
-    kind="pairwise",
-    preference="labels (1 = human_ref_A preferred by upvotes)",
-    controls=(),
-    subsets=DOMAINS,
-)
 def load_shp(request: LoadRequest) -> PreferenceData:
     split = request.split or "test"
     hub_kwargs = {"data_dir": request.subset} if request.subset else {}

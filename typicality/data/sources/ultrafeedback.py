@@ -22,7 +22,6 @@ import pandas as pd
 
 from typicality.data.build import from_ratings
 from typicality.data.reading import read_rows
-from typicality.data.registry import register
 from typicality.data.request import LoadRequest
 from typicality.domain import Accounting, PreferenceData
 
@@ -70,15 +69,6 @@ def rated_completions(rows, accounting: Accounting) -> pd.DataFrame:
     return pd.DataFrame(records, columns=["prompt", "response", "source", *RATINGS])
 
 
-@register(
-    "ultrafeedback",
-    title="UltraFeedback",
-    hub_id=HUB_ID,
-    kind="rated",
-    preference="higher overall_score (or another rating via --rating)",
-    controls=("truthfulness", "honesty"),
-    ratings=RATINGS,
-)
 def load_ultrafeedback(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
     preference = request.rating or DEFAULT_RATING  # LoadRequest.check() refused names outside RATINGS

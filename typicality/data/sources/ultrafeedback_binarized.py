@@ -19,7 +19,6 @@ import math
 
 from typicality.data.build import from_pairs
 from typicality.data.reading import read_rows
-from typicality.data.registry import register
 from typicality.data.render import split_conversation_pair
 from typicality.data.request import LoadRequest
 from typicality.domain import Accounting, PreferenceData
@@ -35,14 +34,6 @@ def _number(value) -> float:
         return math.nan
 
 
-@register(
-    "ultrafeedback-binarized",
-    title="UltraFeedback binarized",
-    hub_id=HUB_ID,
-    kind="pairwise",
-    preference="chosen over rejected (tie when score_chosen == score_rejected)",
-    controls=(),
-)
 def load_ultrafeedback_binarized(request: LoadRequest) -> PreferenceData:
     split = request.split or DEFAULT_SPLIT
     rows, provenance = read_rows(request, HUB_ID, ["chosen", "rejected", "score_chosen", "score_rejected"], split)
