@@ -21,8 +21,10 @@ import pandas as pd
 
 from typicality.errors import TypicalityError
 
-EQUAL_CORRECTNESS = "equal-correctness"  # the slice name (stats/pair_design.py), repeated to keep this module dependency-free
-LENGTH_CONTROL = "length"
+# The names results.json uses for the slice of equal-quality pairs and for the length control; the pair design
+# (stats/pair_design.py) builds them under these names.
+EQUAL_CORRECTNESS = "equal-correctness"
+LENGTH_CONTROL = "length"  # the user-facing name of delta log token count
 FEW_PROMPTS = 50  # below this a fit's CI rests on a small-sample approximation: `interpretation.few_prompts` says so
 
 

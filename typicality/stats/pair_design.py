@@ -29,12 +29,11 @@ import pandas as pd
 
 from typicality.domain import COMPARISON_COLUMNS, PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
+from typicality.results import EQUAL_CORRECTNESS, LENGTH_CONTROL  # noqa: F401  (the slice and control names results.json uses)
 from typicality.stats.scores_table import CheckedScores, check_scores
 
 TYPICALITY_COLUMNS = {"mean_logprob": "delta_mean_logprob", "sum_logprob": "delta_sum_logprob"}
-LENGTH_CONTROL = "length"  # the user-facing name of delta log token count
 SLICE_COLUMNS = ("subset", "domain", "source", "category", "language")  # metadata sliced on by default
-EQUAL_CORRECTNESS = "equal-correctness"
 ALL_PAIRS = "all"
 TIE_POLICIES = ("drop", "half")
 # A response the reference model reproduces almost token for token (stats/memorization.py says why):

@@ -28,10 +28,9 @@ from __future__ import annotations
 import math
 
 from typicality.errors import TypicalityError
-from typicality.results import Estimate, Gamma, Sharpening
+from typicality.results import LENGTH_CONTROL, Estimate, Gamma, Sharpening
 
 DEFAULT_BETAS = (0.01, 0.05, 0.1, 0.5)
-LENGTH_CONTROL = "length"
 SEQUENCE_TYPICALITY = "sum_logprob"
 
 
