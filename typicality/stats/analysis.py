@@ -181,14 +181,14 @@ def analyze(
     estimates = fit_estimates(design, options, warnings)  # 1
     ordinal = _ordinal(data, scores, options, warnings)  # beside the pairwise fits: the rating itself, when the data rates responses
     chosen = headline(estimates)
-    first = _by_id(estimates, chosen.estimate)
+    headline_fit = _by_id(estimates, chosen.estimate)
     default_set = options.controls is None and options.slices is None
-    memorized, not_memorized = memorization(design, scores.usable, first, default_set=default_set)  # 2
+    memorized, not_memorized = memorization(design, scores.usable, headline_fit, default_set=default_set)  # 2
     if not_memorized is not None:
         estimates.append(not_memorized)
     slices = slice_counts(design, estimates)
-    debiasing = debiasing_summary(design, estimates, first, data.correctness)  # 3
-    sharpened = sharpening(estimates, first, options.betas)  # 4
+    debiasing = debiasing_summary(design, estimates, headline_fit, data.correctness)  # 3
+    sharpened = sharpening(estimates, headline_fit, options.betas)  # 4
     ties = None
     tied = design_with_ties(design, data, scores, options.seed)  # 5
     if tied is not None:
@@ -196,9 +196,9 @@ def analyze(
         ties = ties_summary(tied, estimates)
     control = None
     if unconditional is not None:  # 6
-        rows, control = negative_control(design, unconditional, first)
+        rows, control = negative_control(design, unconditional, headline_fit)
         estimates.extend(rows)
-    chosen = chosen.replace(alpha_change=alpha_change_with_interval(chosen.alpha_change, design, first, options.change_draws, options.seed))  # 7
+    chosen = chosen.replace(alpha_change=alpha_change_with_interval(chosen.alpha_change, design, headline_fit, options.change_draws, options.seed))  # 7
     estimates, multiplicity = holm_adjust(estimates, chosen.estimate)  # 9
     results = AnalysisResults(
         dataset=DatasetInfo(**dataset_info(data)),
@@ -217,8 +217,8 @@ def analyze(
         sharpening=sharpened,
         ties=ties,
         negative_control=control,
-        interpretation=interpretation(first, design.correctness),  # 8
-        sensitivity=sensitivity(first if first is not None and first.fitted else None),
+        interpretation=interpretation(headline_fit, design.correctness),  # 8
+        sensitivity=sensitivity(headline_fit if headline_fit is not None and headline_fit.fitted else None),
         multiplicity=multiplicity,
         design=design,
     )
