@@ -13,7 +13,8 @@ from tests.conftest import shared_file
 from tests.scoring.tiny_architectures import ARCHITECTURES, build_tiny_architecture
 from typicality.data import load
 from typicality.scoring import load_backend, score, transformers_backend
-from typicality.scoring.packing import CONTEXT, tree_mask
+from typicality.scoring.packing import CONTEXT, pack_rows, tree_mask
+from typicality.scoring.requests import Prepared
 from typicality.scoring.transformers_backend import packing_tolerance
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -69,11 +70,27 @@ def hh_pairs():
     return load("hh-rlhf", data_files=str(shared_file("hh-rlhf", "helpful-base", "test.jsonl.gz")), limit=4, seed=0)
 
 
+def deviation_by_hand(backend) -> float:
+    """The packing check's figure computed another way: the probe's second (longer) response packed after
+    the first, against the model run by hand on the context and that response alone (no padding, no mask)."""
+    def encode(text: str) -> tuple[int, ...]:
+        return tuple(backend.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    context = (backend.tokenizer.bos_token_id, *encode("Human: What is the capital of France? Assistant:"))
+    first, second = encode(" Paris, of course."), encode(" I think that it is Rome, but I am not sure.")
+    with torch.inference_mode():
+        (row,) = pack_rows([Prepared("a", context, first), Prepared("b", context, second)])
+        packed = backend._forward([row], packed=True)[0, row.predictions[1][1]].float()
+        alone = backend.model.base_model(input_ids=torch.tensor([[*context, *second[:-1]]])).last_hidden_state[0, len(context) - 1 :].float()
+    return float((packed - alone).abs().max() / alone.abs().max())
+
+
 @pytest.mark.slow
 def test_gemma_in_bfloat16_packs_and_refuses_a_wrong_mask(gemma_bfloat16, monkeypatch):
     backend = gemma_bfloat16
     assert backend._packing_works and backend.describe()["context_sharing"].startswith("packed rows")
     right = backend._packing_deviation()
+    assert right == pytest.approx(deviation_by_hand(backend), rel=1e-3)  # the first response, a prefix of the row, agrees exactly
     # Rounding: a few bfloat16 units (eps 2^-7) at the largest output, not the float32 tolerance of before
     assert 1e-4 < right <= 3 * 2**-7 < packing_tolerance(torch.bfloat16)
     monkeypatch.setattr(transformers_backend, "tree_mask", second_response_sees_the_first)
