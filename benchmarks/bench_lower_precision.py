@@ -14,7 +14,8 @@ max |delta mean_logprob| <= 0.01 against float32. The work splits where the sche
 Each part is timed on its own (median of `--repeats`), so every combination's time and its
 scores' distance from float32 follow. Also the project's own `--dtype bfloat16` (the default on
 a GPU) end to end through `typicality.scoring.score`, against float32, in the same run: wall
-time and the score cards' tokens/s (`--scorer-only`: just this part).
+time and the score cards' tokens/s (`--scorer-only`: just this part); and bfloat16 packed (a
+prompt's responses in one row, the default) against one response per row, in the same run.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from arithmetic import ModelShape, measure_rates  # noqa: E402
 from workload import hh_rlhf, joint_tokens, text_pairs  # noqa: E402
 
 from typicality.scoring import load_backend, score  # noqa: E402
+from typicality.scoring.transformers_backend import packing_tolerance  # noqa: E402
 
 KEEP_SPEEDUP, KEEP_DIFFERENCE = 1.5, 0.01
 
@@ -192,12 +194,16 @@ def main() -> None:
 
 def scorer_end_to_end(data, backend, repeats: int) -> None:
     """The project's `--dtype bfloat16` end to end through the scorer against float32: wall time, the
-    score cards' tokens/s (token positions per second of compute) and the scores' distance."""
-    backends = {"float32": backend, "bfloat16": load_backend("gemma-3-270m", device="cpu", dtype="bfloat16", progress=False)}
+    score cards' tokens/s (token positions per second of compute) and the scores' distance; and
+    bfloat16 with its prompts' responses packed into one row (the default, when the packing check
+    passes) against one response per row (`share_contexts=False`), which was all bfloat16 got while
+    the check held it to float32's tolerance."""
+    bfloat16 = load_backend("gemma-3-270m", device="cpu", dtype="bfloat16", progress=False)
+    backends = {"float32": backend, "bfloat16": bfloat16, "bfloat16 unpacked": bfloat16.configured(share_contexts=False)}
     seconds: dict[str, list[float]] = {name: [] for name in backends}
     rates: dict[str, list[float]] = {name: [] for name in backends}
-    means = {}
-    for _ in range(repeats):  # interleaved, so a change in the machine's load hits both alike
+    means, sums, sharing = {}, {}, {}
+    for _ in range(repeats):  # interleaved, so a change in the machine's load hits all alike
         for name, scorer_backend in backends.items():
             with tempfile.TemporaryDirectory() as cache_dir:
                 score(data.limit(1), scorer_backend, cache_dir=Path(cache_dir) / "warm-up", progress=False)
@@ -206,7 +212,11 @@ def scorer_end_to_end(data, backend, repeats: int) -> None:
                 seconds[name].append(time.perf_counter() - tick)
                 rates[name].append(result.card["tokens_per_s"])
                 means[name] = result.table["mean_logprob"].tolist()
+                sums[name] = (result.table["sum_logprob"].tolist(), result.table["n_tokens"].tolist())
+                sharing[name] = result.card["context_sharing"]
     median = statistics.median
+    for name in backends:
+        print(f"  {name}: {', '.join(f'{s:.1f}' for s in seconds[name])} s; context_sharing: {sharing[name]}")
     differences = [abs(a - b) for a, b in zip(means["float32"], means["bfloat16"])]
     speedup = median(seconds["float32"]) / median(seconds["bfloat16"])
     rate_ratio = median(rates["bfloat16"]) / median(rates["float32"])
@@ -214,9 +224,26 @@ def scorer_end_to_end(data, backend, repeats: int) -> None:
           f"({median(rates['float32']):.0f} tokens/s), --dtype bfloat16 {median(seconds['bfloat16']):.1f} s "
           f"({median(rates['bfloat16']):.0f} tokens/s): {speedup:.2f}x wall, {rate_ratio:.2f}x tokens/s; "
           f"|d mean_logprob| max {max(differences):.2e}, mean {statistics.mean(differences):.2e} over {len(differences)} responses")
+    packing = [abs(a - b) for a, b in zip(means["bfloat16"], means["bfloat16 unpacked"])]
+
+    def per_token(first: str, second: str) -> float:
+        """Sum of |delta sum_logprob| over all tokens: weighted by length, so a short response whose one
+        token rounds the other way does not dominate as it does the max of the per-response means."""
+        (totals, tokens), (others, _) = sums[first], sums[second]
+        return sum(abs(a - b) for a, b in zip(totals, others)) / sum(tokens)
+
+    packing_speedup = median(seconds["bfloat16 unpacked"]) / median(seconds["bfloat16"])
+    print(f"bfloat16 packed {median(seconds['bfloat16']):.1f} s against one response per row {median(seconds['bfloat16 unpacked']):.1f} s: "
+          f"{packing_speedup:.2f}x wall; |d mean_logprob| max {max(packing):.2e}, mean {statistics.mean(packing):.2e} "
+          f"(packing check: {bfloat16._packing_deviation():.3g} of the largest hidden state, tolerance {packing_tolerance(bfloat16.torch_dtype):.3g})")
+    print(f"weighted by length, nats per token: bfloat16 packed vs one per row {per_token('bfloat16', 'bfloat16 unpacked'):.2e}; "
+          f"against float32: packed {per_token('bfloat16', 'float32'):.2e}, one per row {per_token('bfloat16 unpacked', 'float32'):.2e}")
     print(f"lower_precision_scorer_bf16_speedup={speedup:.2f}")
     print(f"lower_precision_scorer_bf16_tokens_per_s_ratio={rate_ratio:.2f}")
     print(f"lower_precision_scorer_bf16_max_difference={max(differences):.3g}")
+    print(f"lower_precision_scorer_bf16_packing_speedup={packing_speedup:.2f}")
+    print(f"lower_precision_scorer_bf16_packing_max_difference={max(packing):.3g}")
+
 
 if __name__ == "__main__":
     main()
