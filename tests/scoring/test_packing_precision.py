@@ -12,6 +12,7 @@ import torch
 from tests.conftest import shared_file
 from tests.scoring.tiny_architectures import ARCHITECTURES, build_tiny_architecture
 from typicality.data import load
+from typicality.errors import TypicalityError
 from typicality.scoring import load_backend, score, transformers_backend
 from typicality.scoring.packing import CONTEXT, pack_rows, tree_mask
 from typicality.scoring.requests import Prepared
@@ -121,3 +122,9 @@ def test_gemma_in_bfloat16_packed_scores_are_its_unpacked_scores_up_to_rounding(
     monkeypatch.setattr(transformers_backend, "tree_mask", second_response_sees_the_first)
     wrong = score(hh_pairs, gemma_bfloat16, cache_dir=tmp_path / "wrong", check=False, progress=False)
     assert per_token_gap(wrong.table, apart.table) > 0.1  # measured 0.97
+
+
+def test_a_model_that_overflows_the_dtype_is_refused_at_load_with_the_fix():
+    """Gemma's activations overflow float16 (every logit NaN): one clear message at load, not NaN scores."""
+    with pytest.raises(TypicalityError, match=r"non-finite logits in float16.*use --dtype bfloat16 or --dtype float32"):
+        load_backend("gemma-3-270m", device="cpu", dtype="float16", progress=False)

@@ -287,6 +287,16 @@ class TransformersBackend(LocalTokenizer, TokenizerBackend):
         ids = ids.to(self.device)
         try:
             reference = self.model(input_ids=ids).logits.float()
+        except Exception:
+            return False
+        if not torch.isfinite(reference).all():
+            # Every score would be NaN: a model whose activations overflow this dtype (Gemma in float16) is refused here.
+            dtype = str(self.torch_dtype).removeprefix("torch.")
+            raise TypicalityError(
+                f"{self.model_name} gives non-finite logits in {dtype} on a two-word probe (its activations overflow {dtype}'s range): "
+                "use --dtype bfloat16 or --dtype float32."
+            )
+        try:
             hidden = self.model.base_model(input_ids=ids).last_hidden_state
             layer = self.model.get_output_embeddings()
             mine = self._output_layer(hidden[0].to(layer.weight.device)).to(reference.device).float()[None]
