@@ -94,3 +94,28 @@ def test_an_influence_summary_without_a_fit_keeps_only_its_reason():
     summary = InfluenceSummary(available=False, reason="no fitted headline")
     assert summary.to_dict() == {"available": False, "reason": "no fitted headline"}
     assert InfluenceSummary.from_dict(summary.to_dict()) == summary
+
+
+def test_summary_and_terminal_word_numbers_as_the_report_does(rated_results, capsys):
+    """One formatter module (typicality/formatting.py): summary(), the terminal and the report show the same strings."""
+    from typicality.formatting import fmt_coef, fmt_interval, fmt_p_clause, fmt_percent
+    from typicality.report.terminal import print_results
+
+    headline = rated_results.headline_estimate
+    alpha_words = f"alpha = {fmt_coef(headline.alpha)} (SE {fmt_coef(headline.se)}; 95% CI {fmt_interval(headline.ci_low, headline.ci_high)})"
+    assert alpha_words in headline.summary() and alpha_words in rated_results.summary()
+    assert f"p {fmt_p_clause(headline.p_value)}" in headline.summary()
+    agreement = rated_results.agreement
+    assert f"{fmt_percent(agreement.rate)} of {agreement.n_pairs} pairs" in agreement.summary()
+    print_results(rated_results)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert " ".join(agreement.summary().split()) in printed and " ".join(rated_results.ordinal.summary().split()) in printed
+    assert fmt_coef(headline.alpha) in printed and fmt_interval(headline.ci_low, headline.ci_high) in printed
+
+
+def test_summary_words_a_missing_number_instead_of_failing(rated_results):
+    """A fitted row whose p-value or bootstrap interval is null (results.json after the finite guard) still summarises."""
+    row = dataclasses.replace(rated_results.headline_estimate, p_value=None, ci_high=None, bootstrap={"se": 0.1, "n_draws": 10, "n_failed": 0})
+    text = row.summary()
+    assert "SE 0.100" in text  # the bootstrap row, with its missing interval
+    assert "95% CI not available" in text and "p not available" in text

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from typicality.errors import TypicalityError
+from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p_clause, fmt_percent, fmt_signed, number
 
 # The names results.json uses for the slice of equal-quality pairs and for the length control; the pair design
 # (stats/pair_design.py) builds them under these names.
@@ -160,16 +161,22 @@ class Estimate(Section):
         if not self.fitted:
             lines.append(f"  not fitted: {self.reason}")
         else:
-            lines.append(f"  alpha = {self.alpha:.4f} (SE {self.se:.4f}; 95% CI {self.ci_low:.4f} to {self.ci_high:.4f}); p = {self.p_value:.3g}")
-            lines.append(f"  odds ratio per SD = {self.odds_ratio_per_sd:.3f}; win probability -1 SD -> +1 SD: {self.win_prob_change:+.3f}")
+            lines.append(
+                f"  alpha = {fmt_coef(self.alpha)} (SE {fmt_coef(self.se)}; 95% CI {fmt_interval(self.ci_low, self.ci_high)}); "
+                f"p {fmt_p_clause(self.p_value)}"
+            )
+            lines.append(
+                f"  odds ratio per SD = {fmt(self.odds_ratio_per_sd)}; win probability -1 SD -> +1 SD: {fmt_signed(self.win_prob_change, 3)}"
+            )
             for name, coefficient in self.coefficients.items():
-                lines.append(f"  control {name}: {coefficient['coef']:.4f} (SE {coefficient['se']:.4f})")
-            if self.bootstrap and self.bootstrap.get("se") is not None:
+                lines.append(f"  control {name}: {fmt_coef(coefficient.get('coef'))} (SE {fmt_coef(coefficient.get('se'))})")
+            if self.bootstrap and number(self.bootstrap.get("se")) is not None:
                 b = self.bootstrap
                 lines.append(
-                    f"  cluster bootstrap ({b['n_draws']} draws, {b['n_failed']} failed): SE {b['se']:.4f}; 95% CI {b['ci_low']:.4f} to {b['ci_high']:.4f}"
+                    f"  cluster bootstrap ({fmt_count(b.get('n_draws'))} draws, {fmt_count(b.get('n_failed'))} failed): "
+                    f"SE {fmt_coef(b['se'])}; 95% CI {fmt_interval(b.get('ci_low'), b.get('ci_high'))}"
                 )
-        lines.append(f"  pairs = {self.n_pairs}, clusters = {self.n_clusters}")
+        lines.append(f"  pairs = {fmt_count(self.n_pairs)}, clusters = {fmt_count(self.n_clusters)}")
         lines.extend(f"  warning: {message}" for message in self.warnings)
         return "\n".join(lines)
 
@@ -256,15 +263,18 @@ class Agreement(Section):
     clustered: dict | None = None  # prompts with several pairs: se, ci_low, ci_high, p_value, df, design_effect
 
     def summary(self) -> str:
-        if self.rate is None:
+        if number(self.rate) is None:
             return f"Agreement ({self.typicality}): no pairs. " + " ".join(self.warnings)
         text = (
-            f"Agreement ({self.typicality}): {self.rate:.1%} of {self.n_pairs} pairs prefer the more typical response "
-            f"(Wilson 95% CI {self.ci_low:.1%} to {self.ci_high:.1%}; exact binomial p = {self.p_value:.3g} vs 50%)"
+            f"Agreement ({self.typicality}): {fmt_percent(self.rate)} of {fmt_count(self.n_pairs)} pairs prefer the more typical response "
+            f"(Wilson 95% CI {fmt_percent(self.ci_low)} to {fmt_percent(self.ci_high)}; exact binomial p {fmt_p_clause(self.p_value)} vs 50%)"
         )
-        if self.clustered and self.clustered.get("ci_low") is not None:
+        if self.clustered and number(self.clustered.get("ci_low")) is not None:
             c = self.clustered
-            text += f"; prompt-clustered 95% CI {c['ci_low']:.1%} to {c['ci_high']:.1%} ({self.n_prompts} prompts, p = {c['p_value']:.3g})"
+            text += (
+                f"; prompt-clustered 95% CI {fmt_percent(c['ci_low'])} to {fmt_percent(c.get('ci_high'))} "
+                f"({fmt_count(self.n_prompts)} prompts, p {fmt_p_clause(c.get('p_value'))})"
+            )
         return text
 
 
@@ -298,11 +308,11 @@ class OrdinalFit(Section):
         head = f"Ordinal logit: {self.outcome} ~ {' + '.join(self.controls + [self.typicality])}"
         if not self.fitted:
             return f"{head}\n  not fitted: {self.reason}"
-        clustered = f"prompt-clustered SE {self.cluster_se:.4f}, p = {self.cluster_p_value:.3g}; " if self.cluster_se is not None else ""
+        clustered = f"prompt-clustered SE {fmt_coef(self.cluster_se)}, p {fmt_p_clause(self.cluster_p_value)}; " if self.cluster_se is not None else ""
         return (
-            f"{head}\n  {self.typicality} (centred within prompt): {self.coef:.4f} (SE {self.se:.4f}, Wald p = {self.p_value:.3g}; {clustered}"
-            f"LR = {self.lr_statistic:.2f} on {self.lr_df} df, p = {self.lr_p_value:.3g}); "
-            f"{self.n_responses} responses in {self.n_prompts} prompts, {self.n_levels} levels"
+            f"{head}\n  {self.typicality} (centred within prompt): {fmt_coef(self.coef)} (SE {fmt_coef(self.se)}, Wald p {fmt_p_clause(self.p_value)}; "
+            f"{clustered}LR = {fmt(self.lr_statistic, 2)} on {self.lr_df} df, p {fmt_p_clause(self.lr_p_value)}); "
+            f"{fmt_count(self.n_responses)} responses in {fmt_count(self.n_prompts)} prompts, {self.n_levels} levels"
         )
 
 
@@ -618,7 +628,7 @@ class AuditResults(Section):
     def summary(self) -> str:
         pairs, model = self.pairs, self.model or {}
         lines = [
-            f"Dataset {self.dataset.name}: {pairs['pairs']} pairs of {pairs['comparisons']} comparisons; "
+            f"Dataset {self.dataset.name}: {fmt_count(pairs['pairs'])} pairs of {fmt_count(pairs['comparisons'])} comparisons; "
             f"model {model.get('model') or model.get('fingerprint') or 'unknown'}"
         ]
         lines.append(self.agreement.summary())

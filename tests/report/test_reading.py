@@ -10,8 +10,9 @@ import pytest
 from tests.report.synthetic import store_results, stored_results
 from typicality.audit_folder import load_data, load_results, read_audit
 from typicality.errors import TypicalityError
+from typicality.formatting import number
 from typicality.report import render_report
-from typicality.report.reading import decisive_pairs, number
+from typicality.report.reading import decisive_pairs
 
 
 @pytest.mark.parametrize("value", [None, float("nan"), float("inf"), "abc", True, [1]])

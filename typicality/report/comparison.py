@@ -24,8 +24,8 @@ from typicality.comparison_folder import (
     load_comparison,
     load_typicality,
 )
+from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent
 from typicality.report.figures import DPI, _new_figure, _style
-from typicality.report.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent
 from typicality.report.render import _environment
 
 

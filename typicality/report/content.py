@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from typicality.audit_folder import AuditFolder
-from typicality.report.debiasing_and_influence import debiasing_section, influence_section
-from typicality.report.formatting import (  # noqa: F401  (re-exported: the report's formatters)
+from typicality.formatting import (  # noqa: F401  (re-exported: the report's formatters)
     NOT_AVAILABLE,
     clip_end,
     fit_label,
@@ -26,6 +25,7 @@ from typicality.report.formatting import (  # noqa: F401  (re-exported: the repo
     fmt_signed,
     fmt_value,
 )
+from typicality.report.debiasing_and_influence import debiasing_section, influence_section
 from typicality.report.interpretation import alpha_subject, ci_words, validity_section
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 from typicality.report.reading import decisive_pairs

@@ -6,8 +6,7 @@ influence.parquet, and the leave-one-prompt-out figure. Nothing here is estimate
 from __future__ import annotations
 
 from typicality.audit_folder import AuditFolder
-from typicality.report.formatting import clip_end, fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent, fmt_signed
-from typicality.report.reading import number
+from typicality.formatting import clip_end, fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent, fmt_signed, number
 
 DEBIASING_TITLE = "Acting on this audit: a debiased training set"
 INFLUENCE_TITLE = "The prompts that drive alpha"

@@ -21,9 +21,9 @@ from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
 from typicality.audit_folder import INFLUENCE_FILE, AuditFolder
-from typicality.report.formatting import fit_label
+from typicality.formatting import fit_label, number
 from typicality.report.published import PUBLISHED_ALPHAS
-from typicality.report.reading import decisive_pairs, number
+from typicality.report.reading import decisive_pairs
 from typicality.results import Estimate
 from typicality.stats.pair_design import select_slice
 

@@ -7,7 +7,7 @@ prompts), `sensitivity` (E-values), `headline.alpha_change` (with its bootstrap 
 
 from __future__ import annotations
 
-from typicality.report.formatting import fmt, fmt_coef, fmt_p_clause
+from typicality.formatting import fmt, fmt_coef, fmt_p_clause
 from typicality.results import AuditResults, Estimate, Interpretation
 
 

@@ -1,4 +1,4 @@
-"""Reading the numbers of results.json for display: `number` and the pair orientation undone; no decisions.
+"""Reading the pairs for display: the pair orientation undone; no decisions.
 
 Every decision (which fit is the headline, its length-controlled twin, slice membership) is
 made by the stats stage and read from `typicality.results.AuditResults` (`headline_estimate`,
@@ -7,20 +7,7 @@ made by the stats stage and read from `typicality.results.AuditResults` (`headli
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
-
-
-def number(value) -> float | None:
-    """A finite float, or None for anything missing, null, NaN, infinite or not a number."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return result if math.isfinite(result) else None
 
 
 def decisive_pairs(pairs: pd.DataFrame, column: str = "delta_mean_logprob") -> pd.DataFrame:

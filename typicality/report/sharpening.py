@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typicality.report.formatting import fmt, fmt_coef, fmt_interval
+from typicality.formatting import fmt, fmt_coef, fmt_interval
 from typicality.results import Sharpening
 
 TITLE = "What this alpha would do to a trained model"

@@ -1,14 +1,27 @@
-"""How the report words numbers: one formatter per kind of number, shared by the HTML and Markdown reports, the terminal, the comparison and `summary()`.
+"""How numbers are worded: one formatter per kind of number, shared by the HTML and Markdown reports,
+the terminal, the comparison and the typed results' `summary()`.
 
-A missing, null or non-finite number becomes "not available" (never NaN).
+It sits below every other module (it imports none of them) so that `typicality.results`, whose
+`summary()` words its numbers, can use the same formatters as the report. A missing, null or
+non-finite number becomes "not available" (never NaN).
 """
 
 from __future__ import annotations
 
-from typicality.report.reading import number
-from typicality.results import Estimate
+import math
 
 NOT_AVAILABLE = "not available"
+
+
+def number(value) -> float | None:
+    """A finite float, or None for anything missing, null, NaN, infinite or not a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -91,6 +104,6 @@ def clip_end(text: str, limit: int) -> str:
     return f"[{start:,} earlier characters] … {text[start:].lstrip()}"
 
 
-def fit_label(estimate: Estimate) -> str:
-    """A short name for a fit: slice, typicality definition and controls."""
+def fit_label(estimate) -> str:
+    """A short name for a fit (a `typicality.results.Estimate`): slice, typicality definition and controls."""
     return f"{estimate.slice} · {estimate.typicality} · {' + '.join(estimate.controls) or 'no controls'}"
