@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import random
-import socket
 
 import pytest
 
 from tests.scoring.openai_servers import FakeCompletionsServer, FaultProxy
+from tests.scoring.server_process import free_port
 from typicality.errors import TypicalityError
 from typicality.scoring.openai_client import CompletionsClient, Endpoint, RetryPolicy, api_key_from_environment, parse_endpoint
 from typicality.scoring.openai_echo import completion_payload
 
 FAST = dict(base_s=0.01, cap_s=0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_parse_endpoint_reads_url_and_model():

@@ -3,15 +3,17 @@
 Shared by the transformers backend and the vLLM backend, so both read exactly the same token
 ids for a text: the BOS policy (auto, always, never; never doubled), the optional chat
 template, the shared preparation rules (preparation.py: skips, boundary, window), and, for
-`typicality check`, each token's characters from the tokenizer's own offsets. A backend using
-it provides `tokenizer`, `model_name`, `bos`, `chat_template`, `window`, and
-`_one_at_a_time(ids)`: the log-probabilities of ids[1:], each token after all before it,
-computed for that one text alone.
+`typicality check`, each token's characters from the tokenizer's own offsets, and the
+model's identity (what the fingerprint hashes). A backend using it provides `tokenizer`,
+`model_name`, `revision`, `name` (the backend's), `bos`, `chat_template`, `window`,
+`dtype_name` (the compute dtype, e.g. "float32") and `_one_at_a_time(ids)`: the
+log-probabilities of ids[1:], each token after all before it, computed for that one text alone.
 """
 
 from __future__ import annotations
 
 from typicality.errors import TypicalityError
+from typicality.scoring.fingerprint import ModelIdentity
 from typicality.scoring.preparation import prepare_requests
 from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, TokenTrace
 
@@ -29,6 +31,23 @@ class LocalTokenizer:
     @property
     def window(self) -> int:
         raise NotImplementedError
+
+    @property
+    def dtype_name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def identity(self) -> ModelIdentity:
+        """What the fingerprint hashes: the model, the backend, the dtype and every tokenizing rule above."""
+        return ModelIdentity(
+            name=self.model_name,
+            revision=self.revision,
+            backend=self.name,
+            dtype=self.dtype_name,
+            bos=self.bos_id is not None,
+            chat_template=bool(self.chat_template),
+            window=self.window,
+        )
 
     def _one_at_a_time(self, ids: list[int]) -> list[float]:
         """log p(ids[i] | ids[:i]) for i >= 1, for this one sequence alone (independent of batching)."""

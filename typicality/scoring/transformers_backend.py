@@ -37,7 +37,7 @@ from typicality.errors import TypicalityError, one_line
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, TokenizerBackend
 from typicality.scoring.batching import similar_lengths
 from typicality.scoring.checkpoints import EMBEDDED_NAME, embedded_checkpoint, embedded_revision, gguf_checkpoint
-from typicality.scoring.fingerprint import ModelIdentity, files_digest
+from typicality.scoring.fingerprint import files_digest
 from typicality.scoring.local_tokenizer import LocalTokenizer
 from typicality.scoring.memory import freed_memory_kept
 from typicality.scoring.packing import PADDING, PackedRow, pack_rows, padded_tensors, tree_mask
@@ -126,16 +126,8 @@ class TransformersBackend(LocalTokenizer, TokenizerBackend):
         return self.max_length or self.config_window
 
     @property
-    def identity(self) -> ModelIdentity:
-        return ModelIdentity(
-            name=self.model_name,
-            revision=self.revision,
-            backend=self.name,
-            dtype=str(self.torch_dtype).removeprefix("torch."),
-            bos=self.bos_id is not None,
-            chat_template=bool(self.chat_template),
-            window=self.window,
-        )
+    def dtype_name(self) -> str:
+        return str(self.torch_dtype).removeprefix("torch.")
 
     def describe(self) -> dict:
         return {

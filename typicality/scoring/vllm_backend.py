@@ -30,7 +30,7 @@ from pathlib import Path
 from typicality.errors import TypicalityError, one_line
 from typicality.scoring.backends import TokenizerBackend
 from typicality.scoring.checkpoints import EMBEDDED_NAME, embedded_checkpoint, embedded_revision
-from typicality.scoring.fingerprint import ModelIdentity, files_digest
+from typicality.scoring.fingerprint import files_digest
 from typicality.scoring.local_tokenizer import LocalTokenizer
 from typicality.scoring.requests import Prepared, TokenScores
 
@@ -142,16 +142,8 @@ class VLLMBackend(LocalTokenizer, TokenizerBackend):
         return self.engine_window - 1
 
     @property
-    def identity(self) -> ModelIdentity:
-        return ModelIdentity(
-            name=self.model_name,
-            revision=self.revision,
-            backend=self.name,
-            dtype=self.settings["dtype"],
-            bos=self.bos_id is not None,
-            chat_template=bool(self.chat_template),
-            window=self.window,
-        )
+    def dtype_name(self) -> str:
+        return self.settings["dtype"]
 
     def describe(self) -> dict:
         import vllm
