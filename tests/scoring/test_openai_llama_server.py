@@ -10,14 +10,13 @@ short real HH-RLHF conversations.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from tests.conftest import shared_file
+from tests.scoring.helpers import short_hh_conversations
 from tests.scoring.llama_server import ALIAS, LlamaServer
 from tests.scoring.openai_servers import FaultProxy
 from typicality.errors import TypicalityError
@@ -66,18 +65,7 @@ def server(gguf, tmp_path_factory):
 @pytest.fixture(scope="module")
 def hh_short():
     """A seeded sample of short real helpful-base conversations (two responses each)."""
-    from typicality.data import load
-
-    data = load("hh-rlhf", data_files=[str(shared_file("hh-rlhf", "helpful-base", "test.jsonl.gz"))], subset="helpful-base")
-    responses = data.responses
-    size = responses["prompt"].str.len().groupby(responses["prompt_id"]).first() + responses["response"].str.len().groupby(responses["prompt_id"]).sum()
-    short = np.sort(size[size <= MAX_CHARS].index.to_numpy())
-    keep = set(np.random.default_rng(3).choice(short, size=N_PROMPTS, replace=False))
-    return dataclasses.replace(
-        data,
-        responses=responses[responses["prompt_id"].isin(keep)].reset_index(drop=True),
-        comparisons=data.comparisons[data.comparisons["prompt_id"].isin(keep)].reset_index(drop=True),
-    )
+    return short_hh_conversations(N_PROMPTS, MAX_CHARS, seed=3)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,10 @@ conversations, since vLLM's CPU build scores ~100 tokens/s here.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
-from tests.conftest import shared_file
+from tests.scoring.helpers import short_hh_conversations
 from typicality.scoring.cache import ScoreCache
 from typicality.scoring.check import check_backend
 from typicality.scoring.runner import score
@@ -36,18 +34,7 @@ def engine(vllm_engine):
 @pytest.fixture(scope="module")
 def hh_short():
     """A seeded sample of short real helpful-base conversations (two responses each)."""
-    from typicality.data import load
-
-    data = load("hh-rlhf", data_files=[str(shared_file("hh-rlhf", "helpful-base", "test.jsonl.gz"))], subset="helpful-base")
-    responses = data.responses
-    size = responses["prompt"].str.len().groupby(responses["prompt_id"]).first() + responses["response"].str.len().groupby(responses["prompt_id"]).sum()
-    short = np.sort(size[size <= MAX_CHARS].index.to_numpy())
-    keep = set(np.random.default_rng(5).choice(short, size=N_PROMPTS, replace=False))
-    return dataclasses.replace(
-        data,
-        responses=responses[responses["prompt_id"].isin(keep)].reset_index(drop=True),
-        comparisons=data.comparisons[data.comparisons["prompt_id"].isin(keep)].reset_index(drop=True),
-    )
+    return short_hh_conversations(N_PROMPTS, MAX_CHARS, seed=5)
 
 
 def test_the_engine_passes_the_check_and_agrees_token_by_token_with_the_transformers_scorer(engine, gemma):
