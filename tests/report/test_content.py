@@ -6,19 +6,8 @@ import pytest
 
 from tests.report.page import quotes
 from typicality.audit_folder import DATASET_FILE, load_data, load_results, read_audit, save_results
-from typicality.report.content import (
-    clip_end,
-    clip_start,
-    examples,
-    flatten,
-    fmt_p,
-    fmt_percent,
-    fmt_value,
-    headline,
-    model_card,
-    warnings,
-)
-from typicality.report.figures import fit_label
+from typicality.formatting import clip_end, fit_label, fmt_p, fmt_percent, fmt_value
+from typicality.report.content import clip_start, examples, flatten, headline, model_card, warnings
 
 
 def test_clip_start_keeps_the_beginning_and_counts_what_it_left_out():

@@ -8,9 +8,9 @@ import pandas as pd
 from tests.report.page import markdown_to_html, parse_page
 from tests.report.synthetic import PAYLOADS
 from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, load_results, read_audit
+from typicality.formatting import clip_end, fmt_coef, fmt_count
 from typicality.pipeline import write_influence
 from typicality.report import render_report
-from typicality.report.content import clip_end, fmt_coef, fmt_count
 from typicality.report.debiasing_and_influence import EXCERPT_CHARS, N_TOP_PROMPTS, influence_section
 
 

@@ -31,8 +31,8 @@ from typicality.audit_folder import (
     save_results,
     score_card_path,
 )
+from typicality.formatting import fmt_coef
 from typicality.report import render_report
-from typicality.report.content import fmt_coef
 from typicality.report.render import markdown_code_block, markdown_escape
 from typicality.results import AlphaChange, Headline
 

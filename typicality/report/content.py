@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from typicality.audit_folder import AuditFolder
-from typicality.formatting import (  # noqa: F401  (re-exported: the report's formatters)
-    NOT_AVAILABLE,
+from typicality.formatting import (
     clip_end,
     fit_label,
     fmt,
