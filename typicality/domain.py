@@ -21,6 +21,10 @@ from typicality.text_digest import text_digest
 # The columns of the data tables every loader produces (plus ratings / metadata).
 RESPONSE_COLUMNS = ["prompt_id", "prompt", "response_id", "response"]
 COMPARISON_COLUMNS = ["prompt_id", "response_a", "response_b", "label"]
+# Who judged a comparison, under one name whatever the source calls it (`judge`, `worker`,
+# `evaluator`, a user id): an optional per-pair metadata column, so that an analysis per
+# annotator reads one column for every source. Absent where the source does not say.
+ANNOTATOR_COLUMN = "annotator"
 
 # The scores table: column -> dtype (pandas), as the scorer writes it.
 SCORE_SCHEMA = {
