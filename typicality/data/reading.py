@@ -44,10 +44,15 @@ def read_rows(
     required: list[str],
     split: str,
     hub_kwargs: dict | None = None,
+    features: datasets.Features | None = None,
 ) -> tuple[datasets.Dataset, list[dict]]:
-    """The source's rows (with `request.columns` renames applied and `required` checked) and their provenance."""
+    """The source's rows (with `request.columns` renames applied and `required` checked) and their provenance.
+
+    `features`: the schema of local or remote files, for sources whose records leave optional
+    nested keys out (the JSON reader infers one schema per block and refuses the next block's).
+    """
     if request.data_files:
-        dataset, provenance = _read_local(request.data_files)
+        dataset, provenance = _read_local(request.data_files, features)
         where = ", ".join(request.data_files)
     elif hub_id is None:
         raise TypicalityError(
@@ -67,7 +72,7 @@ def read_rows(
     return dataset, provenance
 
 
-def _read_local(patterns: tuple[str, ...]) -> tuple[datasets.Dataset, list[dict]]:
+def _read_local(patterns: tuple[str, ...], features: datasets.Features | None = None) -> tuple[datasets.Dataset, list[dict]]:
     files: list[str] = []
     for pattern in patterns:
         if is_remote(pattern):  # a remote file (hf://datasets/owner/name/file.parquet, https://...): datasets fetches it
@@ -88,7 +93,7 @@ def _read_local(patterns: tuple[str, ...]) -> tuple[datasets.Dataset, list[dict]
                 _check_text_lines(path, json_lines=builder == "json")
     kwargs = {"delimiter": "\t"} if all(str(f).endswith((".tsv", ".tsv.gz")) for f in files) else {}
     try:
-        dataset = datasets.load_dataset(builder, data_files=files, split="train", **kwargs)
+        dataset = datasets.load_dataset(builder, data_files=files, split="train", features=features, **kwargs)
     except Exception as error:  # datasets wraps parser errors in several types; the innermost says what is wrong
         raise TypicalityError(f"Could not read {', '.join(files)} as {builder}: {one_line(_root_cause(error), 300)}") from error
     return dataset, [_file_provenance(path) for path in files]
