@@ -8,6 +8,7 @@ from tests.data.files import write_jsonl
 from typicality.cli import main
 
 LOADERS = {"chatbot-arena", "helpsteer", "helpsteer2", "hh-rlhf", "pairs", "ratings", "shp", "ultrafeedback", "ultrafeedback-binarized"}
+LOADERS |= {"mt-bench-human", "multipref", "oasst", "summarize-from-feedback"}
 
 
 def test_datasets_json_lists_every_loader(capsys):

@@ -56,6 +56,10 @@ def test_the_sources_constants_match_the_table():
             assert module.HUB_ID == spec.hub_id, spec.name
         if hasattr(module, "RATINGS"):
             assert tuple(module.RATINGS) == spec.ratings, spec.name
+        if hasattr(module, "SUBSETS"):
+            assert tuple(module.SUBSETS) == spec.subsets, spec.name
+        if hasattr(module, "HUB_IDS"):  # one hub dataset per subset: the table names the default subset's
+            assert module.HUB_IDS[spec.default_subset] == spec.hub_id, spec.name
 
 
 def test_a_target_that_cannot_be_imported_is_one_clear_error():

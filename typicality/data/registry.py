@@ -68,6 +68,8 @@ SHP_DOMAINS = (
     "askengineers", "askhistorians", "askhr", "askphilosophy", "askphysics", "askscience",
     "asksciencefiction", "asksocialscience", "askvet", "changemyview", "explainlikeimfive", "legaladvice",
 )  # fmt: skip
+MULTIPREF_SUBSETS = ("annotations", "aggregate")
+OASST_SUBSETS = ("oasst1", "oasst2")
 ULTRAFEEDBACK_RATINGS = ("overall_score", "fine_grained_score", "instruction_following", "honesty", "truthfulness", "helpfulness")
 
 BUILT_IN: tuple[LoaderSpec, ...] = (
@@ -112,6 +114,37 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         default_subset="helpful-base",
     ),
     LoaderSpec(
+        name="mt-bench-human",
+        title="MT-Bench human judgments",
+        hub_id="lmsys/mt_bench_human_judgments",
+        kind="pairwise",
+        preference="winner (model_a | model_b; tie and tie (inconsistent) = 0.5); --split human (default) or gpt4_pair",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.mt_bench:load_mt_bench_human"),
+    ),
+    LoaderSpec(
+        name="multipref",
+        title="MultiPref",
+        hub_id="allenai/multipref",
+        kind="pairwise",
+        preference="overall_pref of each crowd and expert annotation (A better 1, B better 0, Tie 0.5), or their majority",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.multipref:load_multipref"),
+        subsets=MULTIPREF_SUBSETS,
+        default_subset="annotations",
+    ),
+    LoaderSpec(
+        name="oasst",
+        title="OpenAssistant Conversations",
+        hub_id="OpenAssistant/oasst1",  # subset oasst2: OpenAssistant/oasst2
+        kind="pairwise",
+        preference="rank among sibling assistant replies (lower = better; equal = 0.5)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.oasst:load_oasst"),
+        subsets=OASST_SUBSETS,
+        default_subset="oasst1",
+    ),
+    LoaderSpec(
         name="pairs",
         title="Judged pairs",
         hub_id=None,
@@ -138,6 +171,15 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         controls=(),
         load=LazyFunction("typicality.data.sources.shp:load_shp"),
         subsets=SHP_DOMAINS,
+    ),
+    LoaderSpec(
+        name="summarize-from-feedback",
+        title="Summarize from Feedback",
+        hub_id="openai/summarize_from_feedback",
+        kind="pairwise",
+        preference="choice (index of the preferred summary: 0 = response_a)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.summarize_from_feedback:load_summarize_from_feedback"),
     ),
     LoaderSpec(
         name="ultrafeedback",
