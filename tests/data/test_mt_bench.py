@@ -55,6 +55,7 @@ GPT4_PAIR = [
     judgement(81, "gpt-4", "alpaca-13b", "model_a", "gpt4_pair"),
     judgement(82, "claude-v1", "vicuna-13b-v1.2", "tie (inconsistent)", "gpt4_pair"),
     judgement(82, "claude-v1", "vicuna-13b-v1.2", "model_b", "gpt4_pair", turn=2),
+    judgement(82, "claude-v1", "gpt-4", "error", "gpt4_pair"),  # a verdict that could not be parsed
 ]
 PAIR_KEY = ["prompt_id", "response_a", "response_b"]
 
@@ -89,7 +90,7 @@ def test_the_two_splits_give_the_same_pairs_in_the_same_orientation(tmp_path):
     assert gpt4.split == "gpt4_pair"
     assert gpt4.comparisons["label"].tolist() == [0.0, 0.5]
     assert gpt4.comparisons[ANNOTATOR_COLUMN].tolist() == ["gpt4_pair", "gpt4_pair"]
-    assert gpt4.accounting.dropped == {HISTORIES_DIFFER: 1}
+    assert gpt4.accounting.dropped == {HISTORIES_DIFFER: 1, "winner not model_a, model_b, tie or tie (inconsistent)": 1}
     joined = human.comparisons.merge(gpt4.comparisons, on=PAIR_KEY, suffixes=("_human", "_gpt4"))
     assert len(joined) == 3 + 1  # the three human votes on 81 and the one on 82 each meet GPT-4's verdict
     assert joined[["label_human", "label_gpt4"]].values.tolist() == [[0.0, 0.0], [0.0, 0.0], [0.5, 0.0], [1.0, 0.5]]

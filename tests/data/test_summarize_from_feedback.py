@@ -38,6 +38,7 @@ RECORDS = [
     record(REDDIT, [" Same text.", " Same text."], 0, "w_13", "batch3", "train"),
     record({"id": "t3_zz", "subreddit": "tifu", "title": "No body"}, [" a", " b"], 1, "w_7", "batch4", "train"),
     record(REDDIT, [" Plans forgotten.", " He forgets."], 1, "w_2", "batch11", "valid2", {"confidence": 3}),
+    record(REDDIT, [" Forgetful.", " Plans."], None, "w_9", "batch12", "train"),  # no choice recorded
 ]
 TLDR_PROMPT = f"SUBREDDIT: r/relationships\n\nTITLE: Boyfriend forgets plans\n\nPOST: {POST}\n\nTL;DR:"
 
@@ -45,8 +46,8 @@ TLDR_PROMPT = f"SUBREDDIT: r/relationships\n\nTITLE: Boyfriend forgets plans\n\n
 def test_train_split_labels_prompt_format_metadata_and_drops(tmp_path):
     data = load("summarize-from-feedback", data_files=write_jsonl(tmp_path / "batch3.json", RECORDS))
     summary = data.summary()
-    assert (summary["split"], summary["n_rows"], summary["n_comparisons"], summary["n_prompts"]) == ("train", 4, 2, 1)
-    assert summary["dropped"] == {"identical responses": 1, "no post or article text": 1}
+    assert (summary["split"], summary["n_rows"], summary["n_comparisons"], summary["n_prompts"]) == ("train", 5, 2, 1)
+    assert summary["dropped"] == {"identical responses": 1, "no post or article text": 1, "choice not 0 or 1": 1}
     assert summary["notes"] == ["2 records of other splits were not read (valid1: 1, valid2: 1)."]
     comparisons = data.comparisons
     assert comparisons["label"].tolist() == [0.0, 1.0]  # choice 1 -> summaries[1] (response_b) preferred; choice 0 -> response_a
@@ -90,3 +91,12 @@ def test_without_files_it_reads_openais_raw_batches(monkeypatch):
 def test_an_unknown_split_names_the_splits(tmp_path):
     with pytest.raises(TypicalityError, match="no split 'test'. Its splits: train, validation, valid1, valid2"):
         load("summarize-from-feedback", data_files=write_jsonl(tmp_path / "batch3.json", RECORDS), split="test")
+
+
+def test_batches_whose_records_have_different_optional_keys_read_together(tmp_path):
+    # A news batch's info has article and site, a Reddit batch's post and subreddit; only one of them has extra.confidence.
+    reddit = write_jsonl(tmp_path / "batch11.json", [RECORDS[5]])
+    news = write_jsonl(tmp_path / "cnndm0.json", [{**RECORDS[2], "extra": {}}])
+    data = load("summarize-from-feedback", data_files=[reddit, news], split="validation")
+    assert data.comparisons["batch"].tolist() == ["batch11", "cnndm0"]
+    assert data.comparisons["confidence"].iloc[0] == 3 and data.comparisons["confidence"].isna().iloc[1]

@@ -12,9 +12,9 @@ The judged response is the model's answer to user turn `turn`; the prompt is the
 to that question, rendered by `typicality.data.render` (turn 1: the question verbatim). As in
 the `chatbot-arena` loader, a pair must share every earlier turn: in a turn-2 judgement each
 model wrote its own first answer, so the two second answers follow different conversations and
-the row is dropped and counted ("earlier turns differ between the two conversations"). In the
-released data that drops every turn-2 judgement in which the two first answers differ, which is
-all of them; the turn-1 judgements are kept.
+the row is dropped and counted ("earlier turns differ between the two conversations"). Two
+different models practically never wrote the same first answer, so this drops the turn-2
+judgements and keeps the turn-1 judgements.
 
 Pair orientation: response_a is always the answer of the model whose name sorts first
 (model_a/model_b are swapped, and the label flipped, where the source listed them the other way;

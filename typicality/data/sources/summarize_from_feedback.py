@@ -14,7 +14,7 @@ and `Article:\\n{article}\\n\\nTL;DR:` for a news article. Each summary is its `
 the texts start with a space, as continuations of `TL;DR:`. Label from `choice`, the index of
 the preferred summary: 0 -> 1 (response_a = summaries[0] preferred), 1 -> 0. Pair metadata:
 `worker` as the annotator (`typicality.domain.ANNOTATOR_COLUMN`), `batch`, `confidence`
-(extra.confidence, 1-9; missing in early batches), `policy_a`, `policy_b` (the policies that
+(extra.confidence; missing in some batches), `policy_a`, `policy_b` (the policies that
 wrote the two summaries), `subreddit`, `site` and `post_id` (info.id).
 
 Splits (`--split`): the records' own `split` field; `train` (the default), `validation`
