@@ -11,7 +11,9 @@ from tests.data.files import write_jsonl
 from tests.data.test_ultrafeedback import completion, instruction
 from typicality.cli import main
 
-KNOWN = "chatbot-arena, helpsteer, helpsteer2, hh-rlhf, pairs, ratings, shp, ultrafeedback, ultrafeedback-binarized"
+KNOWN_NAMES = {"chatbot-arena", "helpsteer", "helpsteer2", "hh-rlhf", "pairs", "ratings", "shp", "ultrafeedback", "ultrafeedback-binarized"}
+KNOWN_NAMES |= {"mt-bench-human", "multipref", "oasst", "summarize-from-feedback"}
+KNOWN = ", ".join(sorted(KNOWN_NAMES))
 
 
 def error_of(capsys, argv) -> str:
