@@ -6,6 +6,7 @@ import importlib
 import inspect
 import json
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,13 @@ def test_listing_and_checking_loaders_imports_no_source_module():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_the_readme_datasets_table_has_a_row_for_every_loader():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Datasets\n", 1)[1]
+    rows = section.strip().split("\n\n", 1)[0].splitlines()[2:]  # the table, less header and |---|
+    named = set()
+    for row in rows:
+        named.update(re.findall(r"`([^`]+)`", row.split("|")[1]))
+    assert named == set(LOADERS)
