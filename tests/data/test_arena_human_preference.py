@@ -33,6 +33,7 @@ ROWS_55K = [
     row_55k(9, "What is love?", '["Baby don\'t hurt me"]', '["A feeling"]', A),  # the prompt is not a JSON list: dropped
     row_55k(10, ["a", "b"], ["x"], ["y"], A),  # turn lists of unequal length: dropped
     row_55k(11, ['Say "hi" in Japanese'], ["こんにちは"], ["Konnichiwa"], TIE),
+    row_55k(12, ["Smile"], ['"😀"'], ["Sure \ud83d"], A),  # an emoji cut in half: its lone surrogate escape is repaired
 ]
 
 
@@ -47,24 +48,25 @@ def write_55k(path):
 def test_55k_one_hot_winners_json_turns_and_drops(tmp_path):
     data = load("arena-human-preference", data_files=write_55k(tmp_path / "train.csv"))
     summary = data.summary()
-    assert summary["n_rows"] == 11
-    assert summary["n_comparisons"] == 5
+    assert summary["n_rows"] == 12
+    assert summary["n_comparisons"] == 6
     assert summary["dropped"] == {HISTORIES_DIFFER: 1, NULL_TURN: 1, NOT_ONE_HOT: 2, NOT_JSON_TURNS: 1, UNEQUAL_TURNS: 1}
     assert data.subset == "55k" and summary["n_ties"] == 2
     comparisons = data.comparisons
-    assert comparisons["id"].tolist() == [1, 2, 3, 4, 11]
-    assert comparisons["label"].tolist() == [1.0, 0.0, 0.5, 0.0, 0.5]
-    assert comparisons["winner"].tolist() == ["model_a", "model_b", "tie", "model_b", "tie"]
-    assert comparisons["turn"].tolist() == [1, 1, 1, 2, 1]
+    assert comparisons["id"].tolist() == [1, 2, 3, 4, 11, 12]
+    assert comparisons["label"].tolist() == [1.0, 0.0, 0.5, 0.0, 0.5, 1.0]
+    assert comparisons["winner"].tolist() == ["model_a", "model_b", "tie", "model_b", "tie", "model_a"]
+    assert comparisons["turn"].tolist() == [1, 1, 1, 2, 1, 1]
     assert set(comparisons["model_a"]) == {"gpt-4-1106-preview"} and set(comparisons["model_b"]) == {"claude-2.1"}
     assert ANNOTATOR_COLUMN not in comparisons
     text = data.responses.set_index("response_id")["response"]
     pairs = [(text[a], text[b]) for a, b in zip(comparisons["response_a"], comparisons["response_b"])]
-    assert pairs == [("4", "Five"), ("Lyon", "Paris"), ("Hello!", "Hey."), ("Apple", "Pear"), ("こんにちは", "Konnichiwa")]
+    assert pairs == [("4", "Five"), ("Lyon", "Paris"), ("Hello!", "Hey."), ("Apple", "Pear"), ("こんにちは", "Konnichiwa"), ('"😀"', "Sure \ufffd")]
     prompts = data.responses.drop_duplicates("prompt_id")["prompt"].tolist()
     fruit = "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: A fruit?\n\nAssistant:"
-    assert prompts == ["What is 2+2?", "Capital of France?", "Hi", fruit, 'Say "hi" in Japanese']
+    assert prompts == ["What is 2+2?", "Capital of France?", "Hi", fruit, 'Say "hi" in Japanese', "Smile"]
     assert "2 battles are multi-turn; 1 of them kept (earlier turns identical on both sides)." in summary["notes"]
+    assert "1 turns held unpaired surrogates (invalid Unicode, e.g. a cut emoji), each replaced by U+FFFD." in summary["notes"]
 
 
 def conversation_100k(question, answer, earlier=()):

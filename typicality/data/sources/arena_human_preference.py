@@ -27,6 +27,10 @@ whose earlier turns, answered by other models, are not in `conversation_a`/`conv
 (only in `full_conversation`, and which side's answers the new models saw is not recorded): such
 votes are dropped and counted rather than scored after a prompt the models did not see.
 
+An unpaired surrogate escape left by JSON decoding (half of an emoji cut in the 55k file) is
+invalid Unicode no tokenizer accepts; it is replaced by U+FFFD, the replacement character a
+browser shows in its place, and a note counts the turns so repaired.
+
 A JSON `null` turn (the 55k layout has some inside response lists, where a model's reply was
 not recorded) is dropped and counted, not rendered as an empty turn: the voter saw something
 there that the file does not hold, so any text put in its place would be scored as if the
@@ -40,6 +44,7 @@ the vote's id. The 100k layout's `judge_hash` (the voter) is the annotator colum
 from __future__ import annotations
 
 import json
+import re
 
 from typicality.data.build import from_pairs
 from typicality.data.reading import read_rows
@@ -57,6 +62,9 @@ ONE_HOT_WINNERS = ("model_a", "model_b", "tie")  # the winner each one-hot colum
 # Source columns kept as pair metadata when present (the annotator is added separately).
 KEPT_COLUMNS = ("id", "question_id", "model_a", "model_b", "language", "evaluation_order")
 ANNOTATOR_SOURCES = ("judge_hash", "judge")
+# A surrogate code point left after JSON decoding is unpaired (paired escapes decode to one
+# character): invalid Unicode that no encoder or tokenizer accepts, e.g. half of a cut emoji.
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 NOT_ONE_HOT = "winner_model_a, winner_model_b, winner_tie not exactly one 1"
 NOT_JSON_TURNS = "prompt or response is not a JSON list of turns"
@@ -83,8 +91,9 @@ def load_arena_human_preference(request: LoadRequest) -> PreferenceData:
     prompts, responses_a, responses_b, labels = [], [], [], []
     metadata: dict[str, list] = {name: [] for name in ("winner", *kept, "turn", *([ANNOTATOR_COLUMN] if annotator else []))}
     multi_turn = multi_turn_kept = 0
+    repaired = [0]  # turns whose unpaired surrogates were replaced
     for row in rows:
-        parsed = _one_hot_row(row, accounting) if layout == "55k" else _conversation_row(row, accounting)
+        parsed = _one_hot_row(row, accounting, repaired) if layout == "55k" else _conversation_row(row, accounting)
         if parsed is None:
             continue
         winner, label, messages_a, messages_b = parsed
@@ -105,6 +114,8 @@ def load_arena_human_preference(request: LoadRequest) -> PreferenceData:
         if annotator:
             metadata[ANNOTATOR_COLUMN].append(None if row[annotator] is None else str(row[annotator]))
     accounting.notes.append(f"{multi_turn} battles are multi-turn; {multi_turn_kept} of them kept (earlier turns identical on both sides).")
+    if repaired[0]:
+        accounting.notes.append(f"{repaired[0]} turns held unpaired surrogates (invalid Unicode, e.g. a cut emoji), each replaced by U+FFFD.")
     return from_pairs(
         "arena-human-preference",
         prompts,
@@ -133,8 +144,8 @@ def _layout(columns: list[str], where: str) -> str:
     )
 
 
-def _one_hot_row(row: dict, accounting: Accounting) -> tuple[str, float, list[dict], list[dict]] | None:
-    """(winner, label, messages_a, messages_b) of a 55k row, or None with the reason counted."""
+def _one_hot_row(row: dict, accounting: Accounting, repaired: list[int]) -> tuple[str, float, list[dict], list[dict]] | None:
+    """(winner, label, messages_a, messages_b) of a 55k row, or None with the reason counted; `repaired[0]` counts repaired turns."""
     flags = [_zero_or_one(row[column]) for column in ONE_HOT_COLUMNS[3:]]
     if None in flags or sum(flags) != 1:
         accounting.drop(NOT_ONE_HOT)
@@ -151,6 +162,11 @@ def _one_hot_row(row: dict, accounting: Accounting) -> tuple[str, float, list[di
     if any(turn is None for turns in turn_lists for turn in turns):
         accounting.drop(NULL_TURN)
         return None
+    for turns in turn_lists:
+        for index, turn in enumerate(turns):
+            if LONE_SURROGATE.search(turn):
+                turns[index] = LONE_SURROGATE.sub("\ufffd", turn)
+                repaired[0] += 1
 
     def conversation(answers: list[str]) -> list[dict]:
         messages = []
