@@ -27,6 +27,9 @@ def add_loader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for --limit (default 0)")
     parser.add_argument("--columns", metavar="NEW=OLD,...", help="map the file's column names to the ones the loader expects")
     parser.add_argument("--rating", help="rated sources: the rating column that decides preferences")
+    parser.add_argument(
+        "--preference", metavar="NAME", help="sources judged more than one way (pku-saferlhf: better, safer): the judgement that is the label"
+    )
 
 
 def loader_arguments(args: argparse.Namespace):
@@ -43,6 +46,7 @@ def loader_arguments(args: argparse.Namespace):
         columns=parse_columns(args.columns),
         rating=args.rating,
         revision=args.data_revision,
+        preference=args.preference,
     ).check()
 
 

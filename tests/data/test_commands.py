@@ -6,9 +6,9 @@ import json
 
 from tests.data.files import write_jsonl
 from typicality.cli import main
+from typicality.data.registry import BUILT_IN
 
-LOADERS = {"chatbot-arena", "helpsteer", "helpsteer2", "hh-rlhf", "pairs", "ratings", "shp", "ultrafeedback", "ultrafeedback-binarized"}
-LOADERS |= {"mt-bench-human", "multipref", "oasst", "summarize-from-feedback"}
+LOADERS = {spec.name for spec in BUILT_IN}
 
 
 def test_datasets_json_lists_every_loader(capsys):
@@ -18,6 +18,7 @@ def test_datasets_json_lists_every_loader(capsys):
     for row in rows:
         assert set(row) == {"name", "hub_id", "kind", "subsets", "preference", "controls"}
         assert row["kind"] in ("pairwise", "rated") and row["preference"]
+    assert {"arena-human-preference", "helpsteer3", "pku-saferlhf", "stack-exchange-preferences"} <= LOADERS
     by_name = {row["name"]: row for row in rows}
     assert by_name["ultrafeedback"]["controls"] == ["truthfulness", "honesty"]
     assert by_name["helpsteer"]["hub_id"] == "nvidia/HelpSteer" and by_name["pairs"]["hub_id"] is None

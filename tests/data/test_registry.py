@@ -69,7 +69,7 @@ def test_a_target_that_cannot_be_imported_is_one_clear_error():
 
 
 def test_unknown_dataset_names_the_known_ones():
-    with pytest.raises(TypicalityError, match="Unknown dataset 'hh_rlhf'. Known datasets: chatbot-arena, .*, ultrafeedback-binarized."):
+    with pytest.raises(TypicalityError, match="Unknown dataset 'hh_rlhf'. Known datasets: arena-human-preference, chatbot-arena, .*, ultrafeedback-binarized."):
         get_loader("hh_rlhf")
 
 

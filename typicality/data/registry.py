@@ -55,6 +55,9 @@ class LoaderSpec:
     subsets: tuple[str, ...] = ()
     default_subset: str | None = None
     ratings: tuple[str, ...] = ()  # rated sources: the ratings --rating may name (empty: any column of the file)
+    # Sources that judged the same pairs more than one way (PKU-SafeRLHF: better, safer): the
+    # judgements --preference may name, the first the default. Empty: one judgement, no --preference.
+    preference_choices: tuple[str, ...] = ()
 
 
 # Written out here rather than imported from the sources, so that listing the loaders imports no
@@ -70,9 +73,24 @@ SHP_DOMAINS = (
 )  # fmt: skip
 MULTIPREF_SUBSETS = ("annotations", "aggregate")
 OASST_SUBSETS = ("oasst1", "oasst2")
+PKU_SAFERLHF_SUBSETS = ("default", "alpaca-7b", "alpaca2-7b", "alpaca3-8b")  # the hub configs
+PKU_SAFERLHF_PREFERENCES = ("better", "safer")
+ARENA_HUMAN_PREFERENCE_SUBSETS = ("55k", "100k", "140k")  # the releases, each its own hub dataset
+STACK_EXCHANGE_RATINGS = ("pm_score",)
 ULTRAFEEDBACK_RATINGS = ("overall_score", "fine_grained_score", "instruction_following", "honesty", "truthfulness", "helpfulness")
 
 BUILT_IN: tuple[LoaderSpec, ...] = (
+    LoaderSpec(
+        name="arena-human-preference",
+        title="Arena human preference",
+        hub_id="lmarena-ai/arena-human-preference-55k",
+        kind="pairwise",
+        preference="one-hot winner_model_a / winner_model_b / winner_tie (55k), or winner (100k, 140k): a 1, b 0, ties 0.5",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.arena_human_preference:load_arena_human_preference"),
+        subsets=ARENA_HUMAN_PREFERENCE_SUBSETS,
+        default_subset="55k",
+    ),
     LoaderSpec(
         name="chatbot-arena",
         title="Chatbot Arena",
@@ -101,6 +119,15 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         controls=HELPSTEER_CONTROLS,
         load=LazyFunction("typicality.data.sources.helpsteer:load_helpsteer2"),
         ratings=HELPSTEER_RATINGS,
+    ),
+    LoaderSpec(
+        name="helpsteer3",
+        title="HelpSteer3",
+        hub_id="nvidia/HelpSteer3",
+        kind="pairwise",
+        preference="overall_preference -3..3 (negative = response1 preferred; 0 = tie)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.helpsteer3:load_helpsteer3"),
     ),
     LoaderSpec(
         name="hh-rlhf",
@@ -154,6 +181,18 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         load=LazyFunction("typicality.data.sources.pairs:load_pairs"),
     ),
     LoaderSpec(
+        name="pku-saferlhf",
+        title="PKU-SafeRLHF",
+        hub_id="PKU-Alignment/PKU-SafeRLHF",
+        kind="pairwise",
+        preference="better_response_id (--preference better, default) or safer_response_id (--preference safer): the index of the preferred response",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.pku_saferlhf:load_pku_saferlhf"),
+        subsets=PKU_SAFERLHF_SUBSETS,
+        default_subset="default",
+        preference_choices=PKU_SAFERLHF_PREFERENCES,
+    ),
+    LoaderSpec(
         name="ratings",
         title="Rated responses",
         hub_id=None,
@@ -171,6 +210,16 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         controls=(),
         load=LazyFunction("typicality.data.sources.shp:load_shp"),
         subsets=SHP_DOMAINS,
+    ),
+    LoaderSpec(
+        name="stack-exchange-preferences",
+        title="Stack Exchange preferences",
+        hub_id="HuggingFaceH4/stack-exchange-preferences",
+        kind="rated",
+        preference="higher pm_score among a question's answers (log2(1 + upvotes), +1 if accepted); ties 0.5",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.stack_exchange:load_stack_exchange_preferences"),
+        ratings=STACK_EXCHANGE_RATINGS,
     ),
     LoaderSpec(
         name="summarize-from-feedback",

@@ -29,6 +29,9 @@ class LoadRequest:
     canonical name -> the file's column name. `rating`: rated sources, the rating that decides
     preferences; `correctness`: the rating that stands for true quality (default: the loader's).
     `revision`: a hub branch, tag or commit, passed to `datasets.load_dataset(revision=...)`.
+    `preference`: sources that judged the same pairs more than one way (the loader's
+    `preference_choices`, e.g. PKU-SafeRLHF's better or safer): which judgement is the label;
+    None = the loader's first.
     """
 
     dataset: str
@@ -41,6 +44,7 @@ class LoadRequest:
     rating: str | None = None
     revision: str | None = None
     correctness: str | None = None
+    preference: str | None = None
 
     def __post_init__(self) -> None:
         # Accept one path or a list where a tuple is meant; a frozen dataclass sets through object.
@@ -65,6 +69,8 @@ class LoadRequest:
             raise TypicalityError(f"Dataset '{self.dataset}' has no subset '{self.subset}'. Its subsets: {', '.join(spec.subsets)}.")
         if self.rating is not None or self.correctness is not None:
             self._check_ratings(spec)
+        if self.preference is not None:
+            self._check_preference(spec)
         if not self.data_files and spec.hub_id is None:
             raise TypicalityError(
                 f"Dataset '{self.dataset}' reads your own file: pass --data-files PATH (a local file, or a Hub "
@@ -116,6 +122,17 @@ class LoadRequest:
         for option, column in (("--rating", self.rating), ("correctness", self.correctness)):
             if column is not None and column not in spec.ratings:
                 raise TypicalityError(f"Dataset '{self.dataset}' has no rating '{column}' for {option}. Choose from: {', '.join(spec.ratings)}.")
+
+    def _check_preference(self, spec) -> None:
+        if not spec.preference_choices:
+            raise TypicalityError(
+                f"Dataset '{self.dataset}' has one preference judgement ({spec.preference}); --preference applies only to "
+                "sources that judged the same pairs more than one way. Drop it."
+            )
+        if self.preference not in spec.preference_choices:
+            raise TypicalityError(
+                f"Dataset '{self.dataset}' has no preference '{self.preference}'. Choose from: {', '.join(spec.preference_choices)}."
+            )
 
     def _check_columns(self) -> None:
         for new, old in self.columns.items():
