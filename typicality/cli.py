@@ -64,11 +64,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         print(json.dumps([_loader_row(spec) for spec in loaders], indent=2))
         return 0
     table = Table(title="Registered datasets")
-    for column in ("name", "hub id", "kind", "subsets", "preference signal", "controls"):
-        table.add_column(column)
+    for column in ("name", "hub id", "kind", "subsets", "preference signal", "annotator", "controls"):
+        table.add_column(column, no_wrap=column in ("name", "hub id"))  # names and ids are copied whole
     for spec in loaders:
         row = _loader_row(spec)
-        table.add_row(row["name"], row["hub_id"] or "-", row["kind"], ", ".join(row["subsets"]) or "-", row["preference"], ", ".join(row["controls"]) or "-")
+        cells = [row["name"], row["hub_id"] or "-", row["kind"], ", ".join(row["subsets"]) or "-", row["preference"]]
+        table.add_row(*cells, row["annotator"] or "-", ", ".join(row["controls"]) or "-")
     Console(width=200).print(table)
     return 0
 
@@ -80,6 +81,7 @@ def _loader_row(spec) -> dict:
         "kind": spec.kind,
         "subsets": list(spec.subsets),
         "preference": spec.preference,
+        "annotator": spec.annotator,
         "controls": list(spec.controls),
     }
 

@@ -58,6 +58,9 @@ class LoaderSpec:
     # Sources that judged the same pairs more than one way (PKU-SafeRLHF: better, safer): the
     # judgements --preference may name, the first the default. Empty: one judgement, no --preference.
     preference_choices: tuple[str, ...] = ()
+    # Who judged each comparison, in the source's own words; the loader puts it in the comparisons'
+    # annotator column (typicality.domain.ANNOTATOR_COLUMN). None: the source does not say.
+    annotator: str | None = None
 
 
 # Written out here rather than imported from the sources, so that listing the loaders imports no
@@ -90,6 +93,7 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         load=LazyFunction("typicality.data.sources.arena_human_preference:load_arena_human_preference"),
         subsets=ARENA_HUMAN_PREFERENCE_SUBSETS,
         default_subset="55k",
+        annotator="judge_hash (100k release only)",
     ),
     LoaderSpec(
         name="chatbot-arena",
@@ -99,6 +103,7 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         preference="winner (model_a | model_b; tie and tie (bothbad) = 0.5)",
         controls=(),
         load=LazyFunction("typicality.data.sources.chatbot_arena:load_chatbot_arena"),
+        annotator="judge",
     ),
     LoaderSpec(
         name="helpsteer",
@@ -148,6 +153,7 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         preference="winner (model_a | model_b; tie and tie (inconsistent) = 0.5); --split human (default) or gpt4_pair",
         controls=(),
         load=LazyFunction("typicality.data.sources.mt_bench:load_mt_bench_human"),
+        annotator="judge (a person, or gpt4_pair's GPT-4)",
     ),
     LoaderSpec(
         name="multipref",
@@ -159,6 +165,7 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         load=LazyFunction("typicality.data.sources.multipref:load_multipref"),
         subsets=MULTIPREF_SUBSETS,
         default_subset="annotations",
+        annotator="evaluator (--subset annotations)",
     ),
     LoaderSpec(
         name="oasst",
@@ -229,6 +236,7 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         preference="choice (index of the preferred summary: 0 = response_a)",
         controls=(),
         load=LazyFunction("typicality.data.sources.summarize_from_feedback:load_summarize_from_feedback"),
+        annotator="worker",
     ),
     LoaderSpec(
         name="ultrafeedback",
