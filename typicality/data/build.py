@@ -23,7 +23,6 @@ from typicality.domain import (
 )
 from typicality.errors import TypicalityError
 
-
 # The drop reason of a comparison that repeats an earlier one exactly (from_pairs).
 DUPLICATE_COMPARISON = "duplicate comparison (same prompt, responses and judgement)"
 
@@ -87,7 +86,8 @@ def from_pairs(
     conflicting = sum(len(labels) > 1 for labels in labels_by_pair.values())
     if conflicting:
         accounting.notes.append(
-            f"{conflicting} pairs of responses are judged more than once with different labels; each judgement is kept (repeated judgements, clustered by prompt)."
+            f"{conflicting} pairs of responses are judged more than once with different labels; "
+            "each judgement is kept (repeated judgements, clustered by prompt)."
         )
     responses = pd.DataFrame(list(response_rows.values()), columns=RESPONSE_COLUMNS)
     comparisons = pd.DataFrame(comparison_rows, columns=COMPARISON_COLUMNS + list(pair_metadata))

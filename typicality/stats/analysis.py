@@ -29,7 +29,6 @@ from typicality.stats.memorization import memorization
 from typicality.stats.multiplicity import holm_adjust
 from typicality.stats.negative_control import negative_control
 from typicality.stats.ordinal import ordinal_logit, preference_rating
-from typicality.stats.pairwise_logit import MIN_CLUSTERS
 from typicality.stats.pair_design import (
     ALL_PAIRS,
     EQUAL_CORRECTNESS,
@@ -43,6 +42,7 @@ from typicality.stats.pair_design import (
     slice_count,
     unsliced_columns,
 )
+from typicality.stats.pairwise_logit import MIN_CLUSTERS
 from typicality.stats.scores_table import CheckedScores, check_scores
 from typicality.stats.sensitivity import sensitivity
 from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
@@ -251,7 +251,8 @@ def check_analyzable(data: PreferenceData, ties: str) -> None:
             )
         judged &= ~tied
     if judged.any():
-        _refuse_one_prompt(data.name, pd.Series(data.comparisons["prompt_id"].to_numpy()[judged]), "judged comparisons" if ties == "half" else "judged comparisons that are not ties")
+        what = "judged comparisons" if ties == "half" else "judged comparisons that are not ties"
+        _refuse_one_prompt(data.name, pd.Series(data.comparisons["prompt_id"].to_numpy()[judged]), what)
 
 
 def _refuse_one_prompt(name: str, prompt_ids: pd.Series, what: str) -> None:

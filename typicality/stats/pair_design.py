@@ -35,12 +35,11 @@ from typicality.stats.scores_table import CheckedScores, check_scores
 TYPICALITY_COLUMNS = {"mean_logprob": "delta_mean_logprob", "sum_logprob": "delta_sum_logprob"}
 SLICE_COLUMNS = ("subset", "domain", "source", "category", "language")  # metadata sliced on by default
 ALL_PAIRS = "all"
-# A metadata column is split into default slices only when its values are categories: not with more than
-# MAX_SLICE_VALUES distinct values, nor with fewer than MIN_PAIRS_PER_SLICE_VALUE pairs per value on average
-# (a free-text or id column: one fit per value would be noise, and thousands of rows in every table).
+# A metadata column is split into default slices only when its values look like categories: with more than
+# MAX_SLICE_VALUES distinct values it is a free-text or id column (one fit per value would be noise, and thousands
+# of rows in every table); the bound is far above the subsets, domains and languages of the supported sources.
 # Naming the column (--slice COLUMN) still fits one slice per value.
 MAX_SLICE_VALUES = 50
-MIN_PAIRS_PER_SLICE_VALUE = 2
 TIE_POLICIES = ("drop", "half")
 # A response the reference model reproduces almost token for token (stats/memorization.py says why):
 # exp(mean log-prob) >= 0.7. Defined here because the `not-memorized` slices are slices.
@@ -235,8 +234,6 @@ def unsliced_columns(design: PairDesign) -> dict[str, str]:
         n_values = int(values.nunique())
         if n_values > MAX_SLICE_VALUES:
             reasons[column] = f"{n_values:,} distinct values (more than {MAX_SLICE_VALUES})"
-        elif n_values > 1 and len(values) < MIN_PAIRS_PER_SLICE_VALUE * n_values:
-            reasons[column] = f"{n_values:,} distinct values over {len(values):,} pairs (fewer than {MIN_PAIRS_PER_SLICE_VALUE} pairs per value)"
     return reasons
 
 
