@@ -183,18 +183,27 @@ def tie_rows(n: int) -> list[dict]:
     return [{"prompt": f"question {i}", "response_a": f"answer {i}", "response_b": f"other answer {i}", "label": 0.5} for i in range(n)]
 
 
-def test_all_ties_are_refused_before_scoring_with_the_ties_fix(tmp_path, capsys, monkeypatch):
-    path = write_jsonl(tmp_path / "ties.jsonl", tie_rows(20))
-
+@pytest.mark.parametrize(
+    "rows, expected",
+    [
+        (tie_rows(20), "All 20 judged comparisons of dataset 'pairs' are ties, and ties are dropped (--ties drop, the default), so no pair is left"),
+        ([{"prompt": "Q", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(12)], "all 12 judged comparisons that are not ties are under one"),
+    ],
+    ids=["all-ties", "one-prompt"],
+)
+def test_audit_refuses_unfittable_data_before_scoring_and_writes_nothing(tmp_path, capsys, monkeypatch, rows, expected):
     def no_scoring(*args, **kwargs):
         raise AssertionError("scored data that cannot be fitted")
 
     monkeypatch.setattr("typicality.scoring.score", no_scoring)
     out = tmp_path / "audit"
-    message = error_of(capsys, ["audit", "pairs", "--data-files", path, "--out", str(out), "--no-progress"])
-    assert "All 20 judged comparisons of dataset 'pairs' are ties" in message and "Pass --ties half" in message
+    message = error_of(capsys, ["audit", "pairs", "--data-files", write_jsonl(tmp_path / "data.jsonl", rows), "--out", str(out), "--no-progress"])
+    assert expected in message
     assert not out.exists() or not any(out.iterdir())  # nothing written: the corrected command is not refused
 
+
+def test_all_ties_name_the_ties_fix_in_fit_and_the_fix_works(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "ties.jsonl", tie_rows(20))
     data = load("pairs", data_files=path)
     write_simulation(data, scored(data), tmp_path / "folder")
     assert "Pass --ties half" in error_of(capsys, ["fit", str(tmp_path / "folder")])
