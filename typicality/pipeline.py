@@ -61,7 +61,7 @@ def audit(
     marker = json.loads(json.dumps({"request": request.to_dict(), "scoring": scoring.to_dict(), "analysis": analysis.to_dict()}))
     _claim_folder(out, marker, force)
     console = Console(stderr=True, quiet=not progress)
-    data = _load(request, out, marker, console)
+    data = _load(request, out, marker, console, analysis)
     scores = _score(data, scoring, out, console, progress)
     _fit(data, scores, analysis, out, console, progress, scoring)
 
@@ -74,11 +74,13 @@ def audit(
     return out
 
 
-def _load(request: LoadRequest, out: Path, marker: dict, console: Console):
+def _load(request: LoadRequest, out: Path, marker: dict, console: Console, analysis: AnalysisOptions):
     from typicality.data import load
+    from typicality.stats.analysis import check_analyzable
 
     console.rule(f"[1/4] load {request.dataset}")
     data = load(request)
+    check_analyzable(data, analysis.ties)  # all ties, one prompt: refused before anything is written or scored
     # Marked only once there is something to resume: a failed load (no network, bad file) leaves
     # the folder empty, so the next attempt with other arguments is not refused.
     (out / IN_PROGRESS_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")

@@ -145,12 +145,21 @@ class LoadRequest:
             if is_remote(pattern):  # fetched by datasets; reachability is checked when reading
                 builders.add(builder_for(pattern))
                 continue
-            matches = glob.glob(os.path.expanduser(pattern))
+            matches = local_files(pattern)
             if not matches:
                 raise TypicalityError(f"No such file: {pattern} (--data-files). Check the path.")
             builders.update(builder_for(path) for path in matches)
         if len(builders) > 1:
             raise TypicalityError(f"--data-files mixes formats ({', '.join(sorted(builders))}); give files of one format.")
+
+
+def local_files(pattern: str) -> list[str]:
+    """The local files a --data-files entry names: the file itself when that path exists as given
+    (a name may hold glob characters: `x[1].jsonl`), else the files its glob pattern matches, sorted."""
+    path = os.path.expanduser(pattern)
+    if os.path.exists(path):
+        return [path]
+    return sorted(glob.glob(path))
 
 
 def is_remote(path: str) -> bool:

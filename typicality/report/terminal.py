@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_signed
+from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_signed, fmt_slice
 from typicality.results import AuditResults
 
 
@@ -20,7 +20,7 @@ def print_results(results: AuditResults) -> None:
     for column in ("slice", "typicality", "controls", "alpha", "SE", "95% CI", "p", "OR/SD", "win +/-1SD", "pairs", "prompts"):
         table.add_column(column)
     for e in results.estimates:
-        head = [e.slice, e.typicality, ", ".join(e.controls) or "-"]
+        head = [fmt_slice(e.slice), e.typicality, ", ".join(e.controls) or "-"]
         counts = [fmt_count(e.n_pairs), fmt_count(e.n_clusters)]
         if not e.fitted:
             table.add_row(*head, f"not fitted: {e.reason}", "", "", "", "", "", *counts)
