@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from tests.scoring.tiny_model import build_tiny_model
 from tests.stats.compare_audits import model_audits
 from tests.test_pipeline import hh_file, hh_request
-from typicality.audit_folder import load_scores, save_scores
+from typicality.audit_folder import IN_PROGRESS_FILE, load_scores, save_scores
 from typicality.cli import main
 from typicality.debiased_export import export
 from typicality.errors import TypicalityError
@@ -230,9 +231,11 @@ def test_failed_audits_leave_nothing_and_the_corrected_command_runs(tmp_path, ti
     assert not out.exists()
     no_staging_left(tmp_path)
     ties = hh_file(tmp_path / "ties.jsonl", 4, identical=True)
-    refused(capsys, main(audit_argv(ties, out, model=tiny_model_dir, cache=cache)), "no usable pairs")
+    refused(capsys, main(audit_argv(ties, out, model=tiny_model_dir, cache=cache)), "no usable pairs")  # after scoring
     assert not out.exists()
     no_staging_left(tmp_path)
+    refused(capsys, main(audit_argv(ties, tmp_path / "runs" / "first" / "audit", model=tiny_model_dir, cache=cache)), "no usable pairs")
+    assert not (tmp_path / "runs").exists()  # the folders this run created above --out go too
 
     # The corrected command, into the same --out, without --force.
     assert main(audit_argv(data_file, out, model=tiny_model_dir, cache=cache)) == 0
@@ -265,6 +268,15 @@ def test_failed_audits_leave_nothing_and_the_corrected_command_runs(tmp_path, ti
     card = load_scores(out).card
     assert card["n_computed"] == 0 and card["n_from_cache"] == 16 and (out / "report.html").exists()
     no_staging_left(tmp_path)
+
+    # An audit an earlier version left unfinished in its folder (it wrote in place) is replaced without --force, as it resumed there.
+    legacy = tmp_path / "legacy"
+    shutil.copytree(out, legacy)
+    (legacy / MARKER_FILE).unlink()
+    (legacy / "report.html").unlink()
+    (legacy / IN_PROGRESS_FILE).write_text(json.dumps({"request": "another"}))
+    audit(hh_request(data_file), legacy, scoring, progress=False)
+    assert (legacy / "report.html").exists() and (legacy / MARKER_FILE).exists() and not (legacy / IN_PROGRESS_FILE).exists()
 
 
 def test_a_killed_run_is_taken_over_and_a_running_one_refused(tmp_path, simulated_audit, capsys):

@@ -52,7 +52,8 @@ INFLUENCE_SUMMARY_FILE = "influence.json"
 REPORT_MARKDOWN_FILE = "report.md"
 REPORT_HTML_FILE = "report.html"
 FIGURES_FOLDER = "figures"
-# Written first and removed last by `audit()`: its presence means "started here and not finished".
+# Written into the folder itself by earlier versions of `audit()` (this one stages the audit beside --out):
+# its presence means "started here and not finished" (refused by compare; replaced by the next audit).
 IN_PROGRESS_FILE = "audit-in-progress.json"
 
 # Where the score card rides in a parquet file's schema metadata (and in `<stem>.card.json` beside it).

@@ -162,10 +162,15 @@ class OutputClaim:
         replaced = root / f"{self.out.name}.replaced"
         with _writing(self.out, self.option):
             if self.out.is_dir():
-                if any(self.out.iterdir()):
-                    os.replace(self.out, replaced)  # holds only the tool's files (just checked)
-                else:
-                    self.out.rmdir()
+                try:
+                    if any(self.out.iterdir()):
+                        os.replace(self.out, replaced)  # holds only the tool's files (just checked)
+                    else:
+                        self.out.rmdir()
+                except OSError:  # --out cannot be renamed or removed (a mount point): filled in place instead
+                    self._fill_in_place(folder)
+                    shutil.rmtree(root, ignore_errors=True)
+                    return
             try:
                 os.replace(folder, self.out)
             except OSError:
@@ -173,6 +178,13 @@ class OutputClaim:
                     os.replace(replaced, self.out)
                 raise
         shutil.rmtree(root, ignore_errors=True)
+
+    def _fill_in_place(self, folder: Path) -> None:
+        """Not atomic, for a folder that must stay where it is: its entries (the tool's, just checked) go, the new ones move in, marker first."""
+        for entry in list(self.out.iterdir()):
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        for entry in sorted(folder.iterdir(), key=lambda path: path.name != MARKER_FILE):
+            shutil.move(str(entry), str(self.out / entry.name))
 
 
 def claim_output(out: str | Path, kind: FolderKind, *, force: bool = False, inputs: Iterable[str | Path] = (), option: str = "--out") -> OutputClaim:
