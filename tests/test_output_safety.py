@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.scoring.server_process import free_port
 from tests.scoring.tiny_model import build_tiny_model
 from tests.stats.compare_audits import model_audits
 from tests.test_pipeline import hh_file, hh_request
@@ -228,6 +229,10 @@ def test_failed_audits_leave_nothing_and_the_corrected_command_runs(tmp_path, ti
     out, cache = tmp_path / "audit", tmp_path / "cache"
     data_file = hh_file(tmp_path / "test.jsonl", 8)
     refused(capsys, main(audit_argv(data_file, out, model=str(tmp_path / "no-such-model"), cache=cache)), "no-such-model")
+    assert not out.exists()
+    no_staging_left(tmp_path)
+    dead_endpoint = f"openai:http://127.0.0.1:{free_port()}/v1#model"  # nothing listens there
+    refused(capsys, main(audit_argv(data_file, out, "--max-retries", "0", "--timeout", "5", model=dead_endpoint, cache=cache)), "cannot reach")
     assert not out.exists()
     no_staging_left(tmp_path)
     ties = hh_file(tmp_path / "ties.jsonl", 4, identical=True)
