@@ -127,6 +127,7 @@ class OutputClaim:
 
     out: Path
     kind: FolderKind
+    force: bool = False
     option: str = "--out"
 
     @contextmanager
@@ -158,7 +159,7 @@ class OutputClaim:
         with _writing(self.out, self.option):
             (folder / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         # Checked again: a file may have been put into --out while this run computed.
-        check_output(self.out, self.kind, force=True, option=self.option)
+        check_output(self.out, self.kind, force=self.force, option=self.option)
         replaced = root / f"{self.out.name}.replaced"
         with _writing(self.out, self.option):
             if self.out.is_dir():
@@ -191,7 +192,7 @@ def claim_output(out: str | Path, kind: FolderKind, *, force: bool = False, inpu
     """Check `--out` for a folder of `kind` (refusing with one message naming the folder and the fix), before any work."""
     out = Path(out)
     check_output(out, kind, force=force, inputs=inputs, option=option)
-    return OutputClaim(out, kind, option)
+    return OutputClaim(out, kind, force, option)
 
 
 def check_output(out: Path, kind: FolderKind, *, force: bool, inputs: Iterable[str | Path] = (), option: str = "--out") -> None:
