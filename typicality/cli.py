@@ -107,8 +107,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from typicality.output_folder import check_writable_folder
     from typicality.report import render_report
 
+    check_writable_folder(args.folder, "the report")
     paths = render_report(args.folder)
     print(f"wrote {paths.markdown}")
     print(f"wrote {paths.html}")
@@ -138,6 +140,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     if args.input is None and (args.data is None or args.scores is None):
         raise TypicalityError("typicality fit needs INPUT (a folder with the data files and scores.parquet) or both --data DIR and --scores FILE.")
+    _check_fit_output(args)
     data, scores = read_analysis_input(args.input, data=args.data, scores=args.scores)
     options = AnalysisOptions(
         controls=args.controls,
@@ -164,6 +167,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print_results(results)
     print(f"wrote {out}")
     return 0
+
+
+def _check_fit_output(args: argparse.Namespace) -> None:
+    """Before fitting: --out can take results.json, or the folder fitted in place is writable."""
+    from typicality.audit_folder import check_results_output
+    from typicality.output_folder import check_writable_folder
+
+    if args.out:
+        check_results_output(args.out)
+    else:
+        check_writable_folder(args.input or args.data, "results.json and pairs.parquet")
 
 
 class RenamedOption(argparse.Action):
@@ -259,10 +273,11 @@ def add_stats_commands(commands) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from typicality.audit_folder import save_scores
+    from typicality.audit_folder import check_scores_output, save_scores
     from typicality.scoring import score
 
     options = scoring_options(args)
+    check_scores_output(args.out)  # before scoring: not a folder, not over a file the tool did not write, writable
     data = load_from_args(args)
     if args.without_prompt:  # the fluency negative control's scores (typicality fit --unconditional-scores)
         from typicality.stats.negative_control import without_prompts
@@ -419,7 +434,7 @@ def add_audit_command(commands) -> None:
         "--negative-control", action="store_true", help="also score each response without its prompt and fit the fluency negative control (doubles scoring)"
     )
     parser.add_argument("--out", metavar="DIR", help="the audit folder (default audit-DATASET[-SUBSET])")
-    parser.add_argument("--force", action="store_true", help="replace an existing audit folder")
+    parser.add_argument("--force", action="store_true", help="replace an audit folder typicality wrote (never a folder holding other files)")
     parser.add_argument(
         "--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)"
     )
@@ -517,14 +532,16 @@ def add_export_command(commands) -> None:
     # Not --ties: that is fit's {drop, half}, how the fit treats ties; this is which rows the export writes.
     parser.add_argument("--tie-rows", choices=["drop", "both"], default="drop", help="drop tied pairs (default) or write each once each way")
     parser.add_argument("--ties", dest="tie_rows", choices=["drop", "both"], action=RenamedOption, new_name="--tie-rows")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    parser.add_argument("--force", action="store_true", help="replace an export folder typicality wrote (never a folder holding other files)")
     parser.set_defaults(run=cmd_export)
 
 
 def cmd_influence(args: argparse.Namespace) -> int:
     from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE
+    from typicality.output_folder import check_writable_folder
     from typicality.pipeline import write_influence
 
+    check_writable_folder(args.audit_dir, "influence.json and influence.parquet")
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
     summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
     cv3, top = summary.cv3, summary.without_top_prompts  # plain mappings inside the InfluenceSummary
@@ -561,17 +578,12 @@ def beta_option(args: argparse.Namespace) -> dict:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from typicality.audit_folder import is_finished_audit
     from typicality.comparison_folder import COMPARISON_FILE, COMPARISON_HTML_FILE, COMPARISON_MARKDOWN_FILE
     from typicality.pipeline import compare
     from typicality.report.comparison import summary_sentences
 
-    out = Path(args.out)
-    if (out / COMPARISON_FILE).exists() and not args.force:
-        raise TypicalityError(f"{out} already holds a comparison; choose another --out or pass --force to replace it.")
-    if is_finished_audit(out) or any(out.resolve() == Path(folder).resolve() for folder in args.audits):
-        raise TypicalityError(f"--out {out} is an audit folder; write the comparison into a folder of its own.")
-    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out)  # comparison.json's content
+    out = Path(args.out)  # checked by compare(): a new folder, or (--force) a comparison folder holding nothing else
+    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # comparison.json's content
     if args.json:
         print(json.dumps(comparison, indent=2))
         return 0
@@ -603,7 +615,7 @@ def add_compare_command(commands) -> None:
         help="the fit compared: each audit's headline (default) or its length-controlled twin",
     )
     parser.add_argument("--labels", nargs="+", metavar="NAME", help="a name per audit (default: the folder names)")
-    parser.add_argument("--force", action="store_true", help="replace a comparison already in --out")
+    parser.add_argument("--force", action="store_true", help="replace a comparison folder typicality wrote (never a folder holding other files)")
     parser.add_argument("--json", action="store_true", help="print comparison.json instead of sentences")
     parser.set_defaults(run=cmd_compare)
 
