@@ -6,7 +6,10 @@ The preference is the rating named by `--rating`; without it, the file's only nu
 Comparisons are every within-prompt pair, ties kept as 0.5; a missing (NaN, null, "N/A")
 preference rating drops that response, counted. `correctness` is the column named
 `correctness` when there is one (or the `correctness=` option of `typicality.data.load`).
-A message-list prompt is rendered by `typicality.data.render.render_prompt`.
+A message-list prompt is rendered by `typicality.data.render.render_prompt`. A prompt or
+response column of JSON-encoded turn lists (`typicality.data.encoded_turns`) is decoded when each
+value is one turn (or, for prompts, a message list) and refused otherwise: a rated response is one
+text, so several turns cannot be scored as one.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import datasets
 import pandas as pd
 
 from typicality.data.build import from_ratings
+from typicality.data.encoded_turns import decode_column, is_encoded_column
 from typicality.data.reading import read_rows
 from typicality.data.render import is_conversation, render_prompt
 from typicality.data.request import LoadRequest
@@ -55,8 +59,9 @@ def load_ratings(request: LoadRequest) -> PreferenceData:
     if pd.to_numeric(rated[preference], errors="coerce").notna().sum() == 0:
         raise TypicalityError(f"{where}: the rating column '{preference}' holds no numbers; choose another with --rating.")
     # Message-list prompts are rendered; anything else that is not text counts as an empty prompt.
-    prompts = [render_prompt(p) if is_conversation(p) else p if isinstance(p, str) else None for p in rows["prompt"]]
+    prompts = [render_prompt(p) if is_conversation(p) else p if isinstance(p, str) else None for p in _single_texts(rows, "prompt", where)]
     rated.insert(0, "prompt", prompts)
+    rated["response"] = _single_texts(rows, "response", where)
     return from_ratings(
         "ratings",
         rated,
@@ -69,3 +74,22 @@ def load_ratings(request: LoadRequest) -> PreferenceData:
         provenance=provenance,
     )
 
+
+
+def _single_texts(rows: datasets.Dataset, column: str, where: str) -> list:
+    """The column's values; a JSON-encoded column decoded to its one turn per row (several turns are refused)."""
+    values = list(rows[column])
+    if not is_encoded_column(values[:100]):
+        return values
+    out = []
+    for row, turns in enumerate(decode_column(values, column, where)):
+        if turns is None or (column == "prompt" and is_conversation(turns)):
+            out.append(turns)
+        elif len(turns) == 1 and isinstance(turns[0], str):
+            out.append(turns[0])
+        else:
+            raise TypicalityError(
+                f"{where}: column {column} holds JSON-encoded turn lists, and row {row} is not one text turn ({len(turns)} items); a rated "
+                "response is one text judged after one prompt. Keep one turn per row (a prompt may also be a {role, content} message list)."
+            )
+    return out
