@@ -14,7 +14,6 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-
 from scipy.special import expit
 
 from tests.data.files import write_jsonl

@@ -4,8 +4,9 @@ Examples: mt-bench-human's human votes and its GPT-4 judge on the same model pai
 `better` and `safer` judgements of the same two responses.
 
 - The pairs: those every source judged (by their two response ids, whatever the orientation),
-  each source's judgements oriented as the first source's first judgement of the pair (a flip
-  turns label y into 1 - y and Δℓ, and every control, into its negative). A source that judged a
+  each source's judgements oriented as the first source's data shows the pair (its response_a
+  first, before the audit's random orientation; a flip turns label y into 1 - y and Δℓ, and
+  every control, into its negative). A source that judged a
   pair several times (several annotators) contributes every judgement.
 - One joint fit: every source's rows stacked, the label regressed on Δℓ plus Δℓ × source (and
   each control and each control × source; the paper's construction adds an intercept and
@@ -58,7 +59,7 @@ def compare_label_sources(audits: list[ComparedAudit], spec: Estimate) -> dict:
 
 
 def shared_judgements(audits: list[ComparedAudit], spec: Estimate) -> list[pd.DataFrame]:
-    """Each source's judgements of the pairs every source judged, oriented as the first source's first judgement.
+    """Each source's judgements of the pairs every source judged, oriented as the first source's data shows them.
 
     Columns: key, prompt_id, label, delta (the spec's typicality) and one column per control; complete rows only.
     """
@@ -77,7 +78,11 @@ def shared_judgements(audits: list[ComparedAudit], spec: Estimate) -> list[pd.Da
             f"A label-source comparison needs pairs judged by every source, but {', '.join(item.label for item in audits)} share none "
             f"in slice '{spec.slice}': compare different data as datasets (--kind datasets)."
         )
-    reference = frames[0].drop_duplicates("key").set_index("key")["response_a"]
+    # The source's own orientation (pairs.parquet's `flipped` undoes the audit's random one): the a and b the annotators saw,
+    # which Cohen's kappa needs (swapping a and b in some pairs changes the label margins, so kappa, though not the fit).
+    first = frames[0].drop_duplicates("key")
+    flipped = first["flipped"].astype(bool) if "flipped" in first else False
+    reference = pd.Series(np.where(flipped, first["response_b"], first["response_a"]), index=first["key"].to_numpy())
     out = []
     for frame in frames:
         rows = frame[frame["key"].isin(common)]
@@ -131,7 +136,9 @@ def interaction_fit(frames: list[pd.DataFrame], labels: list[str], control_colum
     alphas = []
     for label, contrast in zip(labels, per_source):
         test = results.wald(contrast)
-        alphas.append({"source": label, "alpha": test["effect"], "se": test["se"], "ci_low": test["ci_low"], "ci_high": test["ci_high"], "p_value": test["p_value"]})
+        alphas.append(
+            {"source": label, "alpha": test["effect"], "se": test["se"], "ci_low": test["ci_low"], "ci_high": test["ci_high"], "p_value": test["p_value"]}
+        )
     differences = []
     for i, j in itertools.combinations(range(k), 2):
         test = results.wald(per_source[j] - per_source[i])  # alpha_j - alpha_i; for i = 0 the interaction coefficient itself
