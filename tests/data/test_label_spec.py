@@ -187,3 +187,20 @@ def test_inspect_shows_a_tie_and_keeps_markup_in_the_data_as_text(tmp_path, caps
     printed = capsys.readouterr().out
     assert "Tied?" in printed and "tie" in printed  # the first tie is shown though it is the sixth pair
     assert "[bold]x[/bold]" in printed and "\x1b" not in printed and "\\x1b" in printed
+
+
+def test_a_rank_rating_must_state_its_direction(tmp_path):
+    rows = [{"prompt": "Q", "response": "first", "rank": 1}, {"prompt": "Q", "response": "second", "rank": 2}, {"prompt": "Q", "response": "third", "rank": 3}]
+    path = write_jsonl(tmp_path / "ranked.jsonl", rows)
+    for rating in (None, "rank"):
+        with pytest.raises(TypicalityError, match="named like a rank.*--rating rank:lower"):
+            load("ratings", data_files=path, rating=rating)
+    lower = load("ratings", data_files=path, rating="rank:lower")
+    text = lower.responses.set_index("response_id")["response"]
+    # Rank 1 is best: "first" is preferred over both others, "second" over "third".
+    assert sorted((text[a], text[b], label) for a, b, label in lower.comparisons[["response_a", "response_b", "label"]].itertuples(index=False)) == [
+        ("first", "second", 1.0), ("first", "third", 1.0), ("second", "third", 1.0),
+    ]
+    assert lower.preference == "lower rank rating (as rank_negated)" and lower.preference_rating == "rank_negated"
+    higher = load("ratings", data_files=path, rating="rank:higher")
+    assert higher.comparisons["label"].tolist() == [1.0 - x for x in lower.comparisons["label"]]

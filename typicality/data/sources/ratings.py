@@ -3,6 +3,10 @@
 Columns `prompt, response` and any numeric rating columns (other names mapped with
 `--columns new=old,...`), one row per response; rows with the same prompt form a group.
 The preference is the rating named by `--rating`; without it, the file's only numeric column.
+A higher rating is preferred; `--rating COLUMN:lower` states that a lower one is (a rank, 1 =
+best: the preference is then the column `COLUMN_negated`, kept beside the original). A column
+named like a rank (`rank`, `ranking`, `*_rank`, `position`, `place`) is refused without `:lower`
+or `:higher`: read as higher-is-better, a rank inverts every label.
 Comparisons are every within-prompt pair, ties kept as 0.5; a missing (NaN, null, "N/A")
 preference rating drops that response, counted. `correctness` is the column named
 `correctness` when there is one (or the `correctness=` option of `typicality.data.load`).
@@ -13,6 +17,9 @@ text, so several turns cannot be scored as one.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import re
 
 import datasets
 import pandas as pd
@@ -26,6 +33,8 @@ from typicality.domain import Accounting, PreferenceData
 from typicality.errors import TypicalityError
 
 NUMERIC_DTYPES = ("int", "uint", "float", "double", "decimal")
+DIRECTIONS = ("higher", "lower")
+RANK_NAME = re.compile(r"(^|_)(rank|ranking|position|place)$", re.IGNORECASE)
 
 
 def numeric_columns(rows: datasets.Dataset, exclude: set[str]) -> list[str]:
@@ -42,12 +51,14 @@ def load_ratings(request: LoadRequest) -> PreferenceData:
     rows, provenance = read_rows(request, None, ["prompt", "response"], split)
     where = ", ".join(request.data_files)
     ratings = numeric_columns(rows, {"prompt", "response"})
-    preference = request.rating
+    preference, direction = _rating_direction(request.rating, where)
     if preference is None:
         if len(ratings) != 1:
             found = ", ".join(ratings) or "none"
             raise TypicalityError(f"{where}: pass --rating COLUMN to say which rating decides preferences (numeric columns: {found}).")
         preference = ratings[0]
+        if RANK_NAME.search(preference):
+            direction = _rating_direction(preference, where)[1]  # a rank-like name must say its direction
     elif preference not in rows.column_names or preference in ("prompt", "response"):
         raise TypicalityError(f"{where}: --rating {preference} names no rating column; found {', '.join(rows.column_names)}.")
     elif preference not in ratings:
@@ -58,11 +69,16 @@ def load_ratings(request: LoadRequest) -> PreferenceData:
     rated = rows.select_columns(["response", *ratings]).to_pandas()
     if pd.to_numeric(rated[preference], errors="coerce").notna().sum() == 0:
         raise TypicalityError(f"{where}: the rating column '{preference}' holds no numbers; choose another with --rating.")
+    stated = preference
+    if direction == "lower":  # the preference is the negated column, so that higher is preferred as everywhere else
+        preference = f"{stated}_negated"
+        rated[preference] = -pd.to_numeric(rated[stated], errors="coerce")
+        ratings.append(preference)
     # Message-list prompts are rendered; anything else that is not text counts as an empty prompt.
     prompts = [render_prompt(p) if is_conversation(p) else p if isinstance(p, str) else None for p in _single_texts(rows, "prompt", where)]
     rated.insert(0, "prompt", prompts)
     rated["response"] = _single_texts(rows, "response", where)
-    return from_ratings(
+    data = from_ratings(
         "ratings",
         rated,
         preference,
@@ -73,6 +89,20 @@ def load_ratings(request: LoadRequest) -> PreferenceData:
         source=where,
         provenance=provenance,
     )
+    return data if direction == "higher" else dataclasses.replace(data, preference=f"lower {stated} rating (as {preference})")
+
+
+def _rating_direction(rating: str | None, where: str) -> tuple[str | None, str]:
+    """(column, "higher" or "lower") from `--rating COLUMN[:higher|:lower]`; a rank-like column must state its direction."""
+    if rating is None:
+        return None, "higher"
+    column, _, direction = rating.rpartition(":") if rating.endswith(tuple(f":{d}" for d in DIRECTIONS)) else (rating, "", "")
+    if not direction and RANK_NAME.search(column):
+        raise TypicalityError(
+            f"{where}: the rating column '{column}' is named like a rank, where a lower value may be the better one; say which with "
+            f"--rating {column}:lower (1 = best) or --rating {column}:higher."
+        )
+    return column, direction or "higher"
 
 
 
