@@ -166,3 +166,19 @@ def test_cli_writes_the_label_source_comparison_and_its_report(tmp_path, pku, ca
     assert kappa in markdown and kappa in html and "alpha_by_source.png" in markdown and "<script" not in html
     assert main(["compare", str(pku["better"]), str(pku["safer"]), "--out", str(tmp_path / "json"), "--json", "--kind", "labels"]) == 0
     assert json.loads(capsys.readouterr().out)["labels"]["n_pairs"] == 450
+
+
+def test_pairs_judged_several_times_count_with_their_mean_label():
+    """Several judgements of one pair by a source (several annotators): its label is their mean, read as a, b or tie."""
+    from typicality.stats.compare.labels import label_agreement
+
+    humans = pd.DataFrame({"key": ["p", "p", "p", "q", "q", "r", "s"], "label": [1, 1, 0, 1, 0, 0, 1.0]})  # p: a (2 of 3); q: tie
+    judge = pd.DataFrame({"key": ["p", "q", "r", "s"], "label": [1, 0, 0, 0.5]})
+    row = label_agreement([humans, judge], ["humans", "judge"])[0]
+    # Per pair: humans a, tie, b, a; judge a, b, b, tie -> agree on p and r.
+    assert (row["n_pairs"], row["n_differ"]) == (4, 2)
+    first, second = np.array(["a", "tie", "b", "a"]), np.array(["a", "b", "b", "tie"])
+    agree = np.mean(first == second)
+    chance = sum(np.mean(first == c) * np.mean(second == c) for c in ("a", "b", "tie"))
+    assert row["kappa"] == pytest.approx((agree - chance) / (1 - chance), rel=1e-9)
+    assert row["table"] == [[1, 0, 1], [0, 1, 0], [0, 1, 0]]  # rows humans a, b, tie; columns judge a, b, tie
