@@ -89,12 +89,21 @@ def test_one_hot_winners_and_json_encoded_turns_read_as_conversations(tmp_path):
     ]
     assert dict(data.accounting.dropped) == {
         "earlier turns differ between the two conversations": 1,
-        "conversation is not a list of {role, content} messages": 1,
+        "JSON turn lists do not line up (unequal lengths or a null turn)": 1,
     }
     assert data.comparisons["model_a"].tolist() == ["m1", "m2", "m3", "m3"]
     assert not {"winner_model_a", "winner_tie"} & set(data.comparisons)
     # Nothing is scored as bracketed JSON text.
     assert not data.responses["response"].str.startswith("[").any() and not data.responses["prompt"].str.startswith("[").any()
+
+
+def test_half_a_surrogate_pair_in_json_turns_becomes_a_replacement_character(tmp_path):
+    """The arena's 55k JSON holds cut emoji (a lone \\ud83d escape): text no encoder or parquet writer accepts."""
+    rows = [{"prompt": '["Smile \\ud83d"]', "response_a": '["Ok"]', "response_b": '["No"]', "winner": "a"}]
+    data = load("pairs", data_files=write_jsonl(tmp_path / "cut.jsonl", rows), label="winner=a:a,b:b")
+    assert oriented(data) == [("Smile \ufffd", "Ok", "No", 1.0)]
+    assert data.accounting.notes == ["1 JSON-encoded turns held half of a surrogate pair (a cut emoji); each such half became U+FFFD."]
+    data.responses.to_parquet(tmp_path / "responses.parquet")  # writable now
 
 
 def test_a_winner_name_column_must_map_every_value(tmp_path):

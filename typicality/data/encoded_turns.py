@@ -8,17 +8,23 @@ JSON, not the conversation. A column is taken as encoded when every one of its f
 strings (a JSON null may stand for a missing turn) or of {role, content} messages. A decoded
 value of any other shape is refused, naming the column and the row, so nothing is scored as
 bracketed text. A column where only some values look like JSON lists is plain text (a
-response may well quote JSON).
+response may well quote JSON). JSON may escape half of a surrogate pair (a cut emoji, as in
+the arena's 55k release): no encoder accepts such text, so each lone surrogate becomes U+FFFD
+and the decoded turns that held one are counted (the loaders note the count).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from typicality.errors import TypicalityError
 
 SAMPLE = 100
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Drop reason of a battle whose decoded turn lists cannot make two conversations.
+TURNS_DO_NOT_LINE_UP = "JSON turn lists do not line up (unequal lengths or a null turn)"
 
 
 def is_encoded_column(values: Sequence) -> bool:
@@ -35,9 +41,9 @@ def is_encoded_column(values: Sequence) -> bool:
     return seen > 0
 
 
-def decode_column(values: Sequence, column: str, where: str) -> list:
-    """Every value decoded (None stays None): a list of strings/None, or a list of {role, content} messages."""
-    out = []
+def decode_column(values: Sequence, column: str, where: str) -> tuple[list, int]:
+    """Every value decoded (None stays None): a list of strings/None, or of {role, content} messages; and how many turns were repaired."""
+    out, repaired = [], 0
     for row, value in enumerate(values):
         if value is None:
             out.append(None)
@@ -49,8 +55,18 @@ def decode_column(values: Sequence, column: str, where: str) -> list:
                 f"{where}: column {column} holds JSON-encoded turn lists, but row {row} is {shown!r}, neither a JSON list of "
                 "strings nor of {role, content} messages. Fix that row, or convert the column to plain text."
             )
+        for index, turn in enumerate(turns):
+            text = turn.get("content") if isinstance(turn, dict) else turn
+            if isinstance(text, str) and LONE_SURROGATE.search(text):
+                fixed = LONE_SURROGATE.sub("\ufffd", text)
+                turns[index] = {**turn, "content": fixed} if isinstance(turn, dict) else fixed
+                repaired += 1
         out.append(turns)
-    return out
+    return out, repaired
+
+
+def repaired_note(repaired: int) -> str:
+    return f"{repaired} JSON-encoded turns held half of a surrogate pair (a cut emoji); each such half became U+FFFD."
 
 
 def conversation(prompt_turns, response_turns) -> list[dict] | None:

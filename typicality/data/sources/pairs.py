@@ -22,7 +22,7 @@ from __future__ import annotations
 import datasets
 
 from typicality.data.build import from_pairs, parse_labels
-from typicality.data.encoded_turns import conversation, decode_column, is_encoded_column, is_message_list
+from typicality.data.encoded_turns import TURNS_DO_NOT_LINE_UP, conversation, decode_column, is_encoded_column, is_message_list, repaired_note
 from typicality.data.label_spec import LabelSpec, parse_label_spec, refuse_misread_label
 from typicality.data.reading import read_rows
 from typicality.data.render import MALFORMED, is_conversation, render_prompt, split_conversation_pair
@@ -46,10 +46,12 @@ def load_pairs(request: LoadRequest) -> PreferenceData:
     where = ", ".join(request.data_files)
     spec = _label_spec(request, rows, where)
     layout = _layout(rows, spec, where)
-    columns = {column: rows[column] for column in ("prompt", *layout[:2]) if column in rows.column_names}
+    columns = {column: list(rows[column]) for column in ("prompt", *layout[:2]) if column in rows.column_names}
+    repaired = 0
     for column, values in columns.items():  # JSON-encoded turn lists are decoded (or refused), never scored as bracketed text
-        if is_encoded_column(values[: 100]):
-            columns[column] = decode_column(values, column, where)
+        if is_encoded_column(values[:100]):
+            columns[column], count = decode_column(values, column, where)
+            repaired += count
     first = next((value for value in columns[layout[0]][:100] if value is not None), None)
     if not is_message_list(first) and "prompt" not in columns:
         raise TypicalityError(
@@ -57,6 +59,8 @@ def load_pairs(request: LoadRequest) -> PreferenceData:
             f"{', '.join(layout)}; found {', '.join(rows.column_names)}. Map other names with --columns new=old."
         )
     accounting = Accounting(rows_read=len(rows))
+    if repaired:
+        accounting.notes.append(repaired_note(repaired))
     if spec is not None:
         labels_in = spec.labels({column: rows[column] for column in spec.columns}, where)
     elif len(layout) == 3:
@@ -138,7 +142,11 @@ def _texts(prompt, text_a, text_b, accounting: Accounting) -> tuple[str, str, st
     if is_message_list(text_a) or is_message_list(text_b):  # two message lists ending with the judged turns
         return split_conversation_pair(text_a, text_b, accounting)
     if isinstance(text_a, list) or isinstance(text_b, list):  # decoded answers, one per user turn of the prompt
-        return split_conversation_pair(conversation(prompt, text_a), conversation(prompt, text_b), accounting)
+        messages_a, messages_b = conversation(prompt, text_a), conversation(prompt, text_b)
+        if messages_a is None or messages_b is None:
+            accounting.drop(TURNS_DO_NOT_LINE_UP)
+            return None
+        return split_conversation_pair(messages_a, messages_b, accounting)
     return _plain_texts(prompt, text_a, text_b, accounting)
 
 

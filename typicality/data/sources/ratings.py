@@ -25,7 +25,7 @@ import datasets
 import pandas as pd
 
 from typicality.data.build import from_ratings
-from typicality.data.encoded_turns import decode_column, is_encoded_column
+from typicality.data.encoded_turns import decode_column, is_encoded_column, repaired_note
 from typicality.data.reading import read_rows
 from typicality.data.render import is_conversation, render_prompt
 from typicality.data.request import LoadRequest
@@ -75,15 +75,16 @@ def load_ratings(request: LoadRequest) -> PreferenceData:
         rated[preference] = -pd.to_numeric(rated[stated], errors="coerce")
         ratings.append(preference)
     # Message-list prompts are rendered; anything else that is not text counts as an empty prompt.
-    prompts = [render_prompt(p) if is_conversation(p) else p if isinstance(p, str) else None for p in _single_texts(rows, "prompt", where)]
+    accounting = Accounting(rows_read=len(rows))
+    prompts = [render_prompt(p) if is_conversation(p) else p if isinstance(p, str) else None for p in _single_texts(rows, "prompt", where, accounting)]
     rated.insert(0, "prompt", prompts)
-    rated["response"] = _single_texts(rows, "response", where)
+    rated["response"] = _single_texts(rows, "response", where, accounting)
     data = from_ratings(
         "ratings",
         rated,
         preference,
         ratings,
-        Accounting(rows_read=len(rows)),
+        accounting,
         correctness=correctness,
         split=request.split,
         source=where,
@@ -106,13 +107,16 @@ def _rating_direction(rating: str | None, where: str) -> tuple[str | None, str]:
 
 
 
-def _single_texts(rows: datasets.Dataset, column: str, where: str) -> list:
+def _single_texts(rows: datasets.Dataset, column: str, where: str, accounting: Accounting) -> list:
     """The column's values; a JSON-encoded column decoded to its one turn per row (several turns are refused)."""
     values = list(rows[column])
     if not is_encoded_column(values[:100]):
         return values
+    decoded, repaired = decode_column(values, column, where)
+    if repaired:
+        accounting.notes.append(repaired_note(repaired))
     out = []
-    for row, turns in enumerate(decode_column(values, column, where)):
+    for row, turns in enumerate(decoded):
         if turns is None or (column == "prompt" and is_conversation(turns)):
             out.append(turns)
         elif len(turns) == 1 and isinstance(turns[0], str):
