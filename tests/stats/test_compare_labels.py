@@ -182,3 +182,28 @@ def test_pairs_judged_several_times_count_with_their_mean_label():
     chance = sum(np.mean(first == c) * np.mean(second == c) for c in ("a", "b", "tie"))
     assert row["kappa"] == pytest.approx((agree - chance) / (1 - chance), rel=1e-9)
     assert row["table"] == [[1, 0, 1], [0, 1, 0], [0, 1, 0]]  # rows humans a, b, tie; columns judge a, b, tie
+
+
+def test_sources_stored_as_two_splits_with_several_judgements_per_pair(tmp_path):
+    """mt-bench-human's layout: humans judge each pair several times (split human), a judge once (split gpt4_pair)."""
+    import dataclasses
+
+    data, scores = simulate(0.5, 80, 3, seed=7)
+    rng = np.random.default_rng(0)
+    pairs = data.comparisons
+
+    def noisy(agree):
+        return pairs.assign(label=np.where(rng.random(len(pairs)) < agree, pairs["label"], 1 - pairs["label"]))
+
+    three_each = pd.concat([noisy(0.8) for _ in range(3)], ignore_index=True)
+    humans = write_audit(tmp_path / "human", dataclasses.replace(data, comparisons=three_each, split="human"), scores)
+    judge = write_audit(tmp_path / "judge", dataclasses.replace(data, comparisons=noisy(0.7), split="gpt4_pair"), scores)
+    auto = compare([humans, judge])  # two splits are two datasets by provenance; the shared pairs are pointed out
+    assert auto["kind"] == "datasets" and any("share 240 pairs" in w and "--kind labels" in w for w in auto["warnings"])
+    result = compare([humans, judge], kind="labels")
+    labels = result["labels"]
+    slice_pairs = labels["n_pairs"]
+    assert labels["n_judgements"] == {"human": 3 * slice_pairs, "judge": slice_pairs} and result["warnings"] == []
+    # Every human judgement is in the joint fit: the humans' alpha is their own audit's fit over all of them.
+    for row, folder in zip(labels["joint_fit"]["alphas"], (humans, judge)):
+        assert row["alpha"] == pytest.approx(load_results(folder).headline_estimate.alpha, rel=1e-6)

@@ -53,7 +53,7 @@ def compare_audits(audits: list[ComparedAudit], kind: str = "auto") -> Compariso
         content["labels"] = compare_label_sources(audits, spec)
         if len({item.fingerprint for item in audits}) > 1:
             warnings.append("The audits use different reference models, so a difference between label sources is confounded with the model.")
-        unshared = [item.label for item in audits if len(item.audit.pairs.frame.drop_duplicates(["response_a", "response_b"])) > content["labels"]["n_pairs"]]
+        unshared = [label for label, judged in content["labels"]["n_pairs_judged"].items() if judged > content["labels"]["n_pairs"]]
         if unshared:
             warnings.append(
                 f"The label-source comparison uses the {content['labels']['n_pairs']:,} pairs of slice '{spec.slice}' every source judged; "

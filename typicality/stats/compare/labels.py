@@ -45,7 +45,7 @@ def compare_label_sources(audits: list[ComparedAudit], spec: Estimate) -> dict:
     """The label-source comparison's content for comparison.json."""
     labels = [item.label for item in audits]
     controls = [control_column(name) for name in spec.controls]
-    frames = shared_judgements(audits, spec)
+    frames, judged = shared_judgements(audits, spec)
     keys = frames[0]["key"].unique()
     return {
         "typicality": spec.typicality,
@@ -53,13 +53,15 @@ def compare_label_sources(audits: list[ComparedAudit], spec: Estimate) -> dict:
         "n_pairs": int(len(keys)),
         "n_prompts": int(frames[0].drop_duplicates("key")["prompt_id"].nunique()),
         "n_judgements": {label: int(len(frame)) for label, frame in zip(labels, frames)},
+        "n_pairs_judged": dict(zip(labels, judged)),  # each source's distinct pairs in the slice, shared or not
         "joint_fit": interaction_fit(frames, labels, controls, spec.controls, intercept=paper_construction(audits)),
         "agreement": label_agreement(frames, labels),
     }
 
 
-def shared_judgements(audits: list[ComparedAudit], spec: Estimate) -> list[pd.DataFrame]:
-    """Each source's judgements of the pairs every source judged, oriented as the first source's data shows them.
+def shared_judgements(audits: list[ComparedAudit], spec: Estimate) -> tuple[list[pd.DataFrame], list[int]]:
+    """Each source's judgements of the pairs every source judged, oriented as the first source's data shows them,
+    and the number of distinct pairs each source judged in the slice.
 
     Columns: key, prompt_id, label, delta (the spec's typicality) and one column per control; complete rows only.
     """
@@ -100,7 +102,7 @@ def shared_judgements(audits: list[ComparedAudit], spec: Estimate) -> list[pd.Da
         for column in controls:
             oriented[column] = sign * rows[column].to_numpy(dtype=float)
         out.append(oriented[oriented[["label", "delta", *controls]].notna().all(axis=1)].sort_values("key", kind="stable").reset_index(drop=True))
-    return out
+    return out, [int(frame["key"].nunique()) for frame in frames]
 
 
 def interaction_design(frames: list[pd.DataFrame], control_columns: list[str], intercept: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
