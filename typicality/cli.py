@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from typicality.errors import TypicalityError
 
@@ -30,6 +31,12 @@ def add_loader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preference", metavar="NAME", help="sources judged more than one way (pku-saferlhf: better, safer): the judgement that is the label"
     )
+    parser.add_argument(
+        "--label",
+        metavar="SPEC",
+        help="pairs: what the preference column means, e.g. better_response_id=0:a,1:b or winner=model_a:a,model_b:b,tie:tie "
+        "or onehot:a=winner_model_a,b=winner_model_b,tie=winner_tie (default: column label, 1 = response_a preferred, 0.5 = tie)",
+    )
 
 
 def loader_arguments(args: argparse.Namespace):
@@ -47,6 +54,7 @@ def loader_arguments(args: argparse.Namespace):
         rating=args.rating,
         revision=args.data_revision,
         preference=args.preference,
+        label=args.label,
     ).check()
 
 
@@ -87,10 +95,12 @@ def _loader_row(spec) -> dict:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from typicality.report.terminal import pair_examples, print_pair_examples
+
     data = load_from_args(args)
     summary = data.summary()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({**summary, "preference": data.preference, "examples": pair_examples(data)}, indent=2))
         return 0
     console = Console(width=120)
     table = Table(title=f"{data.name} ({data.source})", show_header=False)
@@ -102,7 +112,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         table.add_row(name.replace("_", " "), ", ".join(f"{k}={v:.0f}" for k, v in summary[name].items()))
     for note in summary["notes"]:
         table.add_row("note", note)
+    table.add_row("preference", Text(data.preference))
     console.print(table)
+    print_pair_examples(data, console)
     return 0
 
 
@@ -597,16 +609,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_compare_command(commands) -> None:
     """`compare`: several finished audits, as a model comparison (same pairs) or a dataset comparison."""
-    parser = commands.add_parser("compare", help="compare finished audits: one dataset under several reference models, or several datasets (pooled)")
+    parser = commands.add_parser(
+        "compare", help="compare finished audits: one dataset under several reference models, the same pairs under several label sources, or several datasets"
+    )
     parser.add_argument("audits", nargs="+", metavar="AUDIT_DIR", help="two or more finished audit folders")
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="the comparison folder to write (comparison.json, comparison.md, comparison.html, figures/)"
     )
     parser.add_argument(
         "--kind",
-        choices=("auto", "models", "datasets"),
+        choices=("auto", "models", "datasets", "labels"),
         default="auto",
-        help="auto (default): models when every audit is of the same dataset (they must share their pairs), else datasets",
+        help="auto (default): models when every audit is of the same data (by provenance; they must share their pairs and labels), "
+        "labels when the same pairs carry different labels under one model (label sources), else datasets",
     )
     parser.add_argument(
         "--effect",

@@ -183,7 +183,7 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         title="Judged pairs",
         hub_id=None,
         kind="pairwise",
-        preference="chosen over rejected, or label (1 = response_a preferred, 0.5 = tie)",
+        preference="chosen over rejected, label (1 = response_a preferred, 0.5 = tie), or a column as --label states it",
         controls=(),
         load=LazyFunction("typicality.data.sources.pairs:load_pairs"),
     ),

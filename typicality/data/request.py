@@ -12,6 +12,7 @@ import glob
 import os
 from dataclasses import asdict, dataclass, field, fields
 
+from typicality.data.label_spec import parse_label_spec
 from typicality.data.registry import get_loader
 from typicality.errors import TypicalityError
 
@@ -32,6 +33,8 @@ class LoadRequest:
     `preference`: sources that judged the same pairs more than one way (the loader's
     `preference_choices`, e.g. PKU-SafeRLHF's better or safer): which judgement is the label;
     None = the loader's first.
+    `label`: the generic `pairs` loader, what a preference column means in the data's own terms
+    (`typicality.data.label_spec`: `better_response_id=0:a,1:b`, `onehot:a=...,b=...,tie=...`).
     """
 
     dataset: str
@@ -45,6 +48,7 @@ class LoadRequest:
     revision: str | None = None
     correctness: str | None = None
     preference: str | None = None
+    label: str | None = None
 
     def __post_init__(self) -> None:
         # Accept one path or a list where a tuple is meant; a frozen dataclass sets through object.
@@ -84,6 +88,8 @@ class LoadRequest:
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise TypicalityError(f"--{name} must be a non-empty name, got {value!r}.")
         self._check_columns()
+        if self.label is not None:
+            self._check_label()
         self._check_files()
         return self
 
@@ -138,6 +144,14 @@ class LoadRequest:
         for new, old in self.columns.items():
             if not isinstance(new, str) or not isinstance(old, str) or not new.strip() or not old.strip():
                 raise TypicalityError(f"--columns expects new=old names, got {new!r}={old!r}.")
+
+    def _check_label(self) -> None:
+        if self.dataset != "pairs":
+            raise TypicalityError(
+                f"--label states what a preference column means for the generic 'pairs' loader; dataset '{self.dataset}' "
+                "reads its own preference. Drop --label."
+            )
+        parse_label_spec(self.label)  # a malformed spec is refused there, with the forms
 
     def _check_files(self) -> None:
         builders = set()
