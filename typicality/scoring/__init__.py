@@ -2,7 +2,7 @@
 
     from typicality.scoring import ScoringOptions, score
     result = score(data)                 # embedded Gemma 3 270M, cached, resumable
-    result = score(data, ScoringOptions(model="openai:http://gpu:8000/v1#llama-3.1-405b", concurrency=64))
+    result = score(data, ScoringOptions.create(model="openai:http://gpu:8000/v1#llama-3.1-405b", concurrency=64))
     result = score(data, ScoringOptions(model="meta-llama/Llama-3.1-8B", engine="ray", workers=8))  # Ray actor workers
     result.table                         # prompt_id, response_id, n_tokens, sum_logprob, mean_logprob, ...
     save_scores(result, "scores.parquet")
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typicality.audit_folder import load_scores, save_scores
 from typicality.domain import ScoreResult
+from typicality.scoring.backend_options import BackendOptions
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, TokenizerBackend, load_backend, register_backend
 from typicality.scoring.cache import ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
@@ -26,6 +27,7 @@ from typicality.scoring.runner import score
 
 __all__ = [
     "DEFAULT_BATCH_TOKENS",
+    "BackendOptions",
     "EMBEDDED_NAME",
     "SCORER_VERSION",
     "ModelIdentity",
