@@ -336,9 +336,9 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
     for name, (field, backends) in option_declarations().items():
         flag, value_type, declared = "--" + name.replace("_", "-"), BACKENDS[backends[0]].options.value_type(name), field.metadata
         if value_type is bool:
-            parser.add_argument(flag, action="store_true", help=declared["help"])
+            parser.add_argument(flag, action="store_true", help=declared.get("help"))
         else:
-            parser.add_argument(flag, type=value_type, choices=declared["choices"], metavar=declared["metavar"], help=declared["help"])
+            parser.add_argument(flag, type=value_type, choices=declared.get("choices"), metavar=declared.get("metavar"), help=declared.get("help"))
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
 
 

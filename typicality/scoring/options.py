@@ -20,7 +20,7 @@ from pathlib import Path
 
 from typicality.errors import TypicalityError, one_line
 from typicality.scoring.backend_options import BackendOptions, flag_name
-from typicality.scoring.backends import BACKENDS, DEFAULT_BACKEND, BackendSpec, backend_for_model, backend_spec, option_declarations
+from typicality.scoring.backends import DEFAULT_BACKEND, BackendSpec, backend_for_model, backend_spec, option_declarations
 from typicality.scoring.cache import CACHE_FILE, SCHEMA_COLUMNS
 from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.paths import CACHE_ENV
@@ -194,7 +194,7 @@ class ScoringOptions:
 def _misplaced_message(spec: BackendSpec, model: str, misplaced: list[str]) -> str:
     """'--X applies to <the backends that take it> models; drop it or change --model', naming them as the user writes their models."""
     flags = ", ".join(flag_name(name) for name in misplaced)
-    homes = [BACKENDS[name] for name in dict.fromkeys(home for name in misplaced for home in option_declarations()[name][1])]
+    homes = [backend_spec(name) for name in dict.fromkeys(home for name in misplaced for home in option_declarations()[name][1])]
     where = " or ".join(home.model_form for home in homes)
     # The default backend's models carry no prefix: say which kind of model that is.
     if any(home.name == DEFAULT_BACKEND for home in homes) and not any(home.remote for home in homes):
