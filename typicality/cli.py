@@ -335,10 +335,13 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
     # Each registered backend's options (backend_options.py): one flag per option, however many backends take it.
     for name, (field, backends) in option_declarations().items():
         flag, value_type, declared = "--" + name.replace("_", "-"), BACKENDS[backends[0]].options.value_type(name), field.metadata
-        if value_type is bool:
-            parser.add_argument(flag, action="store_true", help=declared.get("help"))
-        else:
-            parser.add_argument(flag, type=value_type, choices=declared.get("choices"), metavar=declared.get("metavar"), help=declared.get("help"))
+        try:
+            if value_type is bool:
+                parser.add_argument(flag, action="store_true", help=declared.get("help"))
+            else:
+                parser.add_argument(flag, type=value_type, choices=declared.get("choices"), metavar=declared.get("metavar"), help=declared.get("help"))
+        except argparse.ArgumentError:
+            raise TypicalityError(f"Backend(s) {', '.join(backends)}: option {name} clashes with the command's own {flag}; rename the option.") from None
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
 
 

@@ -15,7 +15,7 @@ from tests.scoring.test_cli_score import write_hh_file
 from typicality.cli import main
 from typicality.errors import TypicalityError
 from typicality.scoring import BackendOptions, ScoringBackend, ScoringOptions, load_backend, load_scores, register_backend
-from typicality.scoring.backend_options import InProcessOptions, option
+from typicality.scoring.backend_options import RESERVED_NAMES, InProcessOptions, option
 from typicality.scoring.backends import BACKENDS, option_declarations
 from typicality.scoring.cache import CachedScore
 from typicality.scoring.fingerprint import ModelIdentity
@@ -137,6 +137,15 @@ def test_one_flag_one_declaration(toy):
         register_backend("other-toy", load_toy, prefix="toy:", options=Sharing)
     with pytest.raises(TypicalityError, match="options must be a dataclass subclassing BackendOptions"):
         register_backend("plain", load_toy, options=dict)
+
+    @dataclass(frozen=True)
+    class Reserved(BackendOptions):
+        shard: str | None = None
+
+    with pytest.raises(TypicalityError, match="option shard is a setting of every run"):
+        register_backend("reserved", load_toy, options=Reserved)
+    # Every setting of ScoringOptions is reserved (the list is written out in backend_options.py).
+    assert {field.name for field in dataclasses.fields(ScoringOptions)} <= RESERVED_NAMES
     assert set(BACKENDS) == {"transformers", "openai", "vllm", "toy"}  # nothing half-registered
     register_backend("sharing", load_toy, options=Sharing)  # the same declaration of --dtype: accepted, still one flag
     try:

@@ -29,6 +29,11 @@ from typing import Any
 from typicality.errors import TypicalityError
 from typicality.scoring.checkpoints import EMBEDDED_NAME
 
+# Names a backend option cannot take: the settings of ScoringOptions itself and the factories' `progress`.
+RESERVED_NAMES = frozenset(
+    {"model", "backend", "revision", "model_options", "cache_dir", "shard", "check", "engine", "ray_address", "workers", "gpus_per_worker",
+     "ray_batch_size", "progress"}
+)
 DTYPES = ("float32", "bfloat16", "float16")
 BOS_POLICIES = ("auto", "always", "never")
 

@@ -33,7 +33,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from typicality.errors import TypicalityError
-from typicality.scoring.backend_options import BackendOptions, OpenAIOptions, TransformersOptions, VLLMOptions, check_local_model
+from typicality.scoring.backend_options import (
+    RESERVED_NAMES,
+    BackendOptions,
+    OpenAIOptions,
+    TransformersOptions,
+    VLLMOptions,
+    check_local_model,
+)
 from typicality.scoring.batching import plan_batches
 from typicality.scoring.cache import CachedScore
 from typicality.scoring.fingerprint import ModelIdentity
@@ -216,6 +223,8 @@ def register_backend(
         raise TypicalityError(f"Backend '{name}': the model prefix {prefix!r} already selects backend '{taken}'.")
     declared = option_declarations()
     for field in dataclasses.fields(options):
+        if field.name in RESERVED_NAMES:
+            raise TypicalityError(f"Backend '{name}': option {field.name} is a setting of every run (ScoringOptions); choose another name.")
         known = declared.get(field.name)
         if known is not None and _declaration(known[0]) != _declaration(field):
             raise TypicalityError(
