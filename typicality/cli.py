@@ -321,9 +321,6 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
             "(one of those but a .gguf, run by vLLM in this process; needs vLLM installed), or openai:URL#MODEL "
             "(a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)",
         )
-        parser.add_argument(
-            "--batch-tokens", type=int, metavar="B", help="token positions per batch (default 4096; a speed and memory setting: scores do not depend on it)"
-        )
         parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
         parser.add_argument("--no-check", action="store_true", help="skip the quick conformance check run before scoring any model but the embedded one")
         parser.add_argument(
@@ -357,46 +354,35 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
             help="--engine ray: responses per Ray task, committed together when they come "
                  "back (default 64, fewer in a small run so that each worker gets 4 tasks)",
         )
-    parser.add_argument("--backend", help="a registered scoring backend (default: openai for openai:URL#MODEL, vllm for vllm:MODEL, else transformers)")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="weights' dtype (default: float32 on CPU, bfloat16 on CUDA)")
-    parser.add_argument("--bos", choices=("auto", "always", "never"), help="put a BOS token before each text (default auto: as the tokenizer does)")
-    parser.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template (default: raw text)")
-    parser.add_argument("--max-length", type=int, metavar="N", help="context window in tokens (default: the model's)")
+    from typicality.scoring.backends import BACKENDS, DEFAULT_BACKEND, option_declarations
+
+    by_prefix = ", ".join(f"{spec.name} for {spec.model_form}" for spec in BACKENDS.values() if spec.prefix)
+    parser.add_argument("--backend", help=f"a registered scoring backend (default: {by_prefix}, else {DEFAULT_BACKEND})")
     parser.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
-    parser.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code from the hub (off by default)")
-    parser.add_argument("--device-map", metavar="MAP", help="transformers: spread the model over devices, e.g. auto (all visible GPUs, via accelerate)")
-    parser.add_argument("--concurrency", type=int, metavar="N", help="openai:URL#MODEL: requests in flight at once (default 8)")
-    parser.add_argument("--timeout", type=float, metavar="S", help="openai:URL#MODEL: seconds to wait for one answer (default 300)")
-    parser.add_argument("--max-retries", type=int, metavar="N", help="openai:URL#MODEL: retries of a request on 429/5xx/dropped connections (default 8)")
-    parser.add_argument("--tensor-parallel-size", type=int, metavar="N", help="vllm:MODEL: GPUs to split the model over (default 1)")
-    parser.add_argument(
-        "--gpu-memory-utilization",
-        type=float,
-        metavar="SHARE",
-        help="vllm:MODEL: share of GPU memory (vLLM's CPU build: of RAM) the engine takes (vLLM's default 0.9; ~0.15 on a small CPU machine)",
-    )
-    parser.add_argument("--enforce-eager", action="store_true", help="vllm:MODEL: no CUDA graphs or torch.compile (a faster start, slower scoring)")
+    # Each registered backend's options (backend_options.py): one flag per option, however many backends take it.
+    for name, (field, backends) in option_declarations().items():
+        flag, value_type, declared = "--" + name.replace("_", "-"), BACKENDS[backends[0]].options.value_type(name), field.metadata
+        try:
+            if value_type is bool:
+                parser.add_argument(flag, action="store_true", help=declared.get("help"))
+            else:
+                parser.add_argument(flag, type=value_type, choices=declared.get("choices"), metavar=declared.get("metavar"), help=declared.get("help"))
+        except argparse.ArgumentError:
+            raise TypicalityError(f"Backend(s) {', '.join(backends)}: option {name} clashes with the command's own {flag}; rename the option.") from None
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
 
 
 def scoring_options(args: argparse.Namespace):
     """The `ScoringOptions` the user's flags describe (unset flags keep the defaults); validated."""
+    from typicality.scoring.backends import option_declarations
     from typicality.scoring.options import ScoringOptions
 
-    names = ("model", "backend", "batch_tokens", "device", "dtype", "bos", "max_length", "revision", "cache_dir", "device_map",
-             "concurrency", "timeout", "max_retries", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size",
-             "tensor_parallel_size", "gpu_memory_utilization")
+    names = ("model", "backend", "revision", "cache_dir", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size",
+             *option_declarations())
     settings = {name: getattr(args, name, None) for name in names}
-    settings = {name: value for name, value in settings.items() if value is not None}
-    options = ScoringOptions.create(
-        **settings,
-        chat_template=bool(getattr(args, "chat_template", False)),
-        trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
-        enforce_eager=bool(getattr(args, "enforce_eager", False)),
-        check=not getattr(args, "no_check", False),
-    )
-    return options.validate()
+    # A switch left off is not given (False), like a flag left out (None): neither is refused for another backend's model.
+    settings = {name: value for name, value in settings.items() if value is not None and value is not False}
+    return ScoringOptions.create(**settings, check=not getattr(args, "no_check", False)).validate()
 
 
 def add_score_command(commands) -> None:
