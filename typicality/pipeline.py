@@ -13,8 +13,6 @@ import json
 import shutil
 from pathlib import Path
 
-from rich.console import Console
-
 from typicality.audit_folder import (
     IN_PROGRESS_FILE,
     SCORES_FILE,
@@ -28,6 +26,7 @@ from typicality.audit_folder import (
 from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
 from typicality.results import InfluenceSummary
+from typicality.safe_text import DataConsole
 from typicality.scoring.options import ScoringOptions
 from typicality.stats.analysis import AnalysisOptions
 
@@ -60,7 +59,7 @@ def audit(
     out = Path(out)
     marker = json.loads(json.dumps({"request": request.to_dict(), "scoring": scoring.to_dict(), "analysis": analysis.to_dict()}))
     _claim_folder(out, marker, force)
-    console = Console(stderr=True, quiet=not progress)
+    console = DataConsole(stderr=True, quiet=not progress)  # paths and names from the data: shown as text, never as markup
     data = _load(request, out, marker, console)
     scores = _score(data, scoring, out, console, progress)
     _fit(data, scores, analysis, out, console, progress, scoring)
@@ -74,7 +73,7 @@ def audit(
     return out
 
 
-def _load(request: LoadRequest, out: Path, marker: dict, console: Console):
+def _load(request: LoadRequest, out: Path, marker: dict, console: DataConsole):
     from typicality.data import load
 
     console.rule(f"[1/4] load {request.dataset}")
@@ -88,7 +87,7 @@ def _load(request: LoadRequest, out: Path, marker: dict, console: Console):
     return data
 
 
-def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress: bool):
+def _score(data, scoring: ScoringOptions, out: Path, console: DataConsole, progress: bool):
     from typicality.scoring import score
 
     console.rule(f"[2/4] score with {scoring.model}")
@@ -97,7 +96,7 @@ def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress:
     return scores
 
 
-def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, progress: bool, scoring: ScoringOptions | None = None):
+def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: DataConsole, progress: bool, scoring: ScoringOptions | None = None):
     from typicality.report.terminal import print_results
     from typicality.stats import analyze
 

@@ -25,6 +25,7 @@ from typicality.formatting import fit_label, number
 from typicality.report.published import PUBLISHED_ALPHAS
 from typicality.report.reading import decisive_pairs
 from typicality.results import Estimate
+from typicality.safe_text import printable
 from typicality.stats.pair_design import select_slice
 
 DPI = 150
@@ -50,6 +51,11 @@ class ReportFigure:
 def _style():
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
         yield
+
+
+def plain_label(text) -> str:
+    """A name from the data as literal figure text: control characters visible, `$` never opening matplotlib's mathtext."""
+    return printable(text).replace("$", r"\$")
 
 
 def _new_figure(width: float = 7.0, height: float = 4.0) -> Figure:
@@ -169,7 +175,7 @@ def forest_rows(estimates: Sequence[Estimate]) -> pd.DataFrame:
         rows.append(
             {
                 "typicality": estimate.typicality,
-                "label": f"{estimate.slice} · {' + '.join(estimate.controls) or 'no controls'}",
+                "label": plain_label(f"{estimate.slice} · {' + '.join(estimate.controls) or 'no controls'}"),
                 "alpha": estimate.alpha,
                 "ci_low": interval[0] if interval else np.nan,
                 "ci_high": interval[1] if interval else np.nan,
@@ -292,7 +298,7 @@ def plot_typicality_by_rating(scores: pd.DataFrame, responses: pd.DataFrame, rat
             counts = part["level"].value_counts()
             sns.pointplot(data=part, x="level", y="mean_logprob", order=order, errorbar="se", ax=ax, color="#4C72B0", capsize=0.15)
             ax.set_xticks(range(len(order)), [f"{level}\nn={counts[level]}" for level in order])
-            ax.set_title(name)
+            ax.set_title(plain_label(name))
             ax.set_xlabel("rating")
             ax.set_ylabel("mean log-likelihood per token (nats)")
     return figure

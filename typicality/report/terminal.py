@@ -2,20 +2,22 @@
 
 The numbers are worded by `typicality.formatting`, and the agreement and ordinal lines are the
 typed results' own `summary()` sentences, so the terminal, the report and a notebook say the same.
+Slice names and the dataset's name come from the data: they are printed through `DataConsole`
+(typicality.safe_text), so none can drive the terminal or be read as markup.
 """
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 
 from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_signed
 from typicality.results import AuditResults
+from typicality.safe_text import DataConsole
 
 
 def print_results(results: AuditResults) -> None:
     """The estimates as a table, then agreement, ordinal model and warnings."""
-    console = Console(width=160)
+    console = DataConsole(width=160)
     table = Table(title=f"Typicality bias in {results.dataset.name} ({fmt_count(results.pairs['pairs'])} pairs)")
     for column in ("slice", "typicality", "controls", "alpha", "SE", "95% CI", "p", "OR/SD", "win +/-1SD", "pairs", "prompts"):
         table.add_column(column)
@@ -35,4 +37,4 @@ def print_results(results: AuditResults) -> None:
         sentences.append(results.ordinal.summary())
     sentences.extend(f"warning: {message}" for message in results.warnings)
     for sentence in sentences:
-        console.print(sentence, markup=False, highlight=False)
+        console.print(sentence, highlight=False)
