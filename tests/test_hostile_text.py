@@ -43,7 +43,8 @@ def hostile_pairs_file(folder):
         for p in range(84):
             # Which text wins cycles with a period (5) prime to the text cycle (4): no perfect separation.
             chosen, rejected = texts[p % 4] * (1 + p % 3), texts[(p + 1 + p % 5) % 4]
-            handle.write(json.dumps({"prompt": f"The capital of France {p}?", "chosen": chosen, "rejected": rejected, "domain": HOSTILE[p % len(HOSTILE)]}) + "\n")
+            row = {"prompt": f"The capital of France {p}?", "chosen": chosen, "rejected": rejected, "domain": HOSTILE[p % len(HOSTILE)]}
+            handle.write(json.dumps(row) + "\n")
     return path
 
 
