@@ -21,6 +21,7 @@ from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
 from typicality.audit_folder import INFLUENCE_FILE, AuditFolder
+from typicality.errors import require_type
 from typicality.formatting import fit_label, number
 from typicality.report.published import PUBLISHED_ALPHAS
 from typicality.report.reading import decisive_pairs
@@ -313,6 +314,7 @@ def draw_figures(audit: AuditFolder, out_dir: str | Path | None = None) -> list[
     A figure that cannot be drawn carries the reason instead (and any stale PNG of that name
     from an earlier render is removed, so the folder never shows a figure the report does not).
     """
+    require_type("draw_figures", "audit", audit, AuditFolder, "an AuditFolder", "read the folder with typicality.read_audit(path)")
     out_dir = Path(out_dir) if out_dir is not None else None
     figures = [
         _delta_distribution(audit),

@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from typicality.audit_folder import FIGURES_FOLDER, REPORT_HTML_FILE, REPORT_MARKDOWN_FILE, AuditFolder, read_audit
+from typicality.errors import require_path
 from typicality.report.content import report_context
 from typicality.report.figures import ReportFigure, draw_figures
 from typicality.safe_text import printable
@@ -110,6 +111,7 @@ def render_html(audit: AuditFolder, figures: list[ReportFigure]) -> str:
 
 def render_report(folder: str | Path) -> ReportPaths:
     """Draw the figures and write report.md and report.html into a finished audit folder."""
+    require_path("render_report", "folder", folder)
     folder = Path(folder)
     audit = read_audit(folder)
     figures = draw_figures(audit, folder / FIGURES_FOLDER)

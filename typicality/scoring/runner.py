@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from typicality.domain import SCORE_COLUMNS, PreferenceData, ScoreResult
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_type
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, load_backend
 from typicality.scoring.cache import CachedScore, ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
@@ -52,6 +52,8 @@ def score(
     where it stopped. `shard`: "i/n" scores only shard i of n (by a hash of response_id).
     """
     started = time.perf_counter()
+    require_type("score", "data", data, PreferenceData, "a PreferenceData", "load it with typicality.load(...)")
+    require_type("score", "model", model, (str, ScoringOptions, ScoringBackend), "a model name, a ScoringOptions or a loaded backend")
     _require_columns(data)
     backend, options = _backend_and_options(model, settings, progress)
     check = _preflight(backend, options)
