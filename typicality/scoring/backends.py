@@ -29,6 +29,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 from typicality.errors import TypicalityError
+from typicality.safe_text import say
 from typicality.scoring.batching import plan_batches
 from typicality.scoring.cache import CachedScore
 from typicality.scoring.fingerprint import ModelIdentity
@@ -38,6 +39,8 @@ from typicality.scoring.requests import Prepared, ScoreRequest, ScoringRun, Skip
 # pairs: 14.4-15.0 s); peak memory grows with it (a batch's activations), so the default is the
 # smallest that keeps a GPU's matmuls large.
 DEFAULT_BATCH_TOKENS = 4096
+# A window above this many tokens makes a response cut to fit it slow to score on a CPU: the cut's message suggests it as --max-length.
+SHORT_WINDOW = 2048
 
 
 class ScoreSink(Protocol):
@@ -120,6 +123,7 @@ class TokenizerBackend(ScoringBackend):
         prepared = self.prepare(requests)
         run = ScoringRun(skipped={item.key: item.reason for item in prepared if isinstance(item, Skipped)})
         ready = [item for item in prepared if isinstance(item, Prepared)]
+        self._report_cut(requests, ready)
         bar = tqdm(total=len(ready), unit="resp", desc="scoring", disable=not progress or not ready, dynamic_ncols=True)
         try:
             with self.scoring_session():
@@ -127,6 +131,22 @@ class TokenizerBackend(ScoringBackend):
         finally:
             bar.close()
         return run
+
+    def _report_cut(self, requests: list[ScoreRequest], ready: list[Prepared]) -> None:
+        """Before any scoring: responses longer than the window, their count and the --max-length fix (on stderr)."""
+        cut = [item.key for item in ready if item.truncated]
+        if not cut:
+            return
+        window = getattr(self, "window", None)
+        longest = max(len(request.response) for request in requests if request.key in set(cut))
+        faster = (
+            f" Each is scored on a full window of {window:,} tokens, which is slow and takes much memory on {self.device}: "
+            f"--max-length N (e.g. --max-length {SHORT_WINDOW}) scores every response on at most its first N tokens."
+            if window and window > SHORT_WINDOW else ""
+        )
+        which = "1 response is" if len(cut) == 1 else f"{len(cut):,} responses are"
+        say(f"typicality: {which} longer than the model's window of {f'{window:,}' if window else 'unknown'} tokens (the longest has {longest:,} characters): "
+            f"scored on its beginning only, its tail cut (the score card and the report say so).{faster}", stderr=True)
 
     def scoring_session(self) -> AbstractContextManager:
         """Held while a run's batches are scored (a backend may tune the process for it; see memory.py)."""

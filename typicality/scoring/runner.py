@@ -18,6 +18,7 @@ import pandas as pd
 
 from typicality.domain import SCORE_COLUMNS, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, require_type
+from typicality.formatting import truncation_note
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, load_backend
 from typicality.scoring.cache import CachedScore, ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
@@ -191,5 +192,7 @@ def _card(backend: ScoringBackend, table: pd.DataFrame, run: ScoringRun, options
         "tokens_per_s": run.tokens_per_s,
         **run.facts,
         "check": check,  # the quick conformance check (check.py); None for the embedded model or with check=False
+        # What a reader must know about these scores, in words (the counts above say how many; this says what it means).
+        "notes": [note for note in (truncation_note({"response_truncated": int(scored["truncated"].sum()), "window": identity.window}),) if note],
         "software": software_versions(SOFTWARE),
     }
