@@ -56,7 +56,7 @@ def test_a_response_longer_than_the_window_is_reported_before_scoring_and_stated
     err = capsys.readouterr().err
     assert (
         f"typicality: 1 response is longer than the model's window of {tiny.window} tokens (the longest has {len(LONG_RESPONSE):,} characters): "
-        "scored on its beginning only, its tail cut" in err
+        "it is scored on its beginning only, its tail cut" in err
     )
     assert "--max-length" not in err  # a 256-token window is already short: no faster setting to suggest
     card = result.card

@@ -134,19 +134,20 @@ class TokenizerBackend(ScoringBackend):
 
     def _report_cut(self, requests: list[ScoreRequest], ready: list[Prepared]) -> None:
         """Before any scoring: responses longer than the window, their count and the --max-length fix (on stderr)."""
-        cut = [item.key for item in ready if item.truncated]
+        cut = {item.key for item in ready if item.truncated}
         if not cut:
             return
         window = getattr(self, "window", None)
-        longest = max(len(request.response) for request in requests if request.key in set(cut))
+        longest = max(len(request.response) for request in requests if request.key in cut)
         faster = (
-            f" Each is scored on a full window of {window:,} tokens, which is slow and takes much memory on {self.device}: "
+            f" A full window of {window:,} tokens is slow to score and takes much memory on {self.device}: "
             f"--max-length N (e.g. --max-length {SHORT_WINDOW}) scores every response on at most its first N tokens."
             if window and window > SHORT_WINDOW else ""
         )
         which = "1 response is" if len(cut) == 1 else f"{len(cut):,} responses are"
-        say(f"typicality: {which} longer than the model's window of {f'{window:,}' if window else 'unknown'} tokens (the longest has {longest:,} characters): "
-            f"scored on its beginning only, its tail cut (the score card and the report say so).{faster}", stderr=True)
+        each = "it is" if len(cut) == 1 else "each is"
+        say(f"typicality: {which} longer than the model's window of {f'{window:,}' if window else 'unknown'} tokens (the longest has {longest:,} "
+            f"characters): {each} scored on its beginning only, its tail cut (the score card and the report say so).{faster}", stderr=True)
 
     def scoring_session(self) -> AbstractContextManager:
         """Held while a run's batches are scored (a backend may tune the process for it; see memory.py)."""
