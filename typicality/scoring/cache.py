@@ -187,6 +187,10 @@ class ScoreCache:
 
     def _damaged(self, error: sqlite3.DatabaseError):
         saved = f" The {self.pending} scores computed in this run are kept in {self._save_pending()[0]}." if self._pending else ""
+        if isinstance(error, sqlite3.OperationalError) and any(word in str(error) for word in ("readonly", "read-only", "disk I/O", "full")):
+            raise TypicalityError(
+                f"The score cache {self.path} cannot be written ({error}).{saved} Make its folder writable (or free space), or pass another --cache-dir."
+            ) from None
         raise TypicalityError(
             f"The score cache {self.path} is damaged ({error}).{saved} Delete {self.path} (its scores are computed again), "
             "or pass another --cache-dir."
