@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from typicality.errors import TypicalityError
+from typicality.safe_text import DataConsole, say
 
 
 def add_loader_options(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +78,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         row = _loader_row(spec)
         cells = [row["name"], row["hub_id"] or "-", row["kind"], ", ".join(row["subsets"]) or "-", row["preference"]]
         table.add_row(*cells, row["annotator"] or "-", ", ".join(row["controls"]) or "-")
-    Console(width=200).print(table)
+    DataConsole(width=200).print(table)
     return 0
 
 
@@ -102,7 +102,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**summary, "preference": data.preference, "examples": pair_examples(data)}, indent=2))
         return 0
-    console = Console(width=120)
+    console = DataConsole(width=120)
     table = Table(title=f"{data.name} ({data.source})", show_header=False)
     for key in ("kind", "subset", "split", "n_rows", "n_prompts", "n_responses", "n_comparisons", "n_ties"):
         table.add_row(key, str(summary[key]))
@@ -124,9 +124,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     check_writable_folder(args.folder, "the report")
     paths = render_report(args.folder)
-    print(f"wrote {paths.markdown}")
-    print(f"wrote {paths.html}")
-    print(f"wrote {len(paths.figures)} figure(s) in {paths.markdown.parent / 'figures'}")
+    say(f"wrote {paths.markdown}")
+    say(f"wrote {paths.html}")
+    say(f"wrote {len(paths.figures)} figure(s) in {paths.markdown.parent / 'figures'}")
     return 0
 
 
@@ -142,7 +142,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         args.alpha, args.prompts, args.responses_per_prompt, args.seed, rating_levels=args.rating_levels, correctness_noise=args.correctness_noise
     )
     write_simulation(data, scores, out)
-    print(f"wrote {len(data.responses)} responses, {len(data.comparisons)} pairs (true alpha {args.alpha}) and scores.parquet to {out}")
+    say(f"wrote {len(data.responses)} responses, {len(data.comparisons)} pairs (true alpha {args.alpha}) and scores.parquet to {out}")
     return 0
 
 
@@ -177,7 +177,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from typicality.report.terminal import print_results
 
     print_results(results)
-    print(f"wrote {out}")
+    say(f"wrote {out}")
     return 0
 
 
@@ -200,7 +200,7 @@ class RenamedOption(argparse.Action):
         super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(f"typicality: {option_string} is renamed {self.new_name} (same values); the old name will go in a later version.", file=sys.stderr)
+        say(f"typicality: {option_string} is renamed {self.new_name} (same values); the old name will go in a later version.", stderr=True)
         setattr(namespace, self.dest, values)
 
 
@@ -299,15 +299,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     path = save_scores(result, args.out)
     card = result.card
     skipped = ", ".join(f"{reason}: {count}" for reason, count in card["skipped"].items()) or "none"
-    print(
+    say(
         f"scored {card['n_scored']} of {card['n_responses']} responses with {card['fingerprint']} "
         f"({card['n_from_cache']} from cache, {card['n_computed']} computed); skipped: {skipped}; "
         f"prompts cut to fit: {card['prompt_truncated']}; responses cut: {card['response_truncated']}; "
         f"tokens spanning the prompt/response join: {card['boundary_merged']}"
     )
     if card.get("check"):
-        print(f"pre-flight check passed ({len(card['check']['checks'])} checks; `typicality check` runs the full set)")
-    print(f"wrote {path} and {path.with_name(path.stem + '.card.json')}")
+        say(f"pre-flight check passed ({len(card['check']['checks'])} checks; `typicality check` runs the full set)")
+    say(f"wrote {path} and {path.with_name(path.stem + '.card.json')}")
     return 0
 
 
@@ -413,7 +413,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                negative_control=args.negative_control, **inference_options(args))
     out = args.out or f"audit-{args.dataset}" + (f"-{args.subset}" if args.subset else "")
     audit(request, out, scoring_options(args), analysis, force=args.force, progress=not args.no_progress)
-    print(f"audit written to {out}/ (report.html, report.md, results.json, scores.parquet, pairs.parquet, figures/)")
+    say(f"audit written to {out}/ (report.html, report.md, results.json, scores.parquet, pairs.parquet, figures/)")
     return 0
 
 
@@ -451,8 +451,8 @@ def cmd_merge_cache(args: argparse.Namespace) -> int:
     for source, added in report.added.items():
         conflicts = report.conflicts[source]
         note = f", {conflicts} disagreeing rows kept as they were in the target" if conflicts else ""
-        print(f"{source}: {added} scores added, {report.already_present[source]} already present{note}")
-    print(f"{report.target} now holds {report.total_rows} scores")
+        say(f"{source}: {added} scores added, {report.already_present[source]} already present{note}")
+    say(f"{report.target} now holds {report.total_rows} scores")
     return 0
 
 
@@ -477,10 +477,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     for column in ("check", "result", "detail"):
         table.add_column(column, overflow="fold")
     for check in report.checks:
-        table.add_row(check.name, "[green]pass[/green]" if check.passed else "[bold red]FAIL[/bold red]", check.detail)
-    console = Console(width=160)
+        table.add_row(check.name, Text("pass", style="green") if check.passed else Text("FAIL", style="bold red"), check.detail)
+    console = DataConsole(width=160)
     console.print(table)
-    console.print("all checks passed: the scores can be trusted" if report.passed else "[bold red]some checks failed[/bold red]: fix them before a long run")
+    failed = Text.assemble(("some checks failed", "bold red"), ": fix them before a long run")
+    console.print("all checks passed: the scores can be trusted" if report.passed else failed)
     return 0 if report.passed else 1
 
 
@@ -509,8 +510,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     result = export(args.audit_dir, args.out, format=args.format, alpha=args.alpha, estimate=args.estimate, ties=args.tie_rows, force=args.force)
     choice = result.choice
-    print(f"wrote {result.n_rows} pairs to {result.data_file} and the dataset card {result.card_file}")
-    print(f"removed alpha {choice.alpha:.4g}: {choice.reason}; {result.n_flips} pairs change the favoured response without typicality")
+    say(f"wrote {result.n_rows} pairs to {result.data_file} and the dataset card {result.card_file}")
+    say(f"removed alpha {choice.alpha:.4g}: {choice.reason}; {result.n_flips} pairs change the favoured response without typicality")
     return 0
 
 
@@ -543,15 +544,15 @@ def cmd_influence(args: argparse.Namespace) -> int:
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
     summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
     cv3, top = summary.cv3, summary.without_top_prompts  # plain mappings inside the InfluenceSummary
-    print(
+    say(
         f"influence on alpha = {summary.alpha:.4f} ({summary.estimate}): {summary.n_pairs} "
         f"pairs, {summary.n_prompts} prompts (leave-one-prompt-out: {summary.prompt_method})"
     )
     if cv3["se"] is not None:
-        print(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary.cv1_se:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
+        say(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary.cv1_se:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
     if top["fitted"]:
-        print(f"without the top {top['n_prompts_removed']} prompts ({100 * top['share']:g}%): alpha {top['alpha']:.4f} (SE {top['se']:.4f})")
-    print(f"wrote {Path(args.audit_dir) / INFLUENCE_SUMMARY_FILE} and {INFLUENCE_FILE}; `typicality report {args.audit_dir}` re-renders the report")
+        say(f"without the top {top['n_prompts_removed']} prompts ({100 * top['share']:g}%): alpha {top['alpha']:.4f} (SE {top['se']:.4f})")
+    say(f"wrote {Path(args.audit_dir) / INFLUENCE_SUMMARY_FILE} and {INFLUENCE_FILE}; `typicality report {args.audit_dir}` re-renders the report")
     return 0
 
 
@@ -586,10 +587,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps(comparison, indent=2))
         return 0
     for sentence in summary_sentences(comparison):
-        print(sentence)
+        say(sentence)
     for warning in comparison["warnings"]:
-        print(f"warning: {warning}")
-    print(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
+        say(f"warning: {warning}")
+    say(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
     return 0
 
 
@@ -659,13 +660,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=140)
-    console.print(result.sentence(), markup=False, highlight=False)
+    console = DataConsole(width=140)
+    console.print(result.sentence(), highlight=False)
     for note in result.notes:
-        console.print(note, markup=False, highlight=False)
+        console.print(note, highlight=False)
     table = Table(
         title=f"Power for alpha = {result.alpha:.3g} (design effect {result.design_effect:.2f}; "
               f"one independent pair per {result.pairs / result.effective_pairs:.2f} planned)"
@@ -731,10 +729,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except TypicalityError as error:
-        print(f"typicality: error: {error}", file=sys.stderr)
+        say(f"typicality: error: {error}", stderr=True)
         return 2
     except KeyboardInterrupt:
-        print("typicality: interrupted; finished work is kept (re-run to resume).", file=sys.stderr)
+        say("typicality: interrupted; finished work is kept (re-run to resume).", stderr=True)
         return 130
 
 

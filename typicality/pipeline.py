@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
-
 from typicality.audit_folder import (
     AUDIT_KIND,
     IN_PROGRESS_FILE,
@@ -33,6 +31,7 @@ from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
 from typicality.output_folder import claim_output
 from typicality.results import InfluenceSummary
+from typicality.safe_text import DataConsole
 from typicality.scoring.options import ScoringOptions
 from typicality.stats.analysis import AnalysisOptions
 
@@ -68,7 +67,7 @@ def audit(
     unfinished = not out.is_symlink() and (out / IN_PROGRESS_FILE).is_file()
     inputs = [*request.data_files, scoring.cache_folder()]  # --out is never one of these, nor a folder holding one
     claim = claim_output(out, AUDIT_KIND, force=force or unfinished, inputs=inputs)
-    console = Console(stderr=True, quiet=not progress)
+    console = DataConsole(stderr=True, quiet=not progress)  # paths and names from the data: shown as text, never as markup
 
     from typicality.report import render_report
 
@@ -82,7 +81,7 @@ def audit(
     return out
 
 
-def _load(request: LoadRequest, out: Path, console: Console, analysis: AnalysisOptions):
+def _load(request: LoadRequest, out: Path, console: DataConsole, analysis: AnalysisOptions):
     from typicality.data import load
     from typicality.stats.analysis import check_analyzable
 
@@ -95,7 +94,7 @@ def _load(request: LoadRequest, out: Path, console: Console, analysis: AnalysisO
     return data
 
 
-def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress: bool):
+def _score(data, scoring: ScoringOptions, out: Path, console: DataConsole, progress: bool):
     from typicality.scoring import score
 
     console.rule(f"[2/4] score with {scoring.model}")
@@ -104,7 +103,7 @@ def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress:
     return scores
 
 
-def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, progress: bool, scoring: ScoringOptions | None = None):
+def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: DataConsole, progress: bool, scoring: ScoringOptions | None = None):
     from typicality.report.terminal import print_results
     from typicality.stats import analyze
 

@@ -24,6 +24,7 @@ from typicality.formatting import (
     fmt_signed,
     fmt_slice,
     fmt_value,
+    truncation_note,
 )
 from typicality.report.debiasing_and_influence import debiasing_section, influence_section
 from typicality.report.interpretation import alpha_subject, ci_words, validity_section
@@ -349,6 +350,9 @@ def warnings(audit: AuditFolder, main: Estimate | None) -> list[str]:
             f"Only {fmt_count(agreement.n_pairs)} pairs: the headline regression could not be fitted, "
             "and the agreement rate's interval is wide."
         )
+    cut = truncation_note(audit.score_card)  # responses longer than the window: scored on their beginning only
+    if cut:
+        found.append(cut)
     for name, why in audit.missing.items():
         found.append(f"{name} is not available ({why}); the parts of the report that need it say so.")
     return list(dict.fromkeys(found))

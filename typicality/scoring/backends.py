@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from typicality.errors import TypicalityError
+from typicality.safe_text import say
 from typicality.scoring.backend_options import (
     RESERVED_NAMES,
     BackendOptions,
@@ -50,6 +51,8 @@ from typicality.scoring.requests import Prepared, ScoreRequest, ScoringRun, Skip
 # pairs: 14.4-15.0 s); peak memory grows with it (a batch's activations), so the default is the
 # smallest that keeps a GPU's matmuls large.
 DEFAULT_BATCH_TOKENS = 4096
+# A window above this many tokens makes a response cut to fit it slow to score on a CPU: the cut's message suggests it as --max-length.
+SHORT_WINDOW = 2048
 
 
 class ScoreSink(Protocol):
@@ -133,6 +136,7 @@ class TokenizerBackend(ScoringBackend):
         prepared = self.prepare(requests)
         run = ScoringRun(skipped={item.key: item.reason for item in prepared if isinstance(item, Skipped)})
         ready = [item for item in prepared if isinstance(item, Prepared)]
+        self._report_cut(requests, ready)
         bar = tqdm(total=len(ready), unit="resp", desc="scoring", disable=not progress or not ready, dynamic_ncols=True)
         try:
             with self.scoring_session():
@@ -140,6 +144,23 @@ class TokenizerBackend(ScoringBackend):
         finally:
             bar.close()
         return run
+
+    def _report_cut(self, requests: list[ScoreRequest], ready: list[Prepared]) -> None:
+        """Before any scoring: responses longer than the window, their count and the --max-length fix (on stderr)."""
+        cut = {item.key for item in ready if item.truncated}
+        if not cut:
+            return
+        window = getattr(self, "window", None)
+        longest = max(len(request.response) for request in requests if request.key in cut)
+        faster = (
+            f" A full window of {window:,} tokens is slow to score and takes much memory on {self.device}: "
+            f"--max-length N (e.g. --max-length {SHORT_WINDOW}) scores every response on at most its first N tokens."
+            if window and window > SHORT_WINDOW else ""
+        )
+        which = "1 response is" if len(cut) == 1 else f"{len(cut):,} responses are"
+        each = "it is" if len(cut) == 1 else "each is"
+        say(f"typicality: {which} longer than the model's window of {f'{window:,}' if window else 'unknown'} tokens (the longest has {longest:,} "
+            f"characters): {each} scored on its beginning only, its tail cut (the score card and the report say so).{faster}", stderr=True)
 
     def scoring_session(self) -> AbstractContextManager:
         """Held while a run's batches are scored (a backend may tune the process for it; see memory.py)."""

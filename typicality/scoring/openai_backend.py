@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from typicality.errors import TypicalityError
+from typicality.safe_text import printable
 from typicality.scoring.backends import ScoreSink, ScoringBackend
 from typicality.scoring.cache import CachedScore
 from typicality.scoring.fingerprint import ModelIdentity
@@ -136,7 +137,7 @@ class OpenAICompletionsBackend(ScoringBackend):
         stats = EndpointStats()
         retries_before = self.client.retries_done
         committer = _Committer(cache, fingerprint, self.commit_every, self.commit_seconds)
-        bar = tqdm(total=len(requests), unit="resp", desc=f"scoring on {self.endpoint.model}", disable=not progress or not requests, file=sys.stderr)
+        bar = tqdm(total=len(requests), unit="resp", desc=printable(f"scoring on {self.endpoint.model}"), disable=not progress or not requests, file=sys.stderr)
 
         def advance() -> None:
             bar.update(1)

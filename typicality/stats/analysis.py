@@ -20,7 +20,7 @@ import pandas as pd
 
 from typicality.audit_folder import PAIRS_FILE, remove_influence, save_pairs, save_results
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_type
 from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate, Headline, OrdinalFit
 from typicality.software import software_versions
 from typicality.stats.agreement import agreement_rate
@@ -43,7 +43,7 @@ from typicality.stats.pair_design import (
     unsliced_columns,
 )
 from typicality.stats.pairwise_logit import MIN_CLUSTERS
-from typicality.stats.scores_table import CheckedScores, check_scores
+from typicality.stats.scores_table import CheckedScores, check_scores, require_scores
 from typicality.stats.sensitivity import sensitivity
 from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
 from typicality.stats.ties import tie_aware_estimates, ties_summary
@@ -166,6 +166,11 @@ def analyze(
       8. the interpretation and the E-values of the headline (`interpretation`, `sensitivity`);
       9. Holm across every fitted row but the headline, all of the rows above included (`holm_adjust`).
     """
+    require_type("analyze", "data", data, PreferenceData, "a PreferenceData", "load it with typicality.load(...)")
+    require_scores("analyze", scores)
+    require_type("analyze", "options", options, (AnalysisOptions, type(None)), "an AnalysisOptions or None")
+    require_type("analyze", "design", design, (PairDesign, type(None)), "a PairDesign (typicality.build_pairs) or None")
+    require_type("analyze", "unconditional", unconditional, (ScoreResult, pd.DataFrame, type(None)), "a ScoreResult, a scores DataFrame or None")
     if options is not None and settings:
         raise TypicalityError(f"Give analyze() either options or keyword settings, not both ({', '.join(settings)}).")
     options = (options or AnalysisOptions.from_dict(settings)).validate()

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from typicality.domain import Accounting, PreferenceData, ScoreResult, prompt_id_for, response_id_for
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_type
 
 QUALITY_CUTS = np.array([-0.8416, -0.2533, 0.2533, 0.8416])  # standard normal quintiles
 QUALITY_SD = math.sqrt(0.5**2 + 0.4**2 + 1.0)
@@ -53,6 +53,11 @@ def simulate(
     correctness_noise: float | None = None,
 ) -> tuple[PreferenceData, ScoreResult]:
     """A rated dataset whose annotators prefer typicality with the given alpha, and its scores table."""
+    for name, value, kinds, expected in (("alpha", alpha, (int, float, np.integer, np.floating), "a number"),
+                                         ("prompts", prompts, (int, np.integer), "a whole number"),
+                                         ("responses_per_prompt", responses_per_prompt, (int, np.integer), "a whole number"),
+                                         ("seed", seed, (int, np.integer), "a whole number")):
+        require_type("simulate", name, value, kinds, expected)
     if not math.isfinite(alpha):
         raise TypicalityError(f"--alpha must be a finite number, got {alpha}.")
     if prompts < 1:

@@ -11,6 +11,7 @@ copy is the same data and two files are two datasets); a simulation's parameters
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from typicality.audit_folder import AuditFolder, is_finished_audit, read_audit
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_path
 from typicality.results import AuditResults, Estimate
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice
 
@@ -76,6 +77,10 @@ class ComparedAudit:
 
 def read_audits(folders, *, labels=None, effect: str = "headline") -> list[ComparedAudit]:
     """Every folder read through the contract; one clear message for a single folder, an unfinished audit or a missing fit."""
+    if isinstance(folders, (str, os.PathLike)) or not isinstance(folders, (list, tuple)):
+        raise TypicalityError(f"compare(): folders must be a list of audit folders, got {folders!r:.60}; e.g. compare(['audit-a', 'audit-b']).")
+    for folder in folders:
+        require_path("compare", "each folder", folder)
     folders = [Path(folder) for folder in folders]
     if effect not in EFFECTS:
         raise TypicalityError(f"--effect must be one of {', '.join(EFFECTS)}, got '{effect}'.")
