@@ -49,7 +49,7 @@ def mixed_comparison(sims: int, groups: int = 20, pairs: int = 150, tau: float =
     for seed in range(sims):
         start = time.perf_counter()
         slopes, fits = simulate_group_fits(1, groups, pairs, ALPHA, tau, seed=1000 + seed)
-        effects = random_effects(fits.alpha, stage2_variance(fits.se, fits.n_clusters))
+        effects = random_effects(fits.alpha, stage2_variance(fits.se, fits.n_clusters, fits.model_variance))
         seconds["two-stage"] += time.perf_counter() - start
         covered["two-stage"].append((effects.pooled_low <= slopes) & (slopes <= effects.pooled_high))
         taus["two-stage"].append(effects.tau)

@@ -21,10 +21,12 @@ import pandas as pd
 from typicality.audit_folder import PAIRS_FILE, remove_influence, save_pairs, save_results
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
-from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate, Headline, OrdinalFit
+from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate, Groups, Headline, OrdinalFit
 from typicality.software import software_versions
 from typicality.stats.agreement import agreement_rate
 from typicality.stats.debias import debiasing_summary
+from typicality.stats.groups import DEFAULT_MIN_PAIRS, fit_groups, group_column_values
+from typicality.stats.groups import METHOD as GROUPS_METHOD
 from typicality.stats.memorization import memorization
 from typicality.stats.multiplicity import holm_adjust
 from typicality.stats.negative_control import negative_control
@@ -41,6 +43,7 @@ from typicality.stats.pair_design import (
     pair_accounting,
     slice_count,
 )
+from typicality.stats.pairwise_logit import MIN_PAIRS, PairwiseSpec
 from typicality.stats.scores_table import CheckedScores, check_scores
 from typicality.stats.sensitivity import sensitivity
 from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
@@ -72,6 +75,8 @@ class AnalysisOptions:
     pairs: str = "distinct"  # pair construction: "distinct" (distinct responses, random orientation) or "paper" (stats/paper_pairs.py)
     negative_control: bool = False  # also score each response without its prompt (audit) and fit the fluency negative control
     betas: tuple[float, ...] = DEFAULT_BETAS  # KL coefficients for results.json's `sharpening`
+    by: str | None = None  # a comparison-level column (annotator, domain, ...): the headline fit per group, partially pooled (stats/groups.py)
+    min_group_pairs: int = DEFAULT_MIN_PAIRS  # with `by`: smaller groups are pooled into one
 
     def validate(self) -> "AnalysisOptions":
         unknown = [name for name in self.typicalities if name not in TYPICALITY_COLUMNS]
@@ -86,10 +91,17 @@ class AnalysisOptions:
         if self.pairs not in PAIR_CONSTRUCTIONS:
             raise TypicalityError(f"--pair-construction must be one of {', '.join(PAIR_CONSTRUCTIONS)}, got '{self.pairs}'.")
         self.betas = check_betas(self.betas)
+        if self.by is not None and (not isinstance(self.by, str) or not self.by):
+            raise TypicalityError(f"--by must name a column of the comparisons (annotator, domain, ...), got {self.by!r}.")
+        if self.min_group_pairs < MIN_PAIRS:
+            raise TypicalityError(f"--min-group-pairs must be at least {MIN_PAIRS} (the fewest pairs any fit accepts), got {self.min_group_pairs}.")
         return self
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "typicalities": list(self.typicalities)}
+        content = {**asdict(self), "typicalities": list(self.typicalities)}
+        if self.by is None:  # results.json's settings without --by stay as they were before it existed
+            del content["by"], content["min_group_pairs"]
+        return content
 
     @classmethod
     def from_dict(cls, values: dict) -> "AnalysisOptions":
@@ -162,7 +174,8 @@ def analyze(
       6. the fluency negative control rows, when unconditional scores are given (`negative_control`);
       7. the bootstrap CI of the headline's change in alpha with length (`alpha_change_with_interval`);
       8. the interpretation and the E-values of the headline (`interpretation`, `sensitivity`);
-      9. Holm across every fitted row but the headline, all of the rows above included (`holm_adjust`).
+      9. Holm across every fitted row but the headline, all of the rows above included (`holm_adjust`);
+     10. with `by`: the headline fit per group of that column, partially pooled (`by_group`).
     """
     if options is not None and settings:
         raise TypicalityError(f"Give analyze() either options or keyword settings, not both ({', '.join(settings)}).")
@@ -177,6 +190,8 @@ def analyze(
             f"Dataset '{data.name}' has no usable pairs: {accounting['comparisons']} comparisons, dropped: {dropped}. "
             "Check that the scores belong to this data (same prompts and responses)."
         )
+    if options.by is not None:
+        group_column_values(design, options.by)  # an unknown column fails here, before any fit
     warnings = data_warnings(accounting)
     estimates = fit_estimates(design, options, warnings)  # 1
     ordinal = _ordinal(data, scores, options, warnings)  # beside the pairwise fits: the rating itself, when the data rates responses
@@ -200,6 +215,7 @@ def analyze(
         estimates.extend(rows)
     chosen = chosen.replace(alpha_change=alpha_change_with_interval(chosen.alpha_change, design, headline_fit, options.change_draws, options.seed))  # 7
     estimates, multiplicity = holm_adjust(estimates, chosen.estimate)  # 9
+    groups = by_group(design, options, headline_fit)  # 10
     results = AnalysisResults(
         dataset=DatasetInfo(**dataset_info(data)),
         model=_model_entry(scores, design),
@@ -220,9 +236,21 @@ def analyze(
         interpretation=interpretation(headline_fit, design.correctness),  # 8
         sensitivity=sensitivity(headline_fit if headline_fit is not None and headline_fit.fitted else None),
         multiplicity=multiplicity,
+        groups=groups,
         design=design,
     )
     return _finite(results)
+
+
+def by_group(design: PairDesign, options: AnalysisOptions, headline_fit: Estimate | None) -> Groups | None:
+    """With `by`: the headline fit per group of that column, partially pooled (stats/groups.py); None without."""
+    if options.by is None:
+        return None
+    if headline_fit is None or not headline_fit.fitted:
+        reason = "the headline fit could not run" + (f": {headline_fit.reason}" if headline_fit is not None else "")
+        return Groups(column=options.by, estimate=headline_fit.id if headline_fit else None, min_pairs=options.min_group_pairs, method=GROUPS_METHOD,
+                      multiplicity="holm", available=False, reason=reason)
+    return fit_groups(design, options.by, PairwiseSpec.of(headline_fit), headline_fit.id, options.min_group_pairs)
 
 
 def _finite(results: AnalysisResults) -> AnalysisResults:

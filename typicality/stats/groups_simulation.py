@@ -49,8 +49,8 @@ class GroupValidation:
         return asdict(self)
 
 
-def simulate_group_fits(n_datasets: int, n_groups: int, pairs_per_group: int, alpha: float, tau: float, seed: int = 0, responses_per_prompt: int = 4):
-    """(true slopes, GroupedFits) for n_datasets * n_groups groups; group j belongs to dataset j // n_groups."""
+def simulate_group_pairs(n_datasets: int, n_groups: int, pairs_per_group: int, alpha: float, tau: float, seed: int = 0, responses_per_prompt: int = 4):
+    """(true slopes, y, X, group, prompt) for n_datasets * n_groups groups; group j belongs to dataset j // n_groups."""
     per_prompt = comb(responses_per_prompt, 2)
     prompts_per_group = max(1, round(pairs_per_group / per_prompt))
     rng = np.random.default_rng(seed)
@@ -64,7 +64,13 @@ def simulate_group_fits(n_datasets: int, n_groups: int, pairs_per_group: int, al
     y = (helpfulness[rows_a] > helpfulness[rows_b]).astype(float)
     X = np.column_stack([drawn["mean_logprob"][rows_a] - drawn["mean_logprob"][rows_b], drawn["correctness"][rows_a] - drawn["correctness"][rows_b]])
     prompt = drawn["prompt_index"][rows_a]
-    return slopes, grouped_logit(y, X, group_of_prompt[prompt], prompt)
+    return slopes, y, X, group_of_prompt[prompt], prompt
+
+
+def simulate_group_fits(n_datasets: int, n_groups: int, pairs_per_group: int, alpha: float, tau: float, seed: int = 0, responses_per_prompt: int = 4):
+    """(true slopes, GroupedFits) for n_datasets * n_groups groups; group j belongs to dataset j // n_groups."""
+    slopes, y, X, group, prompt = simulate_group_pairs(n_datasets, n_groups, pairs_per_group, alpha, tau, seed, responses_per_prompt)
+    return slopes, grouped_logit(y, X, group, prompt)
 
 
 def validate(n_datasets: int, n_groups: int, pairs_per_group: int, alpha: float, tau: float, seed: int = 0, responses_per_prompt: int = 4) -> GroupValidation:
@@ -78,7 +84,7 @@ def validate(n_datasets: int, n_groups: int, pairs_per_group: int, alpha: float,
         members = np.arange(d * n_groups, (d + 1) * n_groups)
         members = members[ok[members]]
         truth, estimate, se = slopes[members], fits.alpha[members], fits.se[members]
-        effects = random_effects(estimate, stage2_variance(se, fits.n_clusters[members]))
+        effects = random_effects(estimate, stage2_variance(se, fits.n_clusters[members], fits.model_variance[members]))
         covered_pooled.append((effects.pooled_low <= truth) & (truth <= effects.pooled_high))
         covered_plugin.append((effects.plugin_low <= truth) & (truth <= effects.plugin_high))
         covered_raw.append(np.abs(estimate - truth) <= 1.959964 * se)
