@@ -238,7 +238,8 @@ def add_stats_commands(commands) -> None:
     fit_parser.add_argument("--data", help="a data folder (responses.parquet, comparisons.parquet, dataset.json), instead of INPUT")
     fit_parser.add_argument("--scores", help="a scores parquet, instead of INPUT/scores.parquet")
     fit_parser.add_argument(
-        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set"
+        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set; "
+        "`style` adds one row with Arena's style controls (length, markdown headers, lists, bold) to either"
     )
     fit_parser.add_argument(
         "--slice", nargs="+", metavar="NAME", help="slices to fit: all, equal-correctness, COLUMN=VALUE or COLUMN (default: every slice the data has)"
@@ -418,7 +419,8 @@ def add_audit_command(commands) -> None:
     add_loader_options(parser)
     add_model_options(parser)
     parser.add_argument(
-        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set"
+        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set; "
+        "`style` adds one row with Arena's style controls (length, markdown headers, lists, bold) to either"
     )
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
     parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")

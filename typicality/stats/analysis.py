@@ -47,6 +47,7 @@ from typicality.stats.pairwise_logit import MIN_PAIRS, PairwiseSpec
 from typicality.stats.scores_table import CheckedScores, check_scores
 from typicality.stats.sensitivity import sensitivity
 from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
+from typicality.stats.style import STYLE, style_estimate, with_style_columns, without_style
 from typicality.stats.ties import tie_aware_estimates, ties_summary
 from typicality.stats.typicality_bias import TypicalityBias
 from typicality.stats.validity import alpha_change_with_interval, design_with_ties, interpretation
@@ -167,7 +168,8 @@ def analyze(
     Each section is built once, by a pure function, in this order (a later step reads only what
     an earlier one returned):
       1. the robustness set of fits (`fit_estimates`) and the pre-specified headline (`headline`);
-      2. memorization: its counts and the headline refitted without memorized pairs (`memorization`);
+      2. memorization: its counts and the headline refitted without memorized pairs (`memorization`); with `style`
+         among the controls, the headline refitted with length and Arena's style differences (`style_estimate`);
       3. debiasing, from the tie-dropping fits above (`debiasing_summary`);
       4. sharpening, from the summed-typicality length-controlled fit (`sharpening`);
       5. ties: the Rao-Kupper rows beside the tie-dropping fits, when the data has ties (`tie_aware_estimates`);
@@ -192,15 +194,20 @@ def analyze(
         )
     if options.by is not None:
         group_column_values(design, options.by)  # an unknown column fails here, before any fit
+    style = options.controls is not None and STYLE in options.controls
+    if style:  # the style differences, counted once from the texts, become columns of the design (and of pairs.parquet)
+        design = with_style_columns(design, data)
     warnings = data_warnings(accounting)
     estimates = fit_estimates(design, options, warnings)  # 1
     ordinal = _ordinal(data, scores, options, warnings)  # beside the pairwise fits: the rating itself, when the data rates responses
     chosen = headline(estimates)
     headline_fit = _by_id(estimates, chosen.estimate)
-    default_set = options.controls is None and options.slices is None
+    default_set = without_style(options.controls) is None and options.slices is None
     memorized, not_memorized = memorization(design, scores.usable, headline_fit, default_set=default_set)  # 2
     if not_memorized is not None:
         estimates.append(not_memorized)
+    if style and headline_fit is not None and headline_fit.fitted:  # 2b: is alpha style in disguise
+        estimates.append(style_estimate(design, headline_fit, options.seed))
     slices = slice_counts(design, estimates)
     debiasing = debiasing_summary(design, estimates, headline_fit, data.correctness)  # 3
     sharpened = sharpening(estimates, headline_fit, options.betas)  # 4
@@ -279,7 +286,7 @@ def build_design(data: PreferenceData, scores: CheckedScores, options: AnalysisO
 
 def fit_estimates(design: PairDesign, options: AnalysisOptions, warnings: list[str]) -> list[Estimate]:
     """Every fit of the robustness set, headline first; fits that could not run are announced in `warnings`."""
-    specs = estimate_specs(design, options.controls, options.slices, options.typicalities)
+    specs = estimate_specs(design, without_style(options.controls), options.slices, options.typicalities)
     estimates = [
         TypicalityBias(typicality, spec_controls, bootstrap=options.bootstrap, seed=options.seed, slice=slice_name).fit(design).estimate_
         for slice_name, typicality, spec_controls in specs
