@@ -65,3 +65,17 @@ def test_the_table_keeps_the_ends_and_every_group_that_differs():
     names = [row["name"] for row in table]
     assert len(names) == 2 * TABLE_ENDS + 1 and "g50" in names and names[0] == "g99" and names[-1] == "g0"
     assert "20 highest and 20 lowest of 100" in note
+
+
+def test_the_figure_draws_group_names_as_text_not_mathtext():
+    from typicality.report.groups import plot_caterpillar
+    from typicality.results import Groups
+
+    rows = [GroupAlpha(name=name, n_pairs=50, n_prompts=20, fitted=True, alpha=a, se=0.1, pooled_alpha=a, pooled_ci_low=a - 0.2,
+                       pooled_ci_high=a + 0.2, p_value=0.5, p_holm=1.0, differs=False) for name, a in (("cost $5 $x$", 0.1), ("*b*", 0.3), ("c", 0.5))]
+    groups = Groups(column="annotator", estimate="x", min_pairs=30, method="m", multiplicity="holm", available=True, groups=rows, n_groups=3,
+                    population_alpha=0.3, population_ci_low=0.1, population_ci_high=0.5)
+    figure = plot_caterpillar(groups)
+    figure.canvas.draw()
+    labels = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    assert labels == [r"cost \$5 \$x\$", "*b*", "c"]  # escaped: drawn literally

@@ -132,10 +132,10 @@ def plot_caterpillar(groups: Groups) -> Figure:
         ax.hlines(y, [g.pooled_ci_low for g in ranked], [g.pooled_ci_high for g in ranked], colors=colors, linewidth=1.2)
         ax.scatter([g.pooled_alpha for g in ranked], y, c=colors, s=16, zorder=3, label="partially pooled alpha, 95% interval")
         if len(ranked) <= LABELLED_GROUPS:
-            ax.set_yticks(y, [g.name for g in ranked], fontsize=7)
+            ax.set_yticks(y, [g.name.replace("$", r"\$") for g in ranked], fontsize=7)  # a name is data: no mathtext
         else:
             ax.set_yticks([])
-            ax.set_ylabel(f"{len(ranked):,} values of {groups.column}, sorted", fontsize=8)
+            ax.set_ylabel(f"{len(ranked):,} values of {groups.column.replace('$', chr(92) + '$')}, sorted", fontsize=8)
         ax.set_ylim(-0.8, len(ranked) - 0.2)
         ax.set_xlabel("alpha (log-odds per unit of Δ typicality)", fontsize=8)
         ax.legend(loc="lower right", fontsize=7, frameon=True)
