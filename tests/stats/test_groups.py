@@ -209,3 +209,14 @@ def test_pooled_intervals_cover_93_to_97_percent_averaged_over_groups():
     assert 0.92 <= result.coverage_tau <= 0.98
     assert result.rejection_rate > 0.25
     assert result.rmse_pooled < result.rmse_raw
+
+
+def test_a_separated_group_is_named_with_its_reason_and_left_out_of_stage2(grouped_design):
+    design, _ = grouped_design
+    frame = design.frame.copy()
+    chosen = frame["annotator"] == "annotator-003"
+    frame.loc[chosen, "label"] = (frame.loc[chosen, "delta_mean_logprob"] > 0).astype(float)  # typicality decides every label
+    groups = fit_groups(design.with_frame(frame), "annotator", PairwiseSpec(), "all|mean_logprob|none")
+    separated = next(g for g in groups.groups if g.name == "annotator-003")
+    assert not separated.fitted and separated.reason.startswith("perfect separation") and separated.pooled_alpha is None
+    assert groups.q_df == 6 and sum(g.pooled_alpha is not None for g in groups.groups) == 7

@@ -365,7 +365,9 @@ def fit_groups(design: PairDesign, column: str, spec: PairwiseSpec, estimate_id:
     names = [str(name) for name in names]
     X, y = model.X[kept], model.y[kept]
     fits = grouped_logit(y, X, codes, model.groups[kept])
-    reasons = [_group_reason(fits, g, y[codes == g], X[codes == g]) for g in range(len(names))]
+    extremes = pd.Series(X[:, 0]).groupby(codes).agg(["min", "max"]).reindex(range(len(names)), fill_value=0.0)
+    spread = (extremes["max"] - extremes["min"]).to_numpy()
+    reasons = [_group_reason(fits, g, spread[g] > 0, lambda g=g: (y[codes == g], X[codes == g])) for g in range(len(names))]
     usable = np.array([reason is None and name != OTHER_GROUP for reason, name in zip(reasons, names)], dtype=bool)
     counts = {"n_groups": int(sum(name != OTHER_GROUP for name in names)), "n_pooled_groups": len(pooled_names), "pooled_groups": pooled_names,
               "n_pairs_without_group": missing}
@@ -384,17 +386,17 @@ def fit_groups(design: PairDesign, column: str, spec: PairwiseSpec, estimate_id:
     )
 
 
-def _group_reason(fits: GroupedFits, g: int, y: np.ndarray, X: np.ndarray) -> str | None:
-    """Why group g has no usable alpha, or None."""
+def _group_reason(fits: GroupedFits, g: int, varies: bool, rows) -> str | None:
+    """Why group g has no usable alpha, or None; `rows()` gives its (y, X) for the separation check, only when needed."""
     if fits.n_pairs[g] < MIN_PAIRS:
         return f"only {int(fits.n_pairs[g])} pairs"
     if fits.n_clusters[g] < MIN_CLUSTERS:
         return f"only {int(fits.n_clusters[g])} prompts; clustered SEs need at least {MIN_CLUSTERS}"
-    if np.all(X[:, 0] == X[0, 0]):
+    if not varies:
         return "the typicality difference is constant"
     suspicious = not fits.converged[g] or fits.max_linear_predictor[g] >= SEPARATED_LINEAR_PREDICTOR or not fits.se[g] > 0
     if suspicious:
-        return "perfect separation: alpha would be infinite" if is_separated(y, X) else "the fit did not converge"
+        return "perfect separation: alpha would be infinite" if is_separated(*rows()) else "the fit did not converge"
     return None
 
 
