@@ -220,3 +220,13 @@ def test_a_separated_group_is_named_with_its_reason_and_left_out_of_stage2(group
     separated = next(g for g in groups.groups if g.name == "annotator-003")
     assert not separated.fitted and separated.reason.startswith("perfect separation") and separated.pooled_alpha is None
     assert groups.q_df == 6 and sum(g.pooled_alpha is not None for g in groups.groups) == 7
+
+
+def test_a_column_of_one_off_values_pools_everything_and_says_why_no_pooling_ran(grouped_design):
+    design, _ = grouped_design
+    frame = design.frame.copy()
+    frame["annotator"] = [f"user-{i}" for i in range(len(frame))]  # a free-text column: every pair its own group
+    groups = fit_groups(design.with_frame(frame), "annotator", PairwiseSpec(), "all|mean_logprob|none")
+    assert not groups.available and "only 0 groups of 'annotator' have at least 30 pairs" in groups.reason
+    assert groups.n_pooled_groups == len(frame) and groups.n_groups == 0
+    assert [g.name for g in groups.groups] == [OTHER_GROUP] and groups.groups[0].n_pairs == len(frame)
