@@ -139,7 +139,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if (out / SCORES_FILE).exists() and not args.force:
         raise TypicalityError(f"{out} already holds a simulated or audited dataset; choose another --out or pass --force to overwrite it.")
     data, scores = simulate(
-        args.alpha, args.prompts, args.responses_per_prompt, args.seed, rating_levels=args.rating_levels, correctness_noise=args.correctness_noise
+        args.alpha, args.prompts, args.responses_per_prompt, args.seed, rating_levels=args.rating_levels, correctness_noise=args.correctness_noise,
+        groups=args.groups, group_sd=args.group_sd,
     )
     write_simulation(data, scores, out)
     say(f"wrote {len(data.responses)} responses, {len(data.comparisons)} pairs (true alpha {args.alpha}) and scores.parquet to {out}")
@@ -224,10 +225,17 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="cluster-bootstrap draws for the CI of the change in alpha with the length control (default 200; 0: off)",
     )
+    parser.add_argument(
+        "--by", metavar="COLUMN", help="also fit the headline per group of a comparison column (annotator, domain, language, ...), partially pooled"
+    )
+    parser.add_argument(
+        "--min-group-pairs", type=int, default=30, metavar="N", help="with --by: groups with fewer pairs are pooled into one (default 30)"
+    )
 
 
 def inference_options(args: argparse.Namespace) -> dict:
-    return {"pairs": args.pair_construction, "one_pair_per_prompt": args.one_pair_per_prompt, "change_draws": args.change_draws}
+    return {"pairs": args.pair_construction, "one_pair_per_prompt": args.one_pair_per_prompt, "change_draws": args.change_draws,
+            "by": args.by, "min_group_pairs": args.min_group_pairs}
 
 
 def add_stats_commands(commands) -> None:
@@ -247,6 +255,12 @@ def add_stats_commands(commands) -> None:
         help="make correctness a noisy quintile of continuous true quality (S = noise SD "
              "relative to quality's; 0 = coarse only); default: correctness is the true quality",
     )
+    simulate_parser.add_argument(
+        "--groups", type=int, metavar="N", help="N annotators, each judging every pair of its own prompts (the `annotator` column); default: none"
+    )
+    simulate_parser.add_argument(
+        "--group-sd", type=float, default=0.0, metavar="TAU", help="with --groups: each annotator's alpha is drawn from N(alpha, TAU^2) (default 0)"
+    )
     simulate_parser.add_argument("--out", required=True, help="folder to write (data files + scores.parquet)")
     simulate_parser.add_argument("--force", action="store_true", help="overwrite a folder that already holds a dataset")
     simulate_parser.set_defaults(run=cmd_simulate)
@@ -256,7 +270,8 @@ def add_stats_commands(commands) -> None:
     fit_parser.add_argument("--data", help="a data folder (responses.parquet, comparisons.parquet, dataset.json), instead of INPUT")
     fit_parser.add_argument("--scores", help="a scores parquet, instead of INPUT/scores.parquet")
     fit_parser.add_argument(
-        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set"
+        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set; "
+        "`style` adds one row with Arena's style controls (length, markdown headers, lists, bold) to either"
     )
     fit_parser.add_argument(
         "--slice", nargs="+", metavar="NAME", help="slices to fit: all, equal-correctness, COLUMN=VALUE or COLUMN (default: every slice the data has)"
@@ -423,7 +438,8 @@ def add_audit_command(commands) -> None:
     add_loader_options(parser)
     add_model_options(parser)
     parser.add_argument(
-        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set"
+        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set; "
+        "`style` adds one row with Arena's style controls (length, markdown headers, lists, bold) to either"
     )
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
     parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")

@@ -27,6 +27,7 @@ from typicality.formatting import (
     truncation_note,
 )
 from typicality.report.debiasing_and_influence import debiasing_section, influence_section
+from typicality.report.groups import groups_section
 from typicality.report.interpretation import alpha_subject, ci_words, validity_section
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 from typicality.report.reading import decisive_pairs
@@ -402,4 +403,5 @@ def report_context(audit: AuditFolder) -> dict:
         "influence": influence_section(audit),  # the prompts that drive alpha
         "sharpening": sharpening_section(audit.results.sharpening),  # gamma = 1 + alpha / beta, worded
         "validity": validity_section(audit.results),  # what alpha means, sensitivity, ties, length change
+        "groups": groups_section(audit.results),  # with --by: alpha per annotator (or other group), partially pooled
     }

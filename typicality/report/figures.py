@@ -323,6 +323,7 @@ def draw_figures(audit: AuditFolder, out_dir: str | Path | None = None) -> list[
         _length_confound(audit),
         _typicality_by_rating(audit),
         *influence_figures(audit),  # with influence.json
+        *group_figures(audit),  # with --by
     ]
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -450,6 +451,13 @@ def _typicality_by_rating(audit: AuditFolder) -> ReportFigure:
         else:
             item.figure = plot_typicality_by_rating(scores, data.responses, ratings)
     return item
+
+
+def group_figures(audit: AuditFolder) -> list:
+    from typicality.report.groups import caterpillar_figure
+
+    figure = caterpillar_figure(audit)
+    return [] if figure is None else [figure]
 
 
 def influence_figures(audit: AuditFolder) -> list:

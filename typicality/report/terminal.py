@@ -42,6 +42,8 @@ def print_results(results: AuditResults) -> None:
     sentences = [results.agreement.summary()]
     if results.ordinal is not None and results.ordinal.fitted:
         sentences.append(results.ordinal.summary())
+    if results.groups is not None:
+        sentences.append(results.groups.summary())
     sentences.extend(f"warning: {message}" for message in results.warnings)
     for sentence in sentences:
         console.print(sentence, highlight=False)
