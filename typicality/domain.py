@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from typicality.display import Card, Displayed, preference_data_card, score_result_card
 from typicality.errors import TypicalityError
 from typicality.text_digest import text_digest
 
@@ -82,8 +83,8 @@ class Accounting:
         return {"rows_read": self.rows_read, "dropped": dict(self.dropped), "notes": list(self.notes)}
 
 
-@dataclass
-class PreferenceData:
+@dataclass(repr=False)  # shown by its card (typicality/display.py), not a dataclass repr of two tables
+class PreferenceData(Displayed):
     """One preference dataset in canonical form.
 
     `responses`: one row per distinct (prompt, response): prompt_id, prompt, response_id,
@@ -112,6 +113,9 @@ class PreferenceData:
     # {"kind": "hub", "id", "data_dir"/"name" (when given), "split", "revision"} or
     # {"kind": "file", "path" (absolute), "sha256", "bytes"} or {"kind": "url", "url"}.
     provenance: list[dict] = field(default_factory=list)
+
+    def _card(self) -> Card:
+        return preference_data_card(self)
 
     @property
     def n_prompts(self) -> int:
@@ -192,8 +196,8 @@ def _quantiles(values: pd.Series, qs: list[float]) -> dict[str, float]:
 # Scores: how typical each response is
 
 
-@dataclass
-class ScoreResult:
+@dataclass(repr=False)
+class ScoreResult(Displayed):
     """`table`: one row per distinct response (SCORE_SCHEMA); `card`: model, settings and counts (JSON-able).
 
     Skipped responses (empty, whitespace-only, unencodable) stay in the table with NaN scores,
@@ -203,6 +207,9 @@ class ScoreResult:
 
     table: pd.DataFrame
     card: dict = field(default_factory=dict)
+
+    def _card(self) -> Card:
+        return score_result_card(self)
 
     @property
     def fingerprint(self) -> str | None:
