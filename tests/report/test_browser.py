@@ -81,3 +81,38 @@ def test_chromium_screenshot_shows_a_rendered_page(report_html, tmp_path):
     assert pixels.std() > 20
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 500
     assert (pixels.mean(axis=2) < 100).mean() > 0.01  # dark ink (text, axes) on a light page
+
+
+FIRST_SCREEN = (1280, 900)  # a laptop's first screen
+
+
+def test_first_screen_opens_with_the_answer_and_its_figure(report_html, tmp_path):
+    """The first screen holds the answer's sentence and the preference-rate figure; the screenshots stay in tmp_path."""
+    dom = parse_page(chromium(tmp_path, "--dump-dom", report_html.as_uri()).stdout)
+    answer = next(attrs for tag, attrs in dom.elements if tag == "section")
+    assert answer.get("id") == "answer"  # the first section of the page, before the headline's details
+    assert dom.tags("img")[0]["alt"] == "Preference rate by Δ typicality, with the fitted curve"
+    lines = [line for line in dom.text.split("\n") if line.strip()]
+    assert lines[lines.index(f"Typicality audit: {TITLE}", 1) + 2].startswith(("More typical", "Less typical", "No clear"))
+
+    # The same page with the lead figure blanked: the first screens differ where the figure was, inside the first screen.
+    blank = report_html.with_name("report-without-lead-figure.html")
+    html = report_html.read_text(encoding="utf-8")
+    start = html.index('<figure id="figure-preference_rate">')
+    source_start = html.index('src="', start) + len('src="')
+    blank.write_text(html[:source_start] + html[html.index('"', source_start):], encoding="utf-8")
+    shots = {}
+    for name, page in (("first-screen", report_html), ("first-screen-without-figure", blank)):
+        shots[name] = tmp_path / f"{name}.png"
+        result = chromium(tmp_path, f"--screenshot={shots[name]}", f"--window-size={FIRST_SCREEN[0]},{FIRST_SCREEN[1]}", page.as_uri())
+        assert console_messages(result.stderr) == []
+    with Image.open(shots["first-screen"]) as first, Image.open(shots["first-screen-without-figure"]) as without:
+        assert first.size == FIRST_SCREEN
+        a, b = (np.asarray(image.convert("RGB"), dtype=float) for image in (first, without))
+    changed = np.abs(a - b).sum(axis=2) > 30
+    rows = np.flatnonzero(changed.any(axis=1))
+    # The figure fills a large block of the first screen, starting in its upper part (after the title and the sentence).
+    assert changed.mean() > 0.05 and rows.min() < FIRST_SCREEN[1] // 3
+    # Rendered, not a broken-image icon: the figure's own colours (seaborn's blue curve and points) are there.
+    blue = (np.abs(a - np.array([76, 114, 176])).sum(axis=2) < 60) & changed
+    assert blue.sum() > 200

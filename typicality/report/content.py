@@ -7,6 +7,7 @@ A missing or null number becomes "not available" (never NaN), with the reason wh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import pandas as pd
 
@@ -91,9 +92,58 @@ def dataset_info(audit: AuditFolder) -> dict[str, str]:
         value = getattr(data, key) if data is not None else None
         value = value if value not in (None, "") else getattr(recorded, key)
         info[key] = fmt_value(value) if value not in (None, "") else ""
+    provenance = data.provenance if data is not None else recorded.provenance
+    info["source"] = source_name(provenance, info["source"])
     info["name"] = info["name"] or "an unnamed dataset"
     info["label"] = fmt_value(recorded.title) if recorded.title else ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
     return info
+
+
+def source_name(provenance: list[dict] | None, source: str) -> str:
+    """The source as a reader can look it up: hub ids and file names, never the absolute path of the machine that ran the audit."""
+    names = []
+    for entry in provenance or []:
+        if entry.get("kind") == "hub" and entry.get("id"):
+            part = " ".join(str(entry[key]) for key in ("data_dir", "name") if entry.get(key))
+            names.append(f"{entry['id']} ({part})" if part else str(entry["id"]))
+        elif entry.get("path") or entry.get("url"):
+            names.append(PurePath(str(entry.get("path") or entry.get("url"))).name)
+    if names:
+        names = list(dict.fromkeys(names))
+        return ", ".join(names) if len(names) <= 2 else f"{names[0]} and {len(names) - 1} more files"
+    # No provenance (an older dataset.json): keep hub ids, cut paths to their file names.
+    return ", ".join(PurePath(part).name if "/" in part and PurePath(part).is_absolute() else part for part in source.split(", ")) if source else ""
+
+
+def answer(audit: AuditFolder) -> str:
+    """The report's first sentence: which way typicality pushes preference, how strongly, and what that number can mean."""
+    results = audit.results
+    main = results.headline_estimate
+    agreement = results.agreement
+    counted = (
+        f"annotators preferred the response {model_name(audit)} finds more typical in {fmt_percent(agreement.rate)} of "
+        f"{fmt_count(agreement.n_pairs)} pairs"
+        if agreement.rate is not None
+        else ""
+    )
+    if main is None or not main.fitted or main.ci_low is None or main.ci_high is None:
+        return (f"In this data, {counted}; " if counted else "") + "no alpha could be fitted, so the direction of typicality bias is not estimated."
+    if main.ci_low > 0:
+        direction = "more typical responses are preferred"
+    elif main.ci_high < 0:
+        direction = "less typical responses are preferred"
+    else:
+        direction = "no clear preference for more or less typical responses"
+    meaning = (
+        "a bias estimate, quality held fixed"
+        if results.interpretation.is_bias_estimate
+        else "an association, not a bias estimate: no quality rating is held fixed"
+    )
+    return (
+        f"{direction[0].upper()}{direction[1:]}: alpha = {fmt_coef(main.alpha)} per nat of Δ typicality "
+        f"(95% CI {fmt_interval(main.ci_low, main.ci_high)}, {fmt_count(main.n_pairs)} pairs; {meaning})"
+        + (f", and {counted}." if counted else ".")
+    )
 
 
 def model_name(audit: AuditFolder) -> str:
@@ -381,6 +431,7 @@ def report_context(audit: AuditFolder) -> dict:
     top = headline(audit)
     return {
         "title": f"Typicality audit: {info['label']}",
+        "answer": answer(audit),  # the report's first sentence; the figure beside it is render.LEAD_FIGURE
         "dataset": info,
         "headline": top,
         "estimates": estimate_rows(audit.results),
