@@ -30,6 +30,7 @@ from typicality.report.interpretation import alpha_subject, ci_words, validity_s
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 from typicality.report.reading import decisive_pairs
 from typicality.report.sharpening import sharpening_section
+from typicality.report.tokens import token_view_section
 from typicality.results import AlphaChange, AuditResults, Estimate, OrdinalFit
 
 SMALL_DATA_PAIRS = 1000  # below this, say plainly that intervals are wide (the paper's fits use 6,874+)
@@ -448,4 +449,5 @@ def report_context(audit: AuditFolder) -> dict:
         "influence": influence_section(audit),  # the prompts that drive alpha
         "sharpening": sharpening_section(audit.results.sharpening),  # gamma = 1 + alpha / beta, worded
         "validity": validity_section(audit.results),  # what alpha means, sensitivity, ties, length change
+        "tokens": token_view_section(audit),  # `typicality explain`: the pairs that move alpha most, token by token
     }
