@@ -35,6 +35,11 @@ def test_notebook_executes_on_a_small_limit(monkeypatch, tmp_path):
     for kind in ("PreferenceData", "ScoreResult", "AuditResults", "Estimate", "InfluenceSummary", "ComparisonResults", "PowerPlan"):
         assert any(kind in text for text in kinds), f"no {kind} card in the notebook's outputs"
     assert all(card["text/plain"].splitlines()[0].endswith("]") for card in cards)  # the card's text form ("title  [Kind]"), not a dataclass repr
+    # The token view (typicality.explain), inline: every token a span with its log-probability.
+    views = [output["data"]["text/html"] for output in outputs if 'class="token-view"' in output.get("data", {}).get("text/html", "")]
+    assert len(views) == 1
+    spans = [attrs for tag, attrs in parse_page(views[0]).elements if tag == "span" and (attrs.get("title") or "").startswith("log p = ")]
+    assert len(spans) > 10 and "token sums match the audit's within" in text
     # The hostile dataset's card: its markup shown as text, no element it tried to open.
     hostile = parse_page(next(card["text/html"] for card in cards if "hostile" in card["text/html"]))
     assert "<script>alert('card')</script> hi" in hostile.text and "Say hi <img src=x onerror=alert(1)>" in hostile.text
