@@ -11,6 +11,7 @@ import dataclasses
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import numpy as np
 import pandas as pd
@@ -175,6 +176,22 @@ class PreferenceData(Displayed):
             comparisons=self.comparisons[self.comparisons["prompt_id"].isin(keep)].reset_index(drop=True),
             accounting=accounting,
         )
+
+
+def source_name(provenance: list[dict] | None, source: str) -> str:
+    """The source as a reader can look it up: hub ids and file names, never the absolute path of the machine that ran the audit."""
+    names = []
+    for entry in provenance or []:
+        if entry.get("kind") == "hub" and entry.get("id"):
+            part = " ".join(str(entry[key]) for key in ("data_dir", "name") if entry.get(key))
+            names.append(f"{entry['id']} ({part})" if part else str(entry["id"]))
+        elif entry.get("path") or entry.get("url"):
+            names.append(PurePath(str(entry.get("path") or entry.get("url"))).name)
+    if names:
+        names = list(dict.fromkeys(names))
+        return ", ".join(names) if len(names) <= 2 else f"{names[0]} and {len(names) - 1} more files"
+    # No provenance (an older dataset.json): keep hub ids, cut paths to their file names.
+    return ", ".join(PurePath(part).name if "/" in part and PurePath(part).is_absolute() else part for part in source.split(", ")) if source else ""
 
 
 def _file_names(provenance: list[dict]) -> str:

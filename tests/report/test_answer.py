@@ -8,8 +8,9 @@ import pytest
 
 from tests.report.page import markdown_to_html, parse_page
 from typicality.audit_folder import DATASET_FILE, load_results, read_audit, save_results
+from typicality.domain import source_name
 from typicality.report import render_report
-from typicality.report.content import answer, source_name
+from typicality.report.content import answer
 
 SECRET_PATH = "/home/alice/private-project/prefs & <img src=x>.jsonl"
 

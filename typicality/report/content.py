@@ -7,11 +7,11 @@ A missing or null number becomes "not available" (never NaN), with the reason wh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePath
 
 import pandas as pd
 
 from typicality.audit_folder import AuditFolder
+from typicality.domain import source_name
 from typicality.formatting import (
     clip_end,
     fit_label,
@@ -98,22 +98,6 @@ def dataset_info(audit: AuditFolder) -> dict[str, str]:
     info["name"] = info["name"] or "an unnamed dataset"
     info["label"] = fmt_value(recorded.title) if recorded.title else ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
     return info
-
-
-def source_name(provenance: list[dict] | None, source: str) -> str:
-    """The source as a reader can look it up: hub ids and file names, never the absolute path of the machine that ran the audit."""
-    names = []
-    for entry in provenance or []:
-        if entry.get("kind") == "hub" and entry.get("id"):
-            part = " ".join(str(entry[key]) for key in ("data_dir", "name") if entry.get(key))
-            names.append(f"{entry['id']} ({part})" if part else str(entry["id"]))
-        elif entry.get("path") or entry.get("url"):
-            names.append(PurePath(str(entry.get("path") or entry.get("url"))).name)
-    if names:
-        names = list(dict.fromkeys(names))
-        return ", ".join(names) if len(names) <= 2 else f"{names[0]} and {len(names) - 1} more files"
-    # No provenance (an older dataset.json): keep hub ids, cut paths to their file names.
-    return ", ".join(PurePath(part).name if "/" in part and PurePath(part).is_absolute() else part for part in source.split(", ")) if source else ""
 
 
 def answer(audit: AuditFolder) -> str:
