@@ -162,3 +162,11 @@ def test_pretty_printer_uses_the_card(audited):
 
     _, _, results = audited
     assert pretty(results) == repr(results)
+
+
+def test_a_broken_object_still_has_a_repr():
+    from typicality.domain import ScoreResult
+
+    broken = ScoreResult(table=None)  # no table at all
+    assert repr(broken).startswith("<ScoreResult: no card (")
+    assert broken._repr_html_() is None  # Jupyter falls back to the text form

@@ -60,14 +60,20 @@ class Displayed:
     def _card(self) -> Card:  # pragma: no cover - every user defines it
         raise NotImplementedError
 
-    def _repr_html_(self) -> str:
-        return card_html(self._card())
+    def _repr_html_(self) -> str | None:
+        try:
+            return card_html(self._card())
+        except Exception:  # an object too broken for its card: Jupyter shows the text form instead
+            return None
 
     def _repr_pretty_(self, printer, cycle: bool) -> None:
-        printer.text(f"{type(self).__name__}(...)" if cycle else card_text(self._card()))
+        printer.text(f"{type(self).__name__}(...)" if cycle else repr(self))
 
     def __repr__(self) -> str:
-        return card_text(self._card())
+        try:
+            return card_text(self._card())
+        except Exception as error:  # a repr must never raise: a half-built object still says what it is
+            return f"<{type(self).__name__}: no card ({type(error).__name__}: {error})>"
 
 
 # ---------------------------------------------------------------------------------------------
