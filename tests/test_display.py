@@ -170,3 +170,4 @@ def test_a_broken_object_still_has_a_repr():
     broken = ScoreResult(table=None)  # no table at all
     assert repr(broken).startswith("<ScoreResult: no card (")
     assert broken._repr_html_() is None  # Jupyter falls back to the text form
+
