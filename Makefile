@@ -70,7 +70,7 @@ $(VLLM_VENV)/.installed: pyproject.toml
 		touch $@; \
 	fi
 
-# Re-running resumes an interrupted audit of the same request (scores are cached); FORCE=1 replaces a finished one.
+# Re-running resumes an interrupted audit (scores are cached); FORCE=1 replaces a finished one typicality wrote (never a folder holding other files).
 audit: $(VENV)/.installed
 	$(BIN)/typicality audit $(DATASET) --out $(OUT) $(if $(SUBSET),--subset $(SUBSET)) \
 		$(if $(LIMIT),--limit $(LIMIT)) $(if $(DATA_FILES),--data-files $(DATA_FILES)) $(if $(FORCE),--force)

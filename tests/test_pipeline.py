@@ -84,7 +84,8 @@ def test_interrupted_audit_resumes_from_the_cache(tmp_path, tiny_model_dir, monk
     monkeypatch.setattr("typicality.report.render_report", crash)
     with pytest.raises(KeyboardInterrupt):
         audit(hh_request(data_file), out, ScoringOptions(model=tiny_model_dir, cache_dir=str(cache)), progress=False)
-    assert (out / IN_PROGRESS).exists() and (out / "results.json").exists()
+    # The interrupted run leaves nothing where --out was, nor beside it: its scores are in the cache.
+    assert not out.exists() and sorted(path.name for path in tmp_path.iterdir()) == ["cache", "test.jsonl"]
     monkeypatch.undo()
 
     audit(hh_request(data_file), out, ScoringOptions(model=tiny_model_dir, cache_dir=str(cache)), progress=False)
@@ -123,7 +124,7 @@ def test_bad_options_are_refused_before_anything_is_written(tmp_path, scoring, a
     out = tmp_path / "audit"
     data_file = hh_file(tmp_path / "test.jsonl", 3)
     with pytest.raises(TypicalityError, match=message):
-        audit(hh_request(data_file), out, ScoringOptions(**scoring), AnalysisOptions(**analysis), progress=False)
+        audit(hh_request(data_file), out, ScoringOptions.create(**scoring), AnalysisOptions(**analysis), progress=False)
     assert not out.exists()
 
 

@@ -13,12 +13,14 @@ An audit folder holds, each written by one stage and read by the later ones:
 | `report.md`, `report.html`, `figures/` | report | what a person reads; computed from results.json |
 
 `results.json` and `influence.json` carry `format_version`; a folder written by another version
-is refused with one clear message rather than misread. Format 3 moved the influence summary out of
+is refused with one clear message rather than misread. `AUDIT_KIND` names every file above for
+`typicality.output_folder`: `audit --force` replaces only a folder holding nothing else. Format 3 moved the influence summary out of
 results.json into influence.json, so computing influence never rewrites the fit's results.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -33,6 +35,7 @@ import pyarrow.parquet as pq
 
 from typicality.domain import REQUIRED_SCORE_COLUMNS, Accounting, PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, one_line
+from typicality.output_folder import FolderKind, check_output_file, writing
 from typicality.results import AuditResults, InfluenceSummary
 
 # Bumped whenever results.json or a file's schema changes meaning; readers refuse other versions.
@@ -50,12 +53,38 @@ TOKENS_FILE = "tokens.json"  # `typicality explain`: a few pairs' responses toke
 REPORT_MARKDOWN_FILE = "report.md"
 REPORT_HTML_FILE = "report.html"
 FIGURES_FOLDER = "figures"
-# Written first and removed last by `audit()`: its presence means "started here and not finished".
+# Written into the folder itself by earlier versions of `audit()` (this one stages the audit beside --out):
+# its presence means "started here and not finished" (refused by compare; replaced by the next audit).
 IN_PROGRESS_FILE = "audit-in-progress.json"
 
 # Where the score card rides in a parquet file's schema metadata (and in `<stem>.card.json` beside it).
 SCORE_CARD_KEY = b"typicality.card"
 PAIR_DESIGN_KEY = b"typicality.pair_design"
+
+
+
+def _is_audit_folder(folder: Path) -> bool:
+    """An audit (or simulated) folder written before the ownership marker: its own versioned dataset.json or results.json."""
+    return any(_format_version(folder / name) is not None for name in (RESULTS_FILE, DATASET_FILE))
+
+
+def _format_version(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("format_version") if path.is_file() and path.stat().st_size < 50_000_000 else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+AUDIT_KIND = FolderKind(
+    name="audit",
+    description="an audit",
+    command="typicality audit",
+    suggestion="audit-DATASET",
+    files=frozenset({RESPONSES_FILE, COMPARISONS_FILE, DATASET_FILE, SCORES_FILE, "scores.card.json", PAIRS_FILE, RESULTS_FILE, INFLUENCE_FILE,
+                     INFLUENCE_SUMMARY_FILE, TOKENS_FILE, REPORT_MARKDOWN_FILE, REPORT_HTML_FILE, IN_PROGRESS_FILE}),
+    subfolders={FIGURES_FOLDER: (".png",)},
+    recognise=_is_audit_folder,
+)
 
 # PreferenceData fields that are tables or the accounting; every other dataclass field is saved in dataset.json.
 DATA_TABLE_FIELDS = ("responses", "comparisons", "accounting")
@@ -68,9 +97,10 @@ DATA_TABLE_FIELDS = ("responses", "comparisons", "accounting")
 def save_data(data: PreferenceData, folder: str | Path) -> Path:
     """Write `PreferenceData` into a folder (every dataclass field other than the tables goes to dataset.json)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    data.responses.to_parquet(folder / RESPONSES_FILE, index=False)
-    data.comparisons.to_parquet(folder / COMPARISONS_FILE, index=False)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+    _write_parquet(data.responses, folder / RESPONSES_FILE, {})
+    _write_parquet(data.comparisons, folder / COMPARISONS_FILE, {})
     metadata = {f.name: getattr(data, f.name) for f in dataclasses.fields(data) if f.name not in DATA_TABLE_FIELDS}
     metadata["accounting"] = data.accounting.to_dict()
     metadata["format_version"] = FORMAT_VERSION
@@ -104,11 +134,27 @@ def load_data(folder: str | Path) -> PreferenceData:
 def save_scores(scores: ScoreResult, path: str | Path) -> Path:
     """Write a scores parquet (card in its metadata too) and `<stem>.card.json` beside it, atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     card_text = json.dumps(scores.card, indent=2, sort_keys=True, default=_json_default)
     _write_parquet(scores.table, path, {SCORE_CARD_KEY: card_text.encode()})
-    score_card_path(path).write_text(card_text + "\n", encoding="utf-8")
+    _write_text(score_card_path(path), card_text + "\n")
     return path
+
+
+def check_scores_output(path: str | Path) -> Path:
+    """Before scoring: `path` can take a scores file (not a folder, in a writable folder, not over a file the tool did not write)."""
+    return check_output_file(path, "a scores file", _is_scores_file)
+
+
+def check_results_output(path: str | Path) -> Path:
+    """Before fitting: `path` can take a results.json (as `check_scores_output`)."""
+    return check_output_file(path, "a results.json", lambda existing: _format_version(existing) is not None)
+
+
+def _is_scores_file(path: Path) -> bool:
+    try:
+        return SCORE_CARD_KEY in (pq.read_schema(path).metadata or {})
+    except (pa.ArrowInvalid, OSError):
+        return False
 
 
 def score_card_path(path: str | Path) -> Path:
@@ -223,7 +269,8 @@ def save_influence(summary: InfluenceSummary, frame: pd.DataFrame | None, folder
     if frame is not None:
         _write_parquet(frame, folder / INFLUENCE_FILE, {})
     else:
-        (folder / INFLUENCE_FILE).unlink(missing_ok=True)
+        with writing(folder / INFLUENCE_FILE):
+            (folder / INFLUENCE_FILE).unlink(missing_ok=True)
     path = folder / INFLUENCE_SUMMARY_FILE
     _write_json(path, {**summary.to_dict(), "format_version": FORMAT_VERSION}, allow_nan=False)
     return path
@@ -232,13 +279,15 @@ def save_influence(summary: InfluenceSummary, frame: pd.DataFrame | None, folder
 def remove_influence(folder: str | Path) -> None:
     """Influence computed for earlier results describes other fits: new results remove it (and the token view, which quotes it)."""
     for name in (INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, TOKENS_FILE):
-        (Path(folder) / name).unlink(missing_ok=True)
+        with writing(Path(folder) / name):
+            (Path(folder) / name).unlink(missing_ok=True)
 
 
 def save_token_view(content: dict, folder: str | Path) -> Path:
     """Write tokens.json (typicality.explain's pairs, token by token), atomically."""
     path = Path(folder) / TOKENS_FILE
-    _write_json(path, {**content, "format_version": FORMAT_VERSION}, allow_nan=False)
+    with writing(path):
+        _write_json(path, {**content, "format_version": FORMAT_VERSION}, allow_nan=False)
     return path
 
 
@@ -337,19 +386,31 @@ def _read_parquet(path: Path, absent: str) -> pa.Table:
 
 def _write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[bytes, bytes]) -> None:
     """Atomically: a run killed while saving leaves the previous file intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrow = pa.Table.from_pandas(frame, preserve_index=False)
     arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **metadata})
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(arrow, staging)
-    os.replace(staging, path)
+    _write_atomically(path, lambda staging: pq.write_table(arrow, staging))
 
 
 def _write_json(path: Path, content: dict, *, allow_nan: bool = True) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_text(path, json.dumps(content, indent=2, allow_nan=allow_nan, default=_json_default) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    _write_atomically(path, lambda staging: staging.write_text(text, encoding="utf-8"))
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Write a hidden file beside `path`, then rename it over `path`; a file-system error is one message, and leaves no hidden file."""
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staging.write_text(json.dumps(content, indent=2, allow_nan=allow_nan, default=_json_default) + "\n", encoding="utf-8")
-    os.replace(staging, path)
+    with writing(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(staging)
+            os.replace(staging, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                staging.unlink(missing_ok=True)
+            raise
 
 
 def _read_json(path: Path) -> dict:

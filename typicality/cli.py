@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from typicality.errors import TypicalityError
 
@@ -27,6 +28,15 @@ def add_loader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for --limit (default 0)")
     parser.add_argument("--columns", metavar="NEW=OLD,...", help="map the file's column names to the ones the loader expects")
     parser.add_argument("--rating", help="rated sources: the rating column that decides preferences")
+    parser.add_argument(
+        "--preference", metavar="NAME", help="sources judged more than one way (pku-saferlhf: better, safer): the judgement that is the label"
+    )
+    parser.add_argument(
+        "--label",
+        metavar="SPEC",
+        help="pairs: what the preference column means, e.g. better_response_id=0:a,1:b or winner=model_a:a,model_b:b,tie:tie "
+        "or onehot:a=winner_model_a,b=winner_model_b,tie=winner_tie (default: column label, 1 = response_a preferred, 0.5 = tie)",
+    )
 
 
 def loader_arguments(args: argparse.Namespace):
@@ -43,6 +53,8 @@ def loader_arguments(args: argparse.Namespace):
         columns=parse_columns(args.columns),
         rating=args.rating,
         revision=args.data_revision,
+        preference=args.preference,
+        label=args.label,
     ).check()
 
 
@@ -60,11 +72,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         print(json.dumps([_loader_row(spec) for spec in loaders], indent=2))
         return 0
     table = Table(title="Registered datasets")
-    for column in ("name", "hub id", "kind", "subsets", "preference signal", "controls"):
-        table.add_column(column)
+    for column in ("name", "hub id", "kind", "subsets", "preference signal", "annotator", "controls"):
+        table.add_column(column, no_wrap=column in ("name", "hub id"))  # names and ids are copied whole
     for spec in loaders:
         row = _loader_row(spec)
-        table.add_row(row["name"], row["hub_id"] or "-", row["kind"], ", ".join(row["subsets"]) or "-", row["preference"], ", ".join(row["controls"]) or "-")
+        cells = [row["name"], row["hub_id"] or "-", row["kind"], ", ".join(row["subsets"]) or "-", row["preference"]]
+        table.add_row(*cells, row["annotator"] or "-", ", ".join(row["controls"]) or "-")
     Console(width=200).print(table)
     return 0
 
@@ -76,15 +89,18 @@ def _loader_row(spec) -> dict:
         "kind": spec.kind,
         "subsets": list(spec.subsets),
         "preference": spec.preference,
+        "annotator": spec.annotator,
         "controls": list(spec.controls),
     }
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from typicality.report.terminal import pair_examples, print_pair_examples
+
     data = load_from_args(args)
     summary = data.summary()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({**summary, "preference": data.preference, "examples": pair_examples(data)}, indent=2))
         return 0
     console = Console(width=120)
     table = Table(title=f"{data.name} ({data.source})", show_header=False)
@@ -96,13 +112,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         table.add_row(name.replace("_", " "), ", ".join(f"{k}={v:.0f}" for k, v in summary[name].items()))
     for note in summary["notes"]:
         table.add_row("note", note)
+    table.add_row("preference", Text(data.preference))
     console.print(table)
+    print_pair_examples(data, console)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from typicality.output_folder import check_writable_folder
     from typicality.report import render_report
 
+    check_writable_folder(args.folder, "the report")
     paths = render_report(args.folder)
     print(f"wrote {paths.markdown}")
     print(f"wrote {paths.html}")
@@ -132,6 +152,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     if args.input is None and (args.data is None or args.scores is None):
         raise TypicalityError("typicality fit needs INPUT (a folder with the data files and scores.parquet) or both --data DIR and --scores FILE.")
+    _check_fit_output(args)
     data, scores = read_analysis_input(args.input, data=args.data, scores=args.scores)
     options = AnalysisOptions(
         controls=args.controls,
@@ -158,6 +179,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print_results(results)
     print(f"wrote {out}")
     return 0
+
+
+def _check_fit_output(args: argparse.Namespace) -> None:
+    """Before fitting: --out can take results.json, or the folder fitted in place is writable."""
+    from typicality.audit_folder import check_results_output
+    from typicality.output_folder import check_writable_folder
+
+    if args.out:
+        check_results_output(args.out)
+    else:
+        check_writable_folder(args.input or args.data, "results.json and pairs.parquet")
 
 
 class RenamedOption(argparse.Action):
@@ -253,10 +285,11 @@ def add_stats_commands(commands) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from typicality.audit_folder import save_scores
+    from typicality.audit_folder import check_scores_output, save_scores
     from typicality.scoring import score
 
     options = scoring_options(args)
+    check_scores_output(args.out)  # before scoring: not a folder, not over a file the tool did not write, writable
     data = load_from_args(args)
     if args.without_prompt:  # the fluency negative control's scores (typicality fit --unconditional-scores)
         from typicality.stats.negative_control import without_prompts
@@ -287,9 +320,6 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
             help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, vllm:MODEL "
             "(one of those but a .gguf, run by vLLM in this process; needs vLLM installed), or openai:URL#MODEL "
             "(a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)",
-        )
-        parser.add_argument(
-            "--batch-tokens", type=int, metavar="B", help="token positions per batch (default 4096; a speed and memory setting: scores do not depend on it)"
         )
         parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
         parser.add_argument("--no-check", action="store_true", help="skip the quick conformance check run before scoring any model but the embedded one")
@@ -324,46 +354,35 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
             help="--engine ray: responses per Ray task, committed together when they come "
                  "back (default 64, fewer in a small run so that each worker gets 4 tasks)",
         )
-    parser.add_argument("--backend", help="a registered scoring backend (default: openai for openai:URL#MODEL, vllm for vllm:MODEL, else transformers)")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="weights' dtype (default: float32 on CPU, bfloat16 on CUDA)")
-    parser.add_argument("--bos", choices=("auto", "always", "never"), help="put a BOS token before each text (default auto: as the tokenizer does)")
-    parser.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template (default: raw text)")
-    parser.add_argument("--max-length", type=int, metavar="N", help="context window in tokens (default: the model's)")
+    from typicality.scoring.backends import BACKENDS, DEFAULT_BACKEND, option_declarations
+
+    by_prefix = ", ".join(f"{spec.name} for {spec.model_form}" for spec in BACKENDS.values() if spec.prefix)
+    parser.add_argument("--backend", help=f"a registered scoring backend (default: {by_prefix}, else {DEFAULT_BACKEND})")
     parser.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
-    parser.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code from the hub (off by default)")
-    parser.add_argument("--device-map", metavar="MAP", help="transformers: spread the model over devices, e.g. auto (all visible GPUs, via accelerate)")
-    parser.add_argument("--concurrency", type=int, metavar="N", help="openai:URL#MODEL: requests in flight at once (default 8)")
-    parser.add_argument("--timeout", type=float, metavar="S", help="openai:URL#MODEL: seconds to wait for one answer (default 300)")
-    parser.add_argument("--max-retries", type=int, metavar="N", help="openai:URL#MODEL: retries of a request on 429/5xx/dropped connections (default 8)")
-    parser.add_argument("--tensor-parallel-size", type=int, metavar="N", help="vllm:MODEL: GPUs to split the model over (default 1)")
-    parser.add_argument(
-        "--gpu-memory-utilization",
-        type=float,
-        metavar="SHARE",
-        help="vllm:MODEL: share of GPU memory (vLLM's CPU build: of RAM) the engine takes (vLLM's default 0.9; ~0.15 on a small CPU machine)",
-    )
-    parser.add_argument("--enforce-eager", action="store_true", help="vllm:MODEL: no CUDA graphs or torch.compile (a faster start, slower scoring)")
+    # Each registered backend's options (backend_options.py): one flag per option, however many backends take it.
+    for name, (field, backends) in option_declarations().items():
+        flag, value_type, declared = "--" + name.replace("_", "-"), BACKENDS[backends[0]].options.value_type(name), field.metadata
+        try:
+            if value_type is bool:
+                parser.add_argument(flag, action="store_true", help=declared.get("help"))
+            else:
+                parser.add_argument(flag, type=value_type, choices=declared.get("choices"), metavar=declared.get("metavar"), help=declared.get("help"))
+        except argparse.ArgumentError:
+            raise TypicalityError(f"Backend(s) {', '.join(backends)}: option {name} clashes with the command's own {flag}; rename the option.") from None
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
 
 
 def scoring_options(args: argparse.Namespace):
     """The `ScoringOptions` the user's flags describe (unset flags keep the defaults); validated."""
+    from typicality.scoring.backends import option_declarations
     from typicality.scoring.options import ScoringOptions
 
-    names = ("model", "backend", "batch_tokens", "device", "dtype", "bos", "max_length", "revision", "cache_dir", "device_map",
-             "concurrency", "timeout", "max_retries", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size",
-             "tensor_parallel_size", "gpu_memory_utilization")
+    names = ("model", "backend", "revision", "cache_dir", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size",
+             *option_declarations())
     settings = {name: getattr(args, name, None) for name in names}
-    settings = {name: value for name, value in settings.items() if value is not None}
-    options = ScoringOptions.create(
-        **settings,
-        chat_template=bool(getattr(args, "chat_template", False)),
-        trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
-        enforce_eager=bool(getattr(args, "enforce_eager", False)),
-        check=not getattr(args, "no_check", False),
-    )
-    return options.validate()
+    # A switch left off is not given (False), like a flag left out (None): neither is refused for another backend's model.
+    settings = {name: value for name, value in settings.items() if value is not None and value is not False}
+    return ScoringOptions.create(**settings, check=not getattr(args, "no_check", False)).validate()
 
 
 def add_score_command(commands) -> None:
@@ -413,7 +432,7 @@ def add_audit_command(commands) -> None:
         "--negative-control", action="store_true", help="also score each response without its prompt and fit the fluency negative control (doubles scoring)"
     )
     parser.add_argument("--out", metavar="DIR", help="the audit folder (default audit-DATASET[-SUBSET])")
-    parser.add_argument("--force", action="store_true", help="replace an existing audit folder")
+    parser.add_argument("--force", action="store_true", help="replace an audit folder typicality wrote (never a folder holding other files)")
     parser.add_argument(
         "--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)"
     )
@@ -511,14 +530,16 @@ def add_export_command(commands) -> None:
     # Not --ties: that is fit's {drop, half}, how the fit treats ties; this is which rows the export writes.
     parser.add_argument("--tie-rows", choices=["drop", "both"], default="drop", help="drop tied pairs (default) or write each once each way")
     parser.add_argument("--ties", dest="tie_rows", choices=["drop", "both"], action=RenamedOption, new_name="--tie-rows")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    parser.add_argument("--force", action="store_true", help="replace an export folder typicality wrote (never a folder holding other files)")
     parser.set_defaults(run=cmd_export)
 
 
 def cmd_influence(args: argparse.Namespace) -> int:
     from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE
+    from typicality.output_folder import check_writable_folder
     from typicality.pipeline import write_influence
 
+    check_writable_folder(args.audit_dir, "influence.json and influence.parquet")
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
     summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
     cv3, top = summary.cv3, summary.without_top_prompts  # plain mappings inside the InfluenceSummary
@@ -576,17 +597,12 @@ def beta_option(args: argparse.Namespace) -> dict:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from typicality.audit_folder import is_finished_audit
     from typicality.comparison_folder import COMPARISON_FILE, COMPARISON_HTML_FILE, COMPARISON_MARKDOWN_FILE
     from typicality.pipeline import compare
     from typicality.report.comparison import summary_sentences
 
-    out = Path(args.out)
-    if (out / COMPARISON_FILE).exists() and not args.force:
-        raise TypicalityError(f"{out} already holds a comparison; choose another --out or pass --force to replace it.")
-    if is_finished_audit(out) or any(out.resolve() == Path(folder).resolve() for folder in args.audits):
-        raise TypicalityError(f"--out {out} is an audit folder; write the comparison into a folder of its own.")
-    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out)  # comparison.json's content
+    out = Path(args.out)  # checked by compare(): a new folder, or (--force) a comparison folder holding nothing else
+    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # comparison.json's content
     if args.json:
         print(json.dumps(comparison, indent=2))
         return 0
@@ -600,16 +616,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_compare_command(commands) -> None:
     """`compare`: several finished audits, as a model comparison (same pairs) or a dataset comparison."""
-    parser = commands.add_parser("compare", help="compare finished audits: one dataset under several reference models, or several datasets (pooled)")
+    parser = commands.add_parser(
+        "compare", help="compare finished audits: one dataset under several reference models, the same pairs under several label sources, or several datasets"
+    )
     parser.add_argument("audits", nargs="+", metavar="AUDIT_DIR", help="two or more finished audit folders")
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="the comparison folder to write (comparison.json, comparison.md, comparison.html, figures/)"
     )
     parser.add_argument(
         "--kind",
-        choices=("auto", "models", "datasets"),
+        choices=("auto", "models", "datasets", "labels"),
         default="auto",
-        help="auto (default): models when every audit is of the same dataset (they must share their pairs), else datasets",
+        help="auto (default): models when every audit is of the same data (by provenance; they must share their pairs and labels), "
+        "labels when the same pairs carry different labels under one model (label sources), else datasets",
     )
     parser.add_argument(
         "--effect",
@@ -618,7 +637,7 @@ def add_compare_command(commands) -> None:
         help="the fit compared: each audit's headline (default) or its length-controlled twin",
     )
     parser.add_argument("--labels", nargs="+", metavar="NAME", help="a name per audit (default: the folder names)")
-    parser.add_argument("--force", action="store_true", help="replace a comparison already in --out")
+    parser.add_argument("--force", action="store_true", help="replace a comparison folder typicality wrote (never a folder holding other files)")
     parser.add_argument("--json", action="store_true", help="print comparison.json instead of sentences")
     parser.set_defaults(run=cmd_compare)
 

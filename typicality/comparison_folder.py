@@ -5,6 +5,8 @@
 | `comparison.json` | every number of the comparison (`typicality.stats.compare`) |
 | `typicality.parquet` | model comparisons: each response's typicality under each model (scores only, no text), for the scatter |
 | `comparison.md`, `comparison.html`, `figures/` | the report (`typicality.report.comparison`) |
+
+`COMPARISON_KIND` names these files for `typicality.output_folder`: `compare --force` replaces only a folder holding nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from typicality.errors import TypicalityError, one_line
+from typicality.output_folder import FolderKind, writing
 
 COMPARISON_FORMAT_VERSION = 1
 COMPARISON_FILE = "comparison.json"
@@ -25,17 +28,38 @@ COMPARISON_HTML_FILE = "comparison.html"
 COMPARISON_FIGURES_FOLDER = "figures"
 
 
+def _is_comparison_folder(folder: Path) -> bool:
+    """A comparison folder written before the ownership marker: its own versioned comparison.json."""
+    path = folder / COMPARISON_FILE
+    try:
+        return path.is_file() and "format_version" in json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+COMPARISON_KIND = FolderKind(
+    name="comparison",
+    description="a comparison",
+    command="typicality compare",
+    suggestion="comparison",
+    files=frozenset({COMPARISON_FILE, TYPICALITY_FILE, COMPARISON_MARKDOWN_FILE, COMPARISON_HTML_FILE}),
+    subfolders={COMPARISON_FIGURES_FOLDER: (".png",)},
+    recognise=_is_comparison_folder,
+)
+
+
 def save_comparison(content: dict, folder: str | Path, typicality: pd.DataFrame | None = None) -> Path:
     """Write comparison.json (strict JSON) and, for a model comparison, typicality.parquet, atomically."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / COMPARISON_FILE
     text = json.dumps({**content, "format_version": COMPARISON_FORMAT_VERSION}, indent=2, allow_nan=False)
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(text + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-    if typicality is not None:
-        typicality.to_parquet(folder / TYPICALITY_FILE, index=False)
+    with writing(path):
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(text + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+        if typicality is not None:
+            typicality.to_parquet(folder / TYPICALITY_FILE, index=False)
     return path
 
 

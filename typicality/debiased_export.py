@@ -11,7 +11,8 @@ and the source's accounting.
 
 This module computes no statistics: it reads the audit through `typicality.audit_folder`,
 asks `typicality.stats.debias` for every number, and writes files. The folder is written
-only when everything is ready (staged, then renamed), so a refused export writes nothing.
+only when everything is ready (staged beside `out`, then renamed: `typicality.output_folder`),
+so a refused export writes nothing; `--force` replaces only an export folder holding nothing else.
 
 Named `debiased_export` rather than `export` so that `typicality.export(...)`, the public
 function, is never shadowed by a submodule of the same name.
@@ -19,8 +20,6 @@ function, is never shadowed by a submodule of the same name.
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,8 @@ import yaml
 from typicality.audit_folder import FORMAT_VERSION, AuditFolder, read_audit
 from typicality.data.registry import BUILT_IN
 from typicality.domain import source_name
-from typicality.errors import TypicalityError, one_line
+from typicality.errors import TypicalityError
+from typicality.output_folder import FolderKind, claim_output, writing
 from typicality.stats.debias import AlphaChoice, DebiasModel, choice_record, choose_alpha, fit_debias_model, pair_terms
 from typicality.stats.memorization import MEMORIZED_PROBABILITY, is_memorized
 from typicality.stats.pair_design import build_pairs
@@ -39,6 +39,27 @@ from typicality.stats.pair_design import build_pairs
 FORMATS = {"parquet": "train.parquet", "jsonl": "train.jsonl"}
 TIE_OPTIONS = ("drop", "both")
 CARD_FILE = "README.md"
+
+
+def _is_export_folder(folder: Path) -> bool:
+    """An export written before the ownership marker: a dataset card whose YAML header holds typicality_debiasing."""
+    card = folder / CARD_FILE
+    try:
+        with card.open(encoding="utf-8") as handle:
+            head = handle.read(20_000)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return head.startswith("---\n") and "\ntypicality_debiasing:" in head.split("\n---\n", 1)[0]
+
+
+EXPORT_KIND = FolderKind(
+    name="export",
+    description="a debiased export",
+    command="typicality export",
+    suggestion="debiased",
+    files=frozenset({*FORMATS.values(), CARD_FILE}),
+    recognise=_is_export_folder,
+)
 # The export's columns, in order (TRL reads prompt, chosen, rejected and margin; the rest ride along).
 COLUMNS = [
     "prompt",
@@ -96,12 +117,12 @@ def export(
     if ties not in TIE_OPTIONS:
         raise TypicalityError(f"--tie-rows must be one of {', '.join(TIE_OPTIONS)}, got '{ties}'.")
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise TypicalityError(f"{out} already exists and is not empty; choose another --out or pass --force to replace it.")
+    claim = claim_output(out, EXPORT_KIND, force=force, inputs=[audit_dir])  # the audit, or a folder holding it, is refused
     audit = read_audit(audit_dir)
     frame, choice, model = debiased_pairs(audit, alpha=alpha, estimate=estimate, ties=ties)
     card = dataset_card(audit, choice, model, frame, FORMATS[format], ties)
-    _write_folder(out, frame, card, format)
+    with claim.staged() as folder:
+        _write_folder(folder, frame, card, format)
     return ExportResult(out, out / FORMATS[format], out / CARD_FILE, int(len(frame)), int(frame["flip"].sum()), choice, model)
 
 
@@ -378,22 +399,12 @@ def _plain(value):
 # Writing
 
 
-def _write_folder(out: Path, frame: pd.DataFrame, card: str, format: str) -> None:
-    """Stage the folder beside `out`, then swap it in: a failure leaves `out` as it was."""
-    staging = out.with_name(f".{out.name}.{os.getpid()}.staging")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    try:
-        data_path = staging / FORMATS[format]
+def _write_folder(folder: Path, frame: pd.DataFrame, card: str, format: str) -> None:
+    """The data file and its card, into the staging folder (`claim.staged()` renames it into place)."""
+    data_path = folder / FORMATS[format]
+    with writing(data_path):
         if format == "parquet":
             frame.to_parquet(data_path, index=False)
         else:
             frame.to_json(data_path, orient="records", lines=True, force_ascii=False)
-        (staging / CARD_FILE).write_text(card, encoding="utf-8")
-    except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise TypicalityError(f"Could not write the export next to {out} ({one_line(error)}).") from None
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staging, out)
+        (folder / CARD_FILE).write_text(card, encoding="utf-8")

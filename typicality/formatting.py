@@ -93,6 +93,19 @@ def fmt_p_clause(value) -> str:
     return text if text.startswith("<") or text == NOT_AVAILABLE else f"= {text}"
 
 
+SLICE_NAME_CHARS = 40  # a slice name from the data (COLUMN=VALUE) is cut to this in table cells; results.json keeps it whole
+
+
+def fmt_slice(name: str, limit: int = SLICE_NAME_CHARS) -> str:
+    """A slice name short enough for a table cell: when longer than `limit`, its start and its end around an ellipsis
+    (values of one column often share a long start and differ at the end)."""
+    name = str(name)
+    if len(name) <= limit:
+        return name
+    tail = (limit - 1) // 3
+    return f"{name[: limit - 1 - tail]}…{name[len(name) - tail:]}"
+
+
 def clip_end(text: str, limit: int) -> str:
     """The last `limit` characters (a prompt's end is what the response answers), saying how much was left out."""
     text = text.strip("\r\n")

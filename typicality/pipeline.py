@@ -5,17 +5,21 @@ Every option is checked before anything is written or any model loads (`LoadRequ
 `typicality.audit_folder` before the next starts, and scoring goes through the persistent
 cache, so an interrupted audit re-run with the same request resumes: nothing computed is
 computed twice.
+
+The audit is written into a staging folder beside `out` and renamed into place when complete
+(`typicality.output_folder`): a run that fails or is interrupted removes what it wrote and leaves
+`out` as it was, so the corrected command finds nothing in its way, and `--force` replaces only
+a folder the tool wrote, holding nothing else.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 from rich.console import Console
 
 from typicality.audit_folder import (
+    AUDIT_KIND,
     IN_PROGRESS_FILE,
     SCORES_FILE,
     load_data,
@@ -27,6 +31,7 @@ from typicality.audit_folder import (
 )
 from typicality.data.request import LoadRequest
 from typicality.errors import TypicalityError
+from typicality.output_folder import claim_output
 from typicality.results import InfluenceSummary
 from typicality.scoring.options import ScoringOptions
 from typicality.stats.analysis import AnalysisOptions
@@ -58,30 +63,32 @@ def audit(
     analysis.validate()
 
     out = Path(out)
-    marker = json.loads(json.dumps({"request": request.to_dict(), "scoring": scoring.to_dict(), "analysis": analysis.to_dict()}))
-    _claim_folder(out, marker, force)
+    # An audit left unfinished in `out` by an earlier version (it wrote in place) holds nothing the score cache
+    # does not: it is replaced without --force, as that version resumed it.
+    unfinished = not out.is_symlink() and (out / IN_PROGRESS_FILE).is_file()
+    inputs = [*request.data_files, scoring.cache_folder()]  # --out is never one of these, nor a folder holding one
+    claim = claim_output(out, AUDIT_KIND, force=force or unfinished, inputs=inputs)
     console = Console(stderr=True, quiet=not progress)
-    data = _load(request, out, marker, console)
-    scores = _score(data, scoring, out, console, progress)
-    _fit(data, scores, analysis, out, console, progress, scoring)
 
     from typicality.report import render_report
 
-    console.rule("[4/4] report")
-    paths = render_report(out)
-    (out / IN_PROGRESS_FILE).unlink()
-    console.print(f"report: {paths.html} and {paths.markdown}, {len(paths.figures)} figures")
+    with claim.staged() as folder:
+        data = _load(request, folder, console, analysis)
+        scores = _score(data, scoring, folder, console, progress)
+        _fit(data, scores, analysis, folder, console, progress, scoring)
+        console.rule("[4/4] report")
+        paths = render_report(folder)
+    console.print(f"report: {out / paths.html.name} and {out / paths.markdown.name}, {len(paths.figures)} figures")
     return out
 
 
-def _load(request: LoadRequest, out: Path, marker: dict, console: Console):
+def _load(request: LoadRequest, out: Path, console: Console, analysis: AnalysisOptions):
     from typicality.data import load
+    from typicality.stats.analysis import check_analyzable
 
     console.rule(f"[1/4] load {request.dataset}")
     data = load(request)
-    # Marked only once there is something to resume: a failed load (no network, bad file) leaves
-    # the folder empty, so the next attempt with other arguments is not refused.
-    (out / IN_PROGRESS_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    check_analyzable(data, analysis.ties)  # all ties, one prompt: refused before anything is written or scored
     save_data(data, out)
     summary = data.summary()
     console.print(f"{summary['n_prompts']} prompts, {summary['n_responses']} responses, {summary['n_comparisons']} pairs")
@@ -115,22 +122,6 @@ def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, p
     if progress:
         print_results(results)
     return results
-
-
-def _claim_folder(out: Path, marker: dict, force: bool) -> None:
-    """Refuse to overwrite a finished audit (unless forced); resume an interrupted one of the same request."""
-    in_progress = out / IN_PROGRESS_FILE
-    if out.exists() and any(out.iterdir()):
-        if force:
-            shutil.rmtree(out)
-        elif in_progress.exists() and json.loads(in_progress.read_text(encoding="utf-8")) == marker:
-            pass  # the same audit was interrupted: run again; the score cache makes it cheap
-        else:
-            raise TypicalityError(
-                f"{out} already exists and is not an unfinished audit of the same request. "
-                "Choose another --out, or pass --force to replace it."
-            )
-    out.mkdir(parents=True, exist_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,14 +172,20 @@ def write_influence(folder: str | Path, *, estimate: str | None = None, strict: 
     return result
 
 
-def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None, out: str | Path | None = None):
-    """Compare finished audit folders (typicality.stats.compare); with `out`, also write comparison.json and its report there."""
-    from typicality.comparison_folder import save_comparison
+def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None, out: str | Path | None = None, force: bool = False):
+    """Compare finished audit folders (typicality.stats.compare); with `out`, also write comparison.json and its report there.
+
+    `out` is checked before anything is computed, and written as a whole (staged beside it); `force` replaces
+    a comparison folder the tool wrote there, holding nothing else.
+    """
+    from typicality.comparison_folder import COMPARISON_KIND, save_comparison
     from typicality.report.comparison import render_comparison
     from typicality.stats.compare import compare as compare_folders
 
+    claim = None if out is None else claim_output(out, COMPARISON_KIND, force=force, inputs=[str(folder) for folder in folders])
     comparison = compare_folders(folders, kind=kind, effect=effect, labels=labels)
-    if out is not None:
-        save_comparison(comparison, out, comparison.typicality)
-        render_comparison(out)
+    if claim is not None:
+        with claim.staged() as folder:
+            save_comparison(comparison, folder, comparison.typicality)
+            render_comparison(folder)
     return comparison

@@ -136,10 +136,22 @@ class Estimate(Displayed, Section):
     ratio: dict | None = None  # alpha / beta_<quality rating> with a delta-method CI, when the fit controls for one
     p_holm: float | None = None  # Holm-adjusted p across the robustness set (None for the pre-specified headline)
     robustness: str | None = None  # what a robustness row checks, when it is not one of the robustness set's standard fits
+    # Controls the fit was asked for but ran without (constant or collinear in its rows); None when it ran with every one.
+    dropped_controls: list[str] | None = None
+
+    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("dropped_controls",)
 
     @property
     def id(self) -> str:
+        """slice|typicality|controls[|dropped:C][|estimator]: unique in results.json.
+
+        `controls` are the ones fitted, so a fit that dropped a control would otherwise share the id
+        of the fit that never asked for it (on other rows when the control has gaps); the
+        `dropped:` part tells them apart. The estimator stays last (stats/ties.py reads the base id).
+        """
         base = f"{self.slice}|{self.typicality}|{'+'.join(self.controls) or 'none'}"
+        if self.dropped_controls:
+            base = f"{base}|dropped:{'+'.join(self.dropped_controls)}"
         return base if self.estimator == "logit" else f"{base}|{self.estimator}"
 
     def to_dict(self) -> dict:

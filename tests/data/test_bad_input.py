@@ -10,8 +10,9 @@ import sys
 from tests.data.files import write_jsonl
 from tests.data.test_ultrafeedback import completion, instruction
 from typicality.cli import main
+from typicality.data.registry import LOADERS
 
-KNOWN = "chatbot-arena, helpsteer, helpsteer2, hh-rlhf, pairs, ratings, shp, ultrafeedback, ultrafeedback-binarized"
+KNOWN = ", ".join(sorted(LOADERS))  # every registered name, in order
 
 
 def error_of(capsys, argv) -> str:

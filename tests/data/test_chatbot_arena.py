@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.data.files import assistant, user, write_parquet
 from typicality.data import load
 from typicality.data.render import HISTORIES_DIFFER
+from typicality.domain import ANNOTATOR_COLUMN
 
 MODERATION_CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "self-harm")
 
@@ -71,6 +72,7 @@ def test_winner_labels_ties_and_multi_turn_handling(tmp_path):
     assert data.comparisons["winner"].tolist() == ["model_a", "model_b", "tie", "tie (bothbad)", "model_b"]
     assert data.comparisons["language"].tolist() == ["English"] * 3 + ["Spanish", "English"]
     assert data.comparisons["turn"].tolist() == [1, 1, 1, 1, 2]
+    assert data.comparisons[ANNOTATOR_COLUMN].tolist() == ["arena_user_1", "arena_user_2", "arena_user_3", "arena_user_4", "arena_user_6"]  # judge
     fruit = data.responses[data.responses["response"] == "Apple"]["prompt"].item()
     assert fruit == "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: A fruit?\n\nAssistant:"
     assert set(data.responses["prompt"]) >= {FRANCE, "2+2?", "Hola"}  # single turns verbatim

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.data.files import write_jsonl
 from typicality.cli import main
+from typicality.data.registry import BUILT_IN
 
-LOADERS = {"chatbot-arena", "helpsteer", "helpsteer2", "hh-rlhf", "pairs", "ratings", "shp", "ultrafeedback", "ultrafeedback-binarized"}
+LOADERS = {spec.name for spec in BUILT_IN}
 
 
 def test_datasets_json_lists_every_loader(capsys):
@@ -15,11 +17,20 @@ def test_datasets_json_lists_every_loader(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert {row["name"] for row in rows} == LOADERS
     for row in rows:
-        assert set(row) == {"name", "hub_id", "kind", "subsets", "preference", "controls"}
+        assert set(row) == {"name", "hub_id", "kind", "subsets", "preference", "annotator", "controls"}
         assert row["kind"] in ("pairwise", "rated") and row["preference"]
+    assert {"arena-human-preference", "helpsteer3", "pku-saferlhf", "stack-exchange-preferences"} <= LOADERS
     by_name = {row["name"]: row for row in rows}
     assert by_name["ultrafeedback"]["controls"] == ["truthfulness", "honesty"]
     assert by_name["helpsteer"]["hub_id"] == "nvidia/HelpSteer" and by_name["pairs"]["hub_id"] is None
+    # The sources that name who judged say so; the README's row names the same field.
+    annotated = {row["name"] for row in rows if row["annotator"]}
+    assert annotated == {"arena-human-preference", "chatbot-arena", "mt-bench-human", "multipref", "summarize-from-feedback"}
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name in annotated:
+        field = by_name[name]["annotator"].split()[0]
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}`"))
+        assert f"annotator = `{field}`" in row, name
 
 
 def test_datasets_table_names_every_loader(capsys):

@@ -17,6 +17,7 @@ from collections import Counter
 from tests.conftest import shared_file
 from tests.data import test_chatbot_arena, test_helpsteer
 from typicality.data import load
+from typicality.domain import ANNOTATOR_COLUMN
 
 HELPSTEER2 = ("helpsteer2", "train-first100.jsonl")
 ARENA = ("chatbot-arena", "conversations-sample5.json")
@@ -89,6 +90,7 @@ def test_chatbot_arena_sample_of_5_battles():
     assert Counter(label for *_, label in expected)[0.5] == summary["n_ties"]
     for column in ("winner", "model_a", "model_b", "language", "turn"):
         assert data.comparisons[column].tolist() == [b[column] for b in battles]
+    assert data.comparisons[ANNOTATOR_COLUMN].tolist() == [b["judge"] for b in battles]
     assert data.title == "Chatbot Arena (train)"
 
 

@@ -6,6 +6,7 @@ import importlib
 import inspect
 import json
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,10 @@ def test_the_sources_constants_match_the_table():
             assert module.HUB_ID == spec.hub_id, spec.name
         if hasattr(module, "RATINGS"):
             assert tuple(module.RATINGS) == spec.ratings, spec.name
+        if hasattr(module, "SUBSETS"):
+            assert tuple(module.SUBSETS) == spec.subsets, spec.name
+        if hasattr(module, "HUB_IDS"):  # one hub dataset per subset: the table names the default subset's
+            assert module.HUB_IDS[spec.default_subset] == spec.hub_id, spec.name
 
 
 def test_a_target_that_cannot_be_imported_is_one_clear_error():
@@ -64,7 +69,7 @@ def test_a_target_that_cannot_be_imported_is_one_clear_error():
 
 
 def test_unknown_dataset_names_the_known_ones():
-    with pytest.raises(TypicalityError, match="Unknown dataset 'hh_rlhf'. Known datasets: chatbot-arena, .*, ultrafeedback-binarized."):
+    with pytest.raises(TypicalityError, match="Unknown dataset 'hh_rlhf'. Known datasets: arena-human-preference, chatbot-arena, .*, ultrafeedback-binarized."):
         get_loader("hh_rlhf")
 
 
@@ -79,3 +84,13 @@ def test_listing_and_checking_loaders_imports_no_source_module():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_the_readme_datasets_table_has_a_row_for_every_loader():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Datasets\n", 1)[1]
+    rows = section.strip().split("\n\n", 1)[0].splitlines()[2:]  # the table, less header and |---|
+    named = set()
+    for row in rows:
+        named.update(re.findall(r"`([^`]+)`", row.split("|")[1]))
+    assert named == set(LOADERS)

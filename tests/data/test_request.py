@@ -31,7 +31,7 @@ def test_a_good_request_passes_and_is_returned(hh_file):
 
 
 def test_unknown_dataset_lists_the_known_ones():
-    assert refusal(LoadRequest("hh_rlhf")).startswith("Unknown dataset 'hh_rlhf'. Known datasets: chatbot-arena, helpsteer,")
+    assert refusal(LoadRequest("hh_rlhf")).startswith("Unknown dataset 'hh_rlhf'. Known datasets: arena-human-preference, chatbot-arena, helpsteer,")
 
 
 def test_missing_file(tmp_path):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from typicality.domain import (
+    ANNOTATOR_COLUMN,
     COMPARISON_COLUMNS,
     RESPONSE_COLUMNS,
     Accounting,
@@ -21,6 +22,9 @@ from typicality.domain import (
     response_id_for,
 )
 from typicality.errors import TypicalityError
+
+# The drop reason of a comparison that repeats an earlier one exactly (from_pairs).
+DUPLICATE_COMPARISON = "duplicate comparison (same prompt, responses and judgement)"
 
 
 def is_blank(text) -> bool:
@@ -39,11 +43,15 @@ def from_pairs(
 ) -> PreferenceData:
     """Canonical data from judged pairs; label 1 = a preferred, 0 = b preferred, 0.5 = tie.
 
-    Drops (counted): an empty prompt, an empty response, identical responses, a missing label.
+    Drops (counted): an empty prompt, an empty response, identical responses, a missing label,
+    and an exact duplicate of an earlier comparison (`DUPLICATE_COMPARISON`, see `_judgement_key`).
     """
     pair_metadata = pair_metadata or {}
+    annotators = pair_metadata.get(ANNOTATOR_COLUMN)
     response_rows: dict[str, dict] = {}
     comparison_rows = []
+    judgements: set[tuple] = set()  # each distinct judgement seen (`_judgement_key`)
+    labels_by_pair: dict[tuple, set[float]] = {}  # each (prompt, responses) -> the labels it was given, oriented as in its key
     for index, (prompt, text_a, text_b, label) in enumerate(zip(prompts, responses_a, responses_b, labels)):
         if is_blank(prompt):
             accounting.drop("empty prompt")
@@ -66,12 +74,41 @@ def from_pairs(
                 {"prompt_id": prompt_id, "prompt": prompt, "response_id": response_id, "response": text},
             )
             ids.append(response_id)
+        key, oriented_label = _judgement_key(prompt_id, ids[0], ids[1], float(label), annotators[index] if annotators is not None else None)
+        if key in judgements:
+            accounting.drop(DUPLICATE_COMPARISON)
+            continue
+        judgements.add(key)
+        labels_by_pair.setdefault(key[:3], set()).add(oriented_label)
         row = {"prompt_id": prompt_id, "response_a": ids[0], "response_b": ids[1], "label": float(label)}
         row.update({key: values[index] for key, values in pair_metadata.items()})
         comparison_rows.append(row)
+    conflicting = sum(len(labels) > 1 for labels in labels_by_pair.values())
+    if conflicting:
+        accounting.notes.append(
+            f"{conflicting} pairs of responses are judged more than once with different labels; "
+            "each judgement is kept (repeated judgements, clustered by prompt)."
+        )
     responses = pd.DataFrame(list(response_rows.values()), columns=RESPONSE_COLUMNS)
     comparisons = pd.DataFrame(comparison_rows, columns=COMPARISON_COLUMNS + list(pair_metadata))
     return PreferenceData(name=name, responses=responses, comparisons=comparisons, accounting=accounting, kind="pairwise", **info)
+
+
+def _judgement_key(prompt_id: str, id_a: str, id_b: str, label: float, annotator) -> tuple[tuple, float]:
+    """What makes two comparisons the same judgement, and the label as the key orients the pair.
+
+    An exact duplicate is the same prompt, the same two responses in either order, and the same
+    verdict once the order is aligned (a preferred over b is b not preferred over a); a copied row
+    adds no information but would count as an independent pair and narrow every interval. The
+    same pair with a different verdict (or a tie against a win) is not a duplicate: it is a real
+    repeated judgement (two annotators, or one changing their mind), and keeping it is what lets
+    disagreement lower the agreement; the fits cluster by prompt, so such repeats are not counted
+    as independent prompts. The same verdict from a different annotator (`ANNOTATOR_COLUMN`) is a
+    second judgement too, and kept.
+    """
+    low, high = sorted((id_a, id_b))
+    oriented = label if (id_a, id_b) == (low, high) else 1.0 - label
+    return (prompt_id, low, high, oriented, None if annotator is None else str(annotator)), oriented
 
 
 def from_ratings(
@@ -97,6 +134,7 @@ def from_ratings(
     rated = rated.reset_index(drop=True)
     for column in rating_columns:
         rated[column] = pd.to_numeric(rated[column], errors="coerce").astype(float)
+        _refuse_infinite(rated[column], column, info.get("source") or name)
     blank_prompt = rated["prompt"].map(is_blank)
     accounting.drop("empty prompt", int(blank_prompt.sum()))
     rated = rated[~blank_prompt]
@@ -129,6 +167,21 @@ def from_ratings(
         preference_rating=preference,
         **info,
     )
+
+
+def _refuse_infinite(values: pd.Series, column: str, where: str) -> None:
+    """An infinite rating is not a rating: refused by name rather than dropped.
+
+    A rating of inf would decide every pair it is in and turn the rating control into a column of
+    infinite differences (fitted without it, or NaN); dropping it silently would hide a data error
+    (an overflow or a sentinel upstream) that the user must fix in the file.
+    """
+    infinite = np.isinf(values.to_numpy(dtype=float))
+    if infinite.any():
+        raise TypicalityError(
+            f"{where}: the rating column '{column}' holds {int(infinite.sum()):,} infinite values (inf or -inf), which are not ratings. "
+            "Replace them with a finite rating, or leave them empty (null) to count those responses as unrated."
+        )
 
 
 def _within_prompt_pairs(responses: pd.DataFrame, preference: str, prompt_metadata: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,8 @@ def load(
     rating: str | None = None,
     revision: str | None = None,
     correctness: str | None = None,
+    preference: str | None = None,
+    label: str | None = None,
 ) -> PreferenceData:
     """Load a registered dataset into `PreferenceData` (the public entry point).
 
@@ -31,7 +33,8 @@ def load(
     """
     if isinstance(dataset, LoadRequest):
         given = {"data_files": data_files, "subset": subset, "split": split, "limit": limit, "columns": columns,
-                 "rating": rating, "revision": revision, "correctness": correctness}  # fmt: skip
+                 "rating": rating, "revision": revision, "correctness": correctness, "preference": preference,
+                 "label": label}  # fmt: skip
         extra = sorted(name for name, value in given.items() if value is not None) + (["seed"] if seed != 0 else [])
         if extra:
             raise TypicalityError(f"load(request) takes the options from the request; also given: {', '.join(extra)}.")
@@ -47,6 +50,8 @@ def load(
         rating=rating,
         revision=revision,
         correctness=correctness,
+        preference=preference,
+        label=label,
     )
     return load_request(request)
 

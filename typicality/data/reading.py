@@ -30,7 +30,7 @@ from pathlib import Path
 
 import datasets
 
-from typicality.data.request import LoadRequest, builder_for, is_remote
+from typicality.data.request import LoadRequest, builder_for, is_remote, local_files
 from typicality.errors import TypicalityError, one_line
 
 # Seconds the hub (or a remote file's server) has to answer the reachability check.
@@ -44,10 +44,15 @@ def read_rows(
     required: list[str],
     split: str,
     hub_kwargs: dict | None = None,
+    features: datasets.Features | None = None,
 ) -> tuple[datasets.Dataset, list[dict]]:
-    """The source's rows (with `request.columns` renames applied and `required` checked) and their provenance."""
+    """The source's rows (with `request.columns` renames applied and `required` checked) and their provenance.
+
+    `features`: the schema of local or remote files, for sources whose records leave optional
+    nested keys out (the JSON reader infers one schema per block and refuses the next block's).
+    """
     if request.data_files:
-        dataset, provenance = _read_local(request.data_files)
+        dataset, provenance = _read_local(request.data_files, features)
         where = ", ".join(request.data_files)
     elif hub_id is None:
         raise TypicalityError(
@@ -67,14 +72,14 @@ def read_rows(
     return dataset, provenance
 
 
-def _read_local(patterns: tuple[str, ...]) -> tuple[datasets.Dataset, list[dict]]:
+def _read_local(patterns: tuple[str, ...], features: datasets.Features | None = None) -> tuple[datasets.Dataset, list[dict]]:
     files: list[str] = []
     for pattern in patterns:
         if is_remote(pattern):  # a remote file (hf://datasets/owner/name/file.parquet, https://...): datasets fetches it
             _refuse_if_unreachable(pattern)
             files.append(pattern)
             continue
-        matches = sorted(glob.glob(os.path.expanduser(pattern)))
+        matches = local_files(pattern)
         if not matches:
             raise TypicalityError(f"No such file: {pattern}.")
         files.extend(matches)
@@ -87,8 +92,10 @@ def _read_local(patterns: tuple[str, ...]) -> tuple[datasets.Dataset, list[dict]
             if not is_remote(path):
                 _check_text_lines(path, json_lines=builder == "json")
     kwargs = {"delimiter": "\t"} if all(str(f).endswith((".tsv", ".tsv.gz")) for f in files) else {}
+    # datasets reads data_files as glob patterns: a local path is escaped so that `[`, `*` or `?` in a name stay literal.
+    patterns = [path if is_remote(path) else glob.escape(path) for path in files]
     try:
-        dataset = datasets.load_dataset(builder, data_files=files, split="train", **kwargs)
+        dataset = datasets.load_dataset(builder, data_files=patterns, split="train", features=features, **kwargs)
     except Exception as error:  # datasets wraps parser errors in several types; the innermost says what is wrong
         raise TypicalityError(f"Could not read {', '.join(files)} as {builder}: {one_line(_root_cause(error), 300)}") from error
     return dataset, [_file_provenance(path) for path in files]
@@ -113,6 +120,8 @@ def _check_text_lines(path: str, json_lines: bool) -> None:
     .json array) is checked for UTF-8 only; its JSON is left to datasets.
     """
     opener = gzip.open if path.endswith(".gz") else open
+    is_csv = not json_lines
+    lines_with_text = 0
     try:
         with opener(path, "rb") as handle:
             if json_lines:
@@ -126,6 +135,8 @@ def _check_text_lines(path: str, json_lines: bool) -> None:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as error:
                     raise TypicalityError(f"{path}, line {number}: not UTF-8 text ({error.reason} at byte {error.start}).") from None
+                if text.strip():
+                    lines_with_text += 1
                 if not json_lines or not text.strip():
                     continue
                 try:
@@ -134,6 +145,11 @@ def _check_text_lines(path: str, json_lines: bool) -> None:
                     raise TypicalityError(f"{path}, line {number}: malformed JSON ({error.msg}, column {error.colno}).") from None
     except (OSError, EOFError) as error:
         raise TypicalityError(f"{path}: cannot read the file ({error}).") from None
+    # datasets fails on these without naming the file (StopIteration; `Instruction "train" corresponds to no data!`).
+    if lines_with_text == 0:
+        raise TypicalityError(f"{path}: the file is empty (no rows). Give a file with at least one row, or leave it out of --data-files.")
+    if is_csv and lines_with_text == 1:
+        raise TypicalityError(f"{path}: the file has a header line but no rows. Give a file with at least one row, or leave it out of --data-files.")
 
 
 def _read_hub(hub_id: str, split: str, hub_kwargs: dict, revision: str | None) -> tuple[datasets.Dataset, dict]:

@@ -55,6 +55,12 @@ class LoaderSpec:
     subsets: tuple[str, ...] = ()
     default_subset: str | None = None
     ratings: tuple[str, ...] = ()  # rated sources: the ratings --rating may name (empty: any column of the file)
+    # Sources that judged the same pairs more than one way (PKU-SafeRLHF: better, safer): the
+    # judgements --preference may name, the first the default. Empty: one judgement, no --preference.
+    preference_choices: tuple[str, ...] = ()
+    # Who judged each comparison, in the source's own words; the loader puts it in the comparisons'
+    # annotator column (typicality.domain.ANNOTATOR_COLUMN). None: the source does not say.
+    annotator: str | None = None
 
 
 # Written out here rather than imported from the sources, so that listing the loaders imports no
@@ -68,9 +74,27 @@ SHP_DOMAINS = (
     "askengineers", "askhistorians", "askhr", "askphilosophy", "askphysics", "askscience",
     "asksciencefiction", "asksocialscience", "askvet", "changemyview", "explainlikeimfive", "legaladvice",
 )  # fmt: skip
+MULTIPREF_SUBSETS = ("annotations", "aggregate")
+OASST_SUBSETS = ("oasst1", "oasst2")
+PKU_SAFERLHF_SUBSETS = ("default", "alpaca-7b", "alpaca2-7b", "alpaca3-8b")  # the hub configs
+PKU_SAFERLHF_PREFERENCES = ("better", "safer")
+ARENA_HUMAN_PREFERENCE_SUBSETS = ("55k", "100k", "140k")  # the releases, each its own hub dataset
+STACK_EXCHANGE_RATINGS = ("pm_score",)
 ULTRAFEEDBACK_RATINGS = ("overall_score", "fine_grained_score", "instruction_following", "honesty", "truthfulness", "helpfulness")
 
 BUILT_IN: tuple[LoaderSpec, ...] = (
+    LoaderSpec(
+        name="arena-human-preference",
+        title="Arena human preference",
+        hub_id="lmarena-ai/arena-human-preference-55k",
+        kind="pairwise",
+        preference="one-hot winner_model_a / winner_model_b / winner_tie (55k), or winner (100k, 140k): a 1, b 0, ties 0.5",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.arena_human_preference:load_arena_human_preference"),
+        subsets=ARENA_HUMAN_PREFERENCE_SUBSETS,
+        default_subset="55k",
+        annotator="judge_hash (100k release only)",
+    ),
     LoaderSpec(
         name="chatbot-arena",
         title="Chatbot Arena",
@@ -79,6 +103,7 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         preference="winner (model_a | model_b; tie and tie (bothbad) = 0.5)",
         controls=(),
         load=LazyFunction("typicality.data.sources.chatbot_arena:load_chatbot_arena"),
+        annotator="judge",
     ),
     LoaderSpec(
         name="helpsteer",
@@ -101,6 +126,15 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         ratings=HELPSTEER_RATINGS,
     ),
     LoaderSpec(
+        name="helpsteer3",
+        title="HelpSteer3",
+        hub_id="nvidia/HelpSteer3",
+        kind="pairwise",
+        preference="overall_preference -3..3 (negative = response1 preferred; 0 = tie)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.helpsteer3:load_helpsteer3"),
+    ),
+    LoaderSpec(
         name="hh-rlhf",
         title="HH-RLHF",
         hub_id="Anthropic/hh-rlhf",
@@ -112,13 +146,58 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         default_subset="helpful-base",
     ),
     LoaderSpec(
+        name="mt-bench-human",
+        title="MT-Bench human judgments",
+        hub_id="lmsys/mt_bench_human_judgments",
+        kind="pairwise",
+        preference="winner (model_a | model_b; tie and tie (inconsistent) = 0.5); --split human (default) or gpt4_pair",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.mt_bench:load_mt_bench_human"),
+        annotator="judge (a person, or gpt4_pair's GPT-4)",
+    ),
+    LoaderSpec(
+        name="multipref",
+        title="MultiPref",
+        hub_id="allenai/multipref",
+        kind="pairwise",
+        preference="overall_pref of each crowd and expert annotation (A better 1, B better 0, Tie 0.5), or their majority",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.multipref:load_multipref"),
+        subsets=MULTIPREF_SUBSETS,
+        default_subset="annotations",
+        annotator="evaluator (--subset annotations)",
+    ),
+    LoaderSpec(
+        name="oasst",
+        title="OpenAssistant Conversations",
+        hub_id="OpenAssistant/oasst1",  # subset oasst2: OpenAssistant/oasst2
+        kind="pairwise",
+        preference="rank among sibling assistant replies (lower = better; equal = 0.5)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.oasst:load_oasst"),
+        subsets=OASST_SUBSETS,
+        default_subset="oasst1",
+    ),
+    LoaderSpec(
         name="pairs",
         title="Judged pairs",
         hub_id=None,
         kind="pairwise",
-        preference="chosen over rejected, or label (1 = response_a preferred, 0.5 = tie)",
+        preference="chosen over rejected, label (1 = response_a preferred, 0.5 = tie), or a column as --label states it",
         controls=(),
         load=LazyFunction("typicality.data.sources.pairs:load_pairs"),
+    ),
+    LoaderSpec(
+        name="pku-saferlhf",
+        title="PKU-SafeRLHF",
+        hub_id="PKU-Alignment/PKU-SafeRLHF",
+        kind="pairwise",
+        preference="better_response_id (--preference better, default) or safer_response_id (--preference safer): the index of the preferred response",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.pku_saferlhf:load_pku_saferlhf"),
+        subsets=PKU_SAFERLHF_SUBSETS,
+        default_subset="default",
+        preference_choices=PKU_SAFERLHF_PREFERENCES,
     ),
     LoaderSpec(
         name="ratings",
@@ -138,6 +217,26 @@ BUILT_IN: tuple[LoaderSpec, ...] = (
         controls=(),
         load=LazyFunction("typicality.data.sources.shp:load_shp"),
         subsets=SHP_DOMAINS,
+    ),
+    LoaderSpec(
+        name="stack-exchange-preferences",
+        title="Stack Exchange preferences",
+        hub_id="HuggingFaceH4/stack-exchange-preferences",
+        kind="rated",
+        preference="higher pm_score among a question's answers (log2(1 + upvotes), +1 if accepted); ties 0.5",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.stack_exchange:load_stack_exchange_preferences"),
+        ratings=STACK_EXCHANGE_RATINGS,
+    ),
+    LoaderSpec(
+        name="summarize-from-feedback",
+        title="Summarize from Feedback",
+        hub_id="openai/summarize_from_feedback",
+        kind="pairwise",
+        preference="choice (index of the preferred summary: 0 = response_a)",
+        controls=(),
+        load=LazyFunction("typicality.data.sources.summarize_from_feedback:load_summarize_from_feedback"),
+        annotator="worker",
     ),
     LoaderSpec(
         name="ultrafeedback",

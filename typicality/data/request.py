@@ -12,6 +12,7 @@ import glob
 import os
 from dataclasses import asdict, dataclass, field, fields
 
+from typicality.data.label_spec import parse_label_spec
 from typicality.data.registry import get_loader
 from typicality.errors import TypicalityError
 
@@ -29,6 +30,11 @@ class LoadRequest:
     canonical name -> the file's column name. `rating`: rated sources, the rating that decides
     preferences; `correctness`: the rating that stands for true quality (default: the loader's).
     `revision`: a hub branch, tag or commit, passed to `datasets.load_dataset(revision=...)`.
+    `preference`: sources that judged the same pairs more than one way (the loader's
+    `preference_choices`, e.g. PKU-SafeRLHF's better or safer): which judgement is the label;
+    None = the loader's first.
+    `label`: the generic `pairs` loader, what a preference column means in the data's own terms
+    (`typicality.data.label_spec`: `better_response_id=0:a,1:b`, `onehot:a=...,b=...,tie=...`).
     """
 
     dataset: str
@@ -41,6 +47,8 @@ class LoadRequest:
     rating: str | None = None
     revision: str | None = None
     correctness: str | None = None
+    preference: str | None = None
+    label: str | None = None
 
     def __post_init__(self) -> None:
         # Accept one path or a list where a tuple is meant; a frozen dataclass sets through object.
@@ -65,6 +73,8 @@ class LoadRequest:
             raise TypicalityError(f"Dataset '{self.dataset}' has no subset '{self.subset}'. Its subsets: {', '.join(spec.subsets)}.")
         if self.rating is not None or self.correctness is not None:
             self._check_ratings(spec)
+        if self.preference is not None:
+            self._check_preference(spec)
         if not self.data_files and spec.hub_id is None:
             raise TypicalityError(
                 f"Dataset '{self.dataset}' reads your own file: pass --data-files PATH (a local file, or a Hub "
@@ -78,6 +88,8 @@ class LoadRequest:
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise TypicalityError(f"--{name} must be a non-empty name, got {value!r}.")
         self._check_columns()
+        if self.label is not None:
+            self._check_label()
         self._check_files()
         return self
 
@@ -117,10 +129,29 @@ class LoadRequest:
             if column is not None and column not in spec.ratings:
                 raise TypicalityError(f"Dataset '{self.dataset}' has no rating '{column}' for {option}. Choose from: {', '.join(spec.ratings)}.")
 
+    def _check_preference(self, spec) -> None:
+        if not spec.preference_choices:
+            raise TypicalityError(
+                f"Dataset '{self.dataset}' has one preference judgement ({spec.preference}); --preference applies only to "
+                "sources that judged the same pairs more than one way. Drop it."
+            )
+        if self.preference not in spec.preference_choices:
+            raise TypicalityError(
+                f"Dataset '{self.dataset}' has no preference '{self.preference}'. Choose from: {', '.join(spec.preference_choices)}."
+            )
+
     def _check_columns(self) -> None:
         for new, old in self.columns.items():
             if not isinstance(new, str) or not isinstance(old, str) or not new.strip() or not old.strip():
                 raise TypicalityError(f"--columns expects new=old names, got {new!r}={old!r}.")
+
+    def _check_label(self) -> None:
+        if self.dataset != "pairs":
+            raise TypicalityError(
+                f"--label states what a preference column means for the generic 'pairs' loader; dataset '{self.dataset}' "
+                "reads its own preference. Drop --label."
+            )
+        parse_label_spec(self.label)  # a malformed spec is refused there, with the forms
 
     def _check_files(self) -> None:
         builders = set()
@@ -128,12 +159,21 @@ class LoadRequest:
             if is_remote(pattern):  # fetched by datasets; reachability is checked when reading
                 builders.add(builder_for(pattern))
                 continue
-            matches = glob.glob(os.path.expanduser(pattern))
+            matches = local_files(pattern)
             if not matches:
                 raise TypicalityError(f"No such file: {pattern} (--data-files). Check the path.")
             builders.update(builder_for(path) for path in matches)
         if len(builders) > 1:
             raise TypicalityError(f"--data-files mixes formats ({', '.join(sorted(builders))}); give files of one format.")
+
+
+def local_files(pattern: str) -> list[str]:
+    """The local files a --data-files entry names: the file itself when that path exists as given
+    (a name may hold glob characters: `x[1].jsonl`), else the files its glob pattern matches, sorted."""
+    path = os.path.expanduser(pattern)
+    if os.path.exists(path):
+        return [path]
+    return sorted(glob.glob(path))
 
 
 def is_remote(path: str) -> bool:

@@ -72,6 +72,8 @@ def summary_sentences(content: dict) -> list[str]:
     """The comparison's answer in a few sentences (the report's top box and the CLI's output)."""
     if content["kind"] == "models":
         return _model_sentences(content["models"])
+    if content["kind"] == "labels":
+        return _label_sentences(content["labels"])
     return _dataset_sentences(content["datasets"])
 
 
@@ -106,6 +108,41 @@ def _model_sentences(models: dict) -> list[str]:
             f"Agreement rate (preferred response is the more typical) on {agreement['n_pairs']:,} pairs: {rates}; "
             f"McNemar's test ({test['method']}) p = {fmt_p(test['p_value'])}: {test['only_first_agrees']} "
             f"pairs agree only under {first}, {test['only_second_agrees']} only under {second}."
+        )
+    return sentences
+
+
+def _label_sentences(labels: dict) -> list[str]:
+    sentences = []
+    for row in labels["agreement"]:
+        first, second = row["sources"]
+        kappa = (
+            f"Cohen's κ = {fmt(row['kappa'], 3)} (95% CI {fmt_interval(row['kappa_ci_low'], row['kappa_ci_high'])})"
+            if row["kappa"] is not None
+            else "Cohen's κ is undefined (one source gives every pair the same label)"
+        )
+        sentences.append(
+            f"Labels of {first} and {second} on the same {row['n_pairs']:,} pairs: they differ on {row['n_differ']:,} "
+            f"({fmt_percent(row['share_differ'])}); {kappa}."
+        )
+    joint = labels["joint_fit"]
+    alphas = "; ".join(
+        f"{row['source']}: {fmt_coef(row['alpha'])} (SE {fmt_coef(row['se'])}, 95% CI {fmt_interval(row['ci_low'], row['ci_high'])})" for row in joint["alphas"]
+    )
+    sentences.append(
+        f"Alpha per label source, from one joint fit with a source × Δℓ interaction on the same {labels['n_pairs']:,} pairs "
+        f"({labels['n_prompts']:,} prompts) with prompt-clustered SEs: {alphas}."
+    )
+    for row in joint["differences"]:
+        first, second = row["sources"]
+        sentences.append(
+            f"Difference {second} − {first}: {fmt_coef(row['difference'])} (SE {fmt_coef(row['se'])}, 95% CI {fmt_interval(row['ci_low'], row['ci_high'])}; "
+            f"Wald p = {fmt_p(row['p_value'])}). Treating the two audits as independent would give an SE of {fmt_coef(row['se_if_independent'])}."
+        )
+    if "equality" in joint:
+        sentences.append(
+            f"All sources' alphas equal (no source × Δℓ interaction): χ² = {fmt(joint['equality']['chi2'], 2)} on {joint['equality']['df']} df, "
+            f"p = {fmt_p(joint['equality']['p_value'])}."
         )
     return sentences
 
@@ -152,18 +189,21 @@ def comparison_context(content: dict) -> dict:
         for item in content["audits"]
     ]
     context = {
-        "title": ("Model comparison: " if kind == "models" else "Dataset comparison: ") + _audit_names(content),
-        "kind": {"models": "model", "datasets": "dataset"}[kind],
+        "title": {"models": "Model comparison: ", "labels": "Label-source comparison: ", "datasets": "Dataset comparison: "}[kind] + _audit_names(content),
+        "kind": {"models": "model", "labels": "label-source", "datasets": "dataset"}[kind],
         "effect": content.get("effect", "headline"),
         "sentences": summary_sentences(content),
         "audits": audits,
         "warnings": list(content.get("warnings", [])),
         "software": [(name, str(version)) for name, version in (content.get("software") or {}).items()],
         "model_tables": None,
+        "label_tables": None,
         "dataset_tables": None,
     }
     if kind == "models":
         context["model_tables"] = _model_tables(content["models"])
+    elif kind == "labels":
+        context["label_tables"] = _label_tables(content["labels"])
     else:
         context["dataset_tables"] = _dataset_tables(content["datasets"])
     return context
@@ -229,6 +269,53 @@ def _model_tables(models: dict) -> dict:
     }
 
 
+def _label_tables(labels: dict) -> dict:
+    joint = labels["joint_fit"]
+    return {
+        "spec": f"slice {labels['spec']['slice']}, {labels['spec']['typicality']}, controls: {', '.join(labels['spec']['controls']) or 'none'}",
+        "n_pairs": fmt_count(labels["n_pairs"]),
+        "judgements": ", ".join(f"{source} {fmt_count(count)}" for source, count in labels["n_judgements"].items()),
+        "agreement": [
+            {
+                "sources": " vs ".join(row["sources"]),
+                "pairs": fmt_count(row["n_pairs"]),
+                "differ": fmt_count(row["n_differ"]),
+                "share": fmt_percent(row["share_differ"]),
+                "kappa": fmt(row["kappa"], 3) if row["kappa"] is not None else "undefined",
+                "kappa_se": fmt(row["kappa_se"], 3) if row["kappa_se"] is not None else "",
+                "kappa_ci": fmt_interval(row["kappa_ci_low"], row["kappa_ci_high"]) if row["kappa"] is not None else "",
+                "table": "; ".join(
+                    f"{first}/{second} {fmt_count(row['table'][i][j])}"
+                    for i, first in enumerate(row["categories"])
+                    for j, second in enumerate(row["categories"])
+                    if row["table"][i][j]
+                ),
+            }
+            for row in labels["agreement"]
+        ],
+        "alphas": [
+            {"source": row["source"], "alpha": fmt_coef(row["alpha"]), "se": fmt_coef(row["se"]), "ci": fmt_interval(row["ci_low"], row["ci_high"]),
+             "p": fmt_p(row["p_value"])}
+            for row in joint["alphas"]
+        ],
+        "differences": [
+            {
+                "sources": f"{row['sources'][1]} − {row['sources'][0]}",
+                "difference": fmt_coef(row["difference"]),
+                "se": fmt_coef(row["se"]),
+                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
+                "z": fmt(row["z"], 2),
+                "p": fmt_p(row["p_value"]),
+                "se_independent": fmt_coef(row["se_if_independent"]),
+            }
+            for row in joint["differences"]
+        ],
+        "equality": None
+        if "equality" not in joint
+        else f"All alphas equal: χ² = {fmt(joint['equality']['chi2'], 2)} on {joint['equality']['df']} df, p = {fmt_p(joint['equality']['p_value'])}.",
+    }
+
+
 def _dataset_tables(datasets: dict) -> dict:
     pooled = datasets["pooled"]
     return {
@@ -286,6 +373,8 @@ def draw_comparison_figures(content: dict, folder: Path) -> list[dict]:
     target.mkdir(parents=True, exist_ok=True)
     if content["kind"] == "models":
         figures = _scatter_figures(content, folder, target) + [_alpha_figure(content["models"], target)]
+    elif content["kind"] == "labels":
+        figures = [_alpha_figure(content["labels"], target, unit="source")]
     else:
         figures = [_forest_figure(content["datasets"], target)]
     return figures
@@ -318,7 +407,8 @@ def _scatter_figures(content: dict, folder: Path, target: Path) -> list[dict]:
     return figures
 
 
-def _alpha_figure(models: dict, target: Path) -> dict:
+def _alpha_figure(models: dict, target: Path, unit: str = "model") -> dict:
+    """Alpha with its CI per model (or per label source, `unit="source"`) from the joint fit."""
     rows = models["joint_fit"]["alphas"]
     with _style():
         figure = _new_figure(6.5, 1.2 + 0.6 * len(rows))
@@ -328,14 +418,15 @@ def _alpha_figure(models: dict, target: Path) -> dict:
         errors = np.array([[row["alpha"] - row["ci_low"], row["ci_high"] - row["alpha"]] for row in rows]).T
         axes.errorbar(alphas, positions, xerr=errors, fmt="o", color="#4C72B0", capsize=4)
         axes.axvline(0, color="#888888", linewidth=1, linestyle="--")
-        axes.set_yticks(positions, [row["model"] for row in rows])
+        axes.set_yticks(positions, [row[unit] for row in rows])
         axes.set_xlabel(f"alpha ({models['typicality']}), 95% CI from the joint fit")
-    path = target / "alpha_by_model.png"
+    path = target / f"alpha_by_{unit}.png"
     figure.savefig(path, dpi=DPI, format="png")
+    what = "reference model" if unit == "model" else "label source"
     return {
         "path": path,
-        "title": "Alpha per reference model",
-        "caption": "Alpha and its 95% CI per model from one stacked fit with prompt-clustered SEs (same pairs).",
+        "title": f"Alpha per {what}",
+        "caption": f"Alpha and its 95% CI per {unit} from one stacked fit with prompt-clustered SEs (same pairs).",
     }
 
 

@@ -23,6 +23,7 @@ from typicality.formatting import (
     fmt_p_clause,
     fmt_percent,
     fmt_signed,
+    fmt_slice,
     fmt_value,
 )
 from typicality.report.debiasing_and_influence import debiasing_section, influence_section
@@ -215,7 +216,7 @@ def estimate_rows(results: AuditResults) -> list[dict[str, str]]:
         rows.append(
             {
                 "fitted": estimate.fitted,
-                "slice": fmt_value(estimate.slice),
+                "slice": fmt_slice(estimate.slice),
                 "typicality": fmt_value(estimate.typicality),
                 "controls": " + ".join(estimate.controls) or "none",
                 "alpha": fmt_coef(estimate.alpha),

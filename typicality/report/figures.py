@@ -22,7 +22,7 @@ from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
 from typicality.audit_folder import INFLUENCE_FILE, AuditFolder
-from typicality.formatting import fit_label, number
+from typicality.formatting import fit_label, fmt_slice, number
 from typicality.report.published import PUBLISHED_ALPHAS
 from typicality.report.reading import decisive_pairs
 from typicality.results import Estimate
@@ -181,7 +181,7 @@ def forest_rows(estimates: Sequence[Estimate]) -> pd.DataFrame:
         rows.append(
             {
                 "typicality": estimate.typicality,
-                "label": f"{estimate.slice} · {' + '.join(estimate.controls) or 'no controls'}",
+                "label": f"{fmt_slice(estimate.slice)} · {' + '.join(estimate.controls) or 'no controls'}",
                 "alpha": estimate.alpha,
                 "ci_low": interval[0] if interval else np.nan,
                 "ci_high": interval[1] if interval else np.nan,

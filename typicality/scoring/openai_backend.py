@@ -370,7 +370,10 @@ def _context_overflow(rejected: RequestRejected) -> float | None:
 
 
 def load_openai_backend(model: str, device: str | None = None, progress: bool = True, **options) -> OpenAICompletionsBackend:
-    """The registry's factory (backends.py). `model` is the full spec `openai:URL#MODEL`; options: concurrency, timeout_s, max_retries, max_tokens, revision."""
+    """The registry's factory (backends.py). `model` is the full spec `openai:URL#MODEL`; options: concurrency, timeout (or
+    timeout_s), max_retries, max_tokens, revision."""
+    if "timeout" in options:  # OpenAIOptions' name (--timeout) for the client's timeout_s
+        options["timeout_s"] = options.pop("timeout")
     if device is not None:
         raise TypicalityError(f"--device {device}: an endpoint model runs on its server; leave --device out with --model openai:...")
     accepted = set(inspect.signature(OpenAICompletionsBackend.__init__).parameters) - {"self", "spec"}

@@ -44,8 +44,8 @@ def score(
     """Mean/sum log-likelihood of every distinct response given its prompt under a reference model.
 
     `model`: a `ScoringOptions`; or a model name (default: the embedded Gemma 3 270M) with the
-    options as keyword `settings` (the fields of `ScoringOptions`: dtype, bos, max_length,
-    batch_tokens, cache_dir, shard, check, ...); or a backend already loaded with
+    options as keyword `settings` (as `ScoringOptions.create`: the run's cache_dir, shard, check,
+    ... and the backend's own options, e.g. dtype, bos, max_length, batch_tokens); or a backend already loaded with
     `load_backend` (then `settings` may only change its light settings, e.g. max_length, and
     the run's cache_dir, shard and check). Options and the cache are checked before a model loads.
     Scores are committed to the cache as they are computed, so an interrupted run resumes

@@ -40,7 +40,9 @@ from typicality.stats.pair_design import (
     expand_slices,
     pair_accounting,
     slice_count,
+    unsliced_columns,
 )
+from typicality.stats.pairwise_logit import MIN_CLUSTERS
 from typicality.stats.scores_table import CheckedScores, check_scores
 from typicality.stats.sensitivity import sensitivity
 from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
@@ -168,16 +170,23 @@ def analyze(
         raise TypicalityError(f"Give analyze() either options or keyword settings, not both ({', '.join(settings)}).")
     options = (options or AnalysisOptions.from_dict(settings)).validate()
     scores = check_scores(scores)
+    check_analyzable(data, options.ties)
     if design is None:
         design = build_design(data, scores, options)
     accounting = pair_accounting(design)
     if len(design) == 0:
         dropped = ", ".join(f"{count} {reason}" for reason, count in accounting["dropped"].items()) or "none"
         raise TypicalityError(
-            f"Dataset '{data.name}' has no usable pairs: {accounting['comparisons']} comparisons, dropped: {dropped}. "
-            "Check that the scores belong to this data (same prompts and responses)."
+            f"Dataset '{data.name}' has no usable pairs: {accounting['comparisons']} comparisons, dropped: {dropped}. {_no_pairs_hint(accounting)}"
         )
+    _refuse_one_prompt(data.name, design.frame["prompt_id"], "usable pairs (both responses scored)")
     warnings = data_warnings(accounting)
+    if options.slices is None:
+        warnings.extend(
+            f"Metadata column '{column}' has {why}: it is not split into slices by default (one fit per value would be noise); "
+            f"name it with --slice {column} to fit one slice per value anyway."
+            for column, why in unsliced_columns(design).items()
+        )
     estimates = fit_estimates(design, options, warnings)  # 1
     ordinal = _ordinal(data, scores, options, warnings)  # beside the pairwise fits: the rating itself, when the data rates responses
     chosen = headline(estimates)
@@ -223,6 +232,46 @@ def analyze(
         design=design,
     )
     return _finite(results)
+
+
+def check_analyzable(data: PreferenceData, ties: str) -> None:
+    """Refuse data that can give no fit whatever the scores, before anything is scored (the pipeline calls it right after loading).
+
+    Every judged comparison a tie while ties are dropped leaves nothing to fit (the fix is --ties half);
+    comparisons under one prompt only leave one cluster, and the prompt-clustered SEs need at least 2.
+    """
+    labels = pd.to_numeric(data.comparisons["label"], errors="coerce")
+    judged = labels.notna().to_numpy().copy()
+    if ties == "drop" and judged.any():
+        tied = judged & (labels == 0.5).to_numpy()
+        if tied.sum() == judged.sum():
+            raise TypicalityError(
+                f"All {int(tied.sum()):,} judged comparisons of dataset '{data.name}' are ties, and ties are dropped (--ties drop, the default), "
+                "so no pair is left to fit. Pass --ties half to keep each tie as half a preference (analyze(..., ties='half'))."
+            )
+        judged &= ~tied
+    if judged.any():
+        what = "judged comparisons" if ties == "half" else "judged comparisons that are not ties"
+        _refuse_one_prompt(data.name, pd.Series(data.comparisons["prompt_id"].to_numpy()[judged]), what)
+
+
+def _refuse_one_prompt(name: str, prompt_ids: pd.Series, what: str) -> None:
+    if prompt_ids.nunique() < 2:
+        raise TypicalityError(
+            f"Dataset '{name}': all {len(prompt_ids):,} {what} are under one prompt. The fits cluster by prompt, and clustered "
+            f"standard errors need at least 2 prompts (at least {MIN_CLUSTERS} for a fit); give data with more prompts."
+        )
+
+
+def _no_pairs_hint(accounting: dict) -> str:
+    """The fix for a design without pairs, from the reason that dropped most comparisons."""
+    dropped = accounting.get("dropped", {})
+    reason = max(dropped, key=dropped.get) if dropped else None
+    if reason == "tie (ties='drop')":
+        return "Pass --ties half to keep each tie as half a preference."
+    if reason == "missing label":
+        return "Every comparison lacks a label: check the label column (--columns label=COLUMN)."
+    return "Check that the scores belong to this data (same prompts and responses)."
 
 
 def _finite(results: AnalysisResults) -> AnalysisResults:

@@ -35,6 +35,11 @@ from typicality.stats.scores_table import CheckedScores, check_scores
 TYPICALITY_COLUMNS = {"mean_logprob": "delta_mean_logprob", "sum_logprob": "delta_sum_logprob"}
 SLICE_COLUMNS = ("subset", "domain", "source", "category", "language")  # metadata sliced on by default
 ALL_PAIRS = "all"
+# A metadata column is split into default slices only when its values look like categories: with more than
+# MAX_SLICE_VALUES distinct values it is a free-text or id column (one fit per value would be noise, and thousands
+# of rows in every table); the bound is far above the subsets, domains and languages of the supported sources.
+# Naming the column (--slice COLUMN) still fits one slice per value.
+MAX_SLICE_VALUES = 50
 TIE_POLICIES = ("drop", "half")
 # A response the reference model reproduces almost token for token (stats/memorization.py says why):
 # exp(mean log-prob) >= 0.7. Defined here because the `not-memorized` slices are slices.
@@ -213,11 +218,23 @@ def available_slices(design: PairDesign) -> list[str]:
     names = [ALL_PAIRS]
     if design.correctness:
         names.append(EQUAL_CORRECTNESS)
+    unsliced = unsliced_columns(design)
     for column in design.slice_columns:
         values = design.frame[column].dropna().unique()
-        if len(values) > 1:
+        if len(values) > 1 and column not in unsliced:
             names.extend(f"{column}={value}" for value in sorted(map(str, values)))
     return names
+
+
+def unsliced_columns(design: PairDesign) -> dict[str, str]:
+    """The default slice columns whose values are too many to slice on by default, each with why (see MAX_SLICE_VALUES)."""
+    reasons = {}
+    for column in design.slice_columns:
+        values = design.frame[column].dropna().astype(str)
+        n_values = int(values.nunique())
+        if n_values > MAX_SLICE_VALUES:
+            reasons[column] = f"{n_values:,} distinct values (more than {MAX_SLICE_VALUES})"
+    return reasons
 
 
 def expand_slices(design: PairDesign, names: list[str] | None) -> list[str]:

@@ -92,7 +92,9 @@ def simulate(
     )
     quality_note = "correctness is the true quality" if correctness_noise is None else "correctness is a noisy quintile of continuous true quality"
 
-    prompt_texts = [f"Simulated prompt {p}." for p in range(prompts)]
+    # The settings are part of every prompt's text, so ids (hashes of the texts) are unique to the simulation:
+    # two simulations with other seeds or parameters share no prompt or response ids and never pass for the same pairs.
+    prompt_texts = [f"Simulated prompt {p} of typicality.simulate({settings})." for p in range(prompts)]
     prompt_ids = np.array([prompt_id_for(text) for text in prompt_texts], dtype=object)
     response_texts = [f"Simulated response {i % responses_per_prompt} to prompt {p}." for i, p in enumerate(prompt_index)]
     response_ids = np.array([response_id_for(prompt_texts[p], text) for p, text in zip(prompt_index, response_texts)], dtype=object)

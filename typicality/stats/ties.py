@@ -42,7 +42,8 @@ def tie_aware_estimates(design_with_ties: PairDesign, logit_estimates: list[Esti
         e for e in logit_estimates
         if e.estimator == "logit" and e.typicality == "mean_logprob" and e.slice in (ALL_PAIRS, EQUAL_CORRECTNESS)
     ]
-    return [fit_tie_aware(design_with_ties, e.slice, e.typicality, list(e.controls)) for e in wanted]
+    # Each is the tie-aware twin of its logit row, with the same fitted controls: a control that row dropped is named in both ids.
+    return [fit_tie_aware(design_with_ties, e.slice, e.typicality, list(e.controls)).replace(dropped_controls=e.dropped_controls) for e in wanted]
 
 
 def fit_tie_aware(design: PairDesign, slice_name: str, typicality: str, controls: list[str]) -> Estimate:

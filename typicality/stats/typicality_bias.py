@@ -124,8 +124,9 @@ def fit_estimate(design: PairDesign, spec: PairwiseSpec, *, bootstrap: int = 0, 
 def record_estimate(results: PairwiseResults, *, quality: str | None = None, estimator: str = "logit") -> Estimate:
     """The results.json row of one fit: alpha, its inference and the derived figures (or why there are none)."""
     model = results.model
+    dropped = [name for name in model.spec.controls if name not in model.controls]  # constant or collinear in the rows (the warnings say which)
     row = dict(slice=model.spec.slice, typicality=model.spec.typicality, controls=list(model.controls), estimator=estimator,
-               n_pairs=model.n_pairs, n_clusters=model.n_clusters, warnings=list(results.warnings))
+               n_pairs=model.n_pairs, n_clusters=model.n_clusters, warnings=list(results.warnings), dropped_controls=dropped or None)
     if not results.fitted:
         return Estimate(**row, reason=results.reason)
     params, bse = results.params, results.bse

@@ -4,7 +4,8 @@ Rows: `question_id, model_a, model_b, winner, judge, conversation_a, conversatio
 anony, language, tstamp, openai_moderation, toxic_chat_tag`; each conversation is a message
 list `[{role, content}, ...]`. Label from `winner`: model_a -> 1, model_b -> 0, tie and
 tie (bothbad) -> 0.5; `winner` itself stays as pair metadata (it tells the two tie kinds
-apart), with `model_a`, `model_b`, `language` and `turn`.
+apart), with `model_a`, `model_b`, `language` and `turn`; `judge` (the voting user's id) is
+the annotator (`typicality.domain.ANNOTATOR_COLUMN`).
 
 Multi-turn conversations: the judged responses are the two last assistant turns; the prompt
 is every turn before them, rendered by `typicality.data.render.render_prompt` (one user turn
@@ -22,7 +23,7 @@ from typicality.data.build import from_pairs
 from typicality.data.reading import read_rows
 from typicality.data.render import split_conversation_pair
 from typicality.data.request import LoadRequest
-from typicality.domain import Accounting, PreferenceData
+from typicality.domain import ANNOTATOR_COLUMN, Accounting, PreferenceData
 
 HUB_ID = "lmsys/chatbot_arena_conversations"
 WINNER_LABELS = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
@@ -34,10 +35,11 @@ def load_chatbot_arena(request: LoadRequest) -> PreferenceData:
     rows, provenance = read_rows(request, HUB_ID, ["winner", "conversation_a", "conversation_b"], split)
     accounting = Accounting(rows_read=len(rows))
     present = [column for column in METADATA if column in rows.column_names]
+    has_judge = "judge" in rows.column_names
     # Only the needed columns: the moderation structs make full rows slow to decode.
-    rows = rows.select_columns(["winner", "conversation_a", "conversation_b", *[c for c in present if c != "winner"]])
+    rows = rows.select_columns(["winner", "conversation_a", "conversation_b", *[c for c in present if c != "winner"], *(["judge"] if has_judge else [])])
     prompts, responses_a, responses_b, labels = [], [], [], []
-    metadata: dict[str, list] = {column: [] for column in present}
+    metadata: dict[str, list] = {column: [] for column in present + ([ANNOTATOR_COLUMN] if has_judge else [])}
     for row in rows:
         label = WINNER_LABELS.get(row["winner"])
         if label is None:
@@ -52,6 +54,8 @@ def load_chatbot_arena(request: LoadRequest) -> PreferenceData:
         labels.append(label)
         for column in present:
             metadata[column].append(row[column])
+        if has_judge:
+            metadata[ANNOTATOR_COLUMN].append(row["judge"])
     return from_pairs(
         "chatbot-arena",
         prompts,

@@ -1,4 +1,13 @@
-"""The audits a comparison reads (only through `typicality.audit_folder.read_audit`), checked, labelled and classified."""
+"""The audits a comparison reads (only through `typicality.audit_folder.read_audit`), checked, labelled and classified.
+
+Which data an audit read is its provenance (`dataset_identity`): the hub dataset with its
+data_dir or config, split and resolved revision; each local file's sha256 (not its path, so a
+copy is the same data and two files are two datasets); a simulation's parameters. Three kinds:
+- models: one dataset, the same pairs AND the same labels, a different reference model per audit;
+- labels (label sources): the same pairs judged by different sources (labels that differ),
+  e.g. humans and an LLM judge, or PKU-SafeRLHF's better and safer;
+- datasets: different data, one audit each.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +22,7 @@ from typicality.errors import TypicalityError
 from typicality.results import AuditResults, Estimate
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice
 
-KINDS = ("auto", "models", "datasets")
+KINDS = ("auto", "models", "datasets", "labels")
 EFFECTS = ("headline", "length-controlled")
 # The compared fit's numbers comparison.json repeats for each audit, in this order.
 DESCRIBED_ESTIMATE_FIELDS = (
@@ -47,8 +56,7 @@ class ComparedAudit:
 
     @property
     def dataset_key(self) -> tuple:
-        dataset = self.results.dataset
-        return (dataset.name, dataset.subset, dataset.split)
+        return dataset_identity(self.results.dataset)
 
     @property
     def fingerprint(self) -> str | None:
@@ -60,7 +68,7 @@ class ComparedAudit:
         return {
             "label": self.label,
             "folder": str(self.audit.folder),
-            "dataset": {key: getattr(dataset, key) for key in ("name", "title", "subset", "split", "n_prompts")},
+            "dataset": {key: getattr(dataset, key) for key in ("name", "title", "subset", "split", "n_prompts", "preference")},
             "model": {"name": model.get("model") or model.get("name"), "fingerprint": model.get("fingerprint")},
             "estimate": {key: getattr(self.estimate, key) for key in DESCRIBED_ESTIMATE_FIELDS},
         }
@@ -120,13 +128,27 @@ def _compared_estimate(audit: AuditFolder, folder: Path, effect: str) -> Estimat
     return estimate
 
 
+def dataset_identity(dataset) -> tuple:
+    """Which data an audit read: its loader, subset and split, and its provenance (hub id, data_dir/config, split and
+    revision; each local file's sha256, not its path; a URL), or, without provenance (a simulation), its source in words,
+    which holds the simulation's parameters."""
+    entries = sorted(
+        tuple(sorted((key, str(value)) for key, value in entry.items() if key not in ("path", "bytes"))) for entry in dataset.provenance or []
+    )
+    return (dataset.name, dataset.subset, dataset.split, tuple(entries) if entries else (dataset.source or "",))
+
+
 def classify(audits: list[ComparedAudit], kind: str = "auto") -> str:
-    """'models' (one dataset, several reference models: the same pairs) or 'datasets' (one audit per dataset)."""
+    """'models' (one dataset, the same pairs and labels, several reference models), 'labels' (the same pairs, different
+    labels) or 'datasets' (one audit per dataset)."""
     if kind not in KINDS:
         raise TypicalityError(f"--kind must be one of {', '.join(KINDS)}, got '{kind}'.")
     same_dataset = len({item.dataset_key for item in audits}) == 1
     if kind == "auto":
+        same_model = len({item.fingerprint for item in audits}) == 1
         kind = "models" if same_dataset else "datasets"
+        if same_dataset and same_model and any(label_differences(audits[0], other)[0] for other in audits[1:]):
+            kind = "labels"
     if kind == "models":
         check_same_pairs(audits)
         fingerprints = [item.fingerprint for item in audits]
@@ -135,15 +157,63 @@ def classify(audits: list[ComparedAudit], kind: str = "auto") -> str:
                 f"Audits {', '.join(item.label for item in audits)} are of the same pairs scored by the same model ({fingerprints[0]}): "
                 "a model comparison needs a different reference model in each audit."
             )
+        check_same_labels(audits)
+    elif kind == "labels":
+        for other in audits[1:]:
+            differ, shared = label_differences(audits[0], other)
+            if shared and not differ:
+                raise TypicalityError(
+                    f"{audits[0].label} and {other.label} label all {shared} of their shared pairs alike: they are not different label "
+                    "sources. Compare different reference models with --kind models."
+                )
     else:
         keys = [item.dataset_key for item in audits]
-        repeated = sorted({"/".join(str(part) for part in key if part) for key in keys if keys.count(key) > 1})
+        repeated = sorted({item.results.dataset.title or item.results.dataset.name for item, key in zip(audits, keys) if keys.count(key) > 1})
         if repeated:
             raise TypicalityError(
-                f"A dataset comparison takes one audit per dataset, but {', '.join(repeated)} appears more than once: "
-                "compare its audits with each other as a model comparison (--kind models), then one audit per dataset."
+                f"A dataset comparison takes one audit per dataset, but {', '.join(repeated)} appears more than once (the same data by its "
+                "provenance): compare its audits with each other as a model comparison (--kind models) or as label sources (--kind labels), "
+                "then one audit per dataset."
             )
     return kind
+
+
+def oriented_labels(frame: pd.DataFrame) -> pd.Series:
+    """Each pair's label (its judgements' mean) in one fixed orientation, a = the response with the smaller id: comparable across audits."""
+    keep = frame["response_a"].astype(str).to_numpy() < frame["response_b"].astype(str).to_numpy()
+    label = frame["label"].to_numpy(dtype=float)
+    return pd.Series(np.where(keep, label, 1.0 - label), index=pair_key(frame).to_numpy()).groupby(level=0).mean()
+
+
+def label_differences(first: ComparedAudit, other: ComparedAudit) -> tuple[int, int]:
+    """(pairs the two audits label differently, pairs they share)."""
+    a, b = oriented_labels(first.audit.pairs.frame).align(oriented_labels(other.audit.pairs.frame), join="inner")
+    return int(np.sum(~np.isclose(a.to_numpy(), b.to_numpy()))), int(len(a))
+
+
+def check_same_labels(audits: list[ComparedAudit]) -> None:
+    """A model comparison compares reference models on the same judgements: the audits' labels must agree on every shared pair."""
+    first = audits[0]
+    for other in audits[1:]:
+        differ, shared = label_differences(first, other)
+        if differ:
+            raise TypicalityError(
+                f"A model comparison needs the same labels in every audit, but {first.label} and {other.label} label {differ} of their "
+                f"{shared} shared pairs differently ({differ / shared:.1%}): these are different judgements, not the same ones under two "
+                "models. Compare them as label sources (--kind labels)."
+            )
+
+
+def shared_pair_counts(audits: list[ComparedAudit]) -> list[tuple[str, str, int]]:
+    """(label, label, pairs both audits hold) for every two audits that share pairs."""
+    keys = [set(pair_key(item.audit.pairs.frame)) for item in audits]
+    out = []
+    for i in range(len(audits)):
+        for j in range(i + 1, len(audits)):
+            shared = len(keys[i] & keys[j])
+            if shared:
+                out.append((audits[i].label, audits[j].label, shared))
+    return out
 
 
 def pair_key(frame: pd.DataFrame) -> pd.Series:
