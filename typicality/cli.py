@@ -572,7 +572,9 @@ def add_influence_command(commands) -> None:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from typicality.explanation import explain
+    from typicality.output_folder import check_writable_folder
 
+    check_writable_folder(args.audit_dir, "tokens.json and the report")
     view = explain(args.audit_dir, pairs=args.pairs, pair=args.pair)
     print(repr(view))
     largest = view.content["max_sum_difference"]
