@@ -41,6 +41,7 @@ _PUBLIC = {
     "AuditFolder": "typicality.audit_folder",
     "audit": "typicality.pipeline",
     "compare": "typicality.pipeline",
+    "explain": "typicality.explanation",
     "plan": "typicality.stats.power",
     "plan_from_audit": "typicality.stats.power",
     "export": "typicality.debiased_export",

@@ -587,6 +587,29 @@ def add_influence_command(commands) -> None:
     parser.set_defaults(run=cmd_influence)
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from typicality.explanation import explain
+    from typicality.output_folder import check_writable_folder
+
+    check_writable_folder(args.audit_dir, "tokens.json and the report")
+    view = explain(args.audit_dir, pairs=args.pairs, pair=args.pair)
+    print(repr(view))
+    largest = view.content["max_sum_difference"]
+    print(f"each response's tokens add up to the audit's cached sum within {largest:.2g} nats")
+    print(f"wrote {view.path}; the report ({Path(args.audit_dir) / 'report.html'}) now shows the token view")
+    return 0
+
+
+def add_explain_command(commands) -> None:
+    """`explain`: a few pairs' responses token by token under the audit's model (typicality.explanation)."""
+    parser = commands.add_parser("explain", help="show why responses are typical: re-score a few pairs token by token (tokens.json, the report's token view)")
+    parser.add_argument("audit_dir", help="a finished audit folder (with its data, scores and pairs)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--pairs", type=int, metavar="N", help="the N pairs whose removal moves alpha most (influence.parquet; default 5)")
+    which.add_argument("--pair", type=int, metavar="ID", help="one pair, by its comparison number (pairs.parquet's `comparison` column)")
+    parser.set_defaults(run=cmd_explain)
+
+
 def beta_option(args: argparse.Namespace) -> dict:
     """`--beta`: the KL coefficients results.json's `sharpening` translates alpha for (AnalysisOptions' default otherwise)."""
     return {"betas": tuple(args.beta)} if getattr(args, "beta", None) else {}
@@ -735,6 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_command(commands)
     add_export_command(commands)
     add_influence_command(commands)
+    add_explain_command(commands)
     add_compare_command(commands)
     add_plan_command(commands)
     return parser

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from typicality.display import Card, Displayed, audit_results_card, estimate_card, influence_card
 from typicality.errors import TypicalityError
 from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p_clause, fmt_percent, fmt_signed, number
 
@@ -108,8 +109,8 @@ class Section:
 # One fit
 
 
-@dataclass(frozen=True)
-class Estimate(Section):
+@dataclass(frozen=True, repr=False)  # repr: its card (typicality/display.py)
+class Estimate(Displayed, Section):
     """One fit of the typicality coefficient alpha on one slice, with its controls; numbers are None when not fitted."""
 
     slice: str
@@ -155,6 +156,9 @@ class Estimate(Section):
 
     def to_dict(self) -> dict:
         return {"id": self.id, **super().to_dict()}
+
+    def _card(self) -> Card:
+        return estimate_card(self)
 
     @classmethod
     def _derived_keys(cls) -> set[str]:
@@ -583,8 +587,8 @@ class DatasetInfo(Section):
     provenance: list[dict]
 
 
-@dataclass(frozen=True)
-class InfluenceSummary(Section):
+@dataclass(frozen=True, repr=False)
+class InfluenceSummary(Displayed, Section):
     """influence.json: influence of pairs and prompts on the headline's alpha, CV3 and alpha without the top prompts
     (stats/influence.py); `reason` alone when it was not computed."""
 
@@ -611,13 +615,16 @@ class InfluenceSummary(Section):
         out.pop("reason")
         return out
 
+    def _card(self) -> Card:
+        return influence_card(self)
+
 
 # ---------------------------------------------------------------------------------------------
 # The whole of results.json
 
 
-@dataclass(frozen=True)
-class AuditResults(Section):
+@dataclass(frozen=True, repr=False)
+class AuditResults(Displayed, Section):
     """results.json, typed: every section, in the file's order. `ties` and `negative_control` only when they ran.
 
     `dataset`, `model` (the scorer's card, owned by the scoring stage), `pairs` (the pair design's
@@ -709,6 +716,9 @@ class AuditResults(Section):
 
     def to_frame(self) -> pd.DataFrame:
         return estimates_frame(self.estimates)
+
+    def _card(self) -> Card:
+        return audit_results_card(self)
 
     def summary(self) -> str:
         pairs, model = self.pairs, self.model or {}

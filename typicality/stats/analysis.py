@@ -117,7 +117,7 @@ class AnalysisOptions:
         return cls(**values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # repr: the results' card (typicality/display.py)
 class AnalysisResults(AuditResults):
     """The typed results (`typicality.results.AuditResults`) as `analyze` returns them, with the pair design they came from.
 

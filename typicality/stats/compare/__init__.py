@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from typicality.display import Card, Displayed, comparison_card
 from typicality.software import software_versions
 from typicality.stats.compare.datasets import compare_datasets
 from typicality.stats.compare.inputs import EFFECTS, KINDS, ComparedAudit, classify, read_audits, shared_pair_counts
@@ -28,12 +29,15 @@ from typicality.stats.compare.models import compare_models
 __all__ = ["EFFECTS", "KINDS", "ComparisonResults", "compare", "compare_audits"]
 
 
-class ComparisonResults(dict):
+class ComparisonResults(Displayed, dict):
     """comparison.json's content as a plain dict; `typicality` holds each response's typicality per model (model comparisons)."""
 
     def __init__(self, content: dict, typicality: pd.DataFrame | None = None) -> None:
         super().__init__(content)
         self.typicality = typicality
+
+    def _card(self) -> Card:
+        return comparison_card(self)
 
 
 
