@@ -595,13 +595,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from typicality.report.comparison import summary_sentences
 
     out = Path(args.out)  # checked by compare(): a new folder, or (--force) a comparison folder holding nothing else
-    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # comparison.json's content
+    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # typed ComparisonResults
     if args.json:
-        print(json.dumps(comparison, indent=2))
+        print(json.dumps(comparison.to_dict(), indent=2))
         return 0
     for sentence in summary_sentences(comparison):
         print(sentence)
-    for warning in comparison["warnings"]:
+    for warning in comparison.warnings:
         print(f"warning: {warning}")
     print(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
     return 0
