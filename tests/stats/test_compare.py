@@ -17,9 +17,9 @@ from typicality.cli import main
 from typicality.comparison_folder import COMPARISON_FILE, load_comparison
 from typicality.comparison_results import ComparisonResults
 from typicality.errors import TypicalityError
+from typicality.pipeline import compare
 from typicality.results import Estimate
 from typicality.stats import simulate
-from typicality.pipeline import compare
 from typicality.stats.compare.datasets import pool
 
 

@@ -21,8 +21,8 @@ from typicality.comparison_folder import load_comparison
 from typicality.comparison_results import ComparisonResults
 from typicality.data import load
 from typicality.errors import TypicalityError
-from typicality.stats import simulate
 from typicality.pipeline import compare
+from typicality.stats import simulate
 
 
 @pytest.fixture(scope="module")
