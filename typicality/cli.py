@@ -147,8 +147,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from typicality.audit_folder import save_analysis, save_results
     from typicality.pipeline import read_analysis_input
-    from typicality.stats import AnalysisOptions, analyze
+    from typicality.stats import AnalysisOptions, analyze_with_design
 
     if args.input is None and (args.data is None or args.scores is None):
         raise TypicalityError("typicality fit needs INPUT (a folder with the data files and scores.parquet) or both --data DIR and --scores FILE.")
@@ -169,11 +170,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         from typicality.audit_folder import load_scores
 
         unconditional = load_scores(args.unconditional_scores)
-    results = analyze(data, scores, options.validate(), unconditional=unconditional)
+    results, design = analyze_with_design(data, scores, options.validate(), unconditional=unconditional)
     if args.out:
-        out = results.to_json(args.out)
-    else:  # a folder fit in place: its pair design and results, through the audit-folder contract
-        out = results.save(Path(args.input or args.data))
+        out = save_results(results, args.out)
+    else:  # a folder fit in place: its pair design and results together, through the audit-folder contract
+        out = save_analysis(results, design, Path(args.input or args.data))
     from typicality.report.terminal import print_results
 
     print_results(results)

@@ -25,6 +25,7 @@ from typicality.audit_folder import (
     load_data,
     load_scores,
     read_audit,
+    save_analysis,
     save_data,
     save_influence,
     save_scores,
@@ -106,7 +107,7 @@ def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress:
 
 def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, progress: bool, scoring: ScoringOptions | None = None):
     from typicality.report.terminal import print_results
-    from typicality.stats import analyze
+    from typicality.stats import analyze_with_design
 
     console.rule("[3/4] fit")
     unconditional = None
@@ -114,8 +115,8 @@ def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, p
         from typicality.stats.negative_control import unconditional_scores
 
         unconditional = unconditional_scores(data, scoring or ScoringOptions(), progress=progress)
-    results = analyze(data, scores, analysis, unconditional=unconditional)
-    results.save(out)
+    results, design = analyze_with_design(data, scores, analysis, unconditional=unconditional)
+    save_analysis(results, design, out)
     # Which prompts and pairs drive alpha: influence.json and influence.parquet
     # (an audit without a usable fit records why instead of failing here).
     write_influence(out)

@@ -12,14 +12,14 @@ from scipy.special import expit
 from scipy.stats import binomtest, norm, pearsonr, spearmanr
 
 from tests.stats.compare_audits import dataset_audits, model_audits, noisy_scores, write_audit
-from typicality.audit_folder import IN_PROGRESS_FILE, load_results, load_scores
+from typicality.audit_folder import IN_PROGRESS_FILE, load_results, load_scores, save_analysis
 from typicality.cli import main
 from typicality.comparison_folder import COMPARISON_FILE, load_comparison
 from typicality.comparison_results import ComparisonResults
 from typicality.errors import TypicalityError
 from typicality.pipeline import compare
 from typicality.results import Estimate
-from typicality.stats import simulate
+from typicality.stats import analyze_with_design, simulate
 from typicality.stats.compare.datasets import pool
 
 
@@ -137,12 +137,11 @@ def test_mcnemar_matches_a_hand_count(model_folders, model_comparison):
 def test_a_differently_oriented_audit_gives_the_same_comparison(tmp_path, model_folders, model_comparison):
     """Orientation is per audit (seeded); the comparison re-orients to the first audit's, so the answer is unchanged."""
     from typicality.audit_folder import load_data
-    from typicality.stats import analyze
 
     other = tmp_path / "model-b-seed-5"
     shutil.copytree(model_folders[1], other)
     data, scores = load_data(other), load_scores(other)
-    analyze(data, scores, seed=5).save(other)
+    save_analysis(*analyze_with_design(data, scores, seed=5), other)
     assert not load_results(other).estimates[0].alpha == pytest.approx(0.0)
     again = compare([model_folders[0], other])
     for key in ("alphas", "differences"):
