@@ -124,7 +124,7 @@ def test_bad_options_are_refused_before_anything_is_written(tmp_path, scoring, a
     out = tmp_path / "audit"
     data_file = hh_file(tmp_path / "test.jsonl", 3)
     with pytest.raises(TypicalityError, match=message):
-        audit(hh_request(data_file), out, ScoringOptions(**scoring), AnalysisOptions(**analysis), progress=False)
+        audit(hh_request(data_file), out, ScoringOptions.create(**scoring), AnalysisOptions(**analysis), progress=False)
     assert not out.exists()
 
 

@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from typicality.errors import TypicalityError
+from typicality.safe_text import DataConsole, say
 
 
 def add_loader_options(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +78,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         row = _loader_row(spec)
         cells = [row["name"], row["hub_id"] or "-", row["kind"], ", ".join(row["subsets"]) or "-", row["preference"]]
         table.add_row(*cells, row["annotator"] or "-", ", ".join(row["controls"]) or "-")
-    Console(width=200).print(table)
+    DataConsole(width=200).print(table)
     return 0
 
 
@@ -102,7 +102,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**summary, "preference": data.preference, "examples": pair_examples(data)}, indent=2))
         return 0
-    console = Console(width=120)
+    console = DataConsole(width=120)
     table = Table(title=f"{data.name} ({data.source})", show_header=False)
     for key in ("kind", "subset", "split", "n_rows", "n_prompts", "n_responses", "n_comparisons", "n_ties"):
         table.add_row(key, str(summary[key]))
@@ -124,9 +124,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     check_writable_folder(args.folder, "the report")
     paths = render_report(args.folder)
-    print(f"wrote {paths.markdown}")
-    print(f"wrote {paths.html}")
-    print(f"wrote {len(paths.figures)} figure(s) in {paths.markdown.parent / 'figures'}")
+    say(f"wrote {paths.markdown}")
+    say(f"wrote {paths.html}")
+    say(f"wrote {len(paths.figures)} figure(s) in {paths.markdown.parent / 'figures'}")
     return 0
 
 
@@ -139,10 +139,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if (out / SCORES_FILE).exists() and not args.force:
         raise TypicalityError(f"{out} already holds a simulated or audited dataset; choose another --out or pass --force to overwrite it.")
     data, scores = simulate(
-        args.alpha, args.prompts, args.responses_per_prompt, args.seed, rating_levels=args.rating_levels, correctness_noise=args.correctness_noise
+        args.alpha, args.prompts, args.responses_per_prompt, args.seed, rating_levels=args.rating_levels, correctness_noise=args.correctness_noise,
+        groups=args.groups, group_sd=args.group_sd,
     )
     write_simulation(data, scores, out)
-    print(f"wrote {len(data.responses)} responses, {len(data.comparisons)} pairs (true alpha {args.alpha}) and scores.parquet to {out}")
+    say(f"wrote {len(data.responses)} responses, {len(data.comparisons)} pairs (true alpha {args.alpha}) and scores.parquet to {out}")
     return 0
 
 
@@ -178,7 +179,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from typicality.report.terminal import print_results
 
     print_results(results)
-    print(f"wrote {out}")
+    say(f"wrote {out}")
     return 0
 
 
@@ -201,7 +202,7 @@ class RenamedOption(argparse.Action):
         super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(f"typicality: {option_string} is renamed {self.new_name} (same values); the old name will go in a later version.", file=sys.stderr)
+        say(f"typicality: {option_string} is renamed {self.new_name} (same values); the old name will go in a later version.", stderr=True)
         setattr(namespace, self.dest, values)
 
 
@@ -225,10 +226,17 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="cluster-bootstrap draws for the CI of the change in alpha with the length control (default 200; 0: off)",
     )
+    parser.add_argument(
+        "--by", metavar="COLUMN", help="also fit the headline per group of a comparison column (annotator, domain, language, ...), partially pooled"
+    )
+    parser.add_argument(
+        "--min-group-pairs", type=int, default=30, metavar="N", help="with --by: groups with fewer pairs are pooled into one (default 30)"
+    )
 
 
 def inference_options(args: argparse.Namespace) -> dict:
-    return {"pairs": args.pair_construction, "one_pair_per_prompt": args.one_pair_per_prompt, "change_draws": args.change_draws}
+    return {"pairs": args.pair_construction, "one_pair_per_prompt": args.one_pair_per_prompt, "change_draws": args.change_draws,
+            "by": args.by, "min_group_pairs": args.min_group_pairs}
 
 
 def add_stats_commands(commands) -> None:
@@ -248,6 +256,12 @@ def add_stats_commands(commands) -> None:
         help="make correctness a noisy quintile of continuous true quality (S = noise SD "
              "relative to quality's; 0 = coarse only); default: correctness is the true quality",
     )
+    simulate_parser.add_argument(
+        "--groups", type=int, metavar="N", help="N annotators, each judging every pair of its own prompts (the `annotator` column); default: none"
+    )
+    simulate_parser.add_argument(
+        "--group-sd", type=float, default=0.0, metavar="TAU", help="with --groups: each annotator's alpha is drawn from N(alpha, TAU^2) (default 0)"
+    )
     simulate_parser.add_argument("--out", required=True, help="folder to write (data files + scores.parquet)")
     simulate_parser.add_argument("--force", action="store_true", help="overwrite a folder that already holds a dataset")
     simulate_parser.set_defaults(run=cmd_simulate)
@@ -257,7 +271,8 @@ def add_stats_commands(commands) -> None:
     fit_parser.add_argument("--data", help="a data folder (responses.parquet, comparisons.parquet, dataset.json), instead of INPUT")
     fit_parser.add_argument("--scores", help="a scores parquet, instead of INPUT/scores.parquet")
     fit_parser.add_argument(
-        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set"
+        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set; "
+        "`style` adds one row with Arena's style controls (length, markdown headers, lists, bold) to either"
     )
     fit_parser.add_argument(
         "--slice", nargs="+", metavar="NAME", help="slices to fit: all, equal-correctness, COLUMN=VALUE or COLUMN (default: every slice the data has)"
@@ -300,15 +315,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     path = save_scores(result, args.out)
     card = result.card
     skipped = ", ".join(f"{reason}: {count}" for reason, count in card["skipped"].items()) or "none"
-    print(
+    say(
         f"scored {card['n_scored']} of {card['n_responses']} responses with {card['fingerprint']} "
         f"({card['n_from_cache']} from cache, {card['n_computed']} computed); skipped: {skipped}; "
         f"prompts cut to fit: {card['prompt_truncated']}; responses cut: {card['response_truncated']}; "
         f"tokens spanning the prompt/response join: {card['boundary_merged']}"
     )
     if card.get("check"):
-        print(f"pre-flight check passed ({len(card['check']['checks'])} checks; `typicality check` runs the full set)")
-    print(f"wrote {path} and {path.with_name(path.stem + '.card.json')}")
+        say(f"pre-flight check passed ({len(card['check']['checks'])} checks; `typicality check` runs the full set)")
+    say(f"wrote {path} and {path.with_name(path.stem + '.card.json')}")
     return 0
 
 
@@ -321,9 +336,6 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
             help="gemma-3-270m (embedded, default), a Hugging Face id, a checkpoint folder, a .gguf file, vllm:MODEL "
             "(one of those but a .gguf, run by vLLM in this process; needs vLLM installed), or openai:URL#MODEL "
             "(a vLLM or other OpenAI-compatible completions server; API key from $TYPICALITY_API_KEY)",
-        )
-        parser.add_argument(
-            "--batch-tokens", type=int, metavar="B", help="token positions per batch (default 4096; a speed and memory setting: scores do not depend on it)"
         )
         parser.add_argument("--cache-dir", help="score cache folder (default: $TYPICALITY_CACHE or the user cache folder)")
         parser.add_argument("--no-check", action="store_true", help="skip the quick conformance check run before scoring any model but the embedded one")
@@ -358,46 +370,35 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
             help="--engine ray: responses per Ray task, committed together when they come "
                  "back (default 64, fewer in a small run so that each worker gets 4 tasks)",
         )
-    parser.add_argument("--backend", help="a registered scoring backend (default: openai for openai:URL#MODEL, vllm for vllm:MODEL, else transformers)")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="weights' dtype (default: float32 on CPU, bfloat16 on CUDA)")
-    parser.add_argument("--bos", choices=("auto", "always", "never"), help="put a BOS token before each text (default auto: as the tokenizer does)")
-    parser.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template (default: raw text)")
-    parser.add_argument("--max-length", type=int, metavar="N", help="context window in tokens (default: the model's)")
+    from typicality.scoring.backends import BACKENDS, DEFAULT_BACKEND, option_declarations
+
+    by_prefix = ", ".join(f"{spec.name} for {spec.model_form}" for spec in BACKENDS.values() if spec.prefix)
+    parser.add_argument("--backend", help=f"a registered scoring backend (default: {by_prefix}, else {DEFAULT_BACKEND})")
     parser.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
-    parser.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code from the hub (off by default)")
-    parser.add_argument("--device-map", metavar="MAP", help="transformers: spread the model over devices, e.g. auto (all visible GPUs, via accelerate)")
-    parser.add_argument("--concurrency", type=int, metavar="N", help="openai:URL#MODEL: requests in flight at once (default 8)")
-    parser.add_argument("--timeout", type=float, metavar="S", help="openai:URL#MODEL: seconds to wait for one answer (default 300)")
-    parser.add_argument("--max-retries", type=int, metavar="N", help="openai:URL#MODEL: retries of a request on 429/5xx/dropped connections (default 8)")
-    parser.add_argument("--tensor-parallel-size", type=int, metavar="N", help="vllm:MODEL: GPUs to split the model over (default 1)")
-    parser.add_argument(
-        "--gpu-memory-utilization",
-        type=float,
-        metavar="SHARE",
-        help="vllm:MODEL: share of GPU memory (vLLM's CPU build: of RAM) the engine takes (vLLM's default 0.9; ~0.15 on a small CPU machine)",
-    )
-    parser.add_argument("--enforce-eager", action="store_true", help="vllm:MODEL: no CUDA graphs or torch.compile (a faster start, slower scoring)")
+    # Each registered backend's options (backend_options.py): one flag per option, however many backends take it.
+    for name, (field, backends) in option_declarations().items():
+        flag, value_type, declared = "--" + name.replace("_", "-"), BACKENDS[backends[0]].options.value_type(name), field.metadata
+        try:
+            if value_type is bool:
+                parser.add_argument(flag, action="store_true", help=declared.get("help"))
+            else:
+                parser.add_argument(flag, type=value_type, choices=declared.get("choices"), metavar=declared.get("metavar"), help=declared.get("help"))
+        except argparse.ArgumentError:
+            raise TypicalityError(f"Backend(s) {', '.join(backends)}: option {name} clashes with the command's own {flag}; rename the option.") from None
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
 
 
 def scoring_options(args: argparse.Namespace):
     """The `ScoringOptions` the user's flags describe (unset flags keep the defaults); validated."""
+    from typicality.scoring.backends import option_declarations
     from typicality.scoring.options import ScoringOptions
 
-    names = ("model", "backend", "batch_tokens", "device", "dtype", "bos", "max_length", "revision", "cache_dir", "device_map",
-             "concurrency", "timeout", "max_retries", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size",
-             "tensor_parallel_size", "gpu_memory_utilization")
+    names = ("model", "backend", "revision", "cache_dir", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size",
+             *option_declarations())
     settings = {name: getattr(args, name, None) for name in names}
-    settings = {name: value for name, value in settings.items() if value is not None}
-    options = ScoringOptions.create(
-        **settings,
-        chat_template=bool(getattr(args, "chat_template", False)),
-        trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
-        enforce_eager=bool(getattr(args, "enforce_eager", False)),
-        check=not getattr(args, "no_check", False),
-    )
-    return options.validate()
+    # A switch left off is not given (False), like a flag left out (None): neither is refused for another backend's model.
+    settings = {name: value for name, value in settings.items() if value is not None and value is not False}
+    return ScoringOptions.create(**settings, check=not getattr(args, "no_check", False)).validate()
 
 
 def add_score_command(commands) -> None:
@@ -428,7 +429,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                negative_control=args.negative_control, **inference_options(args))
     out = args.out or f"audit-{args.dataset}" + (f"-{args.subset}" if args.subset else "")
     audit(request, out, scoring_options(args), analysis, force=args.force, progress=not args.no_progress)
-    print(f"audit written to {out}/ (report.html, report.md, results.json, scores.parquet, pairs.parquet, figures/)")
+    say(f"audit written to {out}/ (report.html, report.md, results.json, scores.parquet, pairs.parquet, figures/)")
     return 0
 
 
@@ -438,7 +439,8 @@ def add_audit_command(commands) -> None:
     add_loader_options(parser)
     add_model_options(parser)
     parser.add_argument(
-        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set"
+        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set; "
+        "`style` adds one row with Arena's style controls (length, markdown headers, lists, bold) to either"
     )
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
     parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
@@ -466,8 +468,8 @@ def cmd_merge_cache(args: argparse.Namespace) -> int:
     for source, added in report.added.items():
         conflicts = report.conflicts[source]
         note = f", {conflicts} disagreeing rows kept as they were in the target" if conflicts else ""
-        print(f"{source}: {added} scores added, {report.already_present[source]} already present{note}")
-    print(f"{report.target} now holds {report.total_rows} scores")
+        say(f"{source}: {added} scores added, {report.already_present[source]} already present{note}")
+    say(f"{report.target} now holds {report.total_rows} scores")
     return 0
 
 
@@ -492,10 +494,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     for column in ("check", "result", "detail"):
         table.add_column(column, overflow="fold")
     for check in report.checks:
-        table.add_row(check.name, "[green]pass[/green]" if check.passed else "[bold red]FAIL[/bold red]", check.detail)
-    console = Console(width=160)
+        table.add_row(check.name, Text("pass", style="green") if check.passed else Text("FAIL", style="bold red"), check.detail)
+    console = DataConsole(width=160)
     console.print(table)
-    console.print("all checks passed: the scores can be trusted" if report.passed else "[bold red]some checks failed[/bold red]: fix them before a long run")
+    failed = Text.assemble(("some checks failed", "bold red"), ": fix them before a long run")
+    console.print("all checks passed: the scores can be trusted" if report.passed else failed)
     return 0 if report.passed else 1
 
 
@@ -524,8 +527,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     result = export(args.audit_dir, args.out, format=args.format, alpha=args.alpha, estimate=args.estimate, ties=args.tie_rows, force=args.force)
     choice = result.choice
-    print(f"wrote {result.n_rows} pairs to {result.data_file} and the dataset card {result.card_file}")
-    print(f"removed alpha {choice.alpha:.4g}: {choice.reason}; {result.n_flips} pairs change the favoured response without typicality")
+    say(f"wrote {result.n_rows} pairs to {result.data_file} and the dataset card {result.card_file}")
+    say(f"removed alpha {choice.alpha:.4g}: {choice.reason}; {result.n_flips} pairs change the favoured response without typicality")
     return 0
 
 
@@ -558,15 +561,15 @@ def cmd_influence(args: argparse.Namespace) -> int:
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
     summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
     cv3, top = summary.cv3, summary.without_top_prompts  # plain mappings inside the InfluenceSummary
-    print(
+    say(
         f"influence on alpha = {summary.alpha:.4f} ({summary.estimate}): {summary.n_pairs} "
         f"pairs, {summary.n_prompts} prompts (leave-one-prompt-out: {summary.prompt_method})"
     )
     if cv3["se"] is not None:
-        print(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary.cv1_se:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
+        say(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary.cv1_se:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
     if top["fitted"]:
-        print(f"without the top {top['n_prompts_removed']} prompts ({100 * top['share']:g}%): alpha {top['alpha']:.4f} (SE {top['se']:.4f})")
-    print(f"wrote {Path(args.audit_dir) / INFLUENCE_SUMMARY_FILE} and {INFLUENCE_FILE}; `typicality report {args.audit_dir}` re-renders the report")
+        say(f"without the top {top['n_prompts_removed']} prompts ({100 * top['share']:g}%): alpha {top['alpha']:.4f} (SE {top['se']:.4f})")
+    say(f"wrote {Path(args.audit_dir) / INFLUENCE_SUMMARY_FILE} and {INFLUENCE_FILE}; `typicality report {args.audit_dir}` re-renders the report")
     return 0
 
 
@@ -601,10 +604,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps(comparison.to_dict(), indent=2))
         return 0
     for sentence in summary_sentences(comparison):
-        print(sentence)
+        say(sentence)
     for warning in comparison.warnings:
-        print(f"warning: {warning}")
-    print(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
+        say(f"warning: {warning}")
+    say(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
     return 0
 
 
@@ -674,13 +677,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=140)
-    console.print(result.sentence(), markup=False, highlight=False)
+    console = DataConsole(width=140)
+    console.print(result.sentence(), highlight=False)
     for note in result.notes:
-        console.print(note, markup=False, highlight=False)
+        console.print(note, highlight=False)
     table = Table(
         title=f"Power for alpha = {result.alpha:.3g} (design effect {result.design_effect:.2f}; "
               f"one independent pair per {result.pairs / result.effective_pairs:.2f} planned)"
@@ -746,10 +746,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except TypicalityError as error:
-        print(f"typicality: error: {error}", file=sys.stderr)
+        say(f"typicality: error: {error}", stderr=True)
         return 2
     except KeyboardInterrupt:
-        print("typicality: interrupted; finished work is kept (re-run to resume).", file=sys.stderr)
+        say("typicality: interrupted; finished work is kept (re-run to resume).", stderr=True)
         return 130
 
 

@@ -30,6 +30,7 @@ import yaml
 from typicality.audit_folder import FORMAT_VERSION, AuditFolder, read_audit
 from typicality.errors import TypicalityError
 from typicality.output_folder import FolderKind, claim_output, writing
+from typicality.safe_text import printable
 from typicality.stats.debias import AlphaChoice, DebiasModel, choice_record, choose_alpha, fit_debias_model, pair_terms
 from typicality.stats.memorization import MEMORIZED_PROBABILITY, is_memorized
 from typicality.stats.pair_design import build_pairs
@@ -290,7 +291,7 @@ dataset = load_dataset("{'parquet' if data_file.endswith('.parquet') else 'json'
 The derivation of the margin's sign and scale, and what each column assumes, is in the
 `typicality` repository's docs/debiasing.md.
 """  # noqa: E501 - the card's Markdown table rows are one line each
-    return f"---\n{yaml_text}---\n\n{body}"
+    return printable(f"---\n{yaml_text}---\n\n{body}")  # names from the data: no control character reaches the card
 
 
 def _size_category(n: int) -> str:

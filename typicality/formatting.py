@@ -120,3 +120,18 @@ def clip_end(text: str, limit: int) -> str:
 def fit_label(estimate) -> str:
     """A short name for a fit (a `typicality.results.Estimate`): slice, typicality definition and controls."""
     return f"{estimate.slice} · {estimate.typicality} · {' + '.join(estimate.controls) or 'no controls'}"
+
+
+def truncation_note(card: dict | None) -> str | None:
+    """The score card's cut responses as one sentence (score card, terminal and report say the same), or None when none was cut."""
+    card = card or {}
+    cut = number(card.get("response_truncated"))
+    if not cut:
+        return None
+    window = number(card.get("window"))
+    where = f"the model's window of {fmt_count(window)} tokens" if window else "the model's window"
+    return (
+        f"{fmt_count(cut)} {'response was' if cut == 1 else 'responses were'} longer than {where}: "
+        f"{'it was' if cut == 1 else 'each was'} scored on its beginning only (its tail cut, and its prompt with it), "
+        "so its typicality describes that beginning, not the whole response."
+    )

@@ -14,9 +14,8 @@ a folder the tool wrote, holding nothing else.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-
-from rich.console import Console
 
 from typicality.audit_folder import (
     AUDIT_KIND,
@@ -31,9 +30,10 @@ from typicality.audit_folder import (
     save_scores,
 )
 from typicality.data.request import LoadRequest
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_path
 from typicality.output_folder import claim_output
 from typicality.results import InfluenceSummary
+from typicality.safe_text import DataConsole
 from typicality.scoring.options import ScoringOptions
 from typicality.stats.analysis import AnalysisOptions
 
@@ -69,7 +69,7 @@ def audit(
     unfinished = not out.is_symlink() and (out / IN_PROGRESS_FILE).is_file()
     inputs = [*request.data_files, scoring.cache_folder()]  # --out is never one of these, nor a folder holding one
     claim = claim_output(out, AUDIT_KIND, force=force or unfinished, inputs=inputs)
-    console = Console(stderr=True, quiet=not progress)
+    console = DataConsole(stderr=True, quiet=not progress)  # paths and names from the data: shown as text, never as markup
 
     from typicality.report import render_report
 
@@ -83,7 +83,7 @@ def audit(
     return out
 
 
-def _load(request: LoadRequest, out: Path, console: Console, analysis: AnalysisOptions):
+def _load(request: LoadRequest, out: Path, console: DataConsole, analysis: AnalysisOptions):
     from typicality.data import load
     from typicality.stats.analysis import check_analyzable
 
@@ -96,7 +96,7 @@ def _load(request: LoadRequest, out: Path, console: Console, analysis: AnalysisO
     return data
 
 
-def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress: bool):
+def _score(data, scoring: ScoringOptions, out: Path, console: DataConsole, progress: bool):
     from typicality.scoring import score
 
     console.rule(f"[2/4] score with {scoring.model}")
@@ -105,7 +105,7 @@ def _score(data, scoring: ScoringOptions, out: Path, console: Console, progress:
     return scores
 
 
-def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: Console, progress: bool, scoring: ScoringOptions | None = None):
+def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: DataConsole, progress: bool, scoring: ScoringOptions | None = None):
     from typicality.report.terminal import print_results
     from typicality.stats import analyze_with_design
 
@@ -173,12 +173,21 @@ def write_influence(folder: str | Path, *, estimate: str | None = None, strict: 
     return result
 
 
+def _check_folders(folders) -> None:
+    """compare()'s folders: a list of paths (not one path, whose characters would be taken for folders)."""
+    if isinstance(folders, (str, os.PathLike)) or not isinstance(folders, (list, tuple)):
+        raise TypicalityError(f"compare(): folders must be a list of audit folders, got {folders!r:.60}; e.g. compare(['audit-a', 'audit-b']).")
+    for folder in folders:
+        require_path("compare", "each folder", folder)
+
+
 def read_compared_audits(folders, *, labels=None, effect: str = "headline"):
     """Each finished audit folder read through `typicality.audit_folder.read_audit`, labelled, with the fit `effect` names:
     the typed objects `typicality.stats.compare` computes on. One clear message for a single folder, an unfinished audit or a missing fit."""
     from typicality.audit_folder import is_finished_audit
     from typicality.stats.compare import ComparedAudit
 
+    _check_folders(folders)
     folders = [Path(folder) for folder in folders]
     if len(folders) < 2:
         raise TypicalityError(
@@ -223,6 +232,7 @@ def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=Non
     from typicality.report.comparison import render_comparison
     from typicality.stats.compare import EFFECTS, compare_audits
 
+    _check_folders(folders)
     if effect not in EFFECTS:  # before any folder is read
         raise TypicalityError(f"--effect must be one of {', '.join(EFFECTS)}, got '{effect}'.")
     claim = None if out is None else claim_output(out, COMPARISON_KIND, force=force, inputs=[str(folder) for folder in folders])

@@ -495,6 +495,77 @@ class Multiplicity(Section):
 
 
 @dataclass(frozen=True)
+class GroupAlpha(Section):
+    """One group of `Groups`: its own alpha (SE) and, when it takes part in the pooling, its partially pooled alpha."""
+
+    name: str
+    n_pairs: int
+    n_prompts: int
+    fitted: bool
+    reason: str | None = None  # why the group has no alpha of its own
+    alpha: float | None = None
+    se: float | None = None
+    pooled_alpha: float | None = None
+    pooled_ci_low: float | None = None
+    pooled_ci_high: float | None = None
+    p_value: float | None = None  # alpha_g against the population's alpha
+    p_holm: float | None = None  # Holm across the groups
+    differs: bool | None = None  # p_holm < 0.05
+
+    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("reason", "alpha", "se", "pooled_alpha", "pooled_ci_low", "pooled_ci_high", "p_value", "p_holm", "differs")
+
+
+@dataclass(frozen=True)
+class Groups(Section):
+    """The headline fit per group of a comparison-level column, partially pooled (stats/groups.py); present only with --by."""
+
+    column: str
+    estimate: str | None  # the headline fit whose slice, typicality and controls each group's fit uses
+    min_pairs: int
+    method: str
+    multiplicity: str
+    available: bool
+    reason: str | None = None
+    population_alpha: float | None = None
+    population_ci_low: float | None = None
+    population_ci_high: float | None = None
+    tau: float | None = None  # between-group SD of alpha
+    tau_ci_low: float | None = None
+    tau_ci_high: float | None = None
+    i_squared: float | None = None
+    q_statistic: float | None = None  # Cochran's Q: the test of no heterogeneity
+    q_df: int | None = None
+    q_p_value: float | None = None
+    n_differing: int | None = None  # groups whose alpha differs from the population's (Holm)
+    n_groups: int = 0  # groups with at least min_pairs pairs
+    n_pooled_groups: int = 0  # groups with fewer, pooled into one
+    pooled_groups: list[str] = field(default_factory=list)
+    n_pairs_without_group: int = 0
+    groups: list[GroupAlpha] = field(default_factory=list)
+
+    NESTED: ClassVar[dict[str, type]] = {"groups": GroupAlpha}
+
+    @property
+    def pooled(self) -> list[GroupAlpha]:
+        """The groups with a partially pooled alpha, sorted by it."""
+        return sorted((g for g in self.groups if g.pooled_alpha is not None), key=lambda g: g.pooled_alpha)
+
+    def summary(self) -> str:
+        if not self.available:
+            return f"By {self.column}: not fitted: {self.reason}."
+        differing = [g.name for g in self.pooled if g.differs]
+        lines = [
+            f"By {self.column}: {fmt_count(self.n_groups)} groups of at least {self.min_pairs} pairs"
+            + (f" ({fmt_count(self.n_pooled_groups)} smaller ones pooled)" if self.n_pooled_groups else ""),
+            f"  population alpha = {fmt_coef(self.population_alpha)} (95% CI {fmt_interval(self.population_ci_low, self.population_ci_high)}); "
+            f"between-group SD tau = {fmt_coef(self.tau)} (95% CI {fmt_interval(self.tau_ci_low, self.tau_ci_high)}); I^2 = {fmt_percent(self.i_squared)}",
+            f"  no-heterogeneity test: Q = {fmt(self.q_statistic, 2)} on {self.q_df} df, p {fmt_p_clause(self.q_p_value)}; "
+            f"{len(differing)} group(s) differ from the population (Holm)" + (f": {', '.join(differing[:10])}" if differing else ""),
+        ]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
 class DatasetInfo(Section):
     """The dataset the audit read: its names, kind, columns, counts, accounting and provenance."""
 
@@ -576,8 +647,9 @@ class AuditResults(Section):
     interpretation: Interpretation = field(kw_only=True)
     sensitivity: Sensitivity = field(kw_only=True)
     multiplicity: Multiplicity = field(kw_only=True)
+    groups: Groups | None = field(default=None, kw_only=True)  # only with --by
 
-    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("ties", "negative_control")
+    OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("ties", "negative_control", "groups")
     NESTED: ClassVar[dict[str, type]] = {
         "dataset": DatasetInfo,
         "headline": Headline,
@@ -592,6 +664,7 @@ class AuditResults(Section):
         "interpretation": Interpretation,
         "sensitivity": Sensitivity,
         "multiplicity": Multiplicity,
+        "groups": Groups,
     }
 
     @classmethod
@@ -650,6 +723,8 @@ class AuditResults(Section):
         lines.extend(estimate.summary() for estimate in self.estimates)
         if self.ordinal is not None:
             lines.append(self.ordinal.summary())
+        if self.groups is not None:
+            lines.append(self.groups.summary())
         lines.extend(f"warning: {message}" for message in self.warnings)
         return "\n".join(lines)
 

@@ -53,23 +53,23 @@ def test_invalid_options_are_refused_with_one_clear_message(settings, message, t
 
 def test_valid_options_round_trip_through_json_and_hold_no_api_key(tmp_path, monkeypatch):
     monkeypatch.setenv("TYPICALITY_API_KEY", "secret-key-123")
-    options = ScoringOptions(model=ENDPOINT, concurrency=16, timeout=30.0, cache_dir=tmp_path, shard=(1, 4), check=False)
+    options = ScoringOptions.create(model=ENDPOINT, concurrency=16, timeout=30.0, cache_dir=tmp_path, shard=(1, 4), check=False)
     assert options.validate() is options
     text = json.dumps(options.to_dict())
     assert "secret-key-123" not in text
     again = ScoringOptions.from_dict(json.loads(text))
     assert again == options and again.cache_dir == str(tmp_path) and again.shard == "1/4"
-    assert again.backend_options() == {"concurrency": 16, "timeout_s": 30.0}
-    local = ScoringOptions(dtype="bfloat16", bos="never", max_length=512, batch_tokens=64)
+    assert again.backend_options() == {"concurrency": 16, "timeout": 30.0}
+    local = ScoringOptions.create(dtype="bfloat16", bos="never", max_length=512, batch_tokens=64)
     assert local.backend_options() == {"dtype": "bfloat16", "bos": "never", "max_length": 512, "batch_tokens": 64}
     with pytest.raises(TypicalityError, match="Unknown scoring option"):
         ScoringOptions.from_dict({**options.to_dict(), "api_key": "x"})
 
 
 def test_vllm_options_pass_through_and_a_missing_vllm_is_one_message_with_the_fix(tmp_path, monkeypatch):
-    options = ScoringOptions(model="vllm:org/base", dtype="float32", max_length=4096, tensor_parallel_size=2,
-                             gpu_memory_utilization=0.5, enforce_eager=True, cache_dir=str(tmp_path))
-    assert options.kind == "vllm" and options.backend_name == "vllm"
+    options = ScoringOptions.create(model="vllm:org/base", dtype="float32", max_length=4096, tensor_parallel_size=2,
+                                    gpu_memory_utilization=0.5, enforce_eager=True, cache_dir=str(tmp_path))
+    assert options.backend_name == "vllm" and type(options.model_options).__name__ == "VLLMOptions"
     assert options.backend_options() == {"dtype": "float32", "max_length": 4096, "tensor_parallel_size": 2,
                                          "gpu_memory_utilization": 0.5, "enforce_eager": True}
     assert ScoringOptions.from_dict(json.loads(json.dumps(options.to_dict()))) == options
@@ -120,7 +120,7 @@ def test_a_corrupt_cache_is_refused_before_the_model_loads(tiny_model_dir, tmp_p
 
 def test_score_takes_options_or_keywords_alike(tiny_model_dir, tmp_path):
     data = data_from_texts([("Hi", " there"), ("The capital of Italy is ", "Rome.")])
-    by_options = score(data, ScoringOptions(model=str(tiny_model_dir), device="cpu", cache_dir=str(tmp_path / "a"), check=False), progress=False)
+    by_options = score(data, ScoringOptions.create(model=str(tiny_model_dir), device="cpu", cache_dir=str(tmp_path / "a"), check=False), progress=False)
     by_keywords = score(data, str(tiny_model_dir), device="cpu", cache_dir=tmp_path / "b", progress=False, check=False)
     assert by_options.table.equals(by_keywords.table) and by_options.card["check"] is None
 

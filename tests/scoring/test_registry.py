@@ -17,14 +17,14 @@ def registry(monkeypatch):
 
 
 def test_built_in_backends_are_lazy_strings():
-    assert BACKENDS["transformers"] == "typicality.scoring.transformers_backend:load_transformers_backend"
-    assert BACKENDS["openai"] == "typicality.scoring.openai_backend:load_openai_backend"
+    assert BACKENDS["transformers"].factory == "typicality.scoring.transformers_backend:load_transformers_backend"
+    assert BACKENDS["openai"].factory == "typicality.scoring.openai_backend:load_openai_backend"
 
 
 def test_a_duplicate_name_is_refused(registry):
     with pytest.raises(TypicalityError, match="A scoring backend named 'openai' is already registered .*openai_backend"):
         register_backend("openai", "somewhere.else:factory")
-    assert registry["openai"].endswith("openai_backend:load_openai_backend")  # unchanged
+    assert registry["openai"].factory.endswith("openai_backend:load_openai_backend")  # unchanged
 
 
 def test_a_malformed_entry_and_an_unknown_name_are_named(registry):

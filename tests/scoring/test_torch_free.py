@@ -22,10 +22,10 @@ def test_importing_scoring_and_validating_options_loads_no_torch(tmp_path):
         "import json, sys\n"
         "import typicality.scoring\n"
         "from typicality.scoring import ScoringOptions\n"
-        f"ScoringOptions(model='openai:http://127.0.0.1:9/v1#m', concurrency=4, cache_dir={str(tmp_path)!r}).validate()\n"
-        f"ScoringOptions(dtype='bfloat16', cache_dir={str(tmp_path)!r}).validate()\n"
+        f"ScoringOptions.create(model='openai:http://127.0.0.1:9/v1#m', concurrency=4, cache_dir={str(tmp_path)!r}).validate()\n"
+        f"ScoringOptions.create(dtype='bfloat16', cache_dir={str(tmp_path)!r}).validate()\n"
         "try:\n"  # refused where vLLM is absent; either way, only looked up, never imported
-        f"    ScoringOptions(model='vllm:gemma-3-270m', tensor_parallel_size=1, cache_dir={str(tmp_path)!r}).validate()\n"
+        f"    ScoringOptions.create(model='vllm:gemma-3-270m', tensor_parallel_size=1, cache_dir={str(tmp_path)!r}).validate()\n"
         "except Exception:\n"
         "    pass\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules, 'vllm': 'vllm' in sys.modules}))\n"

@@ -31,8 +31,9 @@ from typicality.comparison_results import (
     SourceDifference,
 )
 from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent
-from typicality.report.figures import DPI, _new_figure, _style
+from typicality.report.figures import DPI, _new_figure, _style, plain_label
 from typicality.report.render import _environment
+from typicality.safe_text import printable
 
 
 @dataclass
@@ -49,8 +50,9 @@ def render_comparison(folder: str | Path) -> ComparisonPaths:
     figures = draw_comparison_figures(comparison, folder)
     context = comparison_context(comparison)
     context["folder"] = folder.name
-    markdown = _environment(markdown=True).get_template("comparison.md.j2").render(**context, figures=_entries(figures, folder, embed=False))
-    html = _environment(markdown=False).get_template("comparison.html.j2").render(**context, figures=_entries(figures, folder, embed=True))
+    # Control characters shown as visible escapes in both files, as in the audit's report (render.py).
+    markdown = printable(_environment(markdown=True).get_template("comparison.md.j2").render(**context, figures=_entries(figures, folder, embed=False)))
+    html = printable(_environment(markdown=False).get_template("comparison.html.j2").render(**context, figures=_entries(figures, folder, embed=True)))
     (folder / COMPARISON_MARKDOWN_FILE).write_text(markdown, encoding="utf-8")
     (folder / COMPARISON_HTML_FILE).write_text(html, encoding="utf-8")
     return ComparisonPaths(folder / COMPARISON_MARKDOWN_FILE, folder / COMPARISON_HTML_FILE, [item["path"] for item in figures])
@@ -374,8 +376,8 @@ def _scatter_figures(comparison: ComparisonResults, target: Path) -> list[dict]:
             sns.scatterplot(x=x, y=y, ax=axes, s=9, alpha=0.45, linewidth=0, color="#4C72B0")
             low, high = float(np.nanmin([x.min(), y.min()])), float(np.nanmax([x.max(), y.max()]))
             axes.plot([low, high], [low, high], color="#C44E52", linewidth=1, label="equal typicality")
-            axes.set_xlabel(f"{first}: {models.typicality}")
-            axes.set_ylabel(f"{second}: {models.typicality}")
+            axes.set_xlabel(plain_label(f"{first}: {models.typicality}"))
+            axes.set_ylabel(plain_label(f"{second}: {models.typicality}"))
             axes.set_title(f"Pearson r = {row.response_pearson:.4f}, Spearman ρ = {row.response_spearman:.4f} ({row.n_responses:,} responses)")
             axes.legend(loc="upper left")
         path = target / f"typicality_scatter_{i}_{j}.png"
@@ -395,7 +397,7 @@ def _alpha_figure(rows: list[ModelAlpha] | list[SourceAlpha], typicality: str, t
         errors = np.array([[row.alpha - row.ci_low, row.ci_high - row.alpha] for row in rows]).T
         axes.errorbar(alphas, positions, xerr=errors, fmt="o", color="#4C72B0", capsize=4)
         axes.axvline(0, color="#888888", linewidth=1, linestyle="--")
-        axes.set_yticks(positions, [getattr(row, unit) for row in rows])
+        axes.set_yticks(positions, [plain_label(getattr(row, unit)) for row in rows])
         axes.set_xlabel(f"alpha ({typicality}), 95% CI from the joint fit")
     path = target / f"alpha_by_{unit}.png"
     figure.savefig(path, dpi=DPI, format="png")
@@ -420,7 +422,7 @@ def _forest_figure(datasets: DatasetComparison, target: Path) -> dict:
             color = "#C44E52" if marker == "D" else "#4C72B0"
             axes.errorbar([effect], [position], xerr=[[effect - low], [high - effect]], fmt=marker, color=color, capsize=4, markersize=7)
         axes.axvline(0, color="#888888", linewidth=1, linestyle="--")
-        axes.set_yticks(positions, [entry[0] for entry in entries])
+        axes.set_yticks(positions, [plain_label(entry[0]) for entry in entries])
         axes.set_xlabel("alpha × SD(Δℓ): log odds ratio per SD, 95% CI")
     path = target / "forest.png"
     figure.savefig(path, dpi=DPI, format="png")

@@ -24,8 +24,10 @@ from typicality.formatting import (
     fmt_signed,
     fmt_slice,
     fmt_value,
+    truncation_note,
 )
 from typicality.report.debiasing_and_influence import debiasing_section, influence_section
+from typicality.report.groups import groups_section
 from typicality.report.interpretation import alpha_subject, ci_words, validity_section
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 from typicality.report.reading import decisive_pairs
@@ -349,6 +351,9 @@ def warnings(audit: AuditFolder, main: Estimate | None) -> list[str]:
             f"Only {fmt_count(agreement.n_pairs)} pairs: the headline regression could not be fitted, "
             "and the agreement rate's interval is wide."
         )
+    cut = truncation_note(audit.score_card)  # responses longer than the window: scored on their beginning only
+    if cut:
+        found.append(cut)
     for name, why in audit.missing.items():
         found.append(f"{name} is not available ({why}); the parts of the report that need it say so.")
     return list(dict.fromkeys(found))
@@ -398,4 +403,5 @@ def report_context(audit: AuditFolder) -> dict:
         "influence": influence_section(audit),  # the prompts that drive alpha
         "sharpening": sharpening_section(audit.results.sharpening),  # gamma = 1 + alpha / beta, worded
         "validity": validity_section(audit.results),  # what alpha means, sensitivity, ties, length change
+        "groups": groups_section(audit.results),  # with --by: alpha per annotator (or other group), partially pooled
     }

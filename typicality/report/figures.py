@@ -21,10 +21,12 @@ from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
 from typicality.audit_folder import INFLUENCE_FILE, AuditFolder
+from typicality.errors import require_type
 from typicality.formatting import fit_label, fmt_slice, number
 from typicality.report.published import PUBLISHED_ALPHAS
 from typicality.report.reading import decisive_pairs
 from typicality.results import Estimate
+from typicality.safe_text import printable
 from typicality.stats.pair_design import select_slice
 
 DPI = 150
@@ -50,6 +52,11 @@ class ReportFigure:
 def _style():
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
         yield
+
+
+def plain_label(text) -> str:
+    """A name from the data as literal figure text: control characters visible, `$` never opening matplotlib's mathtext."""
+    return printable(text).replace("$", r"\$")
 
 
 def _new_figure(width: float = 7.0, height: float = 4.0) -> Figure:
@@ -169,7 +176,7 @@ def forest_rows(estimates: Sequence[Estimate]) -> pd.DataFrame:
         rows.append(
             {
                 "typicality": estimate.typicality,
-                "label": f"{fmt_slice(estimate.slice)} · {' + '.join(estimate.controls) or 'no controls'}",
+                "label": plain_label(f"{fmt_slice(estimate.slice)} · {' + '.join(estimate.controls) or 'no controls'}"),
                 "alpha": estimate.alpha,
                 "ci_low": interval[0] if interval else np.nan,
                 "ci_high": interval[1] if interval else np.nan,
@@ -292,7 +299,7 @@ def plot_typicality_by_rating(scores: pd.DataFrame, responses: pd.DataFrame, rat
             counts = part["level"].value_counts()
             sns.pointplot(data=part, x="level", y="mean_logprob", order=order, errorbar="se", ax=ax, color="#4C72B0", capsize=0.15)
             ax.set_xticks(range(len(order)), [f"{level}\nn={counts[level]}" for level in order])
-            ax.set_title(name)
+            ax.set_title(plain_label(name))
             ax.set_xlabel("rating")
             ax.set_ylabel("mean log-likelihood per token (nats)")
     return figure
@@ -307,6 +314,7 @@ def draw_figures(audit: AuditFolder, out_dir: str | Path | None = None) -> list[
     A figure that cannot be drawn carries the reason instead (and any stale PNG of that name
     from an earlier render is removed, so the folder never shows a figure the report does not).
     """
+    require_type("draw_figures", "audit", audit, AuditFolder, "an AuditFolder", "read the folder with typicality.read_audit(path)")
     out_dir = Path(out_dir) if out_dir is not None else None
     figures = [
         _delta_distribution(audit),
@@ -315,6 +323,7 @@ def draw_figures(audit: AuditFolder, out_dir: str | Path | None = None) -> list[
         _length_confound(audit),
         _typicality_by_rating(audit),
         *influence_figures(audit),  # with influence.json
+        *group_figures(audit),  # with --by
     ]
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -442,6 +451,13 @@ def _typicality_by_rating(audit: AuditFolder) -> ReportFigure:
         else:
             item.figure = plot_typicality_by_rating(scores, data.responses, ratings)
     return item
+
+
+def group_figures(audit: AuditFolder) -> list:
+    from typicality.report.groups import caterpillar_figure
+
+    figure = caterpillar_figure(audit)
+    return [] if figure is None else [figure]
 
 
 def influence_figures(audit: AuditFolder) -> list:

@@ -3,7 +3,9 @@
 Dataset text is hostile until proven otherwise. HTML: jinja2 autoescape. Markdown: every
 `{{ }}` output is escaped by default (the environment's `finalize`), and dataset texts go in
 code fences longer than any backtick run inside them, so no text can open a tag, a table
-cell, a link or a heading. Only strings built here are marked safe (`Markup`).
+cell, a link or a heading. Only strings built here are marked safe (`Markup`). Both reports
+then show every control character as a visible escape (`typicality.safe_text.printable`), so
+no ESC byte reaches a file that `cat` would replay into a terminal.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from typicality.audit_folder import FIGURES_FOLDER, REPORT_HTML_FILE, REPORT_MARKDOWN_FILE, AuditFolder, read_audit
+from typicality.errors import require_path
 from typicality.report.content import report_context
 from typicality.report.figures import ReportFigure, draw_figures
+from typicality.safe_text import printable
 
 TEMPLATES = Path(__file__).parent / "templates"
 # What opens a heading, quote, list or rule at a line start (e.g. a list item's text).
@@ -95,18 +99,19 @@ def render_markdown(audit: AuditFolder, figures: list[ReportFigure]) -> str:
     """report.md: figures linked by relative path (figures/NAME.png)."""
     context = report_context(audit)
     context["figures"] = _figure_entries(figures, embed=False, folder=audit.folder)
-    return _environment(markdown=True).get_template("report.md.j2").render(**context)
+    return printable(_environment(markdown=True).get_template("report.md.j2").render(**context))
 
 
 def render_html(audit: AuditFolder, figures: list[ReportFigure]) -> str:
     """report.html: one self-contained file, figures embedded as data URIs."""
     context = report_context(audit)
     context["figures"] = _figure_entries(figures, embed=True, folder=audit.folder)
-    return _environment(markdown=False).get_template("report.html.j2").render(**context)
+    return printable(_environment(markdown=False).get_template("report.html.j2").render(**context))
 
 
 def render_report(folder: str | Path) -> ReportPaths:
     """Draw the figures and write report.md and report.html into a finished audit folder."""
+    require_path("render_report", "folder", folder)
     folder = Path(folder)
     audit = read_audit(folder)
     figures = draw_figures(audit, folder / FIGURES_FOLDER)

@@ -2,31 +2,29 @@
 
 The numbers are worded by `typicality.formatting`, and the agreement and ordinal lines are the
 typed results' own `summary()` sentences, so the terminal, the report and a notebook say the same.
-Text from the data only ever reaches the terminal as rich `Text` (never parsed as markup),
-shortened and with control characters shown escaped (`data_text`).
+Text from the data only ever reaches the terminal through `DataConsole` (typicality.safe_text) or as
+rich `Text` with control characters shown escaped (`data_text`), so none can drive the terminal or be
+read as markup.
 """
 
 from __future__ import annotations
 
-import re
-
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from typicality.domain import PreferenceData
 from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_signed, fmt_slice
 from typicality.results import AuditResults
+from typicality.safe_text import DataConsole, printable
 
 PREVIEW_CHARS = 70
 EXAMPLE_PAIRS = 4
 PREFERRED_WORDS = {1.0: "response_a", 0.0: "response_b", 0.5: "tie"}
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def print_results(results: AuditResults) -> None:
     """The estimates as a table, then agreement, ordinal model and warnings."""
-    console = Console(width=160)
+    console = DataConsole(width=160)
     table = Table(title=f"Typicality bias in {results.dataset.name} ({fmt_count(results.pairs['pairs'])} pairs)")
     for column in ("slice", "typicality", "controls", "alpha", "SE", "95% CI", "p", "OR/SD", "win +/-1SD", "pairs", "prompts"):
         table.add_column(column)
@@ -44,15 +42,17 @@ def print_results(results: AuditResults) -> None:
     sentences = [results.agreement.summary()]
     if results.ordinal is not None and results.ordinal.fitted:
         sentences.append(results.ordinal.summary())
+    if results.groups is not None:
+        sentences.append(results.groups.summary())
     sentences.extend(f"warning: {message}" for message in results.warnings)
     for sentence in sentences:
-        console.print(sentence, markup=False, highlight=False)
+        console.print(sentence, highlight=False)
 
 
 def data_text(value, limit: int = PREVIEW_CHARS) -> Text:
     """A text from the data as a terminal-safe preview: whitespace runs as one space, control characters escaped, cut at `limit`."""
     text = " ".join(str(value).split())
-    text = CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    text = printable(text)
     return Text(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
@@ -83,7 +83,7 @@ def pair_examples(data: PreferenceData, n: int = EXAMPLE_PAIRS) -> list[dict]:
     return examples
 
 
-def print_pair_examples(data: PreferenceData, console: Console, n: int = EXAMPLE_PAIRS) -> None:
+def print_pair_examples(data: PreferenceData, console: DataConsole, n: int = EXAMPLE_PAIRS) -> None:
     """A few pairs as read, to check which response the labels prefer before paying for scoring."""
     examples = pair_examples(data, n)
     if not examples:

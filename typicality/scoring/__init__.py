@@ -2,7 +2,7 @@
 
     from typicality.scoring import ScoringOptions, score
     result = score(data)                 # embedded Gemma 3 270M, cached, resumable
-    result = score(data, ScoringOptions(model="openai:http://gpu:8000/v1#llama-3.1-405b", concurrency=64))
+    result = score(data, ScoringOptions.create(model="openai:http://gpu:8000/v1#llama-3.1-405b", concurrency=64))
     result = score(data, ScoringOptions(model="meta-llama/Llama-3.1-8B", engine="ray", workers=8))  # Ray actor workers
     result.table                         # prompt_id, response_id, n_tokens, sum_logprob, mean_logprob, ...
     save_scores(result, "scores.parquet")
@@ -14,18 +14,17 @@ torch: the transformers backend (and torch) load only when an in-process model i
 
 from __future__ import annotations
 
-from typicality.audit_folder import load_scores, save_scores
-from typicality.domain import ScoreResult
+from typicality.scoring.backend_options import BackendOptions
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, TokenizerBackend, load_backend, register_backend
 from typicality.scoring.cache import ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.fingerprint import SCORER_VERSION, ModelIdentity
 from typicality.scoring.options import ScoringOptions
 from typicality.scoring.paths import cache_root
-from typicality.scoring.runner import score
 
 __all__ = [
     "DEFAULT_BATCH_TOKENS",
+    "BackendOptions",
     "EMBEDDED_NAME",
     "SCORER_VERSION",
     "ModelIdentity",
@@ -44,8 +43,16 @@ __all__ = [
     "score",
 ]
 
-# Loaded on first use: naive_score needs torch, the check needs nothing heavy but is rarely used.
-_LAZY = {"naive_score": "typicality.scoring.naive", "check_backend": "typicality.scoring.check"}
+# Loaded on first use: naive_score needs torch, the check needs nothing heavy but is rarely used, and
+# the rest load pandas, which the command line's parser (built from the backend registry) does not need.
+_LAZY = {
+    "naive_score": "typicality.scoring.naive",
+    "check_backend": "typicality.scoring.check",
+    "score": "typicality.scoring.runner",
+    "ScoreResult": "typicality.domain",
+    "load_scores": "typicality.audit_folder",
+    "save_scores": "typicality.audit_folder",
+}
 
 
 def __getattr__(name: str):

@@ -393,8 +393,9 @@ def check_model(options, against: str | None = None, progress: bool = True, agai
     other = None
     if against is not None:
         other_options = ScoringOptions.create(model=against)
-        if other_options.kind == "transformers":
-            other_options = other_options.replace(device=options.device) if options.device else other_options
+        device = getattr(options.model_options, "device", None)
+        if device and "device" in other_options.model_options.names():  # the second model on the same device, where it has one
+            other_options = other_options.replace(device=device)
         other = load_backend(against, other_options.backend_name, progress=progress, **other_options.backend_options())
     return check_backend(backend, against=other, against_tolerance=against_tolerance)
 

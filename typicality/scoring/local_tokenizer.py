@@ -17,8 +17,6 @@ from typicality.scoring.fingerprint import ModelIdentity
 from typicality.scoring.preparation import prepare_requests
 from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, TokenTrace
 
-BOS_POLICIES = ("auto", "always", "never")
-
 
 class LocalTokenizer:
     """The tokenizer side of an in-process backend (a mixin; see the module docstring)."""
@@ -56,9 +54,7 @@ class LocalTokenizer:
     # -- settings ------------------------------------------------------------------------------
 
     def _check_tokenizer_settings(self, settings: dict) -> None:
-        """Refuse a BOS policy or chat template the tokenizer cannot follow, with the fix."""
-        if "bos" in settings and settings["bos"] not in BOS_POLICIES:
-            raise TypicalityError(f"--bos must be one of {', '.join(BOS_POLICIES)}, got '{settings['bos']}'.")
+        """Refuse a chat template the tokenizer lacks, with the fix (the BOS policy's values are checked by the options class)."""
         if settings.get("chat_template") and not getattr(self.tokenizer, "chat_template", None):
             raise TypicalityError(
                 f"{self.model_name} has no chat template; score raw text (the default) or pick a model that has one."

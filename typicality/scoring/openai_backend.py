@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from typicality.errors import TypicalityError
+from typicality.safe_text import printable
 from typicality.scoring.backends import ScoreSink, ScoringBackend
 from typicality.scoring.cache import CachedScore
 from typicality.scoring.fingerprint import ModelIdentity
@@ -136,7 +137,7 @@ class OpenAICompletionsBackend(ScoringBackend):
         stats = EndpointStats()
         retries_before = self.client.retries_done
         committer = _Committer(cache, fingerprint, self.commit_every, self.commit_seconds)
-        bar = tqdm(total=len(requests), unit="resp", desc=f"scoring on {self.endpoint.model}", disable=not progress or not requests, file=sys.stderr)
+        bar = tqdm(total=len(requests), unit="resp", desc=printable(f"scoring on {self.endpoint.model}"), disable=not progress or not requests, file=sys.stderr)
 
         def advance() -> None:
             bar.update(1)
@@ -370,7 +371,10 @@ def _context_overflow(rejected: RequestRejected) -> float | None:
 
 
 def load_openai_backend(model: str, device: str | None = None, progress: bool = True, **options) -> OpenAICompletionsBackend:
-    """The registry's factory (backends.py). `model` is the full spec `openai:URL#MODEL`; options: concurrency, timeout_s, max_retries, max_tokens, revision."""
+    """The registry's factory (backends.py). `model` is the full spec `openai:URL#MODEL`; options: concurrency, timeout (or
+    timeout_s), max_retries, max_tokens, revision."""
+    if "timeout" in options:  # OpenAIOptions' name (--timeout) for the client's timeout_s
+        options["timeout_s"] = options.pop("timeout")
     if device is not None:
         raise TypicalityError(f"--device {device}: an endpoint model runs on its server; leave --device out with --model openai:...")
     accepted = set(inspect.signature(OpenAICompletionsBackend.__init__).parameters) - {"self", "spec"}

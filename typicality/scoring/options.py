@@ -2,9 +2,12 @@
 
 The CLI builds one from its flags, `audit()` and `score()` take one, and the audit's
 in-progress marker stores `to_dict()` (JSON; never an API key: keys are read from the
-environment only). `validate()` refuses an unknown or invalid option, an option that does not
-apply to the kind of model named, and an unusable score cache, each with one clear message,
-without loading a model, so a mistake costs seconds, not a model load.
+environment only). It holds the run's settings (the cache, the shard, the engine) and the
+backend's own options object (`model_options`, of the class the backend registered:
+backend_options.py), which checks its values when built; an option the backend does not take
+is refused when the options are built. `validate()` adds the checks that look at the machine
+(the backend's pre-flight of the model string, the engine, an unusable score cache), each with
+one clear message, without loading a model, so a mistake costs seconds, not a model load.
 """
 
 from __future__ import annotations
@@ -16,61 +19,37 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from typicality.errors import TypicalityError, one_line
-from typicality.scoring.backends import BACKENDS, backend_for_model, backend_names
+from typicality.scoring.backend_options import BackendOptions, flag_name
+from typicality.scoring.backends import DEFAULT_BACKEND, BackendSpec, backend_for_model, backend_spec, option_declarations
 from typicality.scoring.cache import CACHE_FILE, SCHEMA_COLUMNS
 from typicality.scoring.checkpoints import EMBEDDED_NAME
 from typicality.scoring.paths import CACHE_ENV
 
-DTYPES = ("float32", "bfloat16", "float16")
-BOS_POLICIES = ("auto", "always", "never")
-# Options that only mean something for some kinds of model (checked by `validate`).
-LOCAL_ONLY = ("device", "dtype", "bos", "chat_template", "max_length", "trust_remote_code", "device_map", "batch_tokens")
-ENDPOINT_ONLY = ("concurrency", "max_retries", "timeout")
 # Where the model runs: in this process, or in actor workers of a Ray cluster (ray_engine.py).
 ENGINES = ("local", "ray")
 RAY_ONLY = ("ray_address", "workers", "gpus_per_worker", "ray_batch_size")
 RAY_INSTALL = "pip install 'typicality[ray]'"
-VLLM_ONLY = ("tensor_parallel_size", "gpu_memory_utilization", "enforce_eager")
-# vLLM places the model itself (device, device_map: use tensor_parallel_size).
-VLLM_OPTIONS = ("dtype", "bos", "chat_template", "max_length", "trust_remote_code", "batch_tokens", *VLLM_ONLY)
-KIND_OPTIONS = {"transformers": LOCAL_ONLY, "vllm": VLLM_OPTIONS, "openai": ENDPOINT_ONLY}
-KIND_NAMES = {"transformers": "transformers", "vllm": "vllm:MODEL", "openai": "openai:URL#MODEL"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScoringOptions:
-    """How to score: the reference model, how to run it, and where the cache lives.
+    """How to score: the reference model, its backend's options, and how and where the run goes.
 
-    None means "the backend's default". `model`: the embedded "gemma-3-270m", a Hugging Face
-    id, a checkpoint folder, a .gguf file, `vllm:MODEL` (the same models run by vLLM's engine
-    in this process, vllm_backend.py), or `openai:URL#MODEL` (an OpenAI-compatible
-    completions server). `backend`: a registered backend name (None: from the model string).
-    `check`: run the quick conformance check (check.py) before scoring a model other than
-    the embedded one; its result goes into the score card. `engine`: "local" (this process)
+    `model`: the embedded "gemma-3-270m", a Hugging Face id, a checkpoint folder, a .gguf file,
+    `vllm:MODEL` (the same models run by vLLM's engine in this process, vllm_backend.py), or
+    `openai:URL#MODEL` (an OpenAI-compatible completions server). `backend`: a registered
+    backend name (None: from the model string's prefix). `model_options`: that backend's options
+    (None: its defaults); `ScoringOptions.create(model=..., dtype=...)` builds it from flat
+    settings. `check`: run the quick conformance check (check.py) before scoring a model other
+    than the embedded one; its result goes into the score card. `engine`: "local" (this process)
     or "ray" (one backend per actor worker of a Ray cluster, see ray_engine.py; the ray_*
     options and `workers`, `gpus_per_worker` apply to it only).
     """
 
     model: str = EMBEDDED_NAME
     backend: str | None = None
-    # in-process (transformers) models
-    device: str | None = None
-    dtype: str | None = None
-    bos: str | None = None
-    chat_template: bool = False
-    max_length: int | None = None
-    revision: str | None = None
-    trust_remote_code: bool = False
-    device_map: str | None = None
-    batch_tokens: int | None = None
-    # endpoint (openai:URL#MODEL) models
-    concurrency: int | None = None
-    max_retries: int | None = None
-    timeout: float | None = None
-    # vllm:MODEL models (with dtype, bos, chat_template, max_length, trust_remote_code, batch_tokens)
-    tensor_parallel_size: int | None = None
-    gpu_memory_utilization: float | None = None
-    enforce_eager: bool = False
+    revision: str | None = None  # the model's hub revision, whatever the backend
+    model_options: BackendOptions | None = None
     # the run
     cache_dir: str | None = None
     shard: str | None = None
@@ -84,28 +63,48 @@ class ScoringOptions:
 
     @classmethod
     def create(cls, **settings) -> "ScoringOptions":
-        """Options from keyword settings; an unknown name is one clear error, not a TypeError."""
-        unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(cls)})
+        """Options from flat keyword settings: the fields above and the backend's options by name (dtype=..., concurrency=...).
+
+        An unknown name is one clear error, not a TypeError; an option the model's backend does not take is refused.
+        """
+        own = [field.name for field in dataclasses.fields(cls)]
+        declared = option_declarations()
+        unknown = sorted(set(settings) - set(own) - set(declared))
         if unknown:
-            raise TypicalityError(
-                f"Unknown scoring option(s) {', '.join(unknown)}. Known: {', '.join(f.name for f in dataclasses.fields(cls))}."
-            )
-        return cls(**settings)
+            raise TypicalityError(f"Unknown scoring option(s) {', '.join(unknown)}. Known: {', '.join(own + list(declared))}.")
+        chosen = {name: value for name, value in settings.items() if name in declared}
+        options = cls(**{name: value for name, value in settings.items() if name not in declared})
+        if not chosen:
+            return options
+        return dataclasses.replace(options, model_options=options._backend_options({**dataclasses.asdict(options.model_options), **chosen}))
 
     def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise TypicalityError(f"--model {self.model!r}: give a model name, path or openai:URL#MODEL.")
+        spec = self.spec  # an unknown --backend, named
         # Plain JSON types, whatever the caller passed: a Path for the cache, (i, n) for a shard.
         if isinstance(self.cache_dir, Path):
-            self.cache_dir = str(self.cache_dir)
+            object.__setattr__(self, "cache_dir", str(self.cache_dir))
         if isinstance(self.shard, (tuple, list)):
-            self.shard = "/".join(str(part) for part in self.shard)
+            object.__setattr__(self, "shard", "/".join(str(part) for part in self.shard))
+        if self.model_options is None:
+            object.__setattr__(self, "model_options", spec.options())
+        elif type(self.model_options) is not spec.options:  # another backend's options: refused if any is set
+            object.__setattr__(self, "model_options", self._backend_options(dataclasses.asdict(self.model_options)))
 
     def replace(self, **settings) -> "ScoringOptions":
-        """A copy with some settings changed (unknown names refused)."""
+        """A copy with some settings changed (flat names, as `create`; unknown names refused)."""
         return ScoringOptions.create(**{**self.to_dict(), **settings})
 
     def to_dict(self) -> dict:
-        """JSON-able settings (for the audit's in-progress marker and the card). Holds no secret."""
-        return dataclasses.asdict(self)
+        """JSON-able flat settings (for the audit's in-progress marker and the card): the backend's options in line. Holds no secret."""
+        settings = {}
+        for field in dataclasses.fields(self):
+            if field.name == "model_options":
+                settings.update(dataclasses.asdict(self.model_options))
+            else:
+                settings[field.name] = getattr(self, field.name)
+        return settings
 
     @classmethod
     def from_dict(cls, settings: dict) -> "ScoringOptions":
@@ -116,30 +115,26 @@ class ScoringOptions:
         return self.backend or backend_for_model(self.model)
 
     @property
-    def is_endpoint(self) -> bool:
-        return self.backend_name == "openai"
+    def spec(self) -> BackendSpec:
+        """The registered backend this model runs in (its factory, options class, pre-flight)."""
+        return backend_spec(self.backend_name)
 
     @property
-    def kind(self) -> str:
-        """Which options apply: "openai", "vllm", or "transformers" (any other registered backend takes its options)."""
-        return self.backend_name if self.backend_name in KIND_OPTIONS else "transformers"
+    def is_endpoint(self) -> bool:
+        return self.spec.remote
 
     def backend_options(self) -> dict:
-        """The keyword arguments for `load_backend(model, backend, **options)`: the settings given, in the backend's names."""
-        names = KIND_OPTIONS[self.kind] + ("revision",)
-        options = {name: getattr(self, name) for name in names if getattr(self, name) not in (None, False)}
-        if "timeout" in options:
-            options["timeout_s"] = options.pop("timeout")
-        return options
+        """The keyword arguments for `load_backend(model, backend, **options)`: the options given, and the revision."""
+        return {**self.model_options.given(), **({"revision": self.revision} if self.revision is not None else {})}
 
     def validate(self, *, loaded: bool = False) -> "ScoringOptions":
-        """Refuse invalid settings and an unusable cache, with one clear message each; loads no model.
+        """Refuse what the options alone could not show, with one clear message each; loads no model.
 
-        `loaded`: the options go with a backend already loaded (its model and kind are settled).
+        `loaded`: the options go with a backend already loaded (its model is settled: no pre-flight).
         """
-        self._check_values()
+        self.shard_parts()
         if not loaded:
-            self._check_kind()
+            self.spec.preflight_check(self.model)
         self._check_engine(loaded)
         check_cache_folder(self.cache_folder())
         return self
@@ -157,63 +152,13 @@ class ScoringOptions:
 
         return None if self.shard is None else parse_shard(self.shard)
 
-    def _check_values(self) -> None:
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise TypicalityError(f"--model {self.model!r}: give a model name, path or openai:URL#MODEL.")
-        if self.backend is not None and self.backend not in BACKENDS:
-            raise TypicalityError(f"Unknown scoring backend '{self.backend}'. Known backends: {', '.join(backend_names())}.")
-        if self.dtype is not None and self.dtype not in DTYPES:
-            raise TypicalityError(f"--dtype must be one of {', '.join(DTYPES)}, got '{self.dtype}'.")
-        if self.bos is not None and self.bos not in BOS_POLICIES:
-            raise TypicalityError(f"--bos must be one of {', '.join(BOS_POLICIES)}, got '{self.bos}'.")
-        _at_least("--batch-tokens", self.batch_tokens, 1)
-        _at_least("--max-length", self.max_length, 2)
-        _at_least("--concurrency", self.concurrency, 1)
-        _at_least("--max-retries", self.max_retries, 0)
-        _at_least("--tensor-parallel-size", self.tensor_parallel_size, 1)
-        share = self.gpu_memory_utilization
-        if share is not None and not (isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share <= 1):
-            raise TypicalityError(f"--gpu-memory-utilization must be a share between 0 and 1 (e.g. 0.9; 0.15 on a small CPU machine), got {share!r}.")
-        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
-            raise TypicalityError(f"--timeout must be a positive number of seconds, got {self.timeout!r}.")
-        if self.device is not None and self.device_map is not None:
-            raise TypicalityError("Give --device or --device-map, not both (--device-map auto spreads the model over all visible GPUs).")
-        self.shard_parts()
-
-    def _check_kind(self) -> None:
-        """Options that do not apply to the kind of model named are refused, not ignored."""
-        kind = self.kind
-        if kind == "openai":
-            from typicality.scoring.openai_client import parse_endpoint
-
-            parse_endpoint(self.model)  # a malformed URL or a missing model name, named now
-        elif kind == "vllm":
-            from typicality.scoring.vllm_backend import INSTALL_HINT, model_of, vllm_installed
-
-            model = model_of(self.model)
-            if _names_a_missing_path(model) or model.endswith(".gguf"):
-                raise TypicalityError(f"Model '{self.model}': give vLLM an existing checkpoint folder or a Hugging Face id.")
-        elif _names_a_missing_path(self.model):
-            raise TypicalityError(f"Model '{self.model}': no such file or folder.")
-        given = [name for name in dict.fromkeys(LOCAL_ONLY + ENDPOINT_ONLY + VLLM_ONLY) if getattr(self, name) is not None and getattr(self, name) is not False]
-        misplaced = [name for name in given if name not in KIND_OPTIONS[kind]]
+    def _backend_options(self, settings: dict) -> BackendOptions:
+        """The backend's options object from settings by name; a set option the backend does not take is refused, not ignored."""
+        spec, names = self.spec, self.spec.options.names()
+        misplaced = [name for name in option_declarations() if name not in names and settings.get(name) not in (None, False)]
         if misplaced:
-            self._refuse_misplaced(kind, misplaced)
-        if kind == "vllm" and not vllm_installed():
-            raise TypicalityError(f"--model {self.model}: {INSTALL_HINT}.")
-
-    def _refuse_misplaced(self, kind: str, misplaced: list[str]) -> None:
-        flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
-        homes = sorted({other for name in misplaced for other, names in KIND_OPTIONS.items() if name in names}, key=list(KIND_OPTIONS).index)
-        where = " or ".join(KIND_NAMES[home] for home in homes)
-        if "transformers" in homes and "openai" not in homes:
-            where = f"in-process ({where}) models"
-        else:
-            where = f"{where} models"
-        if kind == "openai":
-            raise TypicalityError(f"{flags} applies to {where}, not openai:URL#MODEL; drop it or change --model (now {self.model}).")
-        raise TypicalityError(f"{flags} applies to {where}; drop it or change --model (now {self.model}).")
-
+            raise TypicalityError(_misplaced_message(spec, self.model, misplaced))
+        return spec.options(**{name: value for name, value in settings.items() if name in names})
 
     def _check_engine(self, loaded: bool) -> None:
         """--engine ray: its options only with it, an in-process kind of model, and Ray installed (found, not imported)."""
@@ -228,7 +173,7 @@ class ScoringOptions:
         if self.engine != "ray":
             given = [name for name in RAY_ONLY if getattr(self, name) is not None]
             if given:
-                flags = ", ".join("--" + name.replace("_", "-") for name in given)
+                flags = ", ".join(flag_name(name) for name in given)
                 raise TypicalityError(f"{flags} applies to --engine ray only; add --engine ray or drop it.")
             return
         if loaded:
@@ -246,9 +191,19 @@ class ScoringOptions:
             raise TypicalityError(f"--engine ray needs Ray (with Ray Data), which is not installed here: {RAY_INSTALL}.")
 
 
-def _names_a_missing_path(model: str) -> bool:
-    """A model written as a path (./x, /x, ~/x, x.gguf) that does not exist; a hub id is the loader's to find."""
-    return model != EMBEDDED_NAME and (model.startswith((".", "/", "~")) or model.endswith(".gguf")) and not Path(model).expanduser().exists()
+def _misplaced_message(spec: BackendSpec, model: str, misplaced: list[str]) -> str:
+    """'--X applies to <the backends that take it> models; drop it or change --model', naming them as the user writes their models."""
+    flags = ", ".join(flag_name(name) for name in misplaced)
+    homes = [backend_spec(name) for name in dict.fromkeys(home for name in misplaced for home in option_declarations()[name][1])]
+    where = " or ".join(home.model_form for home in homes)
+    # The default backend's models carry no prefix: say which kind of model that is.
+    if any(home.name == DEFAULT_BACKEND for home in homes) and not any(home.remote for home in homes):
+        where = f"in-process ({where}) models"
+    else:
+        where = f"{where} models"
+    if spec.remote:
+        return f"{flags} applies to {where}, not {spec.model_form}; drop it or change --model (now {model})."
+    return f"{flags} applies to {where}; drop it or change --model (now {model})."
 
 
 def _at_least(flag: str, value, minimum: int) -> None:

@@ -164,7 +164,7 @@ class RayEngine(ScoringBackend):
         self.gpus_per_worker = _gpus_per_worker(self._ray, options.gpus_per_worker)
         self.workers = _workers(self._ray, options.workers, self.gpus_per_worker)
         self._backend = options.backend_name
-        self._factory = BACKENDS[self._backend]
+        self._factory = BACKENDS[self._backend].factory
         self._backend_options = options.backend_options()
         # max_calls=1: the probe's process exits after it, so it keeps no GPU memory from the workers.
         remote_probe = self._ray.remote(num_cpus=1, num_gpus=self.gpus_per_worker, max_calls=1, max_retries=1)(probe)

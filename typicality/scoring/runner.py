@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from typicality.domain import SCORE_COLUMNS, PreferenceData, ScoreResult
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_type
+from typicality.formatting import truncation_note
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, load_backend
 from typicality.scoring.cache import CachedScore, ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
@@ -44,14 +45,16 @@ def score(
     """Mean/sum log-likelihood of every distinct response given its prompt under a reference model.
 
     `model`: a `ScoringOptions`; or a model name (default: the embedded Gemma 3 270M) with the
-    options as keyword `settings` (the fields of `ScoringOptions`: dtype, bos, max_length,
-    batch_tokens, cache_dir, shard, check, ...); or a backend already loaded with
+    options as keyword `settings` (as `ScoringOptions.create`: the run's cache_dir, shard, check,
+    ... and the backend's own options, e.g. dtype, bos, max_length, batch_tokens); or a backend already loaded with
     `load_backend` (then `settings` may only change its light settings, e.g. max_length, and
     the run's cache_dir, shard and check). Options and the cache are checked before a model loads.
     Scores are committed to the cache as they are computed, so an interrupted run resumes
     where it stopped. `shard`: "i/n" scores only shard i of n (by a hash of response_id).
     """
     started = time.perf_counter()
+    require_type("score", "data", data, PreferenceData, "a PreferenceData", "load it with typicality.load(...)")
+    require_type("score", "model", model, (str, ScoringOptions, ScoringBackend), "a model name, a ScoringOptions or a loaded backend")
     _require_columns(data)
     backend, options = _backend_and_options(model, settings, progress)
     check = _preflight(backend, options)
@@ -189,5 +192,7 @@ def _card(backend: ScoringBackend, table: pd.DataFrame, run: ScoringRun, options
         "tokens_per_s": run.tokens_per_s,
         **run.facts,
         "check": check,  # the quick conformance check (check.py); None for the embedded model or with check=False
+        # What a reader must know about these scores, in words (the counts above say how many; this says what it means).
+        "notes": [note for note in (truncation_note({"response_truncated": int(scored["truncated"].sum()), "window": identity.window}),) if note],
         "software": software_versions(SOFTWARE),
     }

@@ -83,8 +83,6 @@ class TransformersBackend(LocalTokenizer, TokenizerBackend):
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
     ):
         self.model_name = str(model)
-        if device_map is not None and device is not None:
-            raise TypicalityError("Give --device or --device-map, not both (--device-map auto spreads the model over all visible GPUs).")
         self.device = _resolve_device(device)
         self.torch_dtype = _resolve_dtype(dtype, self.device)
         self.device_map = device_map
@@ -105,11 +103,9 @@ class TransformersBackend(LocalTokenizer, TokenizerBackend):
     # -- settings ------------------------------------------------------------------------------
 
     def _apply_settings(self, **settings) -> None:
-        self._check_tokenizer_settings(settings)
+        self._check_tokenizer_settings(settings)  # the options' values are checked by TransformersOptions (backend_options.py)
         if "share_contexts" in settings and not isinstance(settings["share_contexts"], bool):
             raise TypicalityError(f"share_contexts must be True or False, got {settings['share_contexts']!r}.")
-        if "batch_tokens" in settings and not (isinstance(settings["batch_tokens"], int) and settings["batch_tokens"] >= 1):
-            raise TypicalityError(f"--batch-tokens must be a whole number of at least 1, got {settings['batch_tokens']!r}.")
         max_length = settings.get("max_length")
         if max_length is not None and not 2 <= max_length <= self.config_window:
             raise TypicalityError(
@@ -380,10 +376,7 @@ def _resolve_dtype(dtype: str | None, device: str) -> torch.dtype:
     if dtype is None:
         # float32 on CPU (exact, and no faster kernels for half precision there); bfloat16 on a GPU.
         return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    choices = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if dtype not in choices:
-        raise TypicalityError(f"--dtype must be one of {', '.join(choices)}, got '{dtype}'.")
-    return choices[dtype]
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]  # checked by TransformersOptions
 
 
 def _config_window(config) -> int:

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 from typicality.errors import TypicalityError, one_line
+from typicality.scoring.backend_options import names_a_missing_path
 from typicality.scoring.backends import TokenizerBackend
 from typicality.scoring.checkpoints import EMBEDDED_NAME, embedded_checkpoint, embedded_revision
 from typicality.scoring.fingerprint import files_digest
@@ -36,7 +37,6 @@ from typicality.scoring.requests import Prepared, TokenScores
 
 BACKEND_NAME = "vllm"
 PREFIX = "vllm:"
-DTYPES = ("float32", "bfloat16", "float16")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 # Token positions per `generate` call: vLLM schedules and batches inside a call; between calls the
 # finished scores go to the cache (a stopped run keeps them) and the progress bar moves.
@@ -62,6 +62,15 @@ def model_of(spec: str) -> str:
     if not model.strip():
         raise TypicalityError(f"--model {spec!r}: name the model after 'vllm:', e.g. vllm:{EMBEDDED_NAME} or vllm:meta-llama/Llama-3.1-8B.")
     return model
+
+
+def preflight(spec: str) -> None:
+    """The registry's pre-flight (backends.py): a model vLLM can load is named, and vLLM is installed (found, not imported)."""
+    model = model_of(spec)
+    if names_a_missing_path(model) or model.endswith(".gguf"):
+        raise TypicalityError(f"Model '{spec}': give vLLM an existing checkpoint folder or a Hugging Face id.")
+    if not vllm_installed():
+        raise TypicalityError(f"--model {spec}: {INSTALL_HINT}.")
 
 
 def load_vllm_backend(model: str, **options) -> "VLLMBackend":
@@ -96,8 +105,6 @@ class VLLMBackend(LocalTokenizer, TokenizerBackend):
         if not vllm_installed():
             raise TypicalityError(f"--model {model}: {INSTALL_HINT}.")
         self.model_name = model_of(str(model))
-        if dtype is not None and dtype not in DTYPES:
-            raise TypicalityError(f"--dtype must be one of {', '.join(DTYPES)}, got '{dtype}'.")
         source, self.revision = _source(self.model_name, revision, progress)
         from transformers import AutoTokenizer
 
@@ -131,9 +138,7 @@ class VLLMBackend(LocalTokenizer, TokenizerBackend):
     # -- settings ------------------------------------------------------------------------------
 
     def _apply_settings(self, **settings) -> None:
-        self._check_tokenizer_settings(settings)
-        if "batch_tokens" in settings and not (isinstance(settings["batch_tokens"], int) and settings["batch_tokens"] >= 1):
-            raise TypicalityError(f"--batch-tokens must be a whole number of at least 1, got {settings['batch_tokens']!r}.")
+        self._check_tokenizer_settings(settings)  # values are checked by VLLMOptions (backend_options.py)
         super()._apply_settings(**settings)
 
     @property

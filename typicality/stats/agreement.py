@@ -19,7 +19,7 @@ from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_type
 from typicality.results import Agreement
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, build_pairs
 from typicality.stats.pairwise_logit import t_inference
@@ -34,6 +34,7 @@ def agreement_rate(
     one_pair_per_prompt: bool = False,
 ) -> Agreement:
     """The agreement rate on a pair design, or on data + scores (a design is built first)."""
+    require_type("agreement_rate", "design", design, (PairDesign, PreferenceData), "a PairDesign (typicality.build_pairs) or a PreferenceData with its scores")
     if isinstance(design, PreferenceData):
         if scores is None:
             raise TypicalityError("agreement_rate(data, scores): the scores table is missing.")

@@ -17,11 +17,13 @@ from dataclasses import asdict, dataclass, fields
 import pandas as pd
 
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
-from typicality.errors import TypicalityError
-from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate, Headline, OrdinalFit
+from typicality.errors import TypicalityError, require_type
+from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate, Groups, Headline, OrdinalFit
 from typicality.software import software_versions
 from typicality.stats.agreement import agreement_rate
 from typicality.stats.debias import debiasing_summary
+from typicality.stats.groups import DEFAULT_MIN_PAIRS, fit_groups, group_column_values
+from typicality.stats.groups import METHOD as GROUPS_METHOD
 from typicality.stats.memorization import memorization
 from typicality.stats.multiplicity import holm_adjust
 from typicality.stats.negative_control import negative_control
@@ -39,10 +41,11 @@ from typicality.stats.pair_design import (
     slice_count,
     unsliced_columns,
 )
-from typicality.stats.pairwise_logit import MIN_CLUSTERS
-from typicality.stats.scores_table import CheckedScores, check_scores
+from typicality.stats.pairwise_logit import MIN_CLUSTERS, MIN_PAIRS, PairwiseSpec
+from typicality.stats.scores_table import CheckedScores, check_scores, require_scores
 from typicality.stats.sensitivity import sensitivity
 from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
+from typicality.stats.style import STYLE, style_estimate, with_style_columns, without_style
 from typicality.stats.ties import tie_aware_estimates, ties_summary
 from typicality.stats.typicality_bias import TypicalityBias
 from typicality.stats.validity import alpha_change_with_interval, design_with_ties, interpretation
@@ -71,6 +74,8 @@ class AnalysisOptions:
     pairs: str = "distinct"  # pair construction: "distinct" (distinct responses, random orientation) or "paper" (stats/paper_pairs.py)
     negative_control: bool = False  # also score each response without its prompt (audit) and fit the fluency negative control
     betas: tuple[float, ...] = DEFAULT_BETAS  # KL coefficients for results.json's `sharpening`
+    by: str | None = None  # a comparison-level column (annotator, domain, ...): the headline fit per group, partially pooled (stats/groups.py)
+    min_group_pairs: int = DEFAULT_MIN_PAIRS  # with `by`: smaller groups are pooled into one
 
     def validate(self) -> "AnalysisOptions":
         unknown = [name for name in self.typicalities if name not in TYPICALITY_COLUMNS]
@@ -85,10 +90,17 @@ class AnalysisOptions:
         if self.pairs not in PAIR_CONSTRUCTIONS:
             raise TypicalityError(f"--pair-construction must be one of {', '.join(PAIR_CONSTRUCTIONS)}, got '{self.pairs}'.")
         self.betas = check_betas(self.betas)
+        if self.by is not None and (not isinstance(self.by, str) or not self.by):
+            raise TypicalityError(f"--by must name a column of the comparisons (annotator, domain, ...), got {self.by!r}.")
+        if self.min_group_pairs < MIN_PAIRS:
+            raise TypicalityError(f"--min-group-pairs must be at least {MIN_PAIRS} (the fewest pairs any fit accepts), got {self.min_group_pairs}.")
         return self
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "typicalities": list(self.typicalities)}
+        content = {**asdict(self), "typicalities": list(self.typicalities)}
+        if self.by is None:  # results.json's settings without --by stay as they were before it existed
+            del content["by"], content["min_group_pairs"]
+        return content
 
     @classmethod
     def from_dict(cls, values: dict) -> "AnalysisOptions":
@@ -137,15 +149,22 @@ def analyze_with_design(
     Each section is built once, by a pure function, in this order (a later step reads only what
     an earlier one returned):
       1. the robustness set of fits (`fit_estimates`) and the pre-specified headline (`headline`);
-      2. memorization: its counts and the headline refitted without memorized pairs (`memorization`);
+      2. memorization: its counts and the headline refitted without memorized pairs (`memorization`); with `style`
+         among the controls, the headline refitted with length and Arena's style differences (`style_estimate`);
       3. debiasing, from the tie-dropping fits above (`debiasing_summary`);
       4. sharpening, from the summed-typicality length-controlled fit (`sharpening`);
       5. ties: the Rao-Kupper rows beside the tie-dropping fits, when the data has ties (`tie_aware_estimates`);
       6. the fluency negative control rows, when unconditional scores are given (`negative_control`);
       7. the bootstrap CI of the headline's change in alpha with length (`alpha_change_with_interval`);
       8. the interpretation and the E-values of the headline (`interpretation`, `sensitivity`);
-      9. Holm across every fitted row but the headline, all of the rows above included (`holm_adjust`).
+      9. Holm across every fitted row but the headline, all of the rows above included (`holm_adjust`);
+     10. with `by`: the headline fit per group of that column, partially pooled (`by_group`).
     """
+    require_type("analyze", "data", data, PreferenceData, "a PreferenceData", "load it with typicality.load(...)")
+    require_scores("analyze", scores)
+    require_type("analyze", "options", options, (AnalysisOptions, type(None)), "an AnalysisOptions or None")
+    require_type("analyze", "design", design, (PairDesign, type(None)), "a PairDesign (typicality.build_pairs) or None")
+    require_type("analyze", "unconditional", unconditional, (ScoreResult, pd.DataFrame, type(None)), "a ScoreResult, a scores DataFrame or None")
     if options is not None and settings:
         raise TypicalityError(f"Give analyze() either options or keyword settings, not both ({', '.join(settings)}).")
     options = (options or AnalysisOptions.from_dict(settings)).validate()
@@ -160,6 +179,11 @@ def analyze_with_design(
             f"Dataset '{data.name}' has no usable pairs: {accounting['comparisons']} comparisons, dropped: {dropped}. {_no_pairs_hint(accounting)}"
         )
     _refuse_one_prompt(data.name, design.frame["prompt_id"], "usable pairs (both responses scored)")
+    if options.by is not None:
+        group_column_values(design, options.by)  # an unknown column fails here, before any fit
+    style = options.controls is not None and STYLE in options.controls
+    if style:  # the style differences, counted once from the texts, become columns of the design (and of pairs.parquet)
+        design = with_style_columns(design, data)
     warnings = data_warnings(accounting)
     if options.slices is None:
         warnings.extend(
@@ -171,10 +195,12 @@ def analyze_with_design(
     ordinal = _ordinal(data, scores, options, warnings)  # beside the pairwise fits: the rating itself, when the data rates responses
     chosen = headline(estimates)
     headline_fit = _by_id(estimates, chosen.estimate)
-    default_set = options.controls is None and options.slices is None
+    default_set = without_style(options.controls) is None and options.slices is None
     memorized, not_memorized = memorization(design, scores.usable, headline_fit, default_set=default_set)  # 2
     if not_memorized is not None:
         estimates.append(not_memorized)
+    if style and headline_fit is not None and headline_fit.fitted:  # 2b: is alpha style in disguise
+        estimates.append(style_estimate(design, headline_fit, options.seed))
     slices = slice_counts(design, estimates)
     debiasing = debiasing_summary(design, estimates, headline_fit, data.correctness)  # 3
     sharpened = sharpening(estimates, headline_fit, options.betas)  # 4
@@ -189,6 +215,7 @@ def analyze_with_design(
         estimates.extend(rows)
     chosen = chosen.replace(alpha_change=alpha_change_with_interval(chosen.alpha_change, design, headline_fit, options.change_draws, options.seed))  # 7
     estimates, multiplicity = holm_adjust(estimates, chosen.estimate)  # 9
+    groups = by_group(design, options, headline_fit)  # 10
     results = AuditResults(
         dataset=DatasetInfo(**dataset_info(data)),
         model=_model_entry(scores, design),
@@ -209,6 +236,7 @@ def analyze_with_design(
         interpretation=interpretation(headline_fit, design.correctness),  # 8
         sensitivity=sensitivity(headline_fit if headline_fit is not None and headline_fit.fitted else None),
         multiplicity=multiplicity,
+        groups=groups,
     )
     return _finite(results), design
 
@@ -253,6 +281,17 @@ def _no_pairs_hint(accounting: dict) -> str:
     return "Check that the scores belong to this data (same prompts and responses)."
 
 
+def by_group(design: PairDesign, options: AnalysisOptions, headline_fit: Estimate | None) -> Groups | None:
+    """With `by`: the headline fit per group of that column, partially pooled (stats/groups.py); None without."""
+    if options.by is None:
+        return None
+    if headline_fit is None or not headline_fit.fitted:
+        reason = "the headline fit could not run" + (f": {headline_fit.reason}" if headline_fit is not None else "")
+        return Groups(column=options.by, estimate=headline_fit.id if headline_fit else None, min_pairs=options.min_group_pairs, method=GROUPS_METHOD,
+                      multiplicity="holm", available=False, reason=reason)
+    return fit_groups(design, options.by, PairwiseSpec.of(headline_fit), headline_fit.id, options.min_group_pairs)
+
+
 def _finite(results: AuditResults) -> AuditResults:
     """The fits never hand out a NaN; this guard makes sure none reaches a report unannounced (null, with a warning)."""
     bad: list[str] = []
@@ -278,7 +317,7 @@ def build_design(data: PreferenceData, scores: CheckedScores, options: AnalysisO
 
 def fit_estimates(design: PairDesign, options: AnalysisOptions, warnings: list[str]) -> list[Estimate]:
     """Every fit of the robustness set, headline first; fits that could not run are announced in `warnings`."""
-    specs = estimate_specs(design, options.controls, options.slices, options.typicalities)
+    specs = estimate_specs(design, without_style(options.controls), options.slices, options.typicalities)
     estimates = [
         TypicalityBias(typicality, spec_controls, bootstrap=options.bootstrap, seed=options.seed, slice=slice_name).fit(design).estimate_
         for slice_name, typicality, spec_controls in specs

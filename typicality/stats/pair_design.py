@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from typicality.domain import COMPARISON_COLUMNS, PairDesign, PreferenceData, ScoreResult
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_type
 from typicality.results import EQUAL_CORRECTNESS, LENGTH_CONTROL  # noqa: F401  (the slice and control names results.json uses)
-from typicality.stats.scores_table import CheckedScores, check_scores
+from typicality.stats.scores_table import CheckedScores, check_scores, require_scores
 
 TYPICALITY_COLUMNS = {"mean_logprob": "delta_mean_logprob", "sum_logprob": "delta_sum_logprob"}
 SLICE_COLUMNS = ("subset", "domain", "source", "category", "language")  # metadata sliced on by default
@@ -50,6 +50,8 @@ NOT_MEMORIZED = "not-memorized"
 
 def build_pairs(data: PreferenceData, scores: ScoreResult | CheckedScores | pd.DataFrame, *, seed: int = 0, ties: str = "drop") -> PairDesign:
     """One row per judged pair with both responses scored: deltas, oriented label, cluster and metadata."""
+    require_type("build_pairs", "data", data, PreferenceData, "a PreferenceData", "load it with typicality.load(...)")
+    require_scores("build_pairs", scores)
     if ties not in TIE_POLICIES:
         raise TypicalityError(f"ties must be one of {', '.join(TIE_POLICIES)}, got '{ties}'.")
     scores = check_scores(scores)

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.stats import norm
 
 from typicality.audit_folder import AuditFolder
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_type
 from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec
 
 EVENT_VARIANCE = 0.25  # P (1 - P) at P = 1/2: randomly oriented pairs, no intercept
@@ -145,6 +145,8 @@ def plan(
     """Power of an audit of `pairs` comparisons for a true alpha (or odds ratio per SD), the pairs a target power needs, and the minimum detectable alpha."""
     if (alpha is None) == (odds_ratio_per_sd is None):
         raise TypicalityError("Give the effect to plan for as either --alpha or --odds-ratio (per SD of Δℓ), not both or neither.")
+    _check_numbers(alpha=alpha, odds_ratio=odds_ratio_per_sd, sd_delta=sd_delta, n_pairs=pairs, pairs_per_prompt=pairs_per_prompt, icc=icc,
+                   tie_share=tie_share, r2_controls=r2_controls, significance=significance, power=target_power)
     _check_ranges(sd_delta, pairs, pairs_per_prompt, icc, tie_share, r2_controls, significance, target_power, odds_ratio_per_sd)
     log_or = alpha * sd_delta if alpha is not None else math.log(odds_ratio_per_sd)
     alpha = log_or / sd_delta
@@ -180,6 +182,18 @@ def plan(
         for n in sorted(set(grid) | {int(pairs)} | ({pairs_needed} if pairs_needed else set()))
     ]
     return result
+
+
+def _check_numbers(**values) -> None:
+    """Every given setting a finite number: NaN fails every range check silently and infinity passes some (0 pairs, power 100%)."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypicalityError(f"{flag} must be a number, got {value!r} ({type(value).__name__}).")
+        if not math.isfinite(value):
+            raise TypicalityError(f"{flag} must be a finite number, got {value}.")
 
 
 def _check_ranges(sd_delta, pairs, pairs_per_prompt, icc, tie_share, r2_controls, significance, target_power, odds_ratio) -> None:
@@ -243,6 +257,7 @@ def audit_design(audit: AuditFolder) -> dict:
 
 def plan_from_audit(audit: AuditFolder, *, target_power: float = 0.8, significance: float = 0.05, alpha: float | None = None) -> PowerPlan:
     """Plan from a finished audit: how many pairs would detect its headline alpha (or `alpha`) with the target power."""
+    require_type("plan_from_audit", "audit", audit, AuditFolder, "an AuditFolder", "read the folder with typicality.read_audit(path)")
     design = audit_design(audit)
     source = {"kind": "audit", "folder": str(audit.folder) if audit.folder else None, **design}
     result = plan(

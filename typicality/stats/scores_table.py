@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from typicality.domain import REQUIRED_SCORE_COLUMNS, ScoreResult
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_type
 
 MODEL_COLUMN = "model"  # the scorer's model fingerprint, when present
 
@@ -31,6 +31,12 @@ class CheckedScores:
     @property
     def usable(self) -> pd.DataFrame:
         return self.table[self.table["usable"].to_numpy()]
+
+
+def require_scores(function: str, scores) -> None:
+    """Refuse anything but a scores object at a public entry point, saying how to get one."""
+    require_type(function, "scores", scores, (ScoreResult, CheckedScores, pd.DataFrame), "a ScoreResult, a CheckedScores or a scores DataFrame",
+                 "score the data with typicality.score(data), or read a scores file with typicality.load_scores(path)")
 
 
 def check_scores(scores: ScoreResult | CheckedScores | pd.DataFrame, source: str = "the scores table") -> CheckedScores:

@@ -34,11 +34,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from typicality.domain import Accounting, PreferenceData, ScoreResult, prompt_id_for, response_id_for
-from typicality.errors import TypicalityError
+from typicality.domain import ANNOTATOR_COLUMN, Accounting, PreferenceData, ScoreResult, prompt_id_for, response_id_for
+from typicality.errors import TypicalityError, require_type
 
 QUALITY_CUTS = np.array([-0.8416, -0.2533, 0.2533, 0.8416])  # standard normal quintiles
 QUALITY_SD = math.sqrt(0.5**2 + 0.4**2 + 1.0)
+GROUP_STREAM = 0x67  # the seed sequence's second word for the group slopes' generator
 
 
 def simulate(
@@ -51,8 +52,15 @@ def simulate(
     typicality_sd: float = 0.8,
     rating_levels: int | None = None,
     correctness_noise: float | None = None,
+    groups: int | None = None,
+    group_sd: float = 0.0,
 ) -> tuple[PreferenceData, ScoreResult]:
     """A rated dataset whose annotators prefer typicality with the given alpha, and its scores table."""
+    for name, value, kinds, expected in (("alpha", alpha, (int, float, np.integer, np.floating), "a number"),
+                                         ("prompts", prompts, (int, np.integer), "a whole number"),
+                                         ("responses_per_prompt", responses_per_prompt, (int, np.integer), "a whole number"),
+                                         ("seed", seed, (int, np.integer), "a whole number")):
+        require_type("simulate", name, value, kinds, expected)
     if not math.isfinite(alpha):
         raise TypicalityError(f"--alpha must be a finite number, got {alpha}.")
     if prompts < 1:
@@ -63,25 +71,25 @@ def simulate(
         raise TypicalityError(f"--rating-levels must be at least 2, got {rating_levels}.")
     if correctness_noise is not None and not (math.isfinite(correctness_noise) and correctness_noise >= 0):
         raise TypicalityError(f"--correctness-noise must be a number >= 0, got {correctness_noise}.")
+    if groups is not None and not 1 <= groups <= prompts:
+        raise TypicalityError(f"--groups must be between 1 and the number of prompts ({prompts}), got {groups}.")
+    if not (math.isfinite(group_sd) and group_sd >= 0):
+        raise TypicalityError(f"--group-sd must be a number >= 0, got {group_sd}.")
+    if group_sd and groups is None:
+        raise TypicalityError("--group-sd needs --groups N (the number of annotators to draw a slope for).")
     rng = np.random.default_rng(seed)
-    n = prompts * responses_per_prompt
-    prompt_index = np.repeat(np.arange(prompts), responses_per_prompt)
-    offset = rng.normal(-2.2, 0.5, size=prompts)[prompt_index]
-    log_tokens = rng.normal(math.log(80), 0.7, size=n)
-    n_tokens = np.maximum(1, np.round(np.exp(log_tokens))).astype(int)
-    z_len = (np.log(n_tokens) - math.log(80)) / 0.7
-    noise = rng.normal(size=n)
-    mean_logprob = offset + 0.15 * z_len + typicality_sd * noise
-    latent_quality = 0.5 * noise + 0.4 * z_len + rng.normal(size=n)
-    correctness = np.searchsorted(QUALITY_CUTS * QUALITY_SD, latent_quality).astype(float)
-    true_quality = correctness
-    if correctness_noise is not None:
-        # Quality itself is continuous; the rating only sees a noisy quintile of it.
-        true_quality = math.sqrt(2.0) * latent_quality / QUALITY_SD + 2.0
-        observed = latent_quality + correctness_noise * QUALITY_SD * rng.normal(size=n)
-        observed_sd = QUALITY_SD * math.sqrt(1.0 + correctness_noise**2)
-        correctness = np.searchsorted(QUALITY_CUTS * observed_sd, observed).astype(float)
-    helpfulness = quality_effect * true_quality + alpha * mean_logprob + rng.gumbel(0.0, 1.0, size=n)
+    slopes = None
+    if groups is not None:
+        # The group slopes come from a stream of their own, so that the rest of the draws (and every
+        # dataset simulated without groups) are the same with or without --groups.
+        slopes = alpha + group_sd * np.random.default_rng((seed, GROUP_STREAM)).normal(size=groups)
+    group_of_prompt = np.arange(prompts) % groups if groups is not None else None
+    drawn = draw_responses(
+        rng, prompts, responses_per_prompt, alpha if slopes is None else np.repeat(slopes[group_of_prompt], responses_per_prompt),
+        quality_effect=quality_effect, typicality_sd=typicality_sd, correctness_noise=correctness_noise,
+    )
+    prompt_index, n_tokens, mean_logprob = drawn["prompt_index"], drawn["n_tokens"], drawn["mean_logprob"]
+    correctness, helpfulness = drawn["correctness"], drawn["helpfulness"]
     if rating_levels is not None:
         helpfulness = pd.qcut(helpfulness, rating_levels, labels=False).astype(float)
 
@@ -89,6 +97,7 @@ def simulate(
         f"alpha={alpha}, prompts={prompts}, responses_per_prompt={responses_per_prompt}, seed={seed}, "
         f"quality_effect={quality_effect}, typicality_sd={typicality_sd}, rating_levels={rating_levels}"
         + (f", correctness_noise={correctness_noise}" if correctness_noise is not None else "")
+        + (f", groups={groups}, group_sd={group_sd}" if groups is not None else "")
     )
     quality_note = "correctness is the true quality" if correctness_noise is None else "correctness is a noisy quintile of continuous true quality"
 
@@ -111,18 +120,18 @@ def simulate(
     # Every within-prompt pair (i < j in row order) judged by helpfulness: what
     # typicality.data.build.from_ratings does (a test checks they agree), vectorised because
     # the validation tests simulate a thousand datasets.
-    first, second = np.triu_indices(responses_per_prompt, k=1)
-    base = (np.arange(prompts) * responses_per_prompt)[:, None]
-    rows_a, rows_b = (base + first).ravel(), (base + second).ravel()
+    rows_a, rows_b = within_prompt_pairs(prompts, responses_per_prompt)
     label = np.where(helpfulness[rows_a] > helpfulness[rows_b], 1.0, np.where(helpfulness[rows_a] < helpfulness[rows_b], 0.0, 0.5))
     comparisons = pd.DataFrame(
         {"prompt_id": prompt_ids[prompt_index[rows_a]], "response_a": response_ids[rows_a], "response_b": response_ids[rows_b], "label": label}
     )
+    if groups is not None:  # who judged each pair: every pair of a prompt by the prompt's annotator
+        comparisons[ANNOTATOR_COLUMN] = group_names(groups)[group_of_prompt[prompt_index[rows_a]]]
     data = PreferenceData(
         name="simulated",
         responses=responses,
         comparisons=comparisons,
-        accounting=Accounting(rows_read=n, notes=[f"Simulated by typicality.simulate({settings}); {quality_note}."]),
+        accounting=Accounting(rows_read=len(prompt_index), notes=[f"Simulated by typicality.simulate({settings}); {quality_note}."]),
         kind="rated",
         rating_columns=["helpfulness", "correctness"],
         correctness="correctness",
@@ -146,4 +155,54 @@ def simulate(
     )
     # What `typicality score` would record about its model, so reports name this one.
     card = {"model": "simulated", "fingerprint": f"simulated({settings})", "true_alpha": alpha, "settings": settings}
+    if slopes is not None:
+        card["true_group_alphas"] = dict(zip(group_names(groups).tolist(), slopes.tolist()))
     return data, ScoreResult(scores, card)
+
+
+def draw_responses(
+    rng: np.random.Generator,
+    prompts: int,
+    responses_per_prompt: int,
+    alpha,
+    *,
+    quality_effect: float = 1.0,
+    typicality_sd: float = 0.8,
+    correctness_noise: float | None = None,
+) -> dict[str, np.ndarray]:
+    """The numbers of the module docstring's model, response by response (prompt p's responses are consecutive rows).
+
+    `alpha` is one number, or one per response (the slope of the annotator who judges that prompt).
+    """
+    n = prompts * responses_per_prompt
+    prompt_index = np.repeat(np.arange(prompts), responses_per_prompt)
+    offset = rng.normal(-2.2, 0.5, size=prompts)[prompt_index]
+    log_tokens = rng.normal(math.log(80), 0.7, size=n)
+    n_tokens = np.maximum(1, np.round(np.exp(log_tokens))).astype(int)
+    z_len = (np.log(n_tokens) - math.log(80)) / 0.7
+    noise = rng.normal(size=n)
+    mean_logprob = offset + 0.15 * z_len + typicality_sd * noise
+    latent_quality = 0.5 * noise + 0.4 * z_len + rng.normal(size=n)
+    correctness = np.searchsorted(QUALITY_CUTS * QUALITY_SD, latent_quality).astype(float)
+    true_quality = correctness
+    if correctness_noise is not None:
+        # Quality itself is continuous; the rating only sees a noisy quintile of it.
+        true_quality = math.sqrt(2.0) * latent_quality / QUALITY_SD + 2.0
+        observed = latent_quality + correctness_noise * QUALITY_SD * rng.normal(size=n)
+        observed_sd = QUALITY_SD * math.sqrt(1.0 + correctness_noise**2)
+        correctness = np.searchsorted(QUALITY_CUTS * observed_sd, observed).astype(float)
+    helpfulness = quality_effect * true_quality + alpha * mean_logprob + rng.gumbel(0.0, 1.0, size=n)
+    return {"prompt_index": prompt_index, "n_tokens": n_tokens, "mean_logprob": mean_logprob, "correctness": correctness, "helpfulness": helpfulness}
+
+
+def within_prompt_pairs(prompts: int, responses_per_prompt: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (a, b) of every within-prompt pair, i < j in row order, prompt by prompt."""
+    first, second = np.triu_indices(responses_per_prompt, k=1)
+    base = (np.arange(prompts) * responses_per_prompt)[:, None]
+    return (base + first).ravel(), (base + second).ravel()
+
+
+def group_names(groups: int) -> np.ndarray:
+    """The simulated annotators' ids: annotator-001, annotator-002, ..."""
+    width = max(3, len(str(groups)))
+    return np.array([f"annotator-{g + 1:0{width}d}" for g in range(groups)], dtype=object)
