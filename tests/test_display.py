@@ -7,14 +7,18 @@ show up as an element.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tests.report.page import parse_page
 from tests.report.synthetic import HOSTILE_NAME, LOADER_NOTE, synthetic_inputs
-from typicality.display import card_text, plain
+from typicality.comparison_folder import load_comparison
+from typicality.display import card_html, card_text, comparison_card, plain
 from typicality.results import AuditResults, Estimate
 from typicality.stats import analyze
+from typicality.stats.analysis import analyze_with_design
 from typicality.stats.compare import ComparisonResults
 from typicality.stats.influence import compute_influence
 from typicality.stats.power import plan
@@ -110,8 +114,9 @@ def test_repr_leaves_serialization_alone(audited):
 
 
 def test_influence_and_plan_cards(audited):
-    _, _, results = audited
-    influence = compute_influence(results.design, results.headline_estimate)
+    data, scores, results = audited
+    _, design = analyze_with_design(data, scores, seed=0)
+    influence = compute_influence(design, results.headline_estimate)
     summary = influence.summary
     text = repr(influence)
     assert_fits_a_terminal(text)
@@ -139,11 +144,21 @@ def test_comparison_card_escapes_labels():
         "datasets": {"pooled": {"random": {"effect": 0.1, "ci_low": -0.1, "ci_high": 0.3, "p_value": 0.3}}, "differences": []},
         "warnings": ["Only 2 datasets."],
     }
-    comparison = ComparisonResults(content)
-    page = assert_safe_card(comparison._repr_html_())
+    card = comparison_card(content)  # what ComparisonResults shows, from its comparison.json content
+    page = assert_safe_card(card_html(card))
     assert "<img src=x onerror=alert(1)>" in page.text and "A & B" in page.text
-    assert comparison == content  # still the plain dict comparison.json holds
+    assert_fits_a_terminal(card_text(card))
+
+
+def test_comparison_results_show_as_their_card():
+    comparison = load_comparison(Path(__file__).resolve().parents[1] / "reports" / "compare-hh-rlhf-helpful-vs-harmless-base")
+    assert isinstance(comparison, ComparisonResults)
+    page = assert_safe_card(comparison._repr_html_())
+    assert "helpful-base" in page.text and "harmless-base" in page.text
+    assert f"{comparison.audits[0].estimate.alpha:.3f}" in page.text  # the first audit's alpha, as comparison.json holds it
     assert_fits_a_terminal(repr(comparison))
+
+
 
 
 def test_plain_shows_control_characters_as_escapes():

@@ -13,18 +13,18 @@ from numpy.testing import assert_allclose
 from scipy.special import expit
 
 import typicality
-from typicality.audit_folder import RESULTS_FILE, load_results
+from typicality.audit_folder import RESULTS_FILE, load_results, save_analysis
 from typicality.cli import main
 from typicality.debiased_export import COLUMNS, export
 from typicality.errors import TypicalityError
 from typicality.pipeline import write_simulation
-from typicality.stats import analyze, simulate
+from typicality.stats import analyze_with_design, simulate
 
 
 def _audit(folder, *, alpha=0.5, prompts=200, seed=2, rating_levels=5, ties="drop"):
     data, scores = simulate(alpha, prompts, 4, seed=seed, rating_levels=rating_levels)
     write_simulation(data, scores, folder)
-    analyze(data, scores, ties=ties).save(folder)
+    save_analysis(*analyze_with_design(data, scores, ties=ties), folder)
     return data
 
 
@@ -136,7 +136,7 @@ def test_pairwise_data_has_no_controls_and_no_flips(tmp_path):
 
     data, scores = random_pairwise(150, seed=4, alpha=0.8)
     save_data(data, tmp_path / "audit")
-    analyze(data, scores).save(tmp_path / "audit")
+    save_analysis(*analyze_with_design(data, scores), tmp_path / "audit")
     result = export(tmp_path / "audit", tmp_path / "out")
     frame = pd.read_parquet(result.data_file)
     assert result.model.controls == []

@@ -226,6 +226,18 @@ def save_results(results: AuditResults, folder: str | Path) -> Path:
     return path
 
 
+def save_analysis(results: AuditResults, design: PairDesign, folder: str | Path) -> Path:
+    """Write a fit into an audit folder: its pair design (pairs.parquet) and its results (results.json), together.
+
+    Influence (influence.json, influence.parquet) left from an earlier fit described other results: it is
+    removed (`typicality influence`, or the pipeline after the fit, recomputes it for these).
+    """
+    folder = Path(folder)
+    save_pairs(design, folder / PAIRS_FILE)
+    remove_influence(folder)
+    return save_results(results, folder)
+
+
 def load_results(folder: str | Path) -> AuditResults:
     """Read results.json into the typed results, checking its format version; one clear message for anything else."""
     folder = Path(folder)

@@ -148,8 +148,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from typicality.audit_folder import save_analysis, save_results
     from typicality.pipeline import read_analysis_input
-    from typicality.stats import AnalysisOptions, analyze
+    from typicality.stats import AnalysisOptions, analyze_with_design
 
     if args.input is None and (args.data is None or args.scores is None):
         raise TypicalityError("typicality fit needs INPUT (a folder with the data files and scores.parquet) or both --data DIR and --scores FILE.")
@@ -170,11 +171,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         from typicality.audit_folder import load_scores
 
         unconditional = load_scores(args.unconditional_scores)
-    results = analyze(data, scores, options.validate(), unconditional=unconditional)
+    results, design = analyze_with_design(data, scores, options.validate(), unconditional=unconditional)
     if args.out:
-        out = results.to_json(args.out)
-    else:  # a folder fit in place: its pair design and results, through the audit-folder contract
-        out = results.save(Path(args.input or args.data))
+        out = save_results(results, args.out)
+    else:  # a folder fit in place: its pair design and results together, through the audit-folder contract
+        out = save_analysis(results, design, Path(args.input or args.data))
     from typicality.report.terminal import print_results
 
     print_results(results)
@@ -621,13 +622,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from typicality.report.comparison import summary_sentences
 
     out = Path(args.out)  # checked by compare(): a new folder, or (--force) a comparison folder holding nothing else
-    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # comparison.json's content
+    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # typed ComparisonResults
     if args.json:
-        print(json.dumps(comparison, indent=2))
+        print(json.dumps(comparison.to_dict(), indent=2))
         return 0
     for sentence in summary_sentences(comparison):
         say(sentence)
-    for warning in comparison["warnings"]:
+    for warning in comparison.warnings:
         say(f"warning: {warning}")
     say(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
     return 0

@@ -46,10 +46,13 @@ class Section:
 
     `OMIT_WHEN_NONE` names the keys the file leaves out when they have no value (rather than
     writing null); `KEYS` renames fields whose key is a Python keyword; `NESTED` gives the
-    section type of a field that holds one (or a list of them).
+    section type of a field that holds one (or a list of them). `FILE` and `FIX` word a refused
+    section: which file it came from and the command that rewrites it.
     """
 
     OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ()
+    FILE: ClassVar[str] = "results"
+    FIX: ClassVar[str] = "re-run `typicality fit` on its folder"
     KEYS: ClassVar[dict[str, str]] = {}
     NESTED: ClassVar[dict[str, type]] = {}
 
@@ -69,20 +72,20 @@ class Section:
         if isinstance(values, cls):
             return values
         if not isinstance(values, dict):
-            raise TypicalityError(f"results section {cls.__name__} must be a JSON object, got {type(values).__name__}.")
+            raise TypicalityError(f"{cls.FILE} section {cls.__name__} must be a JSON object, got {type(values).__name__}.")
         by_key = {cls.KEYS.get(f.name, f.name): f.name for f in fields(cls) if f.init}
         unknown = sorted(set(values) - set(by_key) - cls._derived_keys())
         if unknown:
             raise TypicalityError(
-                f"results section {cls.__name__} has unknown key(s) {', '.join(unknown)}: it was written by another version of typicality; "
-                "re-run `typicality fit` on its folder."
+                f"{cls.FILE} section {cls.__name__} has unknown key(s) {', '.join(unknown)}: it was written by another version of typicality; "
+                f"{cls.FIX}."
             )
         required = [cls.KEYS.get(f.name, f.name) for f in fields(cls) if f.init and f.default is MISSING and f.default_factory is MISSING]
         missing = [key for key in required if key not in values]
         if missing:
             raise TypicalityError(
-                f"results section {cls.__name__} lacks {', '.join(missing)}: it was written by another version of typicality; "
-                "re-run `typicality fit` on its folder."
+                f"{cls.FILE} section {cls.__name__} lacks {', '.join(missing)}: it was written by another version of typicality; "
+                f"{cls.FIX}."
             )
         kwargs = {}
         for key, name in by_key.items():
@@ -92,7 +95,7 @@ class Section:
             nested = cls.NESTED.get(name)
             if nested is not None and value is not None:
                 if isinstance(value, list) and any(not isinstance(item, dict) for item in value):
-                    raise TypicalityError(f"results section {cls.__name__}.{key} must list JSON objects, got {value!r:.80}.")
+                    raise TypicalityError(f"{cls.FILE} section {cls.__name__}.{key} must list JSON objects, got {value!r:.80}.")
                 value = [nested.from_dict(item) for item in value] if isinstance(value, list) else nested.from_dict(value)
             kwargs[name] = value
         return cls(**kwargs)

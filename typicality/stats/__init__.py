@@ -1,7 +1,7 @@
 """Stage 3: how much typicality mattered. Pair design, the paper's clustered logit, agreement, ordinal model, simulation."""
 
 from typicality.stats.agreement import Agreement, agreement_rate
-from typicality.stats.analysis import AnalysisOptions, AnalysisResults, analyze, estimate_specs
+from typicality.stats.analysis import AnalysisOptions, analyze, analyze_with_design, estimate_specs
 from typicality.stats.ordinal import OrdinalFit, ordinal_logit
 from typicality.stats.pair_design import available_slices, build_pairs, pair_accounting, select_slice
 from typicality.stats.scores_table import CheckedScores, check_scores
@@ -11,13 +11,13 @@ from typicality.stats.typicality_bias import Estimate, TypicalityBias, estimates
 __all__ = [
     "Agreement",
     "AnalysisOptions",
-    "AnalysisResults",
     "CheckedScores",
     "Estimate",
     "OrdinalFit",
     "TypicalityBias",
     "agreement_rate",
     "analyze",
+    "analyze_with_design",
     "available_slices",
     "build_pairs",
     "check_scores",
