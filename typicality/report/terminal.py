@@ -27,7 +27,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def print_results(results: AuditResults) -> None:
     """The estimates as a table, then agreement, ordinal model and warnings."""
     console = Console(width=160)
-    table = Table(title=f"Typicality bias in {results.dataset.name} ({fmt_count(results.pairs['pairs'])} pairs)")
+    table = Table(title=f"Typicality bias in {results.dataset.name} ({fmt_count(results.pairs.pairs)} pairs)")
     for column in ("slice", "typicality", "controls", "alpha", "SE", "95% CI", "p", "OR/SD", "win +/-1SD", "pairs", "prompts"):
         table.add_column(column)
     for e in results.estimates:

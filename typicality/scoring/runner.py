@@ -18,6 +18,7 @@ import pandas as pd
 
 from typicality.domain import SCORE_COLUMNS, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError
+from typicality.results import ScoreCard
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, load_backend
 from typicality.scoring.cache import CachedScore, ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
@@ -67,9 +68,7 @@ def score(
         known.update(cache.get_many(fingerprint, [request.key for request in todo]))
 
     table = _table(responses, keys, known, run.skipped, fingerprint)
-    card = _card(backend, table, run, options, check)
-    card["n_from_cache"] = sum(key in from_cache for key in keys)
-    card["elapsed_s"] = round(time.perf_counter() - started, 3)
+    card = _card(backend, table, run, options, check, n_from_cache=sum(key in from_cache for key in keys), elapsed_s=round(time.perf_counter() - started, 3))
     return ScoreResult(table, card)
 
 
@@ -167,11 +166,17 @@ def _table(responses: pd.DataFrame, keys: list[str], known: dict[str, CachedScor
     return table
 
 
-def _card(backend: ScoringBackend, table: pd.DataFrame, run: ScoringRun, options: ScoringOptions, check: dict | None) -> dict:
-    """The score card: the model's identity and settings, what was scored and skipped, the cost, the check."""
+def _card(
+    backend: ScoringBackend, table: pd.DataFrame, run: ScoringRun, options: ScoringOptions, check: dict | None, *, n_from_cache: int, elapsed_s: float
+) -> ScoreCard:
+    """The score card: the model's identity and settings, what was scored and skipped, the cost, the check.
+
+    The backend's own facts (`describe()`, `run.facts`) are fields of `ScoreCard` too: one it does not
+    declare stops here with the key named, before anything is saved.
+    """
     identity = backend.identity
     scored = table[table["skipped"].isna()]
-    return {
+    return ScoreCard.from_dict({
         **identity.to_dict(),
         "model": identity.name,
         "fingerprint": identity.fingerprint(),
@@ -190,4 +195,6 @@ def _card(backend: ScoringBackend, table: pd.DataFrame, run: ScoringRun, options
         **run.facts,
         "check": check,  # the quick conformance check (check.py); None for the embedded model or with check=False
         "software": software_versions(SOFTWARE),
-    }
+        "n_from_cache": n_from_cache,
+        "elapsed_s": elapsed_s,
+    })

@@ -60,16 +60,17 @@ class ComparedAudit:
 
     @property
     def fingerprint(self) -> str | None:
-        return (self.audit.score_card or {}).get("fingerprint")
+        card = self.audit.score_card
+        return card.fingerprint if card is not None else None
 
     def describe(self) -> dict:
         """The audit as comparison.json lists it: label, folder, dataset, reference model and the compared fit's numbers."""
-        dataset, model = self.results.dataset, self.audit.score_card or {}
+        dataset = self.results.dataset
         return {
             "label": self.label,
             "folder": str(self.audit.folder),
             "dataset": {key: getattr(dataset, key) for key in ("name", "title", "subset", "split", "n_prompts", "preference")},
-            "model": {"name": model.get("model") or model.get("name"), "fingerprint": model.get("fingerprint")},
+            "model": {"name": self.results.model_name, "fingerprint": self.fingerprint},
             "estimate": {key: getattr(self.estimate, key) for key in DESCRIBED_ESTIMATE_FIELDS},
         }
 
