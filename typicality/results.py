@@ -671,7 +671,7 @@ class ScoreCard(KeyedSection):
     true_alpha: float | None = None
     settings: dict | None = None
     # The JSON's keys in its order; empty: every field that is not None, in field order.
-    keys: tuple[str, ...] = field(default=(), repr=False)
+    keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     UNKNOWN_KEY_FIX: ClassVar[str] = (
         "it was written by another version of typicality (re-score with `typicality score`), "
@@ -701,7 +701,7 @@ class PairAccounting(KeyedSection):
     unusable_scores: dict[str, int] | None = None  # reason -> responses
     ties_kept_as_half: int | None = None
     note: str | None = None
-    keys: tuple[str, ...] = field(default=(), repr=False)
+    keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def n_dropped(self, reason: str) -> int:
         """Comparisons dropped for this reason (0 when none were)."""
