@@ -90,7 +90,7 @@ def test_the_card_records_alpha_model_and_accounting(audited, tmp_path):
     assert record["alpha"] == headline.ci_low and record["how"] == "ci-low" and "ci-low" in record["reason"]
     assert record["model_fingerprint"] == results.model.fingerprint
     assert record["source_accounting"] == results.dataset.accounting
-    assert record["pair_accounting"] == results.pairs
+    assert record["pair_accounting"] == results.pairs.to_dict()
     assert header["configs"][0]["data_files"][0]["path"] == "train.parquet"
     assert "## The alpha removed" in body and f"{headline.ci_low:.4f}" in body
 
