@@ -210,10 +210,10 @@ def scorer_end_to_end(data, backend, repeats: int) -> None:
                 tick = time.perf_counter()
                 result = score(data, scorer_backend, cache_dir=cache_dir, progress=False)
                 seconds[name].append(time.perf_counter() - tick)
-                rates[name].append(result.card["tokens_per_s"])
+                rates[name].append(result.card.tokens_per_s)
                 means[name] = result.table["mean_logprob"].tolist()
                 sums[name] = (result.table["sum_logprob"].tolist(), result.table["n_tokens"].tolist())
-                sharing[name] = result.card["context_sharing"]
+                sharing[name] = result.card.context_sharing
     median = statistics.median
     for name in backends:
         print(f"  {name}: {', '.join(f'{s:.1f}' for s in seconds[name])} s; context_sharing: {sharing[name]}")

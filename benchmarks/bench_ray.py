@@ -65,8 +65,8 @@ def _engine(args) -> None:
             data = hh_rlhf(pairs, seed=args.seed)
             tick = time.perf_counter()
             result = run(data, Path(folder) / label)
-            facts[label] = {"pairs": pairs, "responses": int(result.card["n_computed"]), "seconds": time.perf_counter() - tick,
-                            "worker_compute_s": result.card.get("ray_worker_compute_s"), "tokens": result.card.get("tokens_per_s"),
+            facts[label] = {"pairs": pairs, "responses": int(result.card.n_computed), "seconds": time.perf_counter() - tick,
+                            "worker_compute_s": result.card.ray_worker_compute_s, "tokens": result.card.tokens_per_s,
                             "sum_logprob": dict(zip(result.table["response_id"], result.table["sum_logprob"]))}
     print("RESULT " + json.dumps(facts), flush=True)
 

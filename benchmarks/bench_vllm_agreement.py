@@ -90,7 +90,7 @@ def timed(name: str, run):
     result = run()
     table = result.table
     assert table["skipped"].isna().all(), table[table["skipped"].notna()]
-    positions = result.card.get("tokens_per_s")
+    positions = result.card.tokens_per_s
     print(f"{name}: scored {len(table)} responses in {time.perf_counter() - tick:.1f} s (card: {positions} tokens/s of compute)")
     return table
 

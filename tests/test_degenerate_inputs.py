@@ -208,7 +208,7 @@ def test_all_ties_name_the_ties_fix_in_fit_and_the_fix_works(tmp_path, capsys):
     write_simulation(data, scored(data), tmp_path / "folder")
     assert "Pass --ties half" in error_of(capsys, ["fit", str(tmp_path / "folder")])
     results = analyze(data, scored(data), ties="half")  # the fix works
-    assert results.pairs["pairs"] == 20 and results.pairs["ties_kept_as_half"] == 20
+    assert results.pairs.pairs == 20 and results.pairs.ties_kept_as_half == 20
 
 
 # ---------------------------------------------------------------------------------------------

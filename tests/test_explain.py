@@ -13,7 +13,7 @@ import pytest
 from tests.report.page import markdown_to_html, parse_page
 from tests.report.synthetic import PAYLOADS
 from tests.scoring.tiny_model import build_tiny_model
-from typicality.audit_folder import SCORES_FILE, load_token_view, read_audit, save_data, save_scores
+from typicality.audit_folder import SCORES_FILE, load_token_view, read_audit, save_analysis, save_data, save_scores
 from typicality.cli import main
 from typicality.data.build import from_pairs
 from typicality.domain import Accounting
@@ -21,7 +21,7 @@ from typicality.errors import TypicalityError
 from typicality.explanation import explain
 from typicality.pipeline import write_influence
 from typicality.scoring import load_backend, score
-from typicality.stats import analyze
+from typicality.stats import analyze_with_design
 
 WORDS = "the capital of France is Paris Rome a good question I can help you with that read walk sleep".split()
 
@@ -46,7 +46,7 @@ def explained_folder(tiny_backend, tmp_path_factory):
     scores = score(data, tiny_backend, cache_dir=folder.parent / "cache", progress=False)
     save_data(data, folder)
     save_scores(scores, folder / SCORES_FILE)
-    analyze(data, scores, seed=0).save(folder)
+    save_analysis(*analyze_with_design(data, scores, seed=0), folder)
     write_influence(folder)
     return folder
 

@@ -48,7 +48,7 @@ def test_export_rows_are_the_decided_pairs_chosen_first(audited, tmp_path):
     assert list(frame.columns) == COLUMNS
     results = load_results(folder)
     decided = data.comparisons[data.comparisons["label"] != 0.5]
-    assert len(frame) == len(decided) == results.pairs["pairs"]
+    assert len(frame) == len(decided) == results.pairs.pairs
     # Each row's chosen text is the response the source preferred (label 1: a; 0: b).
     texts = data.responses.set_index("response_id")["response"]
     source = data.comparisons.loc[frame["comparison"]]
@@ -88,9 +88,9 @@ def test_the_card_records_alpha_model_and_accounting(audited, tmp_path):
     record = header["typicality_debiasing"]
     headline = results.headline_estimate
     assert record["alpha"] == headline.ci_low and record["how"] == "ci-low" and "ci-low" in record["reason"]
-    assert record["model_fingerprint"] == results.model["fingerprint"]
+    assert record["model_fingerprint"] == results.model.fingerprint
     assert record["source_accounting"] == results.dataset.accounting
-    assert record["pair_accounting"] == results.pairs
+    assert record["pair_accounting"] == results.pairs.to_dict()
     assert header["configs"][0]["data_files"][0]["path"] == "train.parquet"
     assert "## The alpha removed" in body and f"{headline.ci_low:.4f}" in body
 

@@ -271,7 +271,7 @@ def test_failed_audits_leave_nothing_and_the_corrected_command_runs(tmp_path, ti
     # ... and the re-run finds every score in the cache: nothing computed was lost.
     audit(hh_request(data_file), out, scoring, force=True, progress=False)
     card = load_scores(out).card
-    assert card["n_computed"] == 0 and card["n_from_cache"] == 16 and (out / "report.html").exists()
+    assert card.n_computed == 0 and card.n_from_cache == 16 and (out / "report.html").exists()
     no_staging_left(tmp_path)
 
     # An audit an earlier version left unfinished in its folder (it wrote in place) is replaced without --force, as it resumed there.

@@ -6,15 +6,28 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
-from typicality.audit_folder import RESULTS_FILE, load_influence_summary, load_results, save_results
+from typicality.audit_folder import (
+    PAIR_DESIGN_KEY,
+    PAIRS_FILE,
+    RESULTS_FILE,
+    AuditFolder,
+    load_influence_summary,
+    load_pairs,
+    load_results,
+    read_audit,
+    save_results,
+)
 from typicality.errors import TypicalityError
-from typicality.results import AuditResults, Estimate, InfluenceSummary, is_quality_controlled
+from typicality.results import AuditResults, Estimate, InfluenceSummary, PairAccounting, ScoreCard, is_quality_controlled
 from typicality.stats import analyze, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = sorted(ROOT.glob("reports/*/results.json"))
+COMMITTED_CARDS = sorted(ROOT.glob("reports/*/scores.card.json"))
+COMMITTED_DATASETS = sorted(ROOT.glob("reports/*/dataset.json"))
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda path: path.parent.name)
@@ -30,7 +43,86 @@ def test_committed_results_round_trip_byte_for_byte(path):
 
 
 def test_there_are_committed_results_to_check():
-    assert len(COMMITTED) >= 6
+    assert len(COMMITTED) >= 6 and len(COMMITTED_CARDS) >= 6 and len(COMMITTED_DATASETS) >= 6
+
+
+@pytest.mark.parametrize("path", COMMITTED_CARDS, ids=lambda path: path.parent.name)
+def test_committed_score_cards_round_trip_byte_for_byte(path):
+    """scores.card.json through the typed card and back (sorted keys, as the scorer writes it); results.json carries the same card."""
+    text = path.read_text(encoding="utf-8")
+    card = ScoreCard.from_dict(json.loads(text))
+    assert json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n" == text
+    assert load_results(path.parent).model == card  # the same values, whatever the order each file keeps
+
+
+@pytest.mark.parametrize("path", COMMITTED_DATASETS, ids=lambda path: path.parent.name)
+def test_committed_dataset_json_and_pair_accounting_round_trip_byte_for_byte(path):
+    """dataset.json as written (a plain mapping, older format versions included) and as results.json records it;
+    pairs.parquet's design metadata through the typed `PairAccounting` and back, equal to results.json's `pairs`."""
+    text = path.read_text(encoding="utf-8")
+    stored = json.loads(text)
+    assert json.dumps(stored, indent=2) + "\n" == text
+    results = load_results(path.parent)
+    assert results.dataset.accounting == stored["accounting"] and results.dataset.provenance == stored["provenance"]
+    pairs = path.parent / PAIRS_FILE
+    if pairs.exists():
+        design = load_pairs(pairs)
+        assert isinstance(design.accounting, PairAccounting)
+        assert json.dumps(design.settings()).encode() == pq.read_schema(pairs).metadata[PAIR_DESIGN_KEY]
+        assert design.accounting == results.pairs
+
+
+def test_a_score_card_keeps_null_apart_from_absent_and_refuses_an_unknown_key():
+    recorded = {"model": "m", "device_map": None, "fingerprint": "f", "skipped": {}}
+    card = ScoreCard.from_dict(recorded)
+    assert card.device_map is None and card.shard is None and list(card.to_dict()) == list(recorded)  # device_map null, shard absent
+    assert ScoreCard(model="m", fingerprint="f").to_dict() == {"model": "m", "fingerprint": "f"}  # built: the fields that hold a value
+    with pytest.raises(TypicalityError, match=r"ScoreCard has unknown key\(s\) gpu_hours.*add it as a field of typicality.results.ScoreCard"):
+        ScoreCard.from_dict({**recorded, "gpu_hours": 1.0})
+    with pytest.raises(TypicalityError, match="have values but are not in its keys"):
+        card.replace(shard="0/2")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        card.model = "other"
+
+
+def test_the_display_name_is_decided_once():
+    assert ScoreCard(model="gemma-3-270m", name="google/gemma-3-270m", fingerprint="f").display_name == "gemma-3-270m"
+    assert ScoreCard(name="google/gemma-3-270m", fingerprint="f").display_name == "google/gemma-3-270m"
+    assert ScoreCard(model="", fingerprint="f").display_name == "f"
+    assert ScoreCard().display_name is None
+
+
+def test_every_reader_names_the_model_by_display_name(rated_results, tmp_path):
+    """The report, the comparison and summary() all show `display_name`: a card without `model` is named by `name`."""
+    from typicality.report.content import model_name
+    from typicality.stats.compare.inputs import read_audits
+
+    card = ScoreCard(name="google/gemma-3-270m", fingerprint="fp")
+    results = rated_results.replace(model=card)
+    assert results.model_name == "google/gemma-3-270m" and "model google/gemma-3-270m" in results.summary()
+    folders = []
+    for label in ("a", "b"):
+        folder = tmp_path / label
+        results.save(folder)
+        folders.append(folder)
+    audit = read_audit(folders[0])
+    assert model_name(audit) == "google/gemma-3-270m"
+    assert [item.describe()["model"]["name"] for item in read_audits(folders)] == ["google/gemma-3-270m"] * 2
+    assert model_name(AuditFolder(results=results.replace(model=None))) == "the reference model (not recorded)"
+
+
+def test_pair_accounting_round_trips_each_shape():
+    standard = {"comparisons": 5, "pairs": 2, "dropped": {"tie (ties='drop')": 1}, "responses": 8, "responses_without_score": 1,
+                "responses_with_unusable_score": 0, "unusable_scores": {}, "ties_kept_as_half": 0}
+    paper = {"comparisons": 3, "pairs": 3, "dropped": {}, "construction": "paper", "responses": 3, "responses_without_score": 0,
+             "responses_with_unusable_score": 0, "unusable_scores": {}, "ties_kept_as_half": 0, "note": "repeats"}
+    outside = {"comparisons": None, "pairs": 4, "dropped": {}, "note": "design built outside build_pairs: no accounting"}
+    for shape in (standard, paper, outside):
+        typed = PairAccounting.from_dict(shape)
+        assert json.dumps(typed.to_dict()) == json.dumps(shape)
+    assert PairAccounting.from_dict(standard).n_dropped("tie (ties='drop')") == 1 and PairAccounting.from_dict(paper).n_dropped("tie (ties='drop')") == 0
+    with pytest.raises(TypicalityError, match=r"PairAccounting has unknown key\(s\) pairz.*re-run `typicality fit"):
+        PairAccounting.from_dict({**standard, "pairz": 1})
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from typicality.domain import REQUIRED_SCORE_COLUMNS, Accounting, PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, one_line
 from typicality.output_folder import FolderKind, check_output_file, writing
-from typicality.results import AuditResults, InfluenceSummary
+from typicality.results import AuditResults, InfluenceSummary, PairAccounting, ScoreCard
 
 # Bumped whenever results.json or a file's schema changes meaning; readers refuse other versions.
 FORMAT_VERSION = 3
@@ -134,7 +134,7 @@ def load_data(folder: str | Path) -> PreferenceData:
 def save_scores(scores: ScoreResult, path: str | Path) -> Path:
     """Write a scores parquet (card in its metadata too) and `<stem>.card.json` beside it, atomically."""
     path = Path(path)
-    card_text = json.dumps(scores.card, indent=2, sort_keys=True, default=_json_default)
+    card_text = json.dumps(scores.card.to_dict() if scores.card is not None else {}, indent=2, sort_keys=True, default=_json_default)
     _write_parquet(scores.table, path, {SCORE_CARD_KEY: card_text.encode()})
     _write_text(score_card_path(path), card_text + "\n")
     return path
@@ -182,8 +182,10 @@ def load_scores(path: str | Path) -> ScoreResult:
         card = _read_json(score_card_path(path))
     else:
         card = {}
+    if not isinstance(card, dict):
+        raise TypicalityError(f"The score card of {path} is not a JSON object: re-score with `typicality score ... --out {path}`.")
     table = arrow.replace_schema_metadata(None).to_pandas()
-    return ScoreResult(table, card)
+    return ScoreResult(table, ScoreCard.from_dict(card) if card else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +211,7 @@ def load_pairs(path: str | Path) -> PairDesign:
     if PAIR_DESIGN_KEY not in metadata:
         raise TypicalityError(f"{path} is not a pair design written by this version of typicality: re-run `typicality fit` on its folder.")
     settings = json.loads(metadata[PAIR_DESIGN_KEY])
+    settings["accounting"] = PairAccounting.from_dict(settings.get("accounting") or None)
     return PairDesign(frame=arrow.replace_schema_metadata(None).to_pandas(), **settings)
 
 
@@ -343,7 +346,7 @@ class AuditFolder:
     missing: dict[str, str] = field(default_factory=dict)
 
     @property
-    def score_card(self) -> dict | None:
+    def score_card(self) -> ScoreCard | None:
         """The scorer's card: results.json carries it as `model` (the one way it travels)."""
         return self.results.model
 

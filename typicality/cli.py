@@ -314,15 +314,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     result = score(data, options, progress=not args.no_progress)
     path = save_scores(result, args.out)
     card = result.card
-    skipped = ", ".join(f"{reason}: {count}" for reason, count in card["skipped"].items()) or "none"
+    skipped = ", ".join(f"{reason}: {count}" for reason, count in card.skipped.items()) or "none"
     say(
-        f"scored {card['n_scored']} of {card['n_responses']} responses with {card['fingerprint']} "
-        f"({card['n_from_cache']} from cache, {card['n_computed']} computed); skipped: {skipped}; "
-        f"prompts cut to fit: {card['prompt_truncated']}; responses cut: {card['response_truncated']}; "
-        f"tokens spanning the prompt/response join: {card['boundary_merged']}"
+        f"scored {card.n_scored} of {card.n_responses} responses with {card.fingerprint} "
+        f"({card.n_from_cache} from cache, {card.n_computed} computed); skipped: {skipped}; "
+        f"prompts cut to fit: {card.prompt_truncated}; responses cut: {card.response_truncated}; "
+        f"tokens spanning the prompt/response join: {card.boundary_merged}"
     )
-    if card.get("check"):
-        say(f"pre-flight check passed ({len(card['check']['checks'])} checks; `typicality check` runs the full set)")
+    if card.check:
+        say(f"pre-flight check passed ({len(card.check['checks'])} checks; `typicality check` runs the full set)")
     say(f"wrote {path} and {path.with_name(path.stem + '.card.json')}")
     return 0
 

@@ -278,7 +278,7 @@ def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, fr
     """README.md: a YAML header the Hub reads (configs, tags) plus the debiasing record; then prose."""
     results = audit.results
     dataset = results.dataset
-    model_card = audit.score_card or {}
+    card = audit.score_card
     title = dataset.title or dataset.name or "preference data"
     n_flips = int(frame["flip"].sum())
     sources = source_datasets(audit)
@@ -298,11 +298,11 @@ def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, fr
             "ties": ties,
             "n_rows": int(len(frame)),
             "n_flips": n_flips,
-            "model": model_card.get("model"),
-            "model_fingerprint": model_card.get("fingerprint"),
+            "model": card.model if card is not None else None,
+            "model_fingerprint": card.fingerprint if card is not None else None,
             "source": {**{key: getattr(dataset, key) for key in ("name", "subset", "split", "kind", "preference", "correctness")}, "source": named_source},
             "source_accounting": dataset.accounting,
-            "pair_accounting": results.pairs,
+            "pair_accounting": results.pairs.to_dict(),
             "audit_format_version": FORMAT_VERSION,
         },
     }
@@ -311,8 +311,8 @@ def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, fr
     body = f"""# {title} (typicality-debiased)
 
 Preference pairs from {named_source or dataset.name or 'the audited dataset'}, written by
-`typicality export` from an audit with the reference model `{model_card.get('model') or 'unknown'}`
-(fingerprint `{model_card.get('fingerprint') or 'unknown'}`). Columns `prompt`, `chosen`,
+`typicality export` from an audit with the reference model `{results.model_name or 'unknown'}`
+(fingerprint `{(card.fingerprint if card is not None else None) or 'unknown'}`). Columns `prompt`, `chosen`,
 `rejected` are TRL's preference format; the rest remove the annotators' typicality bias.
 
 ## The alpha removed

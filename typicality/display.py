@@ -200,7 +200,7 @@ def preference_data_card(data) -> Card:
 
 def score_result_card(scores) -> Card:
     """`ScoreResult`: the model, how many responses were scored, the spread of typicality, what was skipped."""
-    table, card = scores.table, scores.card or {}
+    table, card = scores.table, (scores.card.to_dict() if scores.card is not None else {})
     scored = scores.scored
     model = card.get("model") or card.get("name") or "unknown model"
     sentences = [f"{fmt_count(len(scored))} of {fmt_count(len(table))} responses scored under {model}."]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from typicality.display import Card, Displayed, preference_data_card, score_result_card
 from typicality.errors import TypicalityError
+from typicality.results import PairAccounting, ScoreCard
 from typicality.text_digest import text_digest
 
 # The columns of the data tables every loader produces (plus ratings / metadata).
@@ -215,7 +216,7 @@ def _quantiles(values: pd.Series, qs: list[float]) -> dict[str, float]:
 
 @dataclass(repr=False)
 class ScoreResult(Displayed):
-    """`table`: one row per distinct response (SCORE_SCHEMA); `card`: model, settings and counts (JSON-able).
+    """`table`: one row per distinct response (SCORE_SCHEMA); `card`: model, settings and counts (None when none came with the table).
 
     Skipped responses (empty, whitespace-only, unencodable) stay in the table with NaN scores,
     n_tokens 0 and the reason in `skipped` (None for scored rows). `typicality.audit_folder.save_scores`
@@ -223,14 +224,14 @@ class ScoreResult(Displayed):
     """
 
     table: pd.DataFrame
-    card: dict = field(default_factory=dict)
+    card: ScoreCard | None = None
 
     def _card(self) -> Card:
         return score_result_card(self)
 
     @property
     def fingerprint(self) -> str | None:
-        return self.card.get("fingerprint")
+        return self.card.fingerprint if self.card is not None else None
 
     @property
     def scored(self) -> pd.DataFrame:
@@ -262,7 +263,7 @@ class PairDesign:
     correctness: str | None = None
     metadata: list[str] = field(default_factory=list)  # the comparisons' own columns carried along
     slice_columns: list[str] = field(default_factory=list)  # metadata columns sliced on by default
-    accounting: dict = field(default_factory=dict)
+    accounting: PairAccounting | None = None  # None: built outside build_pairs
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -272,4 +273,7 @@ class PairDesign:
         return dataclasses.replace(self, frame=frame)
 
     def settings(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "frame"}
+        """Every field but the frame, JSON-ready (pairs.parquet's metadata)."""
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "frame"}
+        settings["accounting"] = self.accounting.to_dict() if self.accounting is not None else {}
+        return settings

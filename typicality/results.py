@@ -623,6 +623,175 @@ class InfluenceSummary(Displayed, Section):
 
 
 # ---------------------------------------------------------------------------------------------
+# The score card and the pair accounting
+
+
+class KeyedSection(Section):
+    """A section whose keys vary from file to file (by backend, by pair construction, by version).
+
+    Every key is a field, None by default; `keys` (the JSON's keys, in its order) says which the
+    file holds, so that a field holding null and a key the file lacks stay apart and a file read
+    back writes byte for byte. Built without `keys`: every field that is not None, in field order.
+    A subclass declares its fields and a `keys` field last: `keys: tuple[str, ...] = field(default=(), repr=False)`.
+    """
+
+    def __post_init__(self):
+        names = self._key_fields()
+        if not self.keys:
+            object.__setattr__(self, "keys", tuple(name for name in names if getattr(self, name) is not None))
+            return
+        object.__setattr__(self, "keys", tuple(self.keys))
+        unknown = [key for key in self.keys if key not in names]
+        if unknown:
+            raise TypicalityError(
+                f"{type(self).__name__} key(s) {', '.join(unknown)} are not its fields: declare each as a field of typicality.results.{type(self).__name__}."
+            )
+        unlisted = [name for name in names if getattr(self, name) is not None and name not in self.keys]
+        if unlisted:
+            raise TypicalityError(f"{type(self).__name__} field(s) {', '.join(unlisted)} have values but are not in its keys: build it with from_dict.")
+
+    @classmethod
+    def _key_fields(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name != "keys"]
+
+    def to_dict(self) -> dict:
+        return {key: _plain(getattr(self, key)) for key in self.keys}
+
+    @classmethod
+    def from_dict(cls, values: dict | None):
+        if isinstance(values, dict):
+            unknown = sorted(set(values) - set(cls._key_fields()))
+            if unknown:
+                raise TypicalityError(f"{cls.__name__} has unknown key(s) {', '.join(unknown)}: {cls.UNKNOWN_KEY_FIX}")
+            return cls(**values, keys=tuple(values))
+        return super().from_dict(values)
+
+    UNKNOWN_KEY_FIX: ClassVar[str] = "it was written by another version of typicality; re-run `typicality fit` on its folder."
+
+
+@dataclass(frozen=True)
+class ScoreCard(KeyedSection):
+    """The scorer's card: the model's identity and settings, what was scored and skipped, the cost, the check.
+
+    Built by the scoring stage (scoring/runner.py), saved beside the scores (`<stem>.card.json`) and
+    carried by results.json as `model`. Every key any backend writes is a field here, in the order
+    the scorer writes them; a backend that reports a new fact adds one field below. `keys`
+    (KeyedSection) keeps the file's keys and order: the card file sorts its keys, results.json
+    keeps the order the card arrived in, and both write back byte for byte.
+    """
+
+    # The model's identity (scoring/fingerprint.py ModelIdentity), then its names.
+    name: str | None = None
+    revision: str | None = None
+    backend: str | None = None
+    dtype: str | None = None
+    bos: bool | None = None
+    chat_template: bool | None = None
+    window: int | None = None
+    scorer_version: str | None = None
+    model: str | None = None  # the model as the user named it
+    fingerprint: str | None = None  # keys the cache and every score row
+    device: str | None = None
+    # Settings a local tokenizer backend reports (transformers, vLLM).
+    batch_tokens: int | None = None
+    bos_policy: str | None = None
+    device_map: str | None = None
+    torch_threads: int | None = None
+    padding_side: str | None = None  # cards written before packed rows
+    context_sharing: str | None = None
+    output_layer: str | None = None
+    config_window: int | None = None
+    # An OpenAI-compatible endpoint's settings.
+    endpoint: str | None = None
+    concurrency: int | None = None
+    timeout_s: float | None = None
+    max_tokens: int | None = None
+    # vLLM's settings.
+    vllm: str | None = None
+    tensor_parallel_size: int | None = None
+    gpu_memory_utilization: float | None = None
+    enforce_eager: bool | None = None
+    prefix_caching: bool | None = None
+    max_model_len: int | None = None
+    # The Ray engine's settings.
+    engine: str | None = None
+    ray_workers: int | None = None
+    ray_gpus_per_worker: float | None = None
+    ray_batch_size: int | None = None
+    ray_version: str | None = None
+    # What was scored.
+    n_responses: int | None = None
+    n_scored: int | None = None
+    n_computed: int | None = None
+    prompt_truncated: int | None = None  # scored responses whose prompt was cut to fit the window
+    response_truncated: int | None = None
+    boundary_merged: int | None = None
+    skipped: dict[str, int] | None = None  # reason -> responses
+    shard: str | None = None  # "i/n" when the run scored one shard
+    compute_s: float | None = None
+    tokens_per_s: float | None = None
+    # The endpoint's run counts.
+    requests: int | None = None
+    retries: int | None = None
+    prompt_cuts: int | None = None
+    server_tokens: int | None = None
+    first_token_unscored: int | None = None
+    requests_per_s: float | None = None
+    # The Ray engine's run counts.
+    ray_sent: int | None = None
+    ray_sent_again: int | None = None
+    ray_worker_processes: int | None = None
+    ray_worker_compute_s: float | None = None
+    ray_duplicate_rows: int | None = None
+    # The pre-flight check, the software, and the run's cache hits and wall time.
+    check: dict | None = None  # scoring/check.py CheckReport.to_dict(); None when it did not run
+    notes: list[str] | None = None  # what a reader must know about these scores, in words (e.g. responses cut to the window)
+    software: dict | None = None
+    n_from_cache: int | None = None
+    elapsed_s: float | None = None
+    # A simulated table's truth (stats/simulation.py).
+    true_alpha: float | None = None
+    settings: dict | None = None
+    true_group_alphas: dict | None = None  # simulate --groups: each group's drawn alpha
+    # The JSON's keys in its order; empty: every field that is not None, in field order.
+    keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    UNKNOWN_KEY_FIX: ClassVar[str] = (
+        "it was written by another version of typicality (re-score with `typicality score`), "
+        "or a backend reports a fact ScoreCard does not declare (add it as a field of typicality.results.ScoreCard)."
+    )
+
+    @property
+    def display_name(self) -> str | None:
+        """The model's name for people: as the user named it, else its identity's name, else its fingerprint; None when none is recorded."""
+        for value in (self.model, self.name, self.fingerprint):
+            if value:
+                return str(value)
+        return None
+
+
+@dataclass(frozen=True)
+class PairAccounting(KeyedSection):
+    """What the pair design kept and dropped (stats/pair_design.py, stats/paper_pairs.py): results.json's `pairs`."""
+
+    comparisons: int | None = None  # None: a design built outside build_pairs
+    pairs: int | None = None
+    dropped: dict[str, int] | None = None  # reason -> comparisons
+    construction: str | None = None  # how the paper's construction formed pairs (stats/paper_pairs.py)
+    responses: int | None = None
+    responses_without_score: int | None = None
+    responses_with_unusable_score: int | None = None
+    unusable_scores: dict[str, int] | None = None  # reason -> responses
+    ties_kept_as_half: int | None = None
+    note: str | None = None
+    keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def n_dropped(self, reason: str) -> int:
+        """Comparisons dropped for this reason (0 when none were)."""
+        return int((self.dropped or {}).get(reason, 0))
+
+
+# ---------------------------------------------------------------------------------------------
 # The whole of results.json
 
 
@@ -630,18 +799,18 @@ class InfluenceSummary(Displayed, Section):
 class AuditResults(Displayed, Section):
     """results.json, typed: every section, in the file's order. `ties` and `negative_control` only when they ran.
 
-    `dataset`, `model` (the scorer's card, owned by the scoring stage), `pairs` (the pair design's
-    accounting), `settings` (the analysis options), `software` and `slices` stay plain mappings.
+    `model` is the scorer's card (`ScoreCard`, owned by the scoring stage), `pairs` the pair design's
+    accounting (`PairAccounting`); `settings` (the analysis options), `software` and `slices` stay plain mappings.
     """
 
     dataset: DatasetInfo
-    model: dict | None
+    model: ScoreCard | None
     headline: Headline
     estimates: tuple[Estimate, ...]
     slices: dict
     agreement: Agreement
     ordinal: OrdinalFit | None
-    pairs: dict
+    pairs: PairAccounting
     settings: dict
     warnings: tuple[str, ...]
     software: dict
@@ -659,7 +828,9 @@ class AuditResults(Displayed, Section):
     OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ("ties", "negative_control", "groups")
     NESTED: ClassVar[dict[str, type]] = {
         "dataset": DatasetInfo,
+        "model": ScoreCard,
         "headline": Headline,
+        "pairs": PairAccounting,
         "estimates": Estimate,
         "agreement": Agreement,
         "ordinal": OrdinalFit,
@@ -705,6 +876,11 @@ class AuditResults(Displayed, Section):
         return self.estimate(self.headline.curve)
 
     @property
+    def model_name(self) -> str | None:
+        """The reference model's name for people (`ScoreCard.display_name`), None when the audit recorded none."""
+        return self.model.display_name if self.model is not None else None
+
+    @property
     def correctness(self) -> str | None:
         """The dataset's quality rating, when it has one."""
         return self.dataset.correctness
@@ -724,10 +900,10 @@ class AuditResults(Displayed, Section):
         return audit_results_card(self)
 
     def summary(self) -> str:
-        pairs, model = self.pairs, self.model or {}
+        pairs = self.pairs
         lines = [
-            f"Dataset {self.dataset.name}: {fmt_count(pairs['pairs'])} pairs of {fmt_count(pairs['comparisons'])} comparisons; "
-            f"model {model.get('model') or model.get('fingerprint') or 'unknown'}"
+            f"Dataset {self.dataset.name}: {fmt_count(pairs.pairs)} pairs of {fmt_count(pairs.comparisons)} comparisons; "
+            f"model {self.model_name or 'unknown'}"
         ]
         lines.append(self.agreement.summary())
         lines.extend(estimate.summary() for estimate in self.estimates)

@@ -33,5 +33,5 @@ cached = {
     )
 }
 with ScoreCache(sys.argv[1]) as cache:
-    cache.put_many(scores.card["fingerprint"], cached)
+    cache.put_many(scores.card.fingerprint, cached)
     print(f"{len(cached)} float32 scores under {scores.card['fingerprint']} in {cache.path}")

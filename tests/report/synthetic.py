@@ -21,6 +21,7 @@ from scipy.special import expit
 from scipy.stats import binomtest, norm
 from scipy.stats import t as student_t
 
+from tests.score_cards import FINGERPRINT, MODEL, score_card  # noqa: F401  (FINGERPRINT, MODEL: the names the report tests check)
 from typicality.audit_folder import RESULTS_FILE, SCORES_FILE, save_analysis, save_data, save_scores
 from typicality.data.build import from_pairs, from_ratings
 from typicality.domain import SCORE_COLUMNS, Accounting, ScoreResult, response_id_for
@@ -46,8 +47,6 @@ SPLIT = "test"
 TITLE = f"{HOSTILE_NAME} ({SPLIT})"
 LOADER_NOTE = "A note with <b>markup</b> from the loader."
 WORDS = "the a model answer helpful careful honest step first then finally because therefore".split()
-MODEL = "gemma-3-270m"
-FINGERPRINT = f"{MODEL}@0123456789abcdef|transformers|float32|bos=on|template=off|window=32768|scorer=1"
 # The controls results.json names, and the pair-table column each stands for.
 CONTROL_COLUMNS = {"length": "delta_log_tokens", "correctness": "delta_correctness", "helpfulness": "delta_helpfulness"}
 
@@ -55,44 +54,6 @@ CONTROL_COLUMNS = {"length": "delta_log_tokens", "correctness": "delta_correctne
 def hostile_text(rng: np.random.Generator, label: str, n_words: int) -> str:
     words = " ".join(rng.choice(WORDS, size=n_words))
     return f"{label}: {words}\n" + "\n".join(PAYLOADS)
-
-
-def score_card(table: pd.DataFrame) -> dict:
-    """A card with the keys the real scorer writes (reports/hh-rlhf-helpful-base/scores.card.json), values made up."""
-    n = int(len(table))
-    return {
-        "backend": "transformers",
-        "batch_tokens": 4096,
-        "bos": True,
-        "bos_policy": "auto",
-        "boundary_merged": int(table["boundary_merged"].sum()),
-        "chat_template": False,
-        "compute_s": 12.25,
-        "config_window": 32768,
-        "context_sharing": "packed rows (a prompt's responses share one pass)",
-        "device": "cpu",
-        "device_map": None,
-        "dtype": "float32",
-        "elapsed_s": 13.5,
-        "fingerprint": FINGERPRINT,
-        "model": MODEL,
-        "n_computed": n,
-        "n_from_cache": 0,
-        "n_responses": n,
-        "n_scored": n,
-        "name": MODEL,
-        "output_layer": "response positions only",
-        "prompt_truncated": int(table["prompt_truncated"].sum()),
-        "response_truncated": int(table["truncated"].sum()),
-        "revision": "gguf-sha256:" + "ab" * 32,
-        "scorer_version": "1",
-        "shard": None,
-        "skipped": {},
-        "software": {"torch": "2.13.0+cpu", "transformers": "5.23.0", "typicality": "0.1.0"},
-        "tokens_per_s": 1234.5,
-        "torch_threads": 2,
-        "window": 32768,
-    }
 
 
 def synthetic_inputs(*, rated: bool = True, seed: int = 7, n_prompts: int = 12, per_prompt: int = 4):

@@ -7,7 +7,7 @@ import pytest
 from tests.report.page import quotes
 from typicality.audit_folder import DATASET_FILE, load_data, load_results, read_audit, save_results
 from typicality.formatting import clip_end, fit_label, fmt_p, fmt_percent, fmt_value
-from typicality.report.content import clip_start, examples, flatten, headline, model_card, warnings
+from typicality.report.content import CARD_FIRST, clip_start, examples, flatten, headline, model_card, warnings
 
 
 def test_clip_start_keeps_the_beginning_and_counts_what_it_left_out():
@@ -121,11 +121,12 @@ def test_examples_say_why_when_texts_are_missing(audit_dir):
 
 
 def test_model_card_puts_identity_first(audit_dir):
-    """The scorer writes its card with sorted keys; the report shows who scored first."""
+    """The report shows who scored first, then the rest of the card in its recorded order."""
     rows = model_card(read_audit(audit_dir))
     labels = [label for label, _ in rows]
     assert labels[:9] == ["model", "name", "revision", "fingerprint", "backend", "dtype", "device", "bos", "chat template"]
-    assert sorted(labels[9:]) == labels[9:]  # the rest as recorded
+    card = read_audit(audit_dir).score_card.to_dict()
+    assert labels[9:] == [label for label, _ in flatten({key: value for key, value in card.items() if key not in CARD_FIRST})]  # the rest as recorded
     assert ("software: transformers", "5.23.0") in rows and ("skipped", "none") in rows and ("n scored", "48") in rows
 
 

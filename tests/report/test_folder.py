@@ -37,10 +37,10 @@ def test_a_full_folder_reads_every_file(audit_dir):
 
 def test_the_score_card_travels_in_results_json(audit_dir):
     """One way: results.json's `model`; the card beside scores.parquet is not consulted."""
-    assert read_audit(audit_dir).score_card == json.loads(score_card_path(audit_dir / SCORES_FILE).read_text())
+    assert read_audit(audit_dir).score_card.to_dict() == json.loads(score_card_path(audit_dir / SCORES_FILE).read_text())
     score_card_path(audit_dir / SCORES_FILE).unlink()
     (audit_dir / SCORES_FILE).unlink()
-    assert read_audit(audit_dir).score_card["fingerprint"] == FINGERPRINT
+    assert read_audit(audit_dir).score_card.fingerprint == FINGERPRINT
     results = stored_results(audit_dir)
     results["model"] = None
     store_results(audit_dir, results)

@@ -7,6 +7,7 @@ from tests.stats.builders import random_pairwise
 from typicality.audit_folder import load_results, save_analysis, save_data, save_results
 from typicality.pipeline import write_simulation
 from typicality.report import render_report
+from typicality.results import ScoreCard
 from typicality.stats import analyze_with_design, simulate
 
 
@@ -19,7 +20,7 @@ def audit_folder(tmp_path, data, scores, **options):
         from typicality.domain import ScoreResult
 
         save_data(data, folder)
-        save_scores(ScoreResult(scores, {"model": "test-model", "fingerprint": "test-model"}), folder / SCORES_FILE)
+        save_scores(ScoreResult(scores, ScoreCard(model="test-model", fingerprint="test-model")), folder / SCORES_FILE)
     results, design = analyze_with_design(data, scores, **options)
     save_analysis(results, design, folder)
     return folder, results

@@ -160,7 +160,7 @@ def test_reported_numbers_are_the_ones_in_results_json(audit_dir):
         ordinal = results.ordinal
         assert f"LR = {ordinal.lr_statistic:.2f} on 1 df, p = {ordinal.lr_p_value:.3f}" in text
         assert f"{ordinal.coef:.3f} (SE {ordinal.se:.3f}, Wald p = {ordinal.p_value:.3f})" in text
-        ties = results.pairs["dropped"]["tie (ties='drop')"]
+        ties = results.pairs.dropped["tie (ties='drop')"]
         assert ties == 25 and re.search(rf"tie \(ties='drop'\)\s*{ties}(?!\d)", text)
 
 

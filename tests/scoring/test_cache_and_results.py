@@ -56,11 +56,11 @@ def test_unchanged_model_recomputes_nothing_and_a_changed_one_everything(tiny, t
     data = data_from_texts(PAIRS)
     first = Counting(tiny)
     fresh = score(data, first.backend, cache_dir=tmp_path, progress=False, check=False)
-    assert first.computed == len(PAIRS) and fresh.card["n_computed"] == len(PAIRS)
+    assert first.computed == len(PAIRS) and fresh.card.n_computed == len(PAIRS)
 
     again = Counting(tiny)
     cached = score(data, again.backend, cache_dir=tmp_path, progress=False, check=False)
-    assert again.computed == 0 and cached.card["n_from_cache"] == len(PAIRS) and cached.card["n_computed"] == 0
+    assert again.computed == 0 and cached.card.n_from_cache == len(PAIRS) and cached.card.n_computed == 0
     assert cached.table.equals(fresh.table)
 
     changed = Counting(tiny.configured(max_length=200))  # another window: another fingerprint
@@ -74,7 +74,7 @@ def test_a_changed_text_is_recomputed_alone(tiny, tmp_path):
     edited = PAIRS[:-1] + [(PAIRS[-1][0], PAIRS[-1][1] + " ")]
     counting = Counting(tiny)
     result = score(data_from_texts(edited), counting.backend, cache_dir=tmp_path, progress=False, check=False)
-    assert counting.computed == 1 and result.card["n_from_cache"] == len(PAIRS) - 1
+    assert counting.computed == 1 and result.card.n_from_cache == len(PAIRS) - 1
 
 
 def test_a_crash_keeps_finished_batches_and_the_rerun_completes(tiny, tmp_path):
@@ -86,7 +86,7 @@ def test_a_crash_keeps_finished_batches_and_the_rerun_completes(tiny, tmp_path):
         assert cache.count(tiny.identity.fingerprint()) == 2
     resumed = Counting(tiny)
     result = score(data, resumed.backend, batch_tokens=1, cache_dir=tmp_path, progress=False, check=False)
-    assert resumed.computed == len(PAIRS) - 2 and result.card["n_from_cache"] == 2
+    assert resumed.computed == len(PAIRS) - 2 and result.card.n_from_cache == 2
     reference = score(data, tiny, cache_dir=tmp_path / "fresh", progress=False)
     np.testing.assert_allclose(result.table["mean_logprob"], reference.table["mean_logprob"], atol=1e-4)
 
@@ -163,7 +163,7 @@ def test_a_float32_and_a_bfloat16_score_never_share_cache_rows(tiny, tiny_model_
     full = score(data, Counting(tiny).backend, cache_dir=tmp_path, progress=False, check=False)
     counting = Counting(half)
     lower = score(data, counting.backend, cache_dir=tmp_path, progress=False, check=False)
-    assert counting.computed == len(PAIRS) and lower.card["n_from_cache"] == 0 and lower.card["dtype"] == "bfloat16"
+    assert counting.computed == len(PAIRS) and lower.card.n_from_cache == 0 and lower.card.dtype == "bfloat16"
     with ScoreCache(tmp_path) as cache:
         assert cache.count(full.fingerprint) == cache.count(lower.fingerprint) == len(PAIRS)
     difference = np.abs(lower.table["mean_logprob"].to_numpy() - full.table["mean_logprob"].to_numpy())

@@ -166,7 +166,7 @@ def test_score_runs_the_quick_check_first_and_records_it(tmp_path):
     data = data_from_texts([("Hi", " there"), ("The capital of Italy is ", "Rome.")])
     with FakeCompletionsServer() as fake:
         result = score(data, f"openai:{fake.url}#fake-model", cache_dir=tmp_path, progress=False)
-    card = result.card["check"]
+    card = result.card.check
     assert card["passed"] is True and card["quick"] is True
     assert {check["name"] for check in card["checks"]} >= {"echo", "boundary", "invariance"}
     assert all(set(check) == {"name", "passed", "detail"} for check in card["checks"])

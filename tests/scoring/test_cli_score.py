@@ -40,7 +40,7 @@ def test_score_command_writes_scores_and_resumes(tiny_model_dir, tmp_path, capsy
     result = load_scores(out)
     assert len(result.table) == 4 and result.table["mean_logprob"].notna().all()
     assert (tmp_path / "scores.card.json").exists()
-    assert result.card["model"] == str(tiny_model_dir)
+    assert result.card.model == str(tiny_model_dir)
 
     assert main(argv + ["--batch-tokens", "7"]) == 0
     assert "4 from cache, 0 computed" in capsys.readouterr().out

@@ -57,7 +57,7 @@ def naive_reference(gemma, hh_sample):
 
 def test_real_responses_match_the_naive_computation(gemma, hh_sample, naive_reference, tmp_path):
     result = score(hh_sample, gemma, cache_dir=tmp_path, progress=False)
-    assert result.card["output_layer"] == "response positions only" and result.card["bos"] is True
+    assert result.card.output_layer == "response positions only" and result.card.bos is True
     np.testing.assert_allclose(result.table["mean_logprob"], [n["mean_logprob"] for n in naive_reference], atol=TOLERANCE, rtol=0)
     assert result.table["n_tokens"].tolist() == [n["n_tokens"] for n in naive_reference]
     assert result.table["mean_logprob"].between(-8, -0.3).all()  # Gemma with BOS: plausible English, not garbage
@@ -84,7 +84,7 @@ def test_a_token_spanning_the_join_with_the_gemma_tokenizer(gemma, tmp_path):
     result = score(data_from_texts(pairs), gemma, cache_dir=tmp_path, progress=False)
     naive = [naive_score(gemma.model, gemma.tokenizer, p, r) for p, r in pairs]
     assert [n["boundary_merged"] for n in naive] == [True, True]
-    assert result.table["boundary_merged"].tolist() == [True, True] and result.card["boundary_merged"] == 2
+    assert result.table["boundary_merged"].tolist() == [True, True] and result.card.boundary_merged == 2
     np.testing.assert_allclose(result.table["mean_logprob"], [n["mean_logprob"] for n in naive], atol=TOLERANCE, rtol=0)
     assert "▁capital" in gemma.tokenizer.convert_ids_to_tokens(gemma.tokenizer("Paris is the capital")["input_ids"])
 
@@ -140,7 +140,7 @@ def test_kill_9_midway_loses_at_most_the_batch_in_flight(gemma, tmp_path):
     assert committed <= survived < len(data.responses)  # every commit survived; the run was stopped midway
 
     resumed = score(data, gemma, batch_tokens=200, cache_dir=cache_dir, progress=False)
-    assert resumed.card["n_from_cache"] == survived and resumed.card["n_computed"] == len(data.responses) - survived
+    assert resumed.card.n_from_cache == survived and resumed.card.n_computed == len(data.responses) - survived
     some = resumed.table.iloc[:2]
     rows = data.responses.set_index("response_id").loc[some["response_id"]]
     naive = [naive_score(gemma.model, gemma.tokenizer, p, r)["mean_logprob"] for p, r in zip(rows["prompt"], rows["response"])]

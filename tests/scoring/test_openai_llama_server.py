@@ -99,8 +99,8 @@ def test_scores_agree_with_the_in_process_scorer(reference, hh_short, tmp_path):
     diff = (a["mean_logprob"] - b["mean_logprob"]).abs()
     assert diff.mean() < MEAN_ABS_TOLERANCE and diff.max() < MAX_ABS_TOLERANCE
     assert np.corrcoef(a["mean_logprob"], b["mean_logprob"])[0, 1] > MIN_CORRELATION
-    assert reference.card["requests"] == len(hh_short.responses) and reference.card["tokens_per_s"] > 0
-    assert reference.card["check"]["passed"] is True  # the pre-flight ran on the real server
+    assert reference.card.requests == len(hh_short.responses) and reference.card.tokens_per_s > 0
+    assert reference.card.check["passed"] is True  # the pre-flight ran on the real server
 
 
 def test_server_answering_500_for_a_while_is_retried(server, reference, hh_short, tmp_path):
@@ -109,7 +109,7 @@ def test_server_answering_500_for_a_while_is_retried(server, reference, hh_short
             hh_short, endpoint(proxy.url, RetryPolicy(max_retries=6, base_s=0.05, cap_s=0.2), concurrency=2), cache_dir=tmp_path, progress=False, check=False
         )
     n = len(hh_short.responses)
-    assert proxy.counts["POST /v1/completions"] == n + 4 and proxy.forwarded == n and flaky.card["retries"] == 4
+    assert proxy.counts["POST /v1/completions"] == n + 4 and proxy.forwarded == n and flaky.card.retries == 4
     same_run(reference, flaky)
 
 
@@ -142,9 +142,9 @@ def test_server_killed_mid_run_and_restarted_loses_nothing(gguf, reference, hh_s
             victim.start()
             resumed = score(hh_short, endpoint(counter.url), cache_dir=tmp_path / "cache", progress=False, check=False)
             assert counter.forwarded - answered == n - kept  # only the missing ones were asked for
-            assert resumed.card["n_from_cache"] == kept and len(resumed.scored) == n
+            assert resumed.card.n_from_cache == kept and len(resumed.scored) == n
             rerun = score(hh_short, endpoint(counter.url), cache_dir=tmp_path / "cache", progress=False, check=False)
-            assert counter.forwarded - answered == n - kept and rerun.card["n_computed"] == 0
+            assert counter.forwarded - answered == n - kept and rerun.card.n_computed == 0
     finally:
         victim.kill()
     same_run(reference, resumed)

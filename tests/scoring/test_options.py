@@ -122,7 +122,7 @@ def test_score_takes_options_or_keywords_alike(tiny_model_dir, tmp_path):
     data = data_from_texts([("Hi", " there"), ("The capital of Italy is ", "Rome.")])
     by_options = score(data, ScoringOptions.create(model=str(tiny_model_dir), device="cpu", cache_dir=str(tmp_path / "a"), check=False), progress=False)
     by_keywords = score(data, str(tiny_model_dir), device="cpu", cache_dir=tmp_path / "b", progress=False, check=False)
-    assert by_options.table.equals(by_keywords.table) and by_options.card["check"] is None
+    assert by_options.table.equals(by_keywords.table) and by_options.card.check is None
 
 
 def test_a_loaded_backend_refuses_settings_that_need_a_reload(tiny, tmp_path):

@@ -175,9 +175,9 @@ def test_packed_scores_equal_the_naive_loop(backends, variant, tmp_path):
     assert lengths[-1][1] == 1
     data = data_from_texts(PAIRS)
     packed = score(data, backend, batch_tokens=10**6, cache_dir=tmp_path / "packed", progress=False)
-    assert packed.card["context_sharing"].startswith("packed rows")
+    assert packed.card.context_sharing.startswith("packed rows")
     unshared = score(data, backend.configured(share_contexts=False), batch_tokens=10**6, cache_dir=tmp_path / "apart", progress=False)
-    assert unshared.card["context_sharing"] == "one response per row"
+    assert unshared.card.context_sharing == "one response per row"
     ids = backend.tokenizer(PAIRS[1][0] + PAIRS[1][1])["input_ids"]
     assert float(naive_token_logprobs(backend.model, ids, 1).std()) > 0.5  # whole nats apart: the comparison can fail
     naive = naive_means(backend, PAIRS)
@@ -222,5 +222,5 @@ def test_attention_that_takes_no_tree_mask_falls_back_to_one_response_per_row(ti
     assert not backend._packs_contexts
     assert backend.describe()["context_sharing"] == "one response per row"
     result = score(data_from_texts(PAIRS), backend, batch_tokens=10**6, cache_dir=tmp_path, progress=False)
-    assert result.card["context_sharing"] == "one response per row"
+    assert result.card.context_sharing == "one response per row"
     np.testing.assert_allclose(result.table["mean_logprob"], naive_means(backend, PAIRS), atol=TOLERANCE, rtol=0)

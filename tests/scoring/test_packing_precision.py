@@ -109,9 +109,9 @@ def per_token_gap(first, second) -> float:
 @pytest.mark.slow
 def test_gemma_in_bfloat16_packed_scores_are_its_unpacked_scores_up_to_rounding(gemma_bfloat16, gemma, hh_pairs, tmp_path, monkeypatch):
     packed = score(hh_pairs, gemma_bfloat16, cache_dir=tmp_path / "packed", progress=False)
-    assert packed.card["context_sharing"].startswith("packed rows")
+    assert packed.card.context_sharing.startswith("packed rows")
     apart = score(hh_pairs, gemma_bfloat16.configured(share_contexts=False), cache_dir=tmp_path / "apart", progress=False)
-    assert apart.card["context_sharing"] == "one response per row"
+    assert apart.card.context_sharing == "one response per row"
     float32 = score(hh_pairs, gemma, cache_dir=tmp_path / "float32", progress=False)
     packing_gap, rounding_gap = per_token_gap(packed.table, apart.table), per_token_gap(apart.table, float32.table)
     # Packing moves bfloat16's scores by bfloat16's rounding: the order of bfloat16's distance from

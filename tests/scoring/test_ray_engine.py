@@ -168,8 +168,8 @@ def test_ray_workers_with_one_killed_mid_run_write_the_single_process_rows_once_
 
     # Every response scored once (the key is the cache's primary key; checked unique), none skipped, none delivered twice.
     card = on_ray.card
-    assert card["engine"] == "ray" and card["fingerprint"] == local.card["fingerprint"]
-    assert card["n_computed"] == len(expected) and card["skipped"] == {} and card["ray_sent"] == len(expected) and card["ray_duplicate_rows"] == 0
+    assert card.engine == "ray" and card.fingerprint == local.card.fingerprint
+    assert card.n_computed == len(expected) and card.skipped == {} and card.ray_sent == len(expected) and card.ray_duplicate_rows == 0
     # The rows the single-process scorer wrote: same keys, fingerprint, token counts and flags; scores within 1e-5 nats per
     # token (other batches, and 1 thread per worker against 2: float32 sums in another order).
     found = cache_rows(tmp_path / "ray")
@@ -180,8 +180,8 @@ def test_ray_workers_with_one_killed_mid_run_write_the_single_process_rows_once_
 
     # A second run finds everything in the cache and sends nothing to the workers.
     again = score(hh_sample, "gemma-3-270m", engine="ray", workers=2, cache_dir=tmp_path / "ray", progress=False)
-    assert again.card["n_from_cache"] == len(expected) and again.card["n_computed"] == 0
-    assert again.card["ray_sent"] == 0 and again.card["ray_worker_processes"] == 0
+    assert again.card.n_from_cache == len(expected) and again.card.n_computed == 0
+    assert again.card.ray_sent == 0 and again.card.ray_worker_processes == 0
     assert cache_rows(tmp_path / "ray") == found
     assert again.table["sum_logprob"].tolist() == on_ray.table["sum_logprob"].tolist()
 
@@ -206,7 +206,7 @@ def test_a_response_that_fails_twice_is_skipped_with_its_reason_and_its_neighbou
     reasons = dict(zip(data.responses["response"], table.loc[data.responses["response_id"], "skipped"]))
     assert reasons[texts[0][1]] == WORKER_DIED
     assert reasons[texts[4][1]] == failed_twice(RuntimeError())
-    assert result.card["skipped"] == {WORKER_DIED: 1, failed_twice(RuntimeError()): 1}
+    assert result.card.skipped == {WORKER_DIED: 1, failed_twice(RuntimeError()): 1}
     rows = cache_rows(tmp_path)
     scored = [(p, r) for p, r in texts if KILLS not in r and RAISES not in r]
     assert rows.keys() == {text_key(p, r) for p, r in scored}  # the six others: none lost, the dead ones not written
@@ -214,4 +214,4 @@ def test_a_response_that_fails_twice_is_skipped_with_its_reason_and_its_neighbou
         assert rows[text_key(p, r)][1:4] == (known_score(r).n_tokens, known_score(r).sum_logprob, 0)
     # The killer's task, lost twice, is sent again one response per task; the raiser's task too when Ray had queued it on
     # the killer's actor (a dead actor loses every task in flight on it, which scheduling decides, not the test).
-    assert result.card["ray_sent_again"] in (4, 8)
+    assert result.card.ray_sent_again in (4, 8)

@@ -43,7 +43,7 @@ def test_scoring_through_an_endpoint_loads_no_torch(tmp_path):
         "    result = score(data_from_texts([('Hi', ' there'), ('The capital of Italy is ', 'Rome.')]),\n"
         f"                   f'openai:{{fake.url}}#fake-model', cache_dir={str(tmp_path)!r}, progress=False)\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules,\n"
-        "                  'scored': int(result.table['mean_logprob'].notna().sum()), 'check': result.card['check']['passed'],\n"
-        "                  'torch_version_recorded': 'torch' in result.card['software']}))\n"
+        "                  'scored': int(result.table['mean_logprob'].notna().sum()), 'check': result.card.check['passed'],\n"
+        "                  'torch_version_recorded': 'torch' in result.card.software}))\n"
     )
     assert found == {"torch": False, "transformers": False, "scored": 2, "check": True, "torch_version_recorded": True}

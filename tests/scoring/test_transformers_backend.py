@@ -39,7 +39,7 @@ def test_the_tiny_model_is_not_trivial(tiny):
 
 def test_scores_equal_the_naive_computation(tiny, tmp_path):
     result = score(data_from_texts(PAIRS), tiny, cache_dir=tmp_path, progress=False)
-    assert result.card["output_layer"] == "response positions only"  # the fast path, not the fallback
+    assert result.card.output_layer == "response positions only"  # the fast path, not the fallback
     np.testing.assert_allclose(result.table["mean_logprob"], naive_means(tiny, PAIRS), atol=TOLERANCE, rtol=0)
     naive_counts = [naive_score(tiny.model, tiny.tokenizer, p, r)["n_tokens"] for p, r in PAIRS]
     assert result.table["n_tokens"].tolist() == naive_counts
@@ -51,8 +51,8 @@ def test_batch_size_and_context_sharing_do_not_change_scores(tiny, tmp_path):
     one_by_one = score(data, tiny, batch_tokens=1, cache_dir=tmp_path / "a", progress=False)
     all_at_once = score(data, tiny, batch_tokens=10**6, cache_dir=tmp_path / "b", progress=False)
     unshared = score(data, tiny.configured(share_contexts=False), batch_tokens=10**6, cache_dir=tmp_path / "c", progress=False)
-    assert all_at_once.card["context_sharing"].startswith("packed rows")  # the tiny Gemma takes the tree masks
-    assert unshared.card["context_sharing"] == "one response per row"
+    assert all_at_once.card.context_sharing.startswith("packed rows")  # the tiny Gemma takes the tree masks
+    assert unshared.card.context_sharing == "one response per row"
     reference = one_by_one.table["mean_logprob"].to_numpy()
     np.testing.assert_allclose(all_at_once.table["mean_logprob"], reference, atol=TOLERANCE, rtol=0)
     np.testing.assert_allclose(unshared.table["mean_logprob"], reference, atol=TOLERANCE, rtol=0)
@@ -64,7 +64,7 @@ def test_boundary_merges_are_flagged_counted_and_exact(tiny, tmp_path):
     expected = [naive_score(tiny.model, tiny.tokenizer, p, r)["boundary_merged"] for p, r in PAIRS]
     assert expected == [False] * 5 + [True, True]  # the two constructed cases, and only they
     assert result.table["boundary_merged"].tolist() == expected
-    assert result.card["boundary_merged"] == 2
+    assert result.card.boundary_merged == 2
     rome = tiny.tokenizer.convert_ids_to_tokens(tiny.tokenizer("The capital of Italy is Rome.")["input_ids"])
     assert any(token.startswith("Ġ") and token != "Ġ" and "R" in token for token in rome)  # the merged token exists
 
@@ -82,8 +82,8 @@ def test_long_prompt_is_cut_from_the_left_and_scored_as_the_naive_computation_on
     expected = naive_token_logprobs(tiny.model, kept + response_ids, len(kept))
     assert (row["prompt_truncated"], row["truncated"], row["n_tokens"]) == (True, False, len(response_ids))
     assert math.isclose(row["sum_logprob"], float(expected.sum()), abs_tol=TOLERANCE * len(response_ids))
-    assert result.card["prompt_truncated"] == 1 and result.card["response_truncated"] == 0
-    assert result.card["window"] == 24
+    assert result.card.prompt_truncated == 1 and result.card.response_truncated == 0
+    assert result.card.window == 24
 
 
 def test_response_longer_than_the_window_is_cut_and_flagged(tiny, tmp_path):
@@ -96,7 +96,7 @@ def test_response_longer_than_the_window_is_cut_and_flagged(tiny, tmp_path):
     expected = naive_token_logprobs(tiny.model, [bos] + response_ids[:15], 1)
     assert (row["prompt_truncated"], row["truncated"], row["n_tokens"]) == (True, True, 15)
     assert math.isclose(row["mean_logprob"], float(expected.mean()), abs_tol=TOLERANCE)
-    assert result.card["response_truncated"] == 1
+    assert result.card.response_truncated == 1
 
 
 def test_bos_policy_is_explicit_recorded_and_exact(tiny, tmp_path):
@@ -106,7 +106,7 @@ def test_bos_policy_is_explicit_recorded_and_exact(tiny, tmp_path):
     pairs = PAIRS[:3]
     result = score(data_from_texts(pairs), without, cache_dir=tmp_path, progress=False)
     np.testing.assert_allclose(result.table["mean_logprob"], naive_means(tiny, pairs, bos=False), atol=TOLERANCE, rtol=0)
-    assert result.card["bos"] is False
+    assert result.card.bos is False
     (prepared,) = tiny.prepare([ScoreRequest("k", *PAIRS[0])])
     assert prepared.context.count(tiny.tokenizer.bos_token_id) == 1  # the tokenizer adds BOS too: not twice
 
@@ -127,8 +127,8 @@ def test_blank_and_unencodable_responses_are_counted_skips(tiny, tmp_path):
     assert reasons == ["scored", "empty response", "whitespace-only response", "text the tokenizer cannot encode", "scored"]
     assert table.loc[1:3, "mean_logprob"].isna().all() and (table.loc[1:3, "n_tokens"] == 0).all()
     assert table.loc[[0, 4], "mean_logprob"].notna().all()
-    assert result.card["skipped"] == {"empty response": 1, "whitespace-only response": 1, "text the tokenizer cannot encode": 1}
-    assert result.card["n_scored"] == 2 and len(result.scored) == 2
+    assert result.card.skipped == {"empty response": 1, "whitespace-only response": 1, "text the tokenizer cannot encode": 1}
+    assert result.card.n_scored == 2 and len(result.scored) == 2
 
 
 def test_a_model_that_will_not_load_is_named_with_the_reason(tmp_path):

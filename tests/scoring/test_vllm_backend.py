@@ -58,14 +58,14 @@ def test_scores_agree_with_the_transformers_scorer_and_are_cached(engine, gemma,
     assert not np.allclose(a["mean_logprob"], a["mean_logprob"].iloc[0])  # real, differing scores
 
     card = mine.card
-    assert card["backend"] == "vllm" and card["dtype"] == "float32" and card["prefix_caching"] is False
-    assert card["fingerprint"] != theirs.card["fingerprint"] and card["check"]["passed"] is True  # pre-flight ran
-    assert card["n_computed"] == len(a) and card["tokens_per_s"] > 0
+    assert card.backend == "vllm" and card.dtype == "float32" and card.prefix_caching is False
+    assert card.fingerprint != theirs.card.fingerprint and card.check["passed"] is True  # pre-flight ran
+    assert card.n_computed == len(a) and card.tokens_per_s > 0
     with ScoreCache(tmp_path) as cache:
-        rows = cache.get_many(card["fingerprint"], list(cache_keys(hh_short)))
+        rows = cache.get_many(card.fingerprint, list(cache_keys(hh_short)))
     assert len(rows) == len(a)
     again = score(hh_short, engine, cache_dir=tmp_path, progress=False)
-    assert again.card["n_computed"] == 0 and again.card["n_from_cache"] == len(a)
+    assert again.card.n_computed == 0 and again.card.n_from_cache == len(a)
     np.testing.assert_array_equal(again.table["sum_logprob"], mine.table["sum_logprob"])
 
 

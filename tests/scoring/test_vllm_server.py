@@ -56,7 +56,7 @@ def test_scores_through_the_server_agree_with_the_in_process_scorers(server, gem
     assert a["skipped"].isna().all()
     np.testing.assert_array_equal(a["n_tokens"], b["n_tokens"])  # the server's tokens and boundary are the project's
     np.testing.assert_allclose(a["mean_logprob"], b["mean_logprob"], rtol=0, atol=AGREEMENT)
-    assert served.card["check"]["passed"] is True and served.card["requests"] == len(a)
+    assert served.card.check["passed"] is True and served.card.requests == len(a)
 
 
 def test_the_server_and_the_in_process_engine_agree(server, vllm_engine):

@@ -38,7 +38,7 @@ def noisy_scores(scores: ScoreResult, noise: float, seed: int, name: str) -> Sco
     table["mean_logprob"] = table["mean_logprob"] + rng.normal(0.0, noise, size=len(table))
     table["sum_logprob"] = table["mean_logprob"] * table["n_tokens"]
     table["model"] = name
-    return ScoreResult(table, {**scores.card, "model": name, "fingerprint": name})
+    return ScoreResult(table, scores.card.replace(model=name, fingerprint=name))
 
 
 def model_audits(root: Path, *, alpha: float = 0.6, prompts: int = 120, per_prompt: int = 3, noise: float = 0.3, seed: int = 3) -> tuple[Path, Path]:

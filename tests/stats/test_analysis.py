@@ -9,7 +9,7 @@ import pytest
 from tests.stats.builders import pairwise, random_pairwise, scores_table
 from typicality.domain import ScoreResult
 from typicality.errors import TypicalityError
-from typicality.results import AuditResults
+from typicality.results import AuditResults, ScoreCard
 from typicality.stats import TypicalityBias, analyze, analyze_with_design, build_pairs, simulate
 
 ESTIMATE_FIELDS = {
@@ -77,7 +77,7 @@ def test_rated_results_have_the_design_shape_and_the_robustness_set(simulated):
     assert content.slices["all"] == {"n_pairs": len(frame), "n_prompts": frame["prompt_id"].nunique()}
     assert set(content.agreement.to_dict()) >= {"rate", "ci_low", "ci_high", "p_value", "n_pairs"}
     assert content.ordinal.fitted and content.ordinal.outcome == "helpfulness"
-    assert content.software["statsmodels"] and content.model["fingerprint"].startswith("simulated(")
+    assert content.software["statsmodels"] and content.model.fingerprint.startswith("simulated(")
     assert content.warnings == ()
     # The same numbers as the estimator run by hand on the same design.
     adjusted = TypicalityBias(controls=["correctness"]).fit(build_pairs(data, scores)).estimate_
@@ -116,9 +116,9 @@ def test_user_controls_and_slices(simulated):
 def test_missing_scores_are_counted_and_the_rest_is_fitted(simulated):
     data, scores = simulated
     results = strict_json(analyze(data, scores.table.iloc[40:]))
-    assert results.pairs["responses_without_score"] == 40
-    lost = results.pairs["dropped"]["a response has no usable score"]
-    assert lost > 0 and results.pairs["pairs"] == len(data.comparisons) - lost
+    assert results.pairs.responses_without_score == 40
+    lost = results.pairs.dropped["a response has no usable score"]
+    assert lost > 0 and results.pairs.pairs == len(data.comparisons) - lost
     assert results.warnings[0] == f"40 of {len(data.responses)} responses have no score (skipped by the scorer or not scored yet)."
     assert f"{lost} of {len(data.comparisons)} pairs are left out" in results.warnings[1]
     assert all(e.fitted for e in results.estimates)
@@ -156,7 +156,7 @@ def test_no_usable_pairs_is_one_clear_error():
 def test_a_prebuilt_design_and_the_model_card_are_used(simulated):
     data, scores = simulated
     design = build_pairs(data, scores, seed=4)
-    card = {"model": "gemma-3-270m", "fingerprint": "abc"}
+    card = ScoreCard(model="gemma-3-270m", fingerprint="abc")
     results, used = analyze_with_design(data, ScoreResult(scores.table, card), design=design)
     assert used is design and results.model == card
 

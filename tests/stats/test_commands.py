@@ -30,11 +30,11 @@ def test_simulate_then_fit_a_folder(tmp_path, capsys):
     assert main(["simulate", "--alpha", "0.5", "--prompts", "120", "--responses-per-prompt", "4", "--seed", "3", "--out", str(folder)]) == 0
     assert {p.name for p in folder.iterdir()} >= {"responses.parquet", "comparisons.parquet", "dataset.json", "scores.parquet"}
     data, scores = read_analysis_input(folder)
-    assert len(data.comparisons) == 720 and scores.card["true_alpha"] == 0.5
+    assert len(data.comparisons) == 720 and scores.card.true_alpha == 0.5
 
     assert main(["fit", str(folder)]) == 0
     results = read_results(folder / "results.json")
-    assert results.dataset.name == "simulated" and results.model["model"] == "simulated"
+    assert results.dataset.name == "simulated" and results.model.model == "simulated"
     assert len([e for e in results.estimates if "not-memorized" not in e.slice]) == 12 and results.ordinal.fitted
     out = capsys.readouterr().out
     # The terminal prints the table, then the results' own agreement sentence (the wording summary() uses).
@@ -103,6 +103,6 @@ def test_a_score_card_beside_the_parquet_is_read(tmp_path):
     main(["simulate", "--alpha", "0.5", "--prompts", "20", "--out", str(folder)])
     pd.read_parquet(folder / "scores.parquet").to_parquet(folder / "scores.parquet", index=False)  # drops the embedded card
     (folder / "scores.card.json").unlink()
-    assert read_analysis_input(folder)[1].card == {}
+    assert read_analysis_input(folder)[1].card is None
     (folder / "scores.card.json").write_text(json.dumps({"model": "gemma-3-270m", "fingerprint": "f00"}), encoding="utf-8")
-    assert read_analysis_input(folder)[1].card["fingerprint"] == "f00"
+    assert read_analysis_input(folder)[1].card.fingerprint == "f00"

@@ -46,10 +46,10 @@ def test_deltas_labels_and_drops_match_a_naive_computation():
         seen.add((preferred, other, row["subset"]))
     assert seen == {("A1", "B1", "x"), ("B2", "A2", "y")}
     accounting = pair_accounting(design)
-    assert accounting["comparisons"] == 5 and accounting["pairs"] == 2
-    assert accounting["dropped"] == {"a response has no usable score": 2, "tie (ties='drop')": 1}
-    assert accounting["responses_without_score"] == 1  # B3
-    assert accounting["responses_with_unusable_score"] == 1  # A4 (NaN)
+    assert accounting.comparisons == 5 and accounting.pairs == 2
+    assert accounting.dropped == {"a response has no usable score": 2, "tie (ties='drop')": 1}
+    assert accounting.responses_without_score == 1  # B3
+    assert accounting.responses_with_unusable_score == 1  # A4 (NaN)
 
 
 def test_ties_kept_as_half_when_asked():
@@ -57,7 +57,7 @@ def test_ties_kept_as_half_when_asked():
     design = build_pairs(data, scores_table(data, MEANS, TOKENS), ties="half")
     assert len(design) == 3
     assert (design.frame["label"] == 0.5).sum() == 1
-    assert pair_accounting(design)["ties_kept_as_half"] == 1
+    assert pair_accounting(design).ties_kept_as_half == 1
 
 
 def test_orientation_is_seeded_balanced_and_recorded():
@@ -115,7 +115,7 @@ def test_scorer_skips_are_counted_by_reason():
         ["skipped", "n_tokens", "mean_logprob", "sum_logprob"],
     ] = ["empty response", 0, np.nan, np.nan]
     accounting = pair_accounting(build_pairs(data, scores))
-    assert accounting["unusable_scores"] == {"skipped by the scorer: empty response": 1}
+    assert accounting.unusable_scores == {"skipped by the scorer: empty response": 1}
 
 
 @pytest.mark.parametrize(

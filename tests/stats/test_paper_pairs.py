@@ -112,7 +112,7 @@ def test_counts_by_hand_with_a_repeated_response():
     # The loader keeps one x under Q1: the default construction has 1 non-tied pair, the paper's on loaded data too.
     assert data.accounting.dropped["response repeated under the same prompt"] == 1
     assert len(build_paper_pairs(data, scores)) == 1
-    assert "repeated" in build_paper_pairs(data, scores).accounting["note"]
+    assert "repeated" in build_paper_pairs(data, scores).accounting.note
 
 
 def test_reproduces_the_scripts_counts_and_estimates():

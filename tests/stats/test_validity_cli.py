@@ -57,7 +57,7 @@ def test_audit_negative_control_and_score_without_prompt_agree(tmp_path):
     assert main(["audit", "hh-rlhf", *common, "--out", str(out), "--negative-control", "--change-draws", "20"]) == 0
     results = load_results(out)
     control = results.negative_control
-    assert control.available and control.n_scored == results.pairs["pairs"]
+    assert control.available and control.n_scored == results.pairs.pairs
     ids = {e.id for e in results.estimates}
     assert {control.prompt_specific, control.unconditional} <= ids
     assert "Fluency negative control" in (out / "report.md").read_text()

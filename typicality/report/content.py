@@ -135,11 +135,7 @@ def answer(audit: AuditFolder) -> str:
 
 
 def model_name(audit: AuditFolder) -> str:
-    card = audit.score_card or {}
-    for key in ("model", "name", "fingerprint"):
-        if card.get(key):
-            return str(card[key])
-    return "the reference model (not recorded)"
+    return audit.results.model_name or "the reference model (not recorded)"
 
 
 def headline(audit: AuditFolder) -> dict:
@@ -297,7 +293,7 @@ def accounting(audit: AuditFolder) -> dict:
     if audit.pairs is not None:
         counts.append(("pairs in the regression design", fmt_count(len(audit.pairs))))
     dropped = sorted(data.accounting.dropped.items(), key=lambda item: -item[1]) if data is not None else []
-    design_dropped = audit.results.pairs.get("dropped", {})  # the pair design's accounting (a plain mapping)
+    design_dropped = audit.results.pairs.dropped or {}
     return {
         "available": data is not None,
         "reason": None if data is not None else f"dataset.json: {audit.missing.get('dataset.json', 'not available')}",
@@ -314,7 +310,7 @@ CARD_FIRST = ("model", "name", "revision", "fingerprint", "backend", "dtype", "d
 
 def model_card(audit: AuditFolder) -> list[tuple[str, str]]:
     """The scorer's card (results.json's `model`) as (label, value) rows, identity first."""
-    card = audit.score_card
+    card = audit.score_card.to_dict() if audit.score_card is not None else {}
     if not card:
         return []
     ordered = {key: card[key] for key in CARD_FIRST if key in card}
@@ -386,7 +382,7 @@ def warnings(audit: AuditFolder, main: Estimate | None) -> list[str]:
             f"Only {fmt_count(agreement.n_pairs)} pairs: the headline regression could not be fitted, "
             "and the agreement rate's interval is wide."
         )
-    cut = truncation_note(audit.score_card)  # responses longer than the window: scored on their beginning only
+    cut = truncation_note(audit.score_card.to_dict() if audit.score_card is not None else {})  # responses longer than the window: scored on their beginning only
     if cut:
         found.append(cut)
     for name, why in audit.missing.items():

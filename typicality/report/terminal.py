@@ -25,7 +25,7 @@ PREFERRED_WORDS = {1.0: "response_a", 0.0: "response_b", 0.5: "tie"}
 def print_results(results: AuditResults) -> None:
     """The estimates as a table, then agreement, ordinal model and warnings."""
     console = DataConsole(width=160)
-    table = Table(title=f"Typicality bias in {results.dataset.name} ({fmt_count(results.pairs['pairs'])} pairs)")
+    table = Table(title=f"Typicality bias in {results.dataset.name} ({fmt_count(results.pairs.pairs)} pairs)")
     for column in ("slice", "typicality", "controls", "alpha", "SE", "95% CI", "p", "OR/SD", "win +/-1SD", "pairs", "prompts"):
         table.add_column(column)
     for e in results.estimates:

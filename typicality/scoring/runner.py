@@ -19,6 +19,7 @@ import pandas as pd
 from typicality.domain import SCORE_COLUMNS, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, require_type
 from typicality.formatting import truncation_note
+from typicality.results import ScoreCard
 from typicality.scoring.backends import DEFAULT_BATCH_TOKENS, ScoringBackend, load_backend
 from typicality.scoring.cache import CachedScore, ScoreCache
 from typicality.scoring.checkpoints import EMBEDDED_NAME
@@ -70,9 +71,7 @@ def score(
         known.update(cache.get_many(fingerprint, [request.key for request in todo]))
 
     table = _table(responses, keys, known, run.skipped, fingerprint)
-    card = _card(backend, table, run, options, check)
-    card["n_from_cache"] = sum(key in from_cache for key in keys)
-    card["elapsed_s"] = round(time.perf_counter() - started, 3)
+    card = _card(backend, table, run, options, check, n_from_cache=sum(key in from_cache for key in keys), elapsed_s=round(time.perf_counter() - started, 3))
     return ScoreResult(table, card)
 
 
@@ -170,11 +169,17 @@ def _table(responses: pd.DataFrame, keys: list[str], known: dict[str, CachedScor
     return table
 
 
-def _card(backend: ScoringBackend, table: pd.DataFrame, run: ScoringRun, options: ScoringOptions, check: dict | None) -> dict:
-    """The score card: the model's identity and settings, what was scored and skipped, the cost, the check."""
+def _card(
+    backend: ScoringBackend, table: pd.DataFrame, run: ScoringRun, options: ScoringOptions, check: dict | None, *, n_from_cache: int, elapsed_s: float
+) -> ScoreCard:
+    """The score card: the model's identity and settings, what was scored and skipped, the cost, the check.
+
+    The backend's own facts (`describe()`, `run.facts`) are fields of `ScoreCard` too: one it does not
+    declare stops here with the key named, before anything is saved.
+    """
     identity = backend.identity
     scored = table[table["skipped"].isna()]
-    return {
+    return ScoreCard.from_dict({
         **identity.to_dict(),
         "model": identity.name,
         "fingerprint": identity.fingerprint(),
@@ -195,4 +200,6 @@ def _card(backend: ScoringBackend, table: pd.DataFrame, run: ScoringRun, options
         # What a reader must know about these scores, in words (the counts above say how many; this says what it means).
         "notes": [note for note in (truncation_note({"response_truncated": int(scored["truncated"].sum()), "window": identity.window}),) if note],
         "software": software_versions(SOFTWARE),
-    }
+        "n_from_cache": n_from_cache,
+        "elapsed_s": elapsed_s,
+    })

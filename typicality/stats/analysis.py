@@ -18,7 +18,7 @@ import pandas as pd
 
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, require_type
-from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate, Groups, Headline, OrdinalFit
+from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate, Groups, Headline, OrdinalFit, PairAccounting, ScoreCard
 from typicality.software import software_versions
 from typicality.stats.agreement import agreement_rate
 from typicality.stats.debias import debiasing_summary
@@ -174,9 +174,9 @@ def analyze_with_design(
         design = build_design(data, scores, options)
     accounting = pair_accounting(design)
     if len(design) == 0:
-        dropped = ", ".join(f"{count} {reason}" for reason, count in accounting["dropped"].items()) or "none"
+        dropped = ", ".join(f"{count} {reason}" for reason, count in (accounting.dropped or {}).items()) or "none"
         raise TypicalityError(
-            f"Dataset '{data.name}' has no usable pairs: {accounting['comparisons']} comparisons, dropped: {dropped}. {_no_pairs_hint(accounting)}"
+            f"Dataset '{data.name}' has no usable pairs: {accounting.comparisons} comparisons, dropped: {dropped}. {_no_pairs_hint(accounting)}"
         )
     _refuse_one_prompt(data.name, design.frame["prompt_id"], "usable pairs (both responses scored)")
     if options.by is not None:
@@ -270,9 +270,9 @@ def _refuse_one_prompt(name: str, prompt_ids: pd.Series, what: str) -> None:
         )
 
 
-def _no_pairs_hint(accounting: dict) -> str:
+def _no_pairs_hint(accounting: PairAccounting) -> str:
     """The fix for a design without pairs, from the reason that dropped most comparisons."""
-    dropped = accounting.get("dropped", {})
+    dropped = accounting.dropped or {}
     reason = max(dropped, key=dropped.get) if dropped else None
     if reason == "tie (ties='drop')":
         return "Pass --ties half to keep each tie as half a preference."
@@ -340,12 +340,12 @@ def _ordinal(data: PreferenceData, scores: CheckedScores, options: AnalysisOptio
     return ordinal
 
 
-def _model_entry(scores: CheckedScores, design: PairDesign) -> dict | None:
+def _model_entry(scores: CheckedScores, design: PairDesign) -> ScoreCard | None:
     """The scorer's card, as it travels from scores.parquet; a bare fingerprint when the table came without one."""
-    if scores.card:
-        return dict(scores.card)
+    if scores.card is not None:
+        return scores.card
     fingerprint = scores.fingerprint or design.model
-    return {"model": None, "fingerprint": fingerprint} if fingerprint else None
+    return ScoreCard(model=None, fingerprint=fingerprint, keys=("model", "fingerprint")) if fingerprint else None
 
 
 def estimate_specs(
@@ -433,21 +433,21 @@ def slice_counts(design: PairDesign, estimates: list[Estimate]) -> dict:
     return {name: slice_count(design, name) for name in dict.fromkeys(estimate.slice for estimate in estimates)}
 
 
-def data_warnings(accounting: dict) -> list[str]:
+def data_warnings(accounting: PairAccounting) -> list[str]:
     """Dataset-level warnings: unscored responses and the pairs they cost."""
     messages = []
-    responses = accounting.get("responses") or 0
-    unscored = accounting.get("responses_without_score", 0)
-    unusable = accounting.get("responses_with_unusable_score", 0)
-    lost = accounting.get("dropped", {}).get("a response has no usable score", 0)
+    responses = accounting.responses or 0
+    unscored = accounting.responses_without_score or 0
+    unusable = accounting.responses_with_unusable_score or 0
+    lost = accounting.n_dropped("a response has no usable score")
     if unscored:
         messages.append(f"{unscored} of {responses} responses have no score (skipped by the scorer or not scored yet).")
     if unusable:
-        reasons = "; ".join(f"{reason}: {count}" for reason, count in accounting.get("unusable_scores", {}).items())
+        reasons = "; ".join(f"{reason}: {count}" for reason, count in (accounting.unusable_scores or {}).items())
         messages.append(f"{unusable} of {responses} responses have no usable score ({reasons}).")
     if lost:
         messages.append(
-            f"{lost} of {accounting['comparisons']} pairs are left out because a response has no usable score; the fits use the other {accounting['pairs']}."
+            f"{lost} of {accounting.comparisons} pairs are left out because a response has no usable score; the fits use the other {accounting.pairs}."
         )
     return messages
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from typicality.domain import COMPARISON_COLUMNS, PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, require_type
-from typicality.results import EQUAL_CORRECTNESS, LENGTH_CONTROL  # noqa: F401  (the slice and control names results.json uses)
+from typicality.results import EQUAL_CORRECTNESS, LENGTH_CONTROL, PairAccounting  # noqa: F401  (the slice and control names results.json uses)
 from typicality.stats.scores_table import CheckedScores, check_scores, require_scores
 
 TYPICALITY_COLUMNS = {"mean_logprob": "delta_mean_logprob", "sum_logprob": "delta_sum_logprob"}
@@ -90,13 +90,13 @@ def build_pairs(data: PreferenceData, scores: ScoreResult | CheckedScores | pd.D
         columns[column] = comparisons[column].to_numpy()[keep]
     frame = pd.DataFrame(columns)
 
-    accounting = {
-        "comparisons": int(len(comparisons)),
-        "pairs": int(len(frame)),
-        "dropped": {reason: count for reason, count in dropped.items() if count},
+    accounting = PairAccounting(
+        comparisons=int(len(comparisons)),
+        pairs=int(len(frame)),
+        dropped={reason: count for reason, count in dropped.items() if count},
         **lookup.accounting(),
-        "ties_kept_as_half": int((frame["label"] == 0.5).sum()),
-    }
+        ties_kept_as_half=int((frame["label"] == 0.5).sum()),
+    )
     return PairDesign(
         frame=frame,
         dataset=data.name,
@@ -188,11 +188,13 @@ def _strings(values: pd.Series) -> np.ndarray:
     return values.astype(str).to_numpy(dtype=object)
 
 
-def pair_accounting(design: PairDesign) -> dict:
+def pair_accounting(design: PairDesign) -> PairAccounting:
     """What `build_pairs` kept and dropped, by reason."""
-    if not design.accounting:
-        return {"comparisons": None, "pairs": int(len(design)), "dropped": {}, "note": "design built outside build_pairs: no accounting"}
-    return dict(design.accounting)
+    if design.accounting is None:
+        return PairAccounting.from_dict(
+            {"comparisons": None, "pairs": int(len(design)), "dropped": {}, "note": "design built outside build_pairs: no accounting"}
+        )
+    return design.accounting
 
 
 def control_column(name: str) -> str:

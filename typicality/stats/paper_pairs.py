@@ -27,6 +27,7 @@ import pandas as pd
 
 from typicality.domain import PairDesign, PreferenceData
 from typicality.errors import TypicalityError
+from typicality.results import PairAccounting
 from typicality.stats.pair_design import SLICE_COLUMNS, TIE_POLICIES
 from typicality.stats.scores_table import check_scores
 
@@ -83,22 +84,22 @@ def build_paper_pairs(data: PreferenceData, scores, *, ties: str = "drop", rows:
     frame = pd.DataFrame(columns)
 
     repeated = int(data.accounting.dropped.get(REPEATED, 0)) if own_rows else 0
-    accounting = {
-        "comparisons": int(len(keep)),
-        "pairs": int(len(frame)),
-        "dropped": {reason: count for reason, count in dropped.items() if count},
-        "construction": "paper: every within-prompt pair of rows in dataset order, oriented by that order, with an intercept",
-        "responses": int(len(rows)),
-        "responses_without_score": int((~scored).sum()),
-        "responses_with_unusable_score": 0,
-        "unusable_scores": {},
-        "ties_kept_as_half": int((frame["label"] == 0.5).sum()),
-    }
-    if repeated:
-        accounting["note"] = (
-            f"The loader dropped {repeated} responses repeated under the same prompt; the paper's script pairs those rows too, "
-            "so its counts are higher by the pairs they form."
-        )
+    note = (
+        f"The loader dropped {repeated} responses repeated under the same prompt; the paper's script pairs those rows too, "
+        "so its counts are higher by the pairs they form."
+    )
+    accounting = PairAccounting(
+        comparisons=int(len(keep)),
+        pairs=int(len(frame)),
+        dropped={reason: count for reason, count in dropped.items() if count},
+        construction="paper: every within-prompt pair of rows in dataset order, oriented by that order, with an intercept",
+        responses=int(len(rows)),
+        responses_without_score=int((~scored).sum()),
+        responses_with_unusable_score=0,
+        unusable_scores={},
+        ties_kept_as_half=int((frame["label"] == 0.5).sum()),
+        note=note if repeated else None,
+    )
     return PairDesign(
         frame=frame,
         dataset=data.name,

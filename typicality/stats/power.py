@@ -241,7 +241,7 @@ def audit_design(audit: AuditFolder) -> dict:
     per_prompt = n_pairs / max(n_prompts, 1)
     de = _observed_design_effect(model)
     icc = 0.0 if per_prompt <= 1 else max(0.0, (de - 1.0) / (per_prompt - 1.0))
-    comparisons = results.pairs.get("comparisons") or n_pairs  # the pair design's accounting (a plain mapping)
+    comparisons = results.pairs.comparisons or n_pairs
     return {
         "alpha": float(estimate.alpha),
         "se": float(estimate.se),

@@ -6,13 +6,14 @@ module only decides which rows are usable for a fit and says why the others are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from typicality.domain import REQUIRED_SCORE_COLUMNS, ScoreResult
 from typicality.errors import TypicalityError, require_type
+from typicality.results import ScoreCard
 
 MODEL_COLUMN = "model"  # the scorer's model fingerprint, when present
 
@@ -21,11 +22,11 @@ MODEL_COLUMN = "model"  # the scorer's model fingerprint, when present
 class CheckedScores:
     """A scores table that passed `check_scores`: one model, one row per response, `usable` and `unusable_reason` set.
 
-    `card` is the scorer's card (empty for a hand-made table); `fingerprint` the one model's.
+    `card` is the scorer's card (None for a hand-made table); `fingerprint` the one model's.
     """
 
     table: pd.DataFrame
-    card: dict = field(default_factory=dict)
+    card: ScoreCard | None = None
     fingerprint: str | None = None
 
     @property
@@ -48,7 +49,7 @@ def check_scores(scores: ScoreResult | CheckedScores | pd.DataFrame, source: str
     """
     if isinstance(scores, CheckedScores):
         return scores
-    card = dict(scores.card) if isinstance(scores, ScoreResult) else {}
+    card = scores.card if isinstance(scores, ScoreResult) else None
     table = scores.table if isinstance(scores, ScoreResult) else scores
     missing = [column for column in REQUIRED_SCORE_COLUMNS if column not in table.columns]
     if missing:
@@ -74,7 +75,7 @@ def check_scores(scores: ScoreResult | CheckedScores | pd.DataFrame, source: str
     table["unusable_reason"] = np.where(table["usable"], None, reason)
     if "truncated" not in table.columns:
         table["truncated"] = False
-    return CheckedScores(table.reset_index(drop=True), card, fingerprint or card.get("fingerprint"))
+    return CheckedScores(table.reset_index(drop=True), card, fingerprint or (card.fingerprint if card is not None else None))
 
 
 def _one_model(table: pd.DataFrame, source: str) -> str | None:

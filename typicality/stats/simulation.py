@@ -36,6 +36,7 @@ import pandas as pd
 
 from typicality.domain import ANNOTATOR_COLUMN, Accounting, PreferenceData, ScoreResult, prompt_id_for, response_id_for
 from typicality.errors import TypicalityError, require_type
+from typicality.results import ScoreCard
 
 QUALITY_CUTS = np.array([-0.8416, -0.2533, 0.2533, 0.8416])  # standard normal quintiles
 QUALITY_SD = math.sqrt(0.5**2 + 0.4**2 + 1.0)
@@ -154,9 +155,8 @@ def simulate(
         }
     )
     # What `typicality score` would record about its model, so reports name this one.
-    card = {"model": "simulated", "fingerprint": f"simulated({settings})", "true_alpha": alpha, "settings": settings}
-    if slopes is not None:
-        card["true_group_alphas"] = dict(zip(group_names(groups).tolist(), slopes.tolist()))
+    true_group_alphas = dict(zip(group_names(groups).tolist(), slopes.tolist())) if slopes is not None else None
+    card = ScoreCard(model="simulated", fingerprint=f"simulated({settings})", true_alpha=alpha, settings=settings, true_group_alphas=true_group_alphas)
     return data, ScoreResult(scores, card)
 
 

@@ -25,7 +25,7 @@ def design_with_ties(design: PairDesign, data, scores, seed: int) -> PairDesign 
     if design.ties == "half":
         candidate = design
     else:
-        dropped = (design.accounting or {}).get("dropped", {}).get("tie (ties='drop')", 0)
+        dropped = design.accounting.n_dropped("tie (ties='drop')") if design.accounting is not None else 0
         if dropped < MIN_TIES or data is None or scores is None:
             return None
         if design.construction == "paper":

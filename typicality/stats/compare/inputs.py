@@ -50,16 +50,16 @@ class ComparedAudit:
 
     @property
     def fingerprint(self) -> str | None:
-        return (self.results.model or {}).get("fingerprint")
+        return self.results.model.fingerprint if self.results.model is not None else None
 
     def describe(self) -> ComparedAuditEntry:
         """The audit as comparison.json lists it: label, folder, dataset, reference model and the compared fit's numbers."""
-        dataset, model = self.results.dataset, self.results.model or {}
+        dataset = self.results.dataset
         return ComparedAuditEntry(
             label=self.label,
             folder=self.folder,
             dataset=AuditDataset(**{key: getattr(dataset, key) for key in ("name", "title", "subset", "split", "n_prompts", "preference")}),
-            model=AuditModel(name=model.get("model") or model.get("name"), fingerprint=model.get("fingerprint")),
+            model=AuditModel(name=self.results.model_name, fingerprint=self.fingerprint),
             estimate=ComparedEstimate(**{key: getattr(self.estimate, key) for key in DESCRIBED_ESTIMATE_FIELDS}),
         )
 
