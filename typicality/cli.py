@@ -252,7 +252,7 @@ def add_stats_commands(commands) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    options = scoring_options(args)
+    options = scoring_options(args).validate()  # the pre-flight before the data loads: a wrong model or cache costs seconds
     typicality.audit_folder.check_scores_output(args.out)  # before scoring: not a folder, not over a file the tool did not write, writable
     data = load_from_args(args)
     if args.without_prompt:  # the fluency negative control's scores (typicality fit --unconditional-scores)
@@ -333,13 +333,14 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
 
 
 def scoring_options(args: argparse.Namespace):
-    """The `ScoringOptions` the user's flags describe (unset flags keep the defaults); validated."""
+    """The `ScoringOptions` the user's flags describe (unset flags keep the defaults); checked when built, the machine's
+    pre-flight (`validate()`) is run by what takes them (`score`, `audit`, `check_model`)."""
     names = ("model", "backend", "revision", "cache_dir", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size",
              *option_declarations())
     settings = {name: getattr(args, name, None) for name in names}
     # A switch left off is not given (False), like a flag left out (None): neither is refused for another backend's model.
     settings = {name: value for name, value in settings.items() if value is not None and value is not False}
-    return ScoringOptions.create(**settings, check=not getattr(args, "no_check", False)).validate()
+    return ScoringOptions.create(**settings, check=not getattr(args, "no_check", False))
 
 
 def add_score_command(commands) -> None:
