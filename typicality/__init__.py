@@ -50,7 +50,7 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 # Modules the command line reaches through the package (`typicality.pipeline.write_influence`), loaded on first use too.
-_MODULES = ("audit_folder", "pipeline")
+_MODULES = ("audit_folder", "output_folder", "pipeline")
 
 
 def __getattr__(name: str):

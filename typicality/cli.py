@@ -19,13 +19,9 @@ import typicality.data
 import typicality.report
 import typicality.scoring
 import typicality.stats
-from typicality.data.request import LoadRequest, parse_columns
 from typicality.errors import TypicalityError
-from typicality.output_folder import check_writable_folder
 from typicality.safe_text import DataConsole, say
 from typicality.scoring.backends import BACKENDS, DEFAULT_BACKEND, option_declarations
-from typicality.scoring.cache_merge import merge_caches
-from typicality.scoring.check import check_model
 from typicality.scoring.options import ScoringOptions
 from typicality.stats.options import AnalysisOptions
 
@@ -57,14 +53,14 @@ def add_loader_options(parser: argparse.ArgumentParser) -> None:
 
 def loader_arguments(args: argparse.Namespace):
     """The loader options as a `LoadRequest` (valid when built; for `typicality.data.load` and `audit`)."""
-    return LoadRequest(
+    return typicality.LoadRequest(
         args.dataset,
         data_files=tuple(args.data_files or ()),
         subset=args.subset,
         split=args.split,
         limit=args.limit,
         seed=args.seed,
-        columns=parse_columns(args.columns),
+        columns=typicality.data.parse_columns(args.columns),
         rating=args.rating,
         revision=args.data_revision,
         preference=args.preference,
@@ -127,7 +123,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    check_writable_folder(args.folder, "the report")
+    typicality.output_folder.check_writable_folder(args.folder, "the report")
     paths = typicality.render_report(args.folder)
     say(f"wrote {paths.markdown}")
     say(f"wrote {paths.html}")
@@ -172,7 +168,7 @@ def _check_fit_output(args: argparse.Namespace) -> None:
     if args.out:
         typicality.audit_folder.check_results_output(args.out)
     else:
-        check_writable_folder(args.input or args.data, "results.json and pairs.parquet")
+        typicality.output_folder.check_writable_folder(args.input or args.data, "results.json and pairs.parquet")
 
 
 class RenamedOption(argparse.Action):
@@ -384,7 +380,7 @@ def add_audit_command(commands) -> None:
 
 def cmd_merge_cache(args: argparse.Namespace) -> int:
     target = args.into if args.into is not None else typicality.scoring.cache_root()
-    report = merge_caches(target, args.caches)
+    report = typicality.scoring.merge_caches(target, args.caches)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
@@ -406,7 +402,8 @@ def add_merge_cache_command(commands) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    report = check_model(scoring_options(args), against=args.against, progress=not args.no_progress, against_tolerance=args.against_tolerance)
+    options = scoring_options(args)
+    report = typicality.scoring.check_model(options, against=args.against, progress=not args.no_progress, against_tolerance=args.against_tolerance)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0 if report.passed else 1
@@ -472,7 +469,7 @@ def add_export_command(commands) -> None:
 
 
 def cmd_influence(args: argparse.Namespace) -> int:
-    check_writable_folder(args.audit_dir, "influence.json and influence.parquet")
+    typicality.output_folder.check_writable_folder(args.audit_dir, "influence.json and influence.parquet")
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
     summary = typicality.pipeline.write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
     cv3, top = summary.cv3, summary.without_top_prompts  # plain mappings inside the InfluenceSummary
