@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from typicality.audit_folder import save_analysis
 from typicality.debiased_export import export
 from typicality.pipeline import write_influence, write_simulation
-from typicality.stats import analyze, simulate
+from typicality.stats import analyze_with_design, simulate
 
 ADJUSTED = "all|mean_logprob|correctness"
 
@@ -46,9 +47,9 @@ def main() -> None:
         folder = Path(root) / "audit"
         data, scores = simulate(0.5, args.prompts, args.responses_per_prompt, seed=args.seed)
         write_simulation(data, scores, folder)
-        _, results = timed("analyze_untimed_setup", lambda: analyze(data, scores))
-        results.save(folder)
-        print(f"pairs={len(results.design)} prompts={results.design.frame['prompt_id'].nunique()}")
+        _, (results, design) = timed("analyze_untimed_setup", lambda: analyze_with_design(data, scores))
+        save_analysis(results, design, folder)
+        print(f"pairs={len(design)} prompts={design.frame['prompt_id'].nunique()}")
 
         export_seconds, exported = timed("export_parquet", lambda: export(folder, Path(root) / "export-parquet"))
         jsonl_seconds, _ = timed("export_jsonl", lambda: export(folder, Path(root) / "export-jsonl", format="jsonl"))

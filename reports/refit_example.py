@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typicality.audit_folder import SCORES_FILE, load_scores, save_data, save_scores
+from typicality.audit_folder import SCORES_FILE, load_scores, save_analysis, save_data, save_scores
 from typicality.data import LoadRequest, load
 from typicality.pipeline import write_influence
 from typicality.report import render_report
-from typicality.stats import analyze
+from typicality.stats import analyze_with_design
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "reports" / "hh-rlhf-helpful-base"
@@ -28,8 +28,8 @@ def main() -> None:
     scores = load_scores(FOLDER / SCORES_FILE)
     save_data(data, FOLDER)  # responses/comparisons are git-ignored here; dataset.json is committed
     save_scores(scores, FOLDER / SCORES_FILE)
-    results = analyze(data, scores)
-    results.save(FOLDER)
+    results, design = analyze_with_design(data, scores)
+    save_analysis(results, design, FOLDER)
     write_influence(FOLDER)
     paths = render_report(FOLDER)
     headline = results.headline_estimate

@@ -19,6 +19,7 @@ from typicality.audit_folder import (
     load_results,
     load_scores,
     read_audit,
+    save_analysis,
     save_data,
     save_results,
     save_scores,
@@ -26,7 +27,7 @@ from typicality.audit_folder import (
 )
 from typicality.domain import ScoreResult
 from typicality.errors import TypicalityError
-from typicality.stats import analyze, simulate
+from typicality.stats import analyze, analyze_with_design, simulate
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +74,11 @@ def test_bad_scores_files_are_named(tmp_path):
 
 def test_the_pair_design_round_trips_with_its_metadata(tmp_path, simulated):
     data, scores = simulated
-    results = analyze(data, scores)
-    results.save(tmp_path)
+    results, built = analyze_with_design(data, scores)
+    save_analysis(results, built, tmp_path)
     design = load_pairs(tmp_path)
-    pd.testing.assert_frame_equal(design.frame, results.design.frame)
-    assert design.settings() == results.design.settings()
+    pd.testing.assert_frame_equal(design.frame, built.frame)
+    assert design.settings() == built.settings()
     # A parquet without the design's metadata is not taken for one.
     design.frame.to_parquet(tmp_path / PAIRS_FILE, index=False)
     with pytest.raises(TypicalityError, match="not a pair design written by this version"):
@@ -109,10 +110,10 @@ def test_results_carry_the_format_version_and_other_versions_are_refused(tmp_pat
 
 def test_read_audit_reports_missing_files_instead_of_failing(tmp_path, simulated):
     data, scores = simulated
-    results = analyze(data, scores)
+    results, design = analyze_with_design(data, scores)
     save_data(data, tmp_path)
     save_scores(scores, tmp_path / SCORES_FILE)
-    results.save(tmp_path)
+    save_analysis(results, design, tmp_path)
     audit = read_audit(tmp_path)
     assert audit.pairs is not None and audit.data is not None and isinstance(audit.scores, ScoreResult)
     assert audit.score_card == results.model and audit.missing == {}
@@ -128,9 +129,10 @@ def test_reading_and_analysing_an_audit_folder_imports_no_torch(tmp_path, simula
     code = (
         "import sys\n"
         "import typicality.audit_folder, typicality.data, typicality.stats, typicality.report\n"
-        "from typicality.pipeline import read_analysis_input\nfrom typicality.stats import analyze\n"
+        "from typicality.audit_folder import save_analysis\n"
+        "from typicality.pipeline import read_analysis_input\nfrom typicality.stats import analyze_with_design\n"
         f"data, scores = read_analysis_input({str(tmp_path)!r})\n"
-        "analyze(data, scores).save(" + repr(str(tmp_path)) + ")\n"
+        "save_analysis(*analyze_with_design(data, scores), " + repr(str(tmp_path)) + ")\n"
         "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.') or m.startswith('transformers'))\n"
         "print(loaded)\n"
     )

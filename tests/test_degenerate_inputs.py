@@ -17,7 +17,7 @@ import pytest
 
 from tests.data.files import write_jsonl
 from tests.report.synthetic import score_card
-from typicality.audit_folder import load_results
+from typicality.audit_folder import load_results, save_analysis
 from typicality.cli import main
 from typicality.data import load
 from typicality.data.build import DUPLICATE_COMPARISON, from_pairs
@@ -27,7 +27,7 @@ from typicality.formatting import SLICE_NAME_CHARS, fmt_slice
 from typicality.pipeline import write_simulation
 from typicality.report.content import estimate_rows
 from typicality.report.terminal import print_results
-from typicality.stats import analyze
+from typicality.stats import analyze, analyze_with_design
 from typicality.stats.pair_design import MAX_SLICE_VALUES
 
 
@@ -128,7 +128,7 @@ def test_every_estimate_id_is_unique_when_a_control_is_dropped(tmp_path):
     from tests.stats.builders import rated
 
     data = rated(rows)
-    results = analyze(data, scored(data, n_tokens=10))
+    results, design = analyze_with_design(data, scored(data, n_tokens=10))
     ids = [estimate.id for estimate in results.estimates]
     assert len(ids) == len(set(ids)), collections.Counter(ids).most_common(3)
     dropped = [e for e in results.estimates if e.dropped_controls]
@@ -137,7 +137,7 @@ def test_every_estimate_id_is_unique_when_a_control_is_dropped(tmp_path):
     assert all(any("Control length is constant" in w for w in e.warnings) for e in dropped if e.estimator == "logit")
     assert results.headline.length_controlled is None  # no fit controlled for length
     write_simulation(data, scored(data, n_tokens=10), tmp_path)
-    results.save(tmp_path)
+    save_analysis(results, design, tmp_path)
     assert [e.id for e in load_results(tmp_path).estimates] == ids  # read back: each id checked against its fields
 
 
@@ -232,7 +232,7 @@ def test_long_slice_names_are_shortened_for_display_and_kept_whole_in_results(tm
     long_value = "a category name that goes on and on " * 4
     path = write_jsonl(tmp_path / "long.jsonl", pair_rows(40, category=lambda i: f"{long_value}{i % 2}"))
     data = load("pairs", data_files=path)
-    results = analyze(data, scored(data))
+    results, design = analyze_with_design(data, scored(data))
     names = sorted({e.slice for e in results.estimates if e.slice.startswith("category=")})
     assert names == [f"category={long_value}0", f"category={long_value}1"]
     shown = [fmt_slice(name) for name in names]
@@ -243,7 +243,7 @@ def test_long_slice_names_are_shortened_for_display_and_kept_whole_in_results(tm
     assert long_value not in terminal.replace("\n", "")
     table_rows = [row for row in estimate_rows(results) if row["slice"].startswith("category=")]
     assert {row["slice"] for row in table_rows} == set(shown)
-    results.save(tmp_path)
+    save_analysis(results, design, tmp_path)
     assert {e.slice for e in load_results(tmp_path).estimates} >= set(names)
 
 

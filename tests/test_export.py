@@ -13,18 +13,18 @@ from numpy.testing import assert_allclose
 from scipy.special import expit
 
 import typicality
-from typicality.audit_folder import RESULTS_FILE, load_results
+from typicality.audit_folder import RESULTS_FILE, load_results, save_analysis
 from typicality.cli import main
 from typicality.debiased_export import COLUMNS, export
 from typicality.errors import TypicalityError
 from typicality.pipeline import write_simulation
-from typicality.stats import analyze, simulate
+from typicality.stats import analyze_with_design, simulate
 
 
 def _audit(folder, *, alpha=0.5, prompts=200, seed=2, rating_levels=5, ties="drop"):
     data, scores = simulate(alpha, prompts, 4, seed=seed, rating_levels=rating_levels)
     write_simulation(data, scores, folder)
-    analyze(data, scores, ties=ties).save(folder)
+    save_analysis(*analyze_with_design(data, scores, ties=ties), folder)
     return data
 
 
@@ -136,7 +136,7 @@ def test_pairwise_data_has_no_controls_and_no_flips(tmp_path):
 
     data, scores = random_pairwise(150, seed=4, alpha=0.8)
     save_data(data, tmp_path / "audit")
-    analyze(data, scores).save(tmp_path / "audit")
+    save_analysis(*analyze_with_design(data, scores), tmp_path / "audit")
     result = export(tmp_path / "audit", tmp_path / "out")
     frame = pd.read_parquet(result.data_file)
     assert result.model.controls == []
@@ -242,3 +242,46 @@ def test_trl_reward_trainer_consumes_the_export(audited, tmp_path):
     assert abs(loss.item() - without_margin.item()) > 1e-4
     history = trainer.train()
     assert np.isfinite(history.training_loss) and trainer.state.global_step == 3
+
+
+def test_the_card_names_its_source_datasets_and_licence(audited, tmp_path):
+    from typicality.audit_folder import AuditFolder
+    from typicality.debiased_export import source_datasets, source_license
+
+    folder, _ = audited
+    header, body = _card(export(folder, tmp_path / "out").card_file)
+    # Simulated data comes from no hub dataset: no source, an unknown licence, and the card says so.
+    assert header["source_datasets"] == [] and header["license"] == "unknown"
+    assert "Derived from the user's own files" in body
+    # The committed HH-RLHF audit read a local copy of Anthropic's file: its hub id and MIT licence (data/hh-rlhf/LICENSE).
+    hh = load_results("reports/hh-rlhf-helpful-base")
+    assert hh.dataset.provenance[0]["kind"] == "file"
+    assert source_datasets(AuditFolder(results=hh)) == ["Anthropic/hh-rlhf"] and source_license(["Anthropic/hh-rlhf"]) == "mit"
+    hub = hh.replace(dataset=hh.dataset.replace(provenance=[{"kind": "hub", "id": "nvidia/HelpSteer2", "split": "train"}]))
+    assert source_datasets(AuditFolder(results=hub)) == ["nvidia/HelpSteer2"] and source_license(["nvidia/HelpSteer2", "x/y"]) == "unknown"
+
+
+@pytest.mark.slow  # imports TRL's training stack (~10 s)
+def test_the_cards_training_snippet_runs(audited, tmp_path, monkeypatch):
+    """The card's snippet, as written: the margin reaches RewardTrainer's batches, and the weights resample the rows."""
+    pytest.importorskip("trl", reason="TRL is in the test extras (pip install -e '.[test]')")
+    folder, _ = audited
+    result = export(folder, tmp_path / "out")
+    _, body = _card(result.card_file)
+    snippet = body.split("## Training on it\n\n```python\n", 1)[1].split("```", 1)[0]
+    assert "DPOTrainer" in snippet and "does not read" not in snippet and "no TRL trainer reads a `weight` column" in snippet
+    frame = pd.read_parquet(result.data_file)
+    model, tokenizer = _tiny_reward_model(list(frame["prompt"]) + list(frame["chosen"]) + list(frame["rejected"]))
+    monkeypatch.chdir(result.folder)
+    scope = {"model": model, "tokenizer": tokenizer}
+    exec(compile(snippet, "README.md", "exec"), scope)  # noqa: S102 - the card's own snippet, run as a reader would
+    trainer, train, reweighted = scope["trainer"], scope["train"], scope["reweighted"]
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    assert_allclose(batch["margin"].numpy(), frame["margin"].to_numpy()[:4], rtol=1e-6)
+    # Rows drawn with probability w / sum(w): the mean weight of the draw estimates sum(w^2) / sum(w), within 4 standard errors.
+    weight = frame["weight"].to_numpy()
+    p = weight / weight.sum()
+    drawn = np.asarray(reweighted["weight"])
+    expected, spread = (p * weight).sum(), np.sqrt((p * (weight - (p * weight).sum()) ** 2).sum() / len(drawn))
+    assert len(reweighted) == len(train) and abs(drawn.mean() - expected) < 4 * spread
+    assert abs(expected - weight.mean()) > 4 * spread  # the draw differs from the plain rows: the weights act

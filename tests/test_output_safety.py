@@ -20,14 +20,14 @@ from tests.scoring.server_process import free_port
 from tests.scoring.tiny_model import build_tiny_model
 from tests.stats.compare_audits import model_audits
 from tests.test_pipeline import hh_file, hh_request
-from typicality.audit_folder import IN_PROGRESS_FILE, load_scores, save_scores
+from typicality.audit_folder import IN_PROGRESS_FILE, load_scores, save_analysis, save_scores
 from typicality.cli import main
 from typicality.debiased_export import export
 from typicality.errors import TypicalityError
 from typicality.output_folder import MARKER_FILE, RUN_FILE, STAGING_SUFFIX
 from typicality.pipeline import audit, write_simulation
 from typicality.scoring.options import ScoringOptions
-from typicality.stats import analyze, simulate
+from typicality.stats import analyze_with_design, simulate
 
 
 def snapshot(folder: Path) -> dict[str, bytes | None]:
@@ -65,7 +65,7 @@ def simulated_audit(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("simulated") / "audit"
     data, scores = simulate(0.5, 40, 4, seed=1, rating_levels=5)
     write_simulation(data, scores, folder)
-    analyze(data, scores, change_draws=0).save(folder)
+    save_analysis(*analyze_with_design(data, scores, change_draws=0), folder)
     return folder
 
 
@@ -361,7 +361,7 @@ def test_read_only_folders_are_one_message(tmp_path, simulated_audit, tiny_model
             pytest.skip("chmod does not stop writes here (running as root): the read-only cases cannot be made")
         data, scores = simulate(0.5, 20, 3, seed=2)
         write_simulation(data, scores, fitted)
-        analyze(data, scores, change_draws=0).save(fitted)
+        save_analysis(*analyze_with_design(data, scores, change_draws=0), fitted)
         fitted.chmod(0o555)
         before = snapshot(fitted)
         data_file = hh_file(tmp_path / "test.jsonl", 2)

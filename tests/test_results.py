@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from typicality.audit_folder import RESULTS_FILE, load_influence_summary, load_results
+from typicality.audit_folder import RESULTS_FILE, load_influence_summary, load_results, save_results
 from typicality.errors import TypicalityError
 from typicality.results import AuditResults, Estimate, InfluenceSummary, is_quality_controlled
 from typicality.stats import analyze, simulate
@@ -59,7 +59,7 @@ def test_sections_are_frozen(rated_results):
 
 
 def test_an_unknown_key_or_a_wrong_id_is_refused_with_the_fix(tmp_path, rated_results):
-    rated_results.save(tmp_path)
+    save_results(rated_results, tmp_path)
     stored = json.loads((tmp_path / RESULTS_FILE).read_text())
     stored["sharpening"]["gamma_star"] = 1.0
     (tmp_path / RESULTS_FILE).write_text(json.dumps(stored))

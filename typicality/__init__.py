@@ -28,10 +28,12 @@ _PUBLIC = {
     "PairDesign": "typicality.domain",
     "read_audit": "typicality.audit_folder",
     "load_results": "typicality.audit_folder",
+    "save_analysis": "typicality.audit_folder",
     "AuditResults": "typicality.results",
     "Estimate": "typicality.results",
     "AnalysisOptions": "typicality.stats",
     "analyze": "typicality.stats",
+    "analyze_with_design": "typicality.stats",
     "build_pairs": "typicality.stats",
     "TypicalityBias": "typicality.stats",
     "agreement_rate": "typicality.stats",
@@ -41,6 +43,7 @@ _PUBLIC = {
     "AuditFolder": "typicality.audit_folder",
     "audit": "typicality.pipeline",
     "compare": "typicality.pipeline",
+    "explain": "typicality.explanation",
     "plan": "typicality.stats.power",
     "plan_from_audit": "typicality.stats.power",
     "export": "typicality.debiased_export",
@@ -50,7 +53,7 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 # Modules the command line reaches through the package (`typicality.pipeline.write_influence`), loaded on first use too.
-_MODULES = ("audit_folder", "output_folder", "pipeline")
+_MODULES = ("audit_folder", "comparison_folder", "output_folder", "pipeline")
 
 
 def __getattr__(name: str):

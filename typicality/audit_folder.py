@@ -49,6 +49,7 @@ PAIRS_FILE = "pairs.parquet"
 RESULTS_FILE = "results.json"
 INFLUENCE_FILE = "influence.parquet"
 INFLUENCE_SUMMARY_FILE = "influence.json"
+TOKENS_FILE = "tokens.json"  # `typicality explain`: a few pairs' responses token by token (typicality.explanation)
 REPORT_MARKDOWN_FILE = "report.md"
 REPORT_HTML_FILE = "report.html"
 FIGURES_FOLDER = "figures"
@@ -80,7 +81,7 @@ AUDIT_KIND = FolderKind(
     command="typicality audit",
     suggestion="audit-DATASET",
     files=frozenset({RESPONSES_FILE, COMPARISONS_FILE, DATASET_FILE, SCORES_FILE, "scores.card.json", PAIRS_FILE, RESULTS_FILE, INFLUENCE_FILE,
-                     INFLUENCE_SUMMARY_FILE, REPORT_MARKDOWN_FILE, REPORT_HTML_FILE, IN_PROGRESS_FILE}),
+                     INFLUENCE_SUMMARY_FILE, TOKENS_FILE, REPORT_MARKDOWN_FILE, REPORT_HTML_FILE, IN_PROGRESS_FILE}),
     subfolders={FIGURES_FOLDER: (".png",)},
     recognise=_is_audit_folder,
 )
@@ -225,6 +226,18 @@ def save_results(results: AuditResults, folder: str | Path) -> Path:
     return path
 
 
+def save_analysis(results: AuditResults, design: PairDesign, folder: str | Path) -> Path:
+    """Write a fit into an audit folder: its pair design (pairs.parquet) and its results (results.json), together.
+
+    Influence (influence.json, influence.parquet) left from an earlier fit described other results: it is
+    removed (`typicality influence`, or the pipeline after the fit, recomputes it for these).
+    """
+    folder = Path(folder)
+    save_pairs(design, folder / PAIRS_FILE)
+    remove_influence(folder)
+    return save_results(results, folder)
+
+
 def load_results(folder: str | Path) -> AuditResults:
     """Read results.json into the typed results, checking its format version; one clear message for anything else."""
     folder = Path(folder)
@@ -276,10 +289,28 @@ def save_influence(summary: InfluenceSummary, frame: pd.DataFrame | None, folder
 
 
 def remove_influence(folder: str | Path) -> None:
-    """Influence computed for earlier results describes other fits: new results remove it."""
-    for name in (INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE):
+    """Influence computed for earlier results describes other fits: new results remove it (and the token view, which quotes it)."""
+    for name in (INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, TOKENS_FILE):
         with writing(Path(folder) / name):
             (Path(folder) / name).unlink(missing_ok=True)
+
+
+def save_token_view(content: dict, folder: str | Path) -> Path:
+    """Write tokens.json (typicality.explain's pairs, token by token), atomically."""
+    path = Path(folder) / TOKENS_FILE
+    with writing(path):
+        _write_json(path, {**content, "format_version": FORMAT_VERSION}, allow_nan=False)
+    return path
+
+
+def load_token_view(folder: str | Path) -> dict | None:
+    """Read tokens.json, version-checked; None when `typicality explain` has not run on the folder."""
+    path = Path(folder) / TOKENS_FILE
+    if not path.exists():
+        return None
+    content = _read_json(path)
+    _check_version(path, content.pop("format_version", None))
+    return content
 
 
 def load_influence_summary(path: str | Path) -> InfluenceSummary:

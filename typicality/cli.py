@@ -153,11 +153,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     unconditional = None
     if args.unconditional_scores:  # the fluency negative control from a `typicality score --without-prompt` file
         unconditional = typicality.load_scores(args.unconditional_scores)
-    results = typicality.analyze(data, scores, options, unconditional=unconditional)
+    results, design = typicality.analyze_with_design(data, scores, options, unconditional=unconditional)
     if args.out:
-        out = results.to_json(args.out)
-    else:  # a folder fit in place: its pair design and results, through the audit-folder contract
-        out = results.save(Path(args.input or args.data))
+        out = typicality.audit_folder.save_results(results, args.out)
+    else:  # a folder fit in place: its pair design and results together, through the audit-folder contract
+        out = typicality.save_analysis(results, design, Path(args.input or args.data))
     typicality.report.print_results(results)
     say(f"wrote {out}")
     return 0
@@ -501,21 +501,38 @@ def add_influence_command(commands) -> None:
     parser.set_defaults(run=cmd_influence)
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from typicality.comparison_folder import COMPARISON_FILE, COMPARISON_HTML_FILE, COMPARISON_MARKDOWN_FILE
-    from typicality.pipeline import compare
-    from typicality.report.comparison import summary_sentences
+def cmd_explain(args: argparse.Namespace) -> int:
+    typicality.output_folder.check_writable_folder(args.audit_dir, "tokens.json and the report")
+    view = typicality.explain(args.audit_dir, pairs=args.pairs, pair=args.pair)
+    print(repr(view))
+    largest = view.content["max_sum_difference"]
+    print(f"each response's tokens add up to the audit's cached sum within {largest:.2g} nats")
+    print(f"wrote {view.path}; the report ({Path(args.audit_dir) / 'report.html'}) now shows the token view")
+    return 0
 
+
+def add_explain_command(commands) -> None:
+    """`explain`: a few pairs' responses token by token under the audit's model (typicality.explanation)."""
+    parser = commands.add_parser("explain", help="show why responses are typical: re-score a few pairs token by token (tokens.json, the report's token view)")
+    parser.add_argument("audit_dir", help="a finished audit folder (with its data, scores and pairs)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--pairs", type=int, metavar="N", help="the N pairs whose removal moves alpha most (influence.parquet; default 5)")
+    which.add_argument("--pair", type=int, metavar="ID", help="one pair, by its comparison number (pairs.parquet's `comparison` column)")
+    parser.set_defaults(run=cmd_explain)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
     out = Path(args.out)  # checked by compare(): a new folder, or (--force) a comparison folder holding nothing else
-    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # comparison.json's content
+    comparison = typicality.compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # typed ComparisonResults
     if args.json:
-        print(json.dumps(comparison, indent=2))
+        print(json.dumps(comparison.to_dict(), indent=2))
         return 0
-    for sentence in summary_sentences(comparison):
+    for sentence in typicality.report.summary_sentences(comparison):
         say(sentence)
-    for warning in comparison["warnings"]:
+    for warning in comparison.warnings:
         say(f"warning: {warning}")
-    say(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
+    folder = typicality.comparison_folder
+    say(f"wrote {out / folder.COMPARISON_FILE}, {out / folder.COMPARISON_MARKDOWN_FILE} and {out / folder.COMPARISON_HTML_FILE}")
     return 0
 
 
@@ -641,6 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_command(commands)
     add_export_command(commands)
     add_influence_command(commands)
+    add_explain_command(commands)
     add_compare_command(commands)
     add_plan_command(commands)
     return parser

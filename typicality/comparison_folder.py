@@ -2,7 +2,7 @@
 
 | file | what |
 |---|---|
-| `comparison.json` | every number of the comparison (`typicality.stats.compare`) |
+| `comparison.json` | every number of the comparison (`typicality.stats.compare`), typed as `typicality.comparison_results.ComparisonResults` |
 | `typicality.parquet` | model comparisons: each response's typicality under each model (scores only, no text), for the scatter |
 | `comparison.md`, `comparison.html`, `figures/` | the report (`typicality.report.comparison`) |
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from typicality.comparison_results import ComparisonResults
 from typicality.errors import TypicalityError, one_line
 from typicality.output_folder import FolderKind, writing
 
@@ -48,23 +49,28 @@ COMPARISON_KIND = FolderKind(
 )
 
 
-def save_comparison(content: dict, folder: str | Path, typicality: pd.DataFrame | None = None) -> Path:
-    """Write comparison.json (strict JSON) and, for a model comparison, typicality.parquet, atomically."""
+def comparison_text(comparison: ComparisonResults) -> str:
+    """comparison.json's text: strict JSON (a NaN is a bug upstream), the typed results' keys in order, then the format version."""
+    return json.dumps({**comparison.to_dict(), "format_version": COMPARISON_FORMAT_VERSION}, indent=2, allow_nan=False) + "\n"
+
+
+def save_comparison(comparison: ComparisonResults, folder: str | Path) -> Path:
+    """Write comparison.json and, for a model comparison, typicality.parquet (`comparison.typicality`), atomically."""
     folder = Path(folder)
     path = folder / COMPARISON_FILE
-    text = json.dumps({**content, "format_version": COMPARISON_FORMAT_VERSION}, indent=2, allow_nan=False)
+    text = comparison_text(comparison)
     with writing(path):
         folder.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(text + "\n", encoding="utf-8")
+        temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)
-        if typicality is not None:
-            typicality.to_parquet(folder / TYPICALITY_FILE, index=False)
+        if comparison.typicality is not None:
+            comparison.typicality.to_parquet(folder / TYPICALITY_FILE, index=False)
     return path
 
 
-def load_comparison(folder: str | Path) -> dict:
-    """Read comparison.json back, version-checked."""
+def load_comparison(folder: str | Path) -> ComparisonResults:
+    """Read comparison.json back into the typed results, version-checked, with typicality.parquet when the folder has it."""
     path = Path(folder) / COMPARISON_FILE
     if not path.exists():
         raise TypicalityError(f"{Path(folder)} has no {COMPARISON_FILE}: run `typicality compare AUDIT_DIR AUDIT_DIR ... --out {Path(folder)}` first.")
@@ -72,9 +78,16 @@ def load_comparison(folder: str | Path) -> dict:
         content = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise TypicalityError(f"{path} is not valid JSON ({one_line(error)}): re-run `typicality compare`.") from None
+    if not isinstance(content, dict):
+        raise TypicalityError(f"{path} holds a {type(content).__name__}, not a JSON object: re-run `typicality compare`.")
     if content.get("format_version") != COMPARISON_FORMAT_VERSION:
         raise TypicalityError(f"{path} was written by another version of typicality (format {content.get('format_version')}): re-run `typicality compare`.")
-    return content
+    content = {key: value for key, value in content.items() if key != "format_version"}
+    try:
+        comparison = ComparisonResults.from_dict(content)
+    except (TypicalityError, TypeError) as error:
+        raise TypicalityError(f"{path} does not hold the comparison this version writes ({one_line(error)}): re-run `typicality compare`.") from None
+    return comparison.replace(typicality=load_typicality(folder))
 
 
 def load_typicality(folder: str | Path) -> pd.DataFrame | None:

@@ -28,6 +28,8 @@ import pandas as pd
 import yaml
 
 from typicality.audit_folder import FORMAT_VERSION, AuditFolder, read_audit
+from typicality.data.registry import BUILT_IN
+from typicality.domain import source_name
 from typicality.errors import TypicalityError
 from typicality.output_folder import FolderKind, claim_output, writing
 from typicality.safe_text import printable
@@ -222,6 +224,55 @@ def _texts(data) -> _Texts:
 # ---------------------------------------------------------------------------------------------
 # The dataset card
 
+# The licence of each hub dataset a built-in loader reads, as its Hub card states it (the card's `license` key);
+# an export is derived data, so it carries its source's licence. Sources not listed here: "unknown" (check them).
+SOURCE_LICENSES = {
+    "Anthropic/hh-rlhf": "mit",  # data/hh-rlhf/LICENSE
+    "nvidia/HelpSteer": "cc-by-4.0",
+    "nvidia/HelpSteer2": "cc-by-4.0",
+    "openbmb/UltraFeedback": "mit",
+    "HuggingFaceH4/ultrafeedback_binarized": "mit",
+}
+
+
+def source_datasets(audit: AuditFolder) -> list[str]:
+    """The hub datasets the export derives from: those the load read, or the registered loader's (a local copy of its files)."""
+    provenance = audit.data.provenance if audit.data is not None else audit.results.dataset.provenance
+    hub = [str(entry["id"]) for entry in provenance or [] if entry.get("kind") == "hub" and entry.get("id")]
+    if hub:
+        return list(dict.fromkeys(hub))
+    spec = next((spec for spec in BUILT_IN if spec.name == audit.results.dataset.name), None)
+    return [spec.hub_id] if spec is not None and spec.hub_id else []
+
+
+def source_license(sources: list[str]) -> str:
+    """The licence of the source(s): one Hub licence id, or "unknown" (none known, or several that differ)."""
+    licenses = {SOURCE_LICENSES.get(source, "unknown") for source in sources}
+    return licenses.pop() if len(licenses) == 1 else "unknown"
+
+
+TRAINING_SNIPPET = """\
+import numpy as np
+import torch
+from datasets import load_dataset
+from trl import RewardConfig, RewardTrainer
+
+train = load_dataset("{loader}", data_files="{data_file}", split="train")
+
+# margin: TRL's RewardTrainer reads a `margin` column by itself; its loss becomes
+# -logsigmoid(r_chosen - r_rejected - margin), so the typicality term is an offset, not learned.
+args = RewardConfig(output_dir="reward-model", bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+trainer = RewardTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
+
+# weight: no TRL trainer reads a `weight` column (DPOTrainer and RewardTrainer drop it with the other
+# unused columns). The smallest way that works with any trainer: draw the rows with probability
+# proportional to their weight; the expected loss over the draw is the weighted loss.
+rng = np.random.default_rng(0)
+weight = np.asarray(train["weight"])
+reweighted = train.select(rng.choice(len(train), size=len(train), p=weight / weight.sum()))
+# e.g. trl.DPOTrainer(model=policy, args=trl.DPOConfig(output_dir="dpo"), train_dataset=reweighted, processing_class=tokenizer)
+"""
+
 
 def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, frame: pd.DataFrame, data_file: str, ties: str) -> str:
     """README.md: a YAML header the Hub reads (configs, tags) plus the debiasing record; then prose."""
@@ -230,8 +281,12 @@ def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, fr
     model_card = audit.score_card or {}
     title = dataset.title or dataset.name or "preference data"
     n_flips = int(frame["flip"].sum())
+    sources = source_datasets(audit)
+    named_source = source_name(dataset.provenance, dataset.source or "")  # a hub id or file name, never a machine's path
     header = {
         "pretty_name": f"{title} (typicality-debiased)",
+        "license": source_license(sources),
+        "source_datasets": sources,
         "tags": ["preference", "reward-modeling", "rlhf", "typicality-debiased"],
         "size_categories": [_size_category(len(frame))],
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": data_file}]}],
@@ -245,7 +300,7 @@ def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, fr
             "n_flips": n_flips,
             "model": model_card.get("model"),
             "model_fingerprint": model_card.get("fingerprint"),
-            "source": {key: getattr(dataset, key) for key in ("name", "subset", "split", "source", "kind", "preference", "correctness")},
+            "source": {**{key: getattr(dataset, key) for key in ("name", "subset", "split", "kind", "preference", "correctness")}, "source": named_source},
             "source_accounting": dataset.accounting,
             "pair_accounting": results.pairs,
             "audit_format_version": FORMAT_VERSION,
@@ -255,7 +310,7 @@ def dataset_card(audit: AuditFolder, choice: AlphaChoice, model: DebiasModel, fr
     weights = frame["weight"].dropna()
     body = f"""# {title} (typicality-debiased)
 
-Preference pairs from {dataset.source or dataset.name or 'the audited dataset'}, written by
+Preference pairs from {named_source or dataset.name or 'the audited dataset'}, written by
 `typicality export` from an audit with the reference model `{model_card.get('model') or 'unknown'}`
 (fingerprint `{model_card.get('fingerprint') or 'unknown'}`). Columns `prompt`, `chosen`,
 `rejected` are TRL's preference format; the rest remove the annotators' typicality bias.
@@ -288,10 +343,33 @@ from datasets import load_dataset
 dataset = load_dataset("{'parquet' if data_file.endswith('.parquet') else 'json'}", data_files="{data_file}", split="train")
 ```
 
+## Training on it
+
+```python
+{TRAINING_SNIPPET.format(loader='parquet' if data_file.endswith('.parquet') else 'json', data_file=data_file)}```
+
+`model` and `tokenizer` are yours (a sequence-classification model with one output for the reward model).
+TRL's `DPOTrainer` has no per-row weight and ignores `weight`; for a weighted loss without resampling,
+override the trainer's `compute_loss` to multiply each row's loss by its weight.
+
+## Licence
+
+{_license_sentence(sources)}
+
 The derivation of the margin's sign and scale, and what each column assumes, is in the
 `typicality` repository's docs/debiasing.md.
 """  # noqa: E501 - the card's Markdown table rows are one line each
     return printable(f"---\n{yaml_text}---\n\n{body}")  # names from the data: no control character reaches the card
+
+
+def _license_sentence(sources: list[str]) -> str:
+    if not sources:
+        return "Derived from the user's own files: their licence applies (`license: unknown` above until you set it)."
+    license = source_license(sources)
+    named = ", ".join(f"`{source}`" for source in sources)
+    if license == "unknown":
+        return f"Derived from {named}, whose licence applies: check its dataset card (`license: unknown` above until you set it)."
+    return f"Derived from {named}, released under `{license}`; this derived data carries the same licence."
 
 
 def _size_category(n: int) -> str:

@@ -11,10 +11,12 @@ import dataclasses
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import numpy as np
 import pandas as pd
 
+from typicality.display import Card, Displayed, preference_data_card, score_result_card
 from typicality.errors import TypicalityError
 from typicality.text_digest import text_digest
 
@@ -82,8 +84,8 @@ class Accounting:
         return {"rows_read": self.rows_read, "dropped": dict(self.dropped), "notes": list(self.notes)}
 
 
-@dataclass
-class PreferenceData:
+@dataclass(repr=False)  # shown by its card (typicality/display.py), not a dataclass repr of two tables
+class PreferenceData(Displayed):
     """One preference dataset in canonical form.
 
     `responses`: one row per distinct (prompt, response): prompt_id, prompt, response_id,
@@ -112,6 +114,9 @@ class PreferenceData:
     # {"kind": "hub", "id", "data_dir"/"name" (when given), "split", "revision"} or
     # {"kind": "file", "path" (absolute), "sha256", "bytes"} or {"kind": "url", "url"}.
     provenance: list[dict] = field(default_factory=list)
+
+    def _card(self) -> Card:
+        return preference_data_card(self)
 
     @property
     def n_prompts(self) -> int:
@@ -173,6 +178,22 @@ class PreferenceData:
         )
 
 
+def source_name(provenance: list[dict] | None, source: str) -> str:
+    """The source as a reader can look it up: hub ids and file names, never the absolute path of the machine that ran the audit."""
+    names = []
+    for entry in provenance or []:
+        if entry.get("kind") == "hub" and entry.get("id"):
+            part = " ".join(str(entry[key]) for key in ("data_dir", "name") if entry.get(key))
+            names.append(f"{entry['id']} ({part})" if part else str(entry["id"]))
+        elif entry.get("path") or entry.get("url"):
+            names.append(PurePath(str(entry.get("path") or entry.get("url"))).name)
+    if names:
+        names = list(dict.fromkeys(names))
+        return ", ".join(names) if len(names) <= 2 else f"{names[0]} and {len(names) - 1} more files"
+    # No provenance (an older dataset.json): keep hub ids, cut paths to their file names.
+    return ", ".join(PurePath(part).name if "/" in part and PurePath(part).is_absolute() else part for part in source.split(", ")) if source else ""
+
+
 def _file_names(provenance: list[dict]) -> str:
     """The names of the files a load read ("a.jsonl", "a.jsonl, b.jsonl", "a.jsonl and 3 more files")."""
     names = [os.path.basename(entry.get("path") or entry.get("url") or "") for entry in provenance if entry.get("kind") in ("file", "url")]
@@ -192,8 +213,8 @@ def _quantiles(values: pd.Series, qs: list[float]) -> dict[str, float]:
 # Scores: how typical each response is
 
 
-@dataclass
-class ScoreResult:
+@dataclass(repr=False)
+class ScoreResult(Displayed):
     """`table`: one row per distinct response (SCORE_SCHEMA); `card`: model, settings and counts (JSON-able).
 
     Skipped responses (empty, whitespace-only, unencodable) stay in the table with NaN scores,
@@ -203,6 +224,9 @@ class ScoreResult:
 
     table: pd.DataFrame
     card: dict = field(default_factory=dict)
+
+    def _card(self) -> Card:
+        return score_result_card(self)
 
     @property
     def fingerprint(self) -> str | None:

@@ -14,6 +14,7 @@ a folder the tool wrote, holding nothing else.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from typicality.audit_folder import (
@@ -23,12 +24,13 @@ from typicality.audit_folder import (
     load_data,
     load_scores,
     read_audit,
+    save_analysis,
     save_data,
     save_influence,
     save_scores,
 )
 from typicality.data.request import LoadRequest
-from typicality.errors import TypicalityError
+from typicality.errors import TypicalityError, require_path
 from typicality.output_folder import claim_output
 from typicality.results import InfluenceSummary
 from typicality.safe_text import DataConsole
@@ -105,7 +107,7 @@ def _score(data, scoring: ScoringOptions, out: Path, console: DataConsole, progr
 
 def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: DataConsole, progress: bool, scoring: ScoringOptions | None = None):
     from typicality.report.terminal import print_results
-    from typicality.stats import analyze
+    from typicality.stats import analyze_with_design
 
     console.rule("[3/4] fit")
     unconditional = None
@@ -113,8 +115,8 @@ def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: DataConsol
         from typicality.stats.negative_control import unconditional_scores
 
         unconditional = unconditional_scores(data, scoring or ScoringOptions(), progress=progress)
-    results = analyze(data, scores, analysis, unconditional=unconditional)
-    results.save(out)
+    results, design = analyze_with_design(data, scores, analysis, unconditional=unconditional)
+    save_analysis(results, design, out)
     # Which prompts and pairs drive alpha: influence.json and influence.parquet
     # (an audit without a usable fit records why instead of failing here).
     write_influence(out)
@@ -125,7 +127,7 @@ def _fit(data, scores, analysis: AnalysisOptions, out: Path, console: DataConsol
 
 # ---------------------------------------------------------------------------------------------
 # The folders around the stats stage: it computes on objects, these read and write them
-# through typicality.audit_folder and typicality.comparison_folder.
+# through typicality.audit_folder and typicality.comparison_folder (a comparison's audits included).
 
 
 def read_analysis_input(folder: str | Path | None = None, *, data: str | Path | None = None, scores: str | Path | None = None):
@@ -171,20 +173,72 @@ def write_influence(folder: str | Path, *, estimate: str | None = None, strict: 
     return result
 
 
+def _check_folders(folders) -> None:
+    """compare()'s folders: a list of paths (not one path, whose characters would be taken for folders)."""
+    if isinstance(folders, (str, os.PathLike)) or not isinstance(folders, (list, tuple)):
+        raise TypicalityError(f"compare(): folders must be a list of audit folders, got {folders!r:.60}; e.g. compare(['audit-a', 'audit-b']).")
+    for folder in folders:
+        require_path("compare", "each folder", folder)
+
+
+def read_compared_audits(folders, *, labels=None, effect: str = "headline"):
+    """Each finished audit folder read through `typicality.audit_folder.read_audit`, labelled, with the fit `effect` names:
+    the typed objects `typicality.stats.compare` computes on. One clear message for a single folder, an unfinished audit or a missing fit."""
+    from typicality.audit_folder import is_finished_audit
+    from typicality.stats.compare import ComparedAudit
+
+    _check_folders(folders)
+    folders = [Path(folder) for folder in folders]
+    if len(folders) < 2:
+        raise TypicalityError(
+            f"compare needs at least two audit folders, got {len(folders)}: give the "
+            "audits to compare, e.g. `typicality compare audit-a audit-b --out comparison`."
+        )
+    if len(set(path.resolve() for path in folders)) < len(folders):
+        raise TypicalityError("The same audit folder is given twice: compare different audits.")
+    if labels is not None and len(labels) != len(folders):
+        raise TypicalityError(f"--labels gives {len(labels)} names for {len(folders)} audit folders: give one per folder.")
+    names = [folder.name for folder in folders]
+    audits = []
+    for index, folder in enumerate(folders):
+        if not folder.is_dir():
+            raise TypicalityError(f"{folder} is not a folder: give the folders that `typicality audit DATASET --out DIR` wrote.")
+        audit = read_audit(folder, with_data=False)  # no results.json or another format: one clear message there
+        if not is_finished_audit(folder):
+            raise TypicalityError(
+                f"{folder} is an unfinished audit (it still holds its in-progress marker): re-run the same `typicality audit` command to finish it."
+            )
+        if audit.pairs is None:
+            raise TypicalityError(
+                f"{folder} has no readable pairs.parquet ({audit.missing.get('pairs.parquet', 'absent')}), "
+                f"so it is not a finished audit: re-run `typicality fit {folder}`."
+            )
+        if labels is not None:
+            label = str(labels[index])
+        else:  # the folder's name, or its whole path where two folders share a name
+            label = names[index] if names.count(names[index]) == 1 else str(folder)
+        audits.append(ComparedAudit.of(label, folder, audit.results, audit.pairs, effect))
+    return audits
+
+
 def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None, out: str | Path | None = None, force: bool = False):
     """Compare finished audit folders (typicality.stats.compare); with `out`, also write comparison.json and its report there.
 
-    `out` is checked before anything is computed, and written as a whole (staged beside it); `force` replaces
-    a comparison folder the tool wrote there, holding nothing else.
+    Returns the typed `ComparisonResults` (typicality/comparison_results.py). `out` is checked before anything is
+    computed, and written as a whole (staged beside it); `force` replaces a comparison folder the tool wrote there,
+    holding nothing else.
     """
     from typicality.comparison_folder import COMPARISON_KIND, save_comparison
     from typicality.report.comparison import render_comparison
-    from typicality.stats.compare import compare as compare_folders
+    from typicality.stats.compare import EFFECTS, compare_audits
 
+    _check_folders(folders)
+    if effect not in EFFECTS:  # before any folder is read
+        raise TypicalityError(f"--effect must be one of {', '.join(EFFECTS)}, got '{effect}'.")
     claim = None if out is None else claim_output(out, COMPARISON_KIND, force=force, inputs=[str(folder) for folder in folders])
-    comparison = compare_folders(folders, kind=kind, effect=effect, labels=labels)
+    comparison = compare_audits(read_compared_audits(folders, labels=labels, effect=effect), kind, effect=effect)
     if claim is not None:
         with claim.staged() as folder:
-            save_comparison(comparison, folder, comparison.typicality)
+            save_comparison(comparison, folder)
             render_comparison(folder)
     return comparison

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from typicality.display import Card, Displayed, audit_results_card, estimate_card, influence_card
 from typicality.errors import TypicalityError
 from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p_clause, fmt_percent, fmt_signed, number
 
@@ -45,10 +46,13 @@ class Section:
 
     `OMIT_WHEN_NONE` names the keys the file leaves out when they have no value (rather than
     writing null); `KEYS` renames fields whose key is a Python keyword; `NESTED` gives the
-    section type of a field that holds one (or a list of them).
+    section type of a field that holds one (or a list of them). `FILE` and `FIX` word a refused
+    section: which file it came from and the command that rewrites it.
     """
 
     OMIT_WHEN_NONE: ClassVar[tuple[str, ...]] = ()
+    FILE: ClassVar[str] = "results"
+    FIX: ClassVar[str] = "re-run `typicality fit` on its folder"
     KEYS: ClassVar[dict[str, str]] = {}
     NESTED: ClassVar[dict[str, type]] = {}
 
@@ -68,20 +72,20 @@ class Section:
         if isinstance(values, cls):
             return values
         if not isinstance(values, dict):
-            raise TypicalityError(f"results section {cls.__name__} must be a JSON object, got {type(values).__name__}.")
+            raise TypicalityError(f"{cls.FILE} section {cls.__name__} must be a JSON object, got {type(values).__name__}.")
         by_key = {cls.KEYS.get(f.name, f.name): f.name for f in fields(cls) if f.init}
         unknown = sorted(set(values) - set(by_key) - cls._derived_keys())
         if unknown:
             raise TypicalityError(
-                f"results section {cls.__name__} has unknown key(s) {', '.join(unknown)}: it was written by another version of typicality; "
-                "re-run `typicality fit` on its folder."
+                f"{cls.FILE} section {cls.__name__} has unknown key(s) {', '.join(unknown)}: it was written by another version of typicality; "
+                f"{cls.FIX}."
             )
         required = [cls.KEYS.get(f.name, f.name) for f in fields(cls) if f.init and f.default is MISSING and f.default_factory is MISSING]
         missing = [key for key in required if key not in values]
         if missing:
             raise TypicalityError(
-                f"results section {cls.__name__} lacks {', '.join(missing)}: it was written by another version of typicality; "
-                "re-run `typicality fit` on its folder."
+                f"{cls.FILE} section {cls.__name__} lacks {', '.join(missing)}: it was written by another version of typicality; "
+                f"{cls.FIX}."
             )
         kwargs = {}
         for key, name in by_key.items():
@@ -91,7 +95,7 @@ class Section:
             nested = cls.NESTED.get(name)
             if nested is not None and value is not None:
                 if isinstance(value, list) and any(not isinstance(item, dict) for item in value):
-                    raise TypicalityError(f"results section {cls.__name__}.{key} must list JSON objects, got {value!r:.80}.")
+                    raise TypicalityError(f"{cls.FILE} section {cls.__name__}.{key} must list JSON objects, got {value!r:.80}.")
                 value = [nested.from_dict(item) for item in value] if isinstance(value, list) else nested.from_dict(value)
             kwargs[name] = value
         return cls(**kwargs)
@@ -108,8 +112,8 @@ class Section:
 # One fit
 
 
-@dataclass(frozen=True)
-class Estimate(Section):
+@dataclass(frozen=True, repr=False)  # repr: its card (typicality/display.py)
+class Estimate(Displayed, Section):
     """One fit of the typicality coefficient alpha on one slice, with its controls; numbers are None when not fitted."""
 
     slice: str
@@ -155,6 +159,9 @@ class Estimate(Section):
 
     def to_dict(self) -> dict:
         return {"id": self.id, **super().to_dict()}
+
+    def _card(self) -> Card:
+        return estimate_card(self)
 
     @classmethod
     def _derived_keys(cls) -> set[str]:
@@ -583,8 +590,8 @@ class DatasetInfo(Section):
     provenance: list[dict]
 
 
-@dataclass(frozen=True)
-class InfluenceSummary(Section):
+@dataclass(frozen=True, repr=False)
+class InfluenceSummary(Displayed, Section):
     """influence.json: influence of pairs and prompts on the headline's alpha, CV3 and alpha without the top prompts
     (stats/influence.py); `reason` alone when it was not computed."""
 
@@ -611,13 +618,16 @@ class InfluenceSummary(Section):
         out.pop("reason")
         return out
 
+    def _card(self) -> Card:
+        return influence_card(self)
+
 
 # ---------------------------------------------------------------------------------------------
 # The whole of results.json
 
 
-@dataclass(frozen=True)
-class AuditResults(Section):
+@dataclass(frozen=True, repr=False)
+class AuditResults(Displayed, Section):
     """results.json, typed: every section, in the file's order. `ties` and `negative_control` only when they ran.
 
     `dataset`, `model` (the scorer's card, owned by the scoring stage), `pairs` (the pair design's
@@ -709,6 +719,9 @@ class AuditResults(Section):
 
     def to_frame(self) -> pd.DataFrame:
         return estimates_frame(self.estimates)
+
+    def _card(self) -> Card:
+        return audit_results_card(self)
 
     def summary(self) -> str:
         pairs, model = self.pairs, self.model or {}

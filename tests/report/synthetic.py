@@ -21,10 +21,10 @@ from scipy.special import expit
 from scipy.stats import binomtest, norm
 from scipy.stats import t as student_t
 
-from typicality.audit_folder import RESULTS_FILE, SCORES_FILE, save_data, save_scores
+from typicality.audit_folder import RESULTS_FILE, SCORES_FILE, save_analysis, save_data, save_scores
 from typicality.data.build import from_pairs, from_ratings
 from typicality.domain import SCORE_COLUMNS, Accounting, ScoreResult, response_id_for
-from typicality.stats import analyze
+from typicality.stats import analyze_with_design
 
 # Everything a dataset text might do to an HTML page or a Markdown file.
 PAYLOADS = (
@@ -154,10 +154,10 @@ def synthetic_inputs(*, rated: bool = True, seed: int = 7, n_prompts: int = 12, 
 def build_audit_folder(folder: Path, *, rated: bool = True, seed: int = 7, n_prompts: int = 12, per_prompt: int = 4) -> Path:
     """Write a finished audit folder as `typicality audit` does (data, scores, pairs.parquet, results.json), minus the report."""
     data, scores = synthetic_inputs(rated=rated, seed=seed, n_prompts=n_prompts, per_prompt=per_prompt)
-    results = analyze(data, scores, seed=0)
+    results, design = analyze_with_design(data, scores, seed=0)
     save_data(data, folder)
     save_scores(scores, folder / SCORES_FILE)
-    results.save(folder)
+    save_analysis(results, design, folder)
     return folder
 
 

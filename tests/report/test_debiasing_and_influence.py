@@ -7,7 +7,7 @@ import pandas as pd
 
 from tests.report.page import markdown_to_html, parse_page
 from tests.report.synthetic import PAYLOADS
-from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, load_results, read_audit
+from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, load_results, read_audit, save_analysis
 from typicality.formatting import clip_end, fmt_coef, fmt_count
 from typicality.pipeline import write_influence
 from typicality.report import render_report
@@ -59,10 +59,10 @@ def test_hostile_prompt_text_stays_text_in_the_influence_table(audit_dir):
 
 def test_debiasing_section_words_results_json(audit_dir):
     from typicality.pipeline import read_analysis_input
-    from typicality.stats import analyze
+    from typicality.stats import analyze_with_design
 
     data, scores = read_analysis_input(audit_dir)
-    analyze(data, scores).save(audit_dir)
+    save_analysis(*analyze_with_design(data, scores), audit_dir)
     results = load_results(audit_dir)
     record, memorized = results.debiasing, results.memorized
     text = " ".join(parse_page(render_report(audit_dir).html.read_text(encoding="utf-8")).text.split())

@@ -13,6 +13,7 @@ from PIL import Image
 from typicality.audit_folder import PAIRS_FILE, SCORES_FILE, load_results, read_audit, save_results
 from typicality.report.figures import (
     FIGURE_NAMES,
+    ReportFigure,
     alpha_interval,
     draw_figures,
     fitted_curve,
@@ -217,3 +218,15 @@ def test_a_continuous_rating_is_drawn_by_quintile():
     drawn = long[long["rating"] == "score"].groupby("level")["mean_logprob"].mean().to_numpy()
     assert np.allclose(drawn, by_hand.groupby("fifth")["mean_logprob"].mean().to_numpy())
     assert (long.loc[long["rating"] == "stars", "level"].to_numpy() == responses["stars"].to_numpy()).all()  # a rating scale is kept as it is
+
+
+def test_a_report_figure_shows_as_its_png_in_jupyter(audit_dir):
+    import io
+
+    figures = draw_figures(read_audit(audit_dir))
+    drawn = next(item for item in figures if item.figure is not None)
+    with Image.open(io.BytesIO(drawn._repr_png_())) as image:
+        width, height = drawn.figure.get_size_inches() * 110
+        assert image.format == "PNG" and abs(image.width - width) <= 1 and abs(image.height - height) <= 1
+    missing = ReportFigure("forest", "Alpha across slices", "", reason="no fitted estimate")
+    assert missing._repr_png_() is None and repr(missing) == "Alpha across slices: not drawn (no fitted estimate)"

@@ -4,10 +4,10 @@ under 50 prompts, the validity section (sensitivity, length change, ties, Holm).
 from __future__ import annotations
 
 from tests.stats.builders import random_pairwise
-from typicality.audit_folder import load_results, save_data, save_results
+from typicality.audit_folder import load_results, save_analysis, save_data, save_results
 from typicality.pipeline import write_simulation
 from typicality.report import render_report
-from typicality.stats import analyze, simulate
+from typicality.stats import analyze_with_design, simulate
 
 
 def audit_folder(tmp_path, data, scores, **options):
@@ -20,8 +20,8 @@ def audit_folder(tmp_path, data, scores, **options):
 
         save_data(data, folder)
         save_scores(ScoreResult(scores, {"model": "test-model", "fingerprint": "test-model"}), folder / SCORES_FILE)
-    results = analyze(data, scores, **options)
-    results.save(folder)
+    results, design = analyze_with_design(data, scores, **options)
+    save_analysis(results, design, folder)
     return folder, results
 
 

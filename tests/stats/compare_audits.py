@@ -17,17 +17,17 @@ import numpy as np
 from scipy.special import expit
 
 from tests.data.files import write_jsonl
-from typicality.audit_folder import SCORES_FILE, save_data, save_scores
+from typicality.audit_folder import SCORES_FILE, save_analysis, save_data, save_scores
 from typicality.data import load
 from typicality.domain import ScoreResult
-from typicality.stats import analyze, simulate
+from typicality.stats import analyze_with_design, simulate
 
 
 def write_audit(folder: Path, data, scores: ScoreResult) -> Path:
     """A finished audit folder as `typicality audit` writes it (data, scores, pairs.parquet, results.json), minus the report."""
     save_data(data, folder)
     save_scores(scores, folder / SCORES_FILE)
-    analyze(data, scores, seed=0).save(folder)
+    save_analysis(*analyze_with_design(data, scores, seed=0), folder)
     return folder
 
 

@@ -10,7 +10,7 @@ from tests.stats.builders import pairwise, random_pairwise, scores_table
 from typicality.domain import ScoreResult
 from typicality.errors import TypicalityError
 from typicality.results import AuditResults
-from typicality.stats import TypicalityBias, analyze, build_pairs, simulate
+from typicality.stats import TypicalityBias, analyze, analyze_with_design, build_pairs, simulate
 
 ESTIMATE_FIELDS = {
     "slice",
@@ -45,7 +45,7 @@ def simulated():
 
 def test_rated_results_have_the_design_shape_and_the_robustness_set(simulated):
     data, scores = simulated
-    results = analyze(data, scores)
+    results, design = analyze_with_design(data, scores)
     content = strict_json(results)
     assert set(content.to_dict()) >= {"dataset", "model", "estimates", "agreement", "ordinal", "pairs", "warnings", "software", "headline"}
     # (The simulation draws a few responses above the memorized threshold; their robustness fit comes last: tests/stats/test_memorization.py.)
@@ -72,7 +72,7 @@ def test_rated_results_have_the_design_shape_and_the_robustness_set(simulated):
     twin, main = results.estimate(headline.length_controlled), results.estimate(headline.estimate)
     assert headline.alpha_change.estimate == pytest.approx(twin.alpha - main.alpha, abs=1e-15)
     # Slice membership is counted once, from the design: equal-correctness pairs are those with delta correctness 0.
-    frame = results.design.frame
+    frame = design.frame
     assert content.slices["equal-correctness"]["n_pairs"] == int((frame["delta_correctness"] == 0).sum()) == main.n_pairs
     assert content.slices["all"] == {"n_pairs": len(frame), "n_prompts": frame["prompt_id"].nunique()}
     assert set(content.agreement.to_dict()) >= {"rate", "ci_low", "ci_high", "p_value", "n_pairs"}
@@ -157,8 +157,8 @@ def test_a_prebuilt_design_and_the_model_card_are_used(simulated):
     data, scores = simulated
     design = build_pairs(data, scores, seed=4)
     card = {"model": "gemma-3-270m", "fingerprint": "abc"}
-    results = analyze(data, ScoreResult(scores.table, card), design=design)
-    assert results.design is design and results.model == card
+    results, used = analyze_with_design(data, ScoreResult(scores.table, card), design=design)
+    assert used is design and results.model == card
 
 
 def test_scorer_skips_are_named_in_the_warnings(simulated):

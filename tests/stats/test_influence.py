@@ -8,11 +8,11 @@ import pytest
 import statsmodels.api as sm
 from numpy.testing import assert_allclose
 
-from typicality.audit_folder import INFLUENCE_FILE, read_audit
+from typicality.audit_folder import INFLUENCE_FILE, read_audit, save_analysis
 from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.pipeline import write_influence, write_simulation
-from typicality.stats import analyze, simulate
+from typicality.stats import analyze_with_design, simulate
 from typicality.stats.influence import (
     compute_influence,
     cv3,
@@ -111,7 +111,7 @@ def audit_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("audit")
     data, scores = simulate(0.5, 200, 4, seed=11)
     write_simulation(data, scores, folder)
-    analyze(data, scores).save(folder)
+    save_analysis(*analyze_with_design(data, scores), folder)
     return folder
 
 
@@ -156,7 +156,7 @@ def test_write_influence_into_the_folder(audit_folder):
 def test_an_audit_without_a_usable_fit(tmp_path):
     data, scores = simulate(0.5, 3, 3, seed=1)
     write_simulation(data, scores, tmp_path)
-    analyze(data, scores).save(tmp_path)
+    save_analysis(*analyze_with_design(data, scores), tmp_path)
     with pytest.raises(TypicalityError, match="was not fitted"):
         write_influence(tmp_path, strict=True)
     assert write_influence(tmp_path) is None

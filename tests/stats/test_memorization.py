@@ -9,7 +9,7 @@ import pandas as pd
 from numpy.testing import assert_allclose
 
 from typicality.domain import PairDesign, ScoreResult
-from typicality.stats import analyze, simulate
+from typicality.stats import analyze, analyze_with_design, simulate
 from typicality.stats.memorization import base_slice, is_memorized, memorization_summary, not_memorized_slice
 from typicality.stats.pair_design import select_slice
 from typicality.stats.typicality_bias import TypicalityBias
@@ -50,13 +50,12 @@ def test_analyze_adds_the_not_memorized_fit():
     memorized = np.random.default_rng(0).random(len(table)) < 0.1
     table.loc[memorized, "mean_logprob"] = -0.1
     table["sum_logprob"] = table["mean_logprob"] * table["n_tokens"]
-    results = analyze(data, ScoreResult(table, scores.card))
+    results, design = analyze_with_design(data, ScoreResult(table, scores.card))
     summary = results.memorized
     assert summary.n_memorized_responses == int((np.exp(table["mean_logprob"]) >= 0.7).sum()) >= int(memorized.sum())
     fit = results.estimate(summary.estimate)
     assert fit.slice == "equal-correctness+not-memorized" and fit.fitted
     # The same fit by hand: drop every pair holding a response scored -0.1, then fit the headline slice.
-    design = results.design
     frame = design.frame
     kept = frame[(np.exp(frame["mean_logprob_a"]) < 0.7) & (np.exp(frame["mean_logprob_b"]) < 0.7)]
     by_hand = TypicalityBias("mean_logprob", slice="equal-correctness").fit(design.with_frame(kept)).estimate_

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.stats.builders import pairwise, scores_table
-from typicality.stats import analyze
+from typicality.stats import analyze_with_design
 from typicality.stats.negative_control import PROMPT_SPECIFIC, UNCONDITIONAL, without_prompts
 
 
@@ -29,7 +29,7 @@ def fluency_data(n_prompts: int = 400, seed: int = 0):
 
 def test_the_rows_tell_fluency_from_typicality_given_the_prompt():
     data, scores, unconditional = fluency_data()
-    results = analyze(data, scores, unconditional=unconditional, change_draws=0)
+    results, design = analyze_with_design(data, scores, unconditional=unconditional, change_draws=0)
     summary = results.negative_control
     assert summary.available and summary.estimate == results.headline.estimate
     specific, generic = results.estimate(summary.prompt_specific), results.estimate(summary.unconditional)
@@ -39,13 +39,13 @@ def test_the_rows_tell_fluency_from_typicality_given_the_prompt():
     assert generic.ci_low > 0.6  # the true fluency effect is 1.0
     assert generic.p_holm is not None  # part of the robustness family
     # The prompt-specific difference is exactly Δl(y|x) - Δl(y), pair by pair.
-    frame = results.design.frame
+    frame = design.frame
     u = unconditional.set_index("response_id")["mean_logprob"]
     expected = frame["delta_mean_logprob"] - (u.reindex(frame["response_a"]).to_numpy() - u.reindex(frame["response_b"]).to_numpy())
     from typicality.stats.pairwise_logit import PairwiseSpec
     from typicality.stats.typicality_bias import fit_estimate
 
-    check, _ = fit_estimate(results.design.with_frame(frame.assign(delta_mean_logprob=expected)), PairwiseSpec("all", "mean_logprob"))
+    check, _ = fit_estimate(design.with_frame(frame.assign(delta_mean_logprob=expected)), PairwiseSpec("all", "mean_logprob"))
     assert specific.alpha == pytest.approx(check.alpha, rel=1e-10)
 
 

@@ -13,7 +13,7 @@ import statsmodels.api as sm
 from typicality.data.build import from_ratings
 from typicality.domain import Accounting, prompt_id_for, response_id_for
 from typicality.errors import TypicalityError
-from typicality.stats import TypicalityBias, analyze
+from typicality.stats import TypicalityBias, analyze, analyze_with_design
 from typicality.stats.paper_pairs import build_paper_pairs
 
 HELPSTEER_COLUMNS = ["prompt", "response", "helpfulness", "correctness", "coherence", "complexity", "verbosity"]
@@ -144,8 +144,8 @@ def test_reproduces_the_scripts_counts_and_estimates():
 def test_analyze_takes_the_option_and_refuses_pairwise_data():
     rows = helpsteer_rows(seed=1)
     data, scores = load(rows), scores_for(rows)
-    results = analyze(data, scores, pairs="paper", change_draws=0)
-    assert results.design.construction == "paper"
+    results, design = analyze_with_design(data, scores, pairs="paper", change_draws=0)
+    assert design.construction == "paper"
     assert results.settings["pairs"] == "paper"
     from tests.stats.builders import random_pairwise
 

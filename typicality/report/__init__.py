@@ -21,6 +21,7 @@ _LAZY = {
     "pair_examples": "typicality.report.terminal",
     "print_pair_examples": "typicality.report.terminal",
     "print_results": "typicality.report.terminal",
+    "summary_sentences": "typicality.report.comparison",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,9 +1,10 @@
 """The comparison report: comparison.md and one self-contained comparison.html, from a comparison folder.
 
-Everything statistical is in comparison.json (`typicality.stats.compare`); here it is worded,
-tabulated and drawn. The same escaping and no-script rules as the audit report: the templates
-go through `render.py`'s environments (HTML autoescaped, Markdown escaped by `finalize`),
-figures are PNGs embedded as data URIs in the HTML, and the page's policy forbids scripts.
+Everything statistical is in comparison.json (`typicality.stats.compare`), read back as the typed
+`ComparisonResults` (typicality/comparison_results.py); here its attributes are worded, tabulated
+and drawn. The same escaping and no-script rules as the audit report: the templates go through
+`render.py`'s environments (HTML autoescaped, Markdown escaped by `finalize`), figures are PNGs
+embedded as data URIs in the HTML, and the page's policy forbids scripts.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ import numpy as np
 import seaborn as sns
 from markupsafe import Markup
 
-from typicality.comparison_folder import (
-    COMPARISON_FIGURES_FOLDER,
-    COMPARISON_HTML_FILE,
-    COMPARISON_MARKDOWN_FILE,
-    load_comparison,
-    load_typicality,
+from typicality.comparison_folder import COMPARISON_FIGURES_FOLDER, COMPARISON_HTML_FILE, COMPARISON_MARKDOWN_FILE, load_comparison
+from typicality.comparison_results import (
+    ComparisonResults,
+    DatasetComparison,
+    Equality,
+    LabelComparison,
+    ModelAlpha,
+    ModelComparison,
+    ModelDifference,
+    SourceAlpha,
+    SourceDifference,
 )
 from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent
 from typicality.report.figures import DPI, _new_figure, _style, plain_label
@@ -40,9 +46,9 @@ class ComparisonPaths:
 def render_comparison(folder: str | Path) -> ComparisonPaths:
     """Draw the figures and write comparison.md and comparison.html into a comparison folder."""
     folder = Path(folder)
-    content = load_comparison(folder)
-    figures = draw_comparison_figures(content, folder)
-    context = comparison_context(content)
+    comparison = load_comparison(folder)
+    figures = draw_comparison_figures(comparison, folder)
+    context = comparison_context(comparison)
     context["folder"] = folder.name
     # Control characters shown as visible escapes in both files, as in the audit's report (render.py).
     markdown = printable(_environment(markdown=True).get_template("comparison.md.j2").render(**context, figures=_entries(figures, folder, embed=False)))
@@ -66,302 +72,277 @@ def _entries(figures: list[dict], folder: Path, embed: bool) -> list[dict]:
 # --- Words ------------------------------------------------------------------------------------
 
 
-def _audit_names(content: dict) -> str:
-    return ", ".join(item["label"] for item in content["audits"])
-
-
-def summary_sentences(content: dict) -> list[str]:
+def summary_sentences(comparison: ComparisonResults) -> list[str]:
     """The comparison's answer in a few sentences (the report's top box and the CLI's output)."""
-    if content["kind"] == "models":
-        return _model_sentences(content["models"])
-    if content["kind"] == "labels":
-        return _label_sentences(content["labels"])
-    return _dataset_sentences(content["datasets"])
+    if comparison.kind == "models":
+        return _model_sentences(comparison.models)
+    if comparison.kind == "labels":
+        return _label_sentences(comparison.labels)
+    return _dataset_sentences(comparison.datasets)
 
 
-def _model_sentences(models: dict) -> list[str]:
+def _model_sentences(models: ModelComparison) -> list[str]:
     sentences = []
-    for row in models["correlations"]:
-        first, second = row["models"]
+    for row in models.correlations:
+        first, second = row.models
         sentences.append(
-            f"Typicality ({models['typicality']}) under {first} and {second}: Pearson r = {row['response_pearson']:.4f}, "
-            f"Spearman ρ = {row['response_spearman']:.4f} over {row['n_responses']:,} responses (mean "
-            f"|difference| {fmt_coef(row['mean_abs_difference'])}, max {fmt_coef(row['max_abs_difference'])}); "
-            f"the pairs' Δℓ: Pearson r = {row['delta_pearson']:.4f}, same sign in {fmt_percent(row['delta_same_sign'])} of pairs."
+            f"Typicality ({models.typicality}) under {first} and {second}: Pearson r = {row.response_pearson:.4f}, "
+            f"Spearman ρ = {row.response_spearman:.4f} over {row.n_responses:,} responses (mean "
+            f"|difference| {fmt_coef(row.mean_abs_difference)}{f', max {fmt_coef(row.max_abs_difference)}' if row.has_max else ''}); "
+            f"the pairs' Δℓ: Pearson r = {row.delta_pearson:.4f}, same sign in {fmt_percent(row.delta_same_sign)} of pairs."
         )
-    joint = models["joint_fit"]
-    alphas = "; ".join(
-        f"{row['model']}: {fmt_coef(row['alpha'])} (SE {fmt_coef(row['se'])}, 95% CI {fmt_interval(row['ci_low'], row['ci_high'])})" for row in joint["alphas"]
-    )
+    joint = models.joint_fit
+    alphas = "; ".join(f"{row.model}: {fmt_coef(row.alpha)} (SE {fmt_coef(row.se)}, 95% CI {fmt_interval(row.ci_low, row.ci_high)})" for row in joint.alphas)
     sentences.append(
-        f"Alpha per model, from one joint fit on the same {models['n_pairs']:,} pairs ({models['n_prompts']:,} prompts) with prompt-clustered SEs: {alphas}."
+        f"Alpha per model, from one joint fit on the same {models.n_pairs:,} pairs ({models.n_prompts:,} prompts) with prompt-clustered SEs: {alphas}."
     )
-    for row in joint["differences"]:
-        first, second = row["models"]
+    sentences.extend(_difference_sentence(row.models, row) for row in joint.differences)
+    agreement = models.agreement
+    rates = ", ".join(f"{row.model} {fmt_percent(row.rate)}" for row in agreement.rates)
+    for test in agreement.mcnemar:
+        first, second = test.models
         sentences.append(
-            f"Difference {second} − {first}: {fmt_coef(row['difference'])} (SE {fmt_coef(row['se'])}, 95% CI {fmt_interval(row['ci_low'], row['ci_high'])}; "
-            f"Wald p = {fmt_p(row['p_value'])}). Treating the two audits as independent would give an SE of {fmt_coef(row['se_if_independent'])}."
-        )
-    agreement = models["agreement"]
-    rates = ", ".join(f"{row['model']} {fmt_percent(row['rate'])}" for row in agreement["rates"])
-    for test in agreement["mcnemar"]:
-        first, second = test["models"]
-        sentences.append(
-            f"Agreement rate (preferred response is the more typical) on {agreement['n_pairs']:,} pairs: {rates}; "
-            f"McNemar's test ({test['method']}) p = {fmt_p(test['p_value'])}: {test['only_first_agrees']} "
-            f"pairs agree only under {first}, {test['only_second_agrees']} only under {second}."
+            f"Agreement rate (preferred response is the more typical) on {agreement.n_pairs:,} pairs: {rates}; "
+            f"McNemar's test ({test.method}) p = {fmt_p(test.p_value)}: {test.only_first_agrees} "
+            f"pairs agree only under {first}, {test.only_second_agrees} only under {second}."
         )
     return sentences
 
 
-def _label_sentences(labels: dict) -> list[str]:
+def _difference_sentence(names: list[str], row: ModelDifference | SourceDifference) -> str:
+    first, second = names
+    return (
+        f"Difference {second} − {first}: {fmt_coef(row.difference)} (SE {fmt_coef(row.se)}, 95% CI {fmt_interval(row.ci_low, row.ci_high)}; "
+        f"Wald p = {fmt_p(row.p_value)}). Treating the two audits as independent would give an SE of {fmt_coef(row.se_if_independent)}."
+    )
+
+
+def _label_sentences(labels: LabelComparison) -> list[str]:
     sentences = []
-    for row in labels["agreement"]:
-        first, second = row["sources"]
+    for row in labels.agreement:
+        first, second = row.sources
         kappa = (
-            f"Cohen's κ = {fmt(row['kappa'], 3)} (95% CI {fmt_interval(row['kappa_ci_low'], row['kappa_ci_high'])})"
-            if row["kappa"] is not None
+            f"Cohen's κ = {fmt(row.kappa, 3)} (95% CI {fmt_interval(row.kappa_ci_low, row.kappa_ci_high)})"
+            if row.kappa is not None
             else "Cohen's κ is undefined (one source gives every pair the same label)"
         )
         sentences.append(
-            f"Labels of {first} and {second} on the same {row['n_pairs']:,} pairs: they differ on {row['n_differ']:,} "
-            f"({fmt_percent(row['share_differ'])}); {kappa}."
+            f"Labels of {first} and {second} on the same {row.n_pairs:,} pairs: they differ on {row.n_differ:,} "
+            f"({fmt_percent(row.share_differ)}); {kappa}."
         )
-    joint = labels["joint_fit"]
-    alphas = "; ".join(
-        f"{row['source']}: {fmt_coef(row['alpha'])} (SE {fmt_coef(row['se'])}, 95% CI {fmt_interval(row['ci_low'], row['ci_high'])})" for row in joint["alphas"]
-    )
+    joint = labels.joint_fit
+    alphas = "; ".join(f"{row.source}: {fmt_coef(row.alpha)} (SE {fmt_coef(row.se)}, 95% CI {fmt_interval(row.ci_low, row.ci_high)})" for row in joint.alphas)
     sentences.append(
-        f"Alpha per label source, from one joint fit with a source × Δℓ interaction on the same {labels['n_pairs']:,} pairs "
-        f"({labels['n_prompts']:,} prompts) with prompt-clustered SEs: {alphas}."
+        f"Alpha per label source, from one joint fit with a source × Δℓ interaction on the same {labels.n_pairs:,} pairs "
+        f"({labels.n_prompts:,} prompts) with prompt-clustered SEs: {alphas}."
     )
-    for row in joint["differences"]:
-        first, second = row["sources"]
+    sentences.extend(_difference_sentence(row.sources, row) for row in joint.differences)
+    if joint.equality is not None:
         sentences.append(
-            f"Difference {second} − {first}: {fmt_coef(row['difference'])} (SE {fmt_coef(row['se'])}, 95% CI {fmt_interval(row['ci_low'], row['ci_high'])}; "
-            f"Wald p = {fmt_p(row['p_value'])}). Treating the two audits as independent would give an SE of {fmt_coef(row['se_if_independent'])}."
-        )
-    if "equality" in joint:
-        sentences.append(
-            f"All sources' alphas equal (no source × Δℓ interaction): χ² = {fmt(joint['equality']['chi2'], 2)} on {joint['equality']['df']} df, "
-            f"p = {fmt_p(joint['equality']['p_value'])}."
+            f"All sources' alphas equal (no source × Δℓ interaction): χ² = {fmt(joint.equality.chi2, 2)} on {joint.equality.df} df, "
+            f"p = {fmt_p(joint.equality.p_value)}."
         )
     return sentences
 
 
-def _dataset_sentences(datasets: dict) -> list[str]:
+def _dataset_sentences(datasets: DatasetComparison) -> list[str]:
     sentences = [
-        f"{row['label']}: alpha = {fmt_coef(row['alpha'])} per nat (SD of Δℓ {fmt(row['sd_delta'])}), i.e. {fmt(row['effect_per_sd'])} log-odds per SD "
-        f"(95% CI {fmt_interval(row['ci_low'], row['ci_high'])}; odds ratio "
-        f"{fmt(row['odds_ratio_per_sd'])}); p = {fmt_p(row['p_value'])}, Holm-adjusted {fmt_p(row['p_holm'])}."
-        for row in datasets["datasets"]
+        f"{row.label}: alpha = {fmt_coef(row.alpha)} per nat (SD of Δℓ {fmt(row.sd_delta)}), i.e. {fmt(row.effect_per_sd)} log-odds per SD "
+        f"(95% CI {fmt_interval(row.ci_low, row.ci_high)}; odds ratio "
+        f"{fmt(row.odds_ratio_per_sd)}); p = {fmt_p(row.p_value)}, Holm-adjusted {fmt_p(row.p_holm)}."
+        for row in datasets.datasets
     ]
-    pooled = datasets["pooled"]
-    random = pooled["random"]
+    pooled = datasets.pooled
+    random = pooled.random
     sentences.append(
-        f"Pooled by random effects: {fmt(random['effect'])} log-odds per SD (95% CI "
-        f"{fmt_interval(random['ci_low'], random['ci_high'])}; odds ratio {fmt(random['odds_ratio'])}); "
-        f"tau² = {fmt_coef(pooled['tau2'])}, I² = {fmt_percent(pooled['i2'])}, Cochran's Q "
-        f"= {fmt(pooled['q'], 2)} on {pooled['q_df']} df (p = {fmt_p(pooled['q_p_value'])})."
+        f"Pooled by random effects: {fmt(random.effect)} log-odds per SD (95% CI "
+        f"{fmt_interval(random.ci_low, random.ci_high)}; odds ratio {fmt(random.odds_ratio)}); "
+        f"tau² = {fmt_coef(pooled.tau2)}, I² = {fmt_percent(pooled.i2)}, Cochran's Q "
+        f"= {fmt(pooled.q, 2)} on {pooled.q_df} df (p = {fmt_p(pooled.q_p_value)})."
     )
-    for row in datasets["differences"]:
-        first, second = row["datasets"]
+    for row in datasets.differences:
+        first, second = row.datasets
         sentences.append(
-            f"{second} − {first}: {fmt(row['difference'])} log-odds per SD (95% CI "
-            f"{fmt_interval(row['ci_low'], row['ci_high'])}; p = {fmt_p(row['p_value'])}, Holm {fmt_p(row['p_holm'])})."
+            f"{second} − {first}: {fmt(row.difference)} log-odds per SD (95% CI "
+            f"{fmt_interval(row.ci_low, row.ci_high)}; p = {fmt_p(row.p_value)}, Holm {fmt_p(row.p_holm)})."
         )
     return sentences
 
 
-def comparison_context(content: dict) -> dict:
+TITLES = {"models": "Model comparison: ", "labels": "Label-source comparison: ", "datasets": "Dataset comparison: "}
+KIND_WORDS = {"models": "model", "labels": "label-source", "datasets": "dataset"}
+
+
+def comparison_context(comparison: ComparisonResults) -> dict:
     """Everything the templates show, as strings."""
-    kind = content["kind"]
+    kind = comparison.kind
     audits = [
         {
-            "label": item["label"],
-            "dataset": item["dataset"].get("title")
-            or " / ".join(str(part) for part in (item["dataset"].get("name"), item["dataset"].get("subset"), item["dataset"].get("split")) if part),
-            "model": item["model"].get("fingerprint") or item["model"].get("name") or "unknown",
-            "estimate": item["estimate"]["id"],
-            "alpha": fmt_coef(item["estimate"]["alpha"]),
-            "se": fmt_coef(item["estimate"]["se"]),
-            "pairs": fmt_count(item["estimate"]["n_pairs"]),
-            "prompts": fmt_count(item["estimate"]["n_clusters"]),
+            "label": item.label,
+            "dataset": item.dataset_name,
+            "model": item.model_name,
+            "estimate": item.estimate.id,
+            "alpha": fmt_coef(item.estimate.alpha),
+            "se": fmt_coef(item.estimate.se),
+            "pairs": fmt_count(item.estimate.n_pairs),
+            "prompts": fmt_count(item.estimate.n_clusters),
         }
-        for item in content["audits"]
+        for item in comparison.audits
     ]
-    context = {
-        "title": {"models": "Model comparison: ", "labels": "Label-source comparison: ", "datasets": "Dataset comparison: "}[kind] + _audit_names(content),
-        "kind": {"models": "model", "labels": "label-source", "datasets": "dataset"}[kind],
-        "effect": content.get("effect", "headline"),
-        "sentences": summary_sentences(content),
-        "audits": audits,
-        "warnings": list(content.get("warnings", [])),
-        "software": [(name, str(version)) for name, version in (content.get("software") or {}).items()],
-        "model_tables": None,
-        "label_tables": None,
-        "dataset_tables": None,
-    }
-    if kind == "models":
-        context["model_tables"] = _model_tables(content["models"])
-    elif kind == "labels":
-        context["label_tables"] = _label_tables(content["labels"])
-    else:
-        context["dataset_tables"] = _dataset_tables(content["datasets"])
-    return context
-
-
-def _model_tables(models: dict) -> dict:
-    joint = models["joint_fit"]
     return {
-        "spec": f"slice {models['spec']['slice']}, {models['spec']['typicality']}, controls: {', '.join(models['spec']['controls']) or 'none'}",
+        "title": TITLES[kind] + ", ".join(comparison.labels_in_order),
+        "kind": KIND_WORDS[kind],
+        "effect": comparison.effect or "headline",
+        "sentences": summary_sentences(comparison),
+        "audits": audits,
+        "warnings": list(comparison.warnings),
+        "software": [(name, str(version)) for name, version in comparison.software.items()],
+        "model_tables": _model_tables(comparison.models) if kind == "models" else None,
+        "label_tables": _label_tables(comparison.labels) if kind == "labels" else None,
+        "dataset_tables": _dataset_tables(comparison.datasets) if kind == "datasets" else None,
+    }
+
+
+def _equality_words(equality: Equality | None) -> str | None:
+    if equality is None:
+        return None
+    return f"All alphas equal: χ² = {fmt(equality.chi2, 2)} on {equality.df} df, p = {fmt_p(equality.p_value)}."
+
+
+def _difference_rows(differences: list[ModelDifference] | list[SourceDifference], key: str, names) -> list[dict]:
+    return [
+        {
+            key: f"{names(row)[1]} − {names(row)[0]}",
+            "difference": fmt_coef(row.difference),
+            "se": fmt_coef(row.se),
+            "ci": fmt_interval(row.ci_low, row.ci_high),
+            "z": fmt(row.z, 2),
+            "p": fmt_p(row.p_value),
+            "se_independent": fmt_coef(row.se_if_independent),
+        }
+        for row in differences
+    ]
+
+
+def _model_tables(models: ModelComparison) -> dict:
+    joint = models.joint_fit
+    return {
+        "spec": models.spec.describe(),
+        "with_max": all(row.has_max for row in models.correlations),  # comparisons written before the max have no column for it
         "correlations": [
             {
-                "models": " vs ".join(row["models"]),
-                "responses": fmt_count(row["n_responses"]),
-                "pearson": fmt(row["response_pearson"], 4),
-                "spearman": fmt(row["response_spearman"], 4),
-                "mad": fmt_coef(row["mean_abs_difference"]),
-                "max_ad": fmt_coef(row["max_abs_difference"]),
-                "delta_pearson": fmt(row["delta_pearson"], 4),
-                "delta_spearman": fmt(row["delta_spearman"], 4),
-                "same_sign": fmt_percent(row["delta_same_sign"]),
+                "models": " vs ".join(row.models),
+                "responses": fmt_count(row.n_responses),
+                "pearson": fmt(row.response_pearson, 4),
+                "spearman": fmt(row.response_spearman, 4),
+                "mad": fmt_coef(row.mean_abs_difference),
+                "max_ad": fmt_coef(row.max_abs_difference),
+                "delta_pearson": fmt(row.delta_pearson, 4),
+                "delta_spearman": fmt(row.delta_spearman, 4),
+                "same_sign": fmt_percent(row.delta_same_sign),
             }
-            for row in models["correlations"]
+            for row in models.correlations
         ],
         "alphas": [
-            {
-                "model": row["model"],
-                "alpha": fmt_coef(row["alpha"]),
-                "se": fmt_coef(row["se"]),
-                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
-                "p": fmt_p(row["p_value"]),
-            }
-            for row in joint["alphas"]
+            {"model": row.model, "alpha": fmt_coef(row.alpha), "se": fmt_coef(row.se), "ci": fmt_interval(row.ci_low, row.ci_high), "p": fmt_p(row.p_value)}
+            for row in joint.alphas
         ],
-        "differences": [
-            {
-                "models": f"{row['models'][1]} − {row['models'][0]}",
-                "difference": fmt_coef(row["difference"]),
-                "se": fmt_coef(row["se"]),
-                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
-                "z": fmt(row["z"], 2),
-                "p": fmt_p(row["p_value"]),
-                "se_independent": fmt_coef(row["se_if_independent"]),
-            }
-            for row in joint["differences"]
-        ],
-        "equality": None
-        if "equality" not in joint
-        else f"All alphas equal: χ² = {fmt(joint['equality']['chi2'], 2)} on {joint['equality']['df']} df, p = {fmt_p(joint['equality']['p_value'])}.",
-        "rates": [{"model": row["model"], "agree": fmt_count(row["n_agree"]), "rate": fmt_percent(row["rate"])} for row in models["agreement"]["rates"]],
+        "differences": _difference_rows(joint.differences, "models", lambda row: row.models),
+        "equality": _equality_words(joint.equality),
+        "rates": [{"model": row.model, "agree": fmt_count(row.n_agree), "rate": fmt_percent(row.rate)} for row in models.agreement.rates],
         "mcnemar": [
             {
-                "models": " vs ".join(test["models"]),
-                "both": fmt_count(test["table"][0][0]),
-                "first": fmt_count(test["only_first_agrees"]),
-                "second": fmt_count(test["only_second_agrees"]),
-                "neither": fmt_count(test["table"][1][1]),
-                "method": test["method"],
-                "p": fmt_p(test["p_value"]),
+                "models": " vs ".join(test.models),
+                "both": fmt_count(test.table[0][0]),
+                "first": fmt_count(test.only_first_agrees),
+                "second": fmt_count(test.only_second_agrees),
+                "neither": fmt_count(test.table[1][1]),
+                "method": test.method,
+                "p": fmt_p(test.p_value),
             }
-            for test in models["agreement"]["mcnemar"]
+            for test in models.agreement.mcnemar
         ],
-        "n_pairs": fmt_count(models["agreement"]["n_pairs"]),
+        "n_pairs": fmt_count(models.agreement.n_pairs),
     }
 
 
-def _label_tables(labels: dict) -> dict:
-    joint = labels["joint_fit"]
+def _label_tables(labels: LabelComparison) -> dict:
+    joint = labels.joint_fit
     return {
-        "spec": f"slice {labels['spec']['slice']}, {labels['spec']['typicality']}, controls: {', '.join(labels['spec']['controls']) or 'none'}",
-        "n_pairs": fmt_count(labels["n_pairs"]),
-        "judgements": ", ".join(f"{source} {fmt_count(count)}" for source, count in labels["n_judgements"].items()),
+        "spec": labels.spec.describe(),
+        "n_pairs": fmt_count(labels.n_pairs),
+        "judgements": ", ".join(f"{source} {fmt_count(count)}" for source, count in labels.n_judgements.items()),
         "agreement": [
             {
-                "sources": " vs ".join(row["sources"]),
-                "pairs": fmt_count(row["n_pairs"]),
-                "differ": fmt_count(row["n_differ"]),
-                "share": fmt_percent(row["share_differ"]),
-                "kappa": fmt(row["kappa"], 3) if row["kappa"] is not None else "undefined",
-                "kappa_se": fmt(row["kappa_se"], 3) if row["kappa_se"] is not None else "",
-                "kappa_ci": fmt_interval(row["kappa_ci_low"], row["kappa_ci_high"]) if row["kappa"] is not None else "",
+                "sources": " vs ".join(row.sources),
+                "pairs": fmt_count(row.n_pairs),
+                "differ": fmt_count(row.n_differ),
+                "share": fmt_percent(row.share_differ),
+                "kappa": fmt(row.kappa, 3) if row.kappa is not None else "undefined",
+                "kappa_se": fmt(row.kappa_se, 3) if row.kappa_se is not None else "",
+                "kappa_ci": fmt_interval(row.kappa_ci_low, row.kappa_ci_high) if row.kappa is not None else "",
                 "table": "; ".join(
-                    f"{first}/{second} {fmt_count(row['table'][i][j])}"
-                    for i, first in enumerate(row["categories"])
-                    for j, second in enumerate(row["categories"])
-                    if row["table"][i][j]
+                    f"{first}/{second} {fmt_count(row.table[i][j])}"
+                    for i, first in enumerate(row.categories)
+                    for j, second in enumerate(row.categories)
+                    if row.table[i][j]
                 ),
             }
-            for row in labels["agreement"]
+            for row in labels.agreement
         ],
         "alphas": [
-            {"source": row["source"], "alpha": fmt_coef(row["alpha"]), "se": fmt_coef(row["se"]), "ci": fmt_interval(row["ci_low"], row["ci_high"]),
-             "p": fmt_p(row["p_value"])}
-            for row in joint["alphas"]
+            {"source": row.source, "alpha": fmt_coef(row.alpha), "se": fmt_coef(row.se), "ci": fmt_interval(row.ci_low, row.ci_high), "p": fmt_p(row.p_value)}
+            for row in joint.alphas
         ],
-        "differences": [
-            {
-                "sources": f"{row['sources'][1]} − {row['sources'][0]}",
-                "difference": fmt_coef(row["difference"]),
-                "se": fmt_coef(row["se"]),
-                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
-                "z": fmt(row["z"], 2),
-                "p": fmt_p(row["p_value"]),
-                "se_independent": fmt_coef(row["se_if_independent"]),
-            }
-            for row in joint["differences"]
-        ],
-        "equality": None
-        if "equality" not in joint
-        else f"All alphas equal: χ² = {fmt(joint['equality']['chi2'], 2)} on {joint['equality']['df']} df, p = {fmt_p(joint['equality']['p_value'])}.",
+        "differences": _difference_rows(joint.differences, "sources", lambda row: row.sources),
+        "equality": _equality_words(joint.equality),
     }
 
 
-def _dataset_tables(datasets: dict) -> dict:
-    pooled = datasets["pooled"]
+def _dataset_tables(datasets: DatasetComparison) -> dict:
+    pooled = datasets.pooled
     return {
         "rows": [
             {
-                "label": row["label"],
-                "alpha": fmt_coef(row["alpha"]),
-                "se": fmt_coef(row["se"]),
-                "sd": fmt(row["sd_delta"]),
-                "effect": fmt(row["effect_per_sd"]),
-                "se_effect": fmt(row["se_per_sd"]),
-                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
-                "odds": fmt(row["odds_ratio_per_sd"]),
-                "p": fmt_p(row["p_value"]),
-                "holm": fmt_p(row["p_holm"]),
-                "pairs": fmt_count(row["n_pairs"]),
-                "prompts": fmt_count(row["n_clusters"]),
-                "weight": fmt_percent(pooled["weights"].get(row["label"])),
+                "label": row.label,
+                "alpha": fmt_coef(row.alpha),
+                "se": fmt_coef(row.se),
+                "sd": fmt(row.sd_delta),
+                "effect": fmt(row.effect_per_sd),
+                "se_effect": fmt(row.se_per_sd),
+                "ci": fmt_interval(row.ci_low, row.ci_high),
+                "odds": fmt(row.odds_ratio_per_sd),
+                "p": fmt_p(row.p_value),
+                "holm": fmt_p(row.p_holm),
+                "pairs": fmt_count(row.n_pairs),
+                "prompts": fmt_count(row.n_clusters),
+                "weight": fmt_percent(pooled.weights.get(row.label)),
             }
-            for row in datasets["datasets"]
+            for row in datasets.datasets
         ],
         "pooled": [
             {
                 "name": name,
-                "effect": fmt(entry["effect"]),
-                "se": fmt(entry["se"]),
-                "ci": fmt_interval(entry["ci_low"], entry["ci_high"]),
-                "odds": fmt(entry["odds_ratio"]),
-                "p": fmt_p(entry["p_value"]),
+                "effect": fmt(entry.effect),
+                "se": fmt(entry.se),
+                "ci": fmt_interval(entry.ci_low, entry.ci_high),
+                "odds": fmt(entry.odds_ratio),
+                "p": fmt_p(entry.p_value),
             }
-            for name, entry in (("random effects (DerSimonian-Laird)", pooled["random"]), ("fixed effect", pooled["fixed"]))
+            for name, entry in (("random effects (DerSimonian-Laird)", pooled.random), ("fixed effect", pooled.fixed))
         ],
-        "heterogeneity": f"tau² = {fmt_coef(pooled['tau2'])} (tau = {fmt_coef(pooled['tau'])}), I² = {fmt_percent(pooled['i2'])}, "
-                         f"Cochran's Q = {fmt(pooled['q'], 2)} on {pooled['q_df']} df, p = {fmt_p(pooled['q_p_value'])}.",
+        "heterogeneity": f"tau² = {fmt_coef(pooled.tau2)} (tau = {fmt_coef(pooled.tau)}), I² = {fmt_percent(pooled.i2)}, "
+                         f"Cochran's Q = {fmt(pooled.q, 2)} on {pooled.q_df} df, p = {fmt_p(pooled.q_p_value)}.",
         "differences": [
             {
-                "datasets": f"{row['datasets'][1]} − {row['datasets'][0]}",
-                "difference": fmt(row["difference"]),
-                "se": fmt(row["se"]),
-                "ci": fmt_interval(row["ci_low"], row["ci_high"]),
-                "p": fmt_p(row["p_value"]),
-                "holm": fmt_p(row["p_holm"]),
+                "datasets": f"{row.datasets[1]} − {row.datasets[0]}",
+                "difference": fmt(row.difference),
+                "se": fmt(row.se),
+                "ci": fmt_interval(row.ci_low, row.ci_high),
+                "p": fmt_p(row.p_value),
+                "holm": fmt_p(row.p_holm),
             }
-            for row in datasets["differences"]
+            for row in datasets.differences
         ],
     }
 
@@ -369,38 +350,35 @@ def _dataset_tables(datasets: dict) -> dict:
 # --- Figures ----------------------------------------------------------------------------------
 
 
-def draw_comparison_figures(content: dict, folder: Path) -> list[dict]:
-    """PNG figures into folder/figures: scatter per model pair and alpha per model, or the forest plot."""
+def draw_comparison_figures(comparison: ComparisonResults, folder: Path) -> list[dict]:
+    """PNG figures into folder/figures: scatter per model pair and alpha per model, alpha per label source, or the forest plot."""
     target = folder / COMPARISON_FIGURES_FOLDER
     target.mkdir(parents=True, exist_ok=True)
-    if content["kind"] == "models":
-        figures = _scatter_figures(content, folder, target) + [_alpha_figure(content["models"], target)]
-    elif content["kind"] == "labels":
-        figures = [_alpha_figure(content["labels"], target, unit="source")]
-    else:
-        figures = [_forest_figure(content["datasets"], target)]
-    return figures
+    if comparison.kind == "models":
+        return _scatter_figures(comparison, target) + [_alpha_figure(comparison.models.joint_fit.alphas, comparison.models.typicality, target)]
+    if comparison.kind == "labels":
+        return [_alpha_figure(comparison.labels.joint_fit.alphas, comparison.labels.typicality, target, unit="source")]
+    return [_forest_figure(comparison.datasets, target)]
 
 
-def _scatter_figures(content: dict, folder: Path, target: Path) -> list[dict]:
-    typicality = load_typicality(folder)
+def _scatter_figures(comparison: ComparisonResults, target: Path) -> list[dict]:
+    typicality = comparison.typicality
     if typicality is None:
         return []
-    models = content["models"]
-    labels = [item["label"] for item in content["audits"]]
+    models = comparison.models
     figures = []
-    for (i, first), (j, second) in itertools.combinations(enumerate(labels), 2):
+    for (i, first), (j, second) in itertools.combinations(enumerate(comparison.labels_in_order), 2):
         x, y = typicality[first].to_numpy(), typicality[second].to_numpy()
-        row = next(r for r in models["correlations"] if r["models"] == [first, second])
+        row = models.correlation(first, second)
         with _style():
             figure = _new_figure(6.0, 5.2)
             axes = figure.add_subplot()
             sns.scatterplot(x=x, y=y, ax=axes, s=9, alpha=0.45, linewidth=0, color="#4C72B0")
             low, high = float(np.nanmin([x.min(), y.min()])), float(np.nanmax([x.max(), y.max()]))
             axes.plot([low, high], [low, high], color="#C44E52", linewidth=1, label="equal typicality")
-            axes.set_xlabel(plain_label(f"{first}: {models['typicality']}"))
-            axes.set_ylabel(plain_label(f"{second}: {models['typicality']}"))
-            axes.set_title(f"Pearson r = {row['response_pearson']:.4f}, Spearman ρ = {row['response_spearman']:.4f} ({row['n_responses']:,} responses)")
+            axes.set_xlabel(plain_label(f"{first}: {models.typicality}"))
+            axes.set_ylabel(plain_label(f"{second}: {models.typicality}"))
+            axes.set_title(f"Pearson r = {row.response_pearson:.4f}, Spearman ρ = {row.response_spearman:.4f} ({row.n_responses:,} responses)")
             axes.legend(loc="upper left")
         path = target / f"typicality_scatter_{i}_{j}.png"
         figure.savefig(path, dpi=DPI, format="png")
@@ -409,19 +387,18 @@ def _scatter_figures(content: dict, folder: Path, target: Path) -> list[dict]:
     return figures
 
 
-def _alpha_figure(models: dict, target: Path, unit: str = "model") -> dict:
+def _alpha_figure(rows: list[ModelAlpha] | list[SourceAlpha], typicality: str, target: Path, unit: str = "model") -> dict:
     """Alpha with its CI per model (or per label source, `unit="source"`) from the joint fit."""
-    rows = models["joint_fit"]["alphas"]
     with _style():
         figure = _new_figure(6.5, 1.2 + 0.6 * len(rows))
         axes = figure.add_subplot()
         positions = np.arange(len(rows))[::-1]
-        alphas = np.array([row["alpha"] for row in rows])
-        errors = np.array([[row["alpha"] - row["ci_low"], row["ci_high"] - row["alpha"]] for row in rows]).T
+        alphas = np.array([row.alpha for row in rows])
+        errors = np.array([[row.alpha - row.ci_low, row.ci_high - row.alpha] for row in rows]).T
         axes.errorbar(alphas, positions, xerr=errors, fmt="o", color="#4C72B0", capsize=4)
         axes.axvline(0, color="#888888", linewidth=1, linestyle="--")
-        axes.set_yticks(positions, [plain_label(row[unit]) for row in rows])
-        axes.set_xlabel(f"alpha ({models['typicality']}), 95% CI from the joint fit")
+        axes.set_yticks(positions, [plain_label(getattr(row, unit)) for row in rows])
+        axes.set_xlabel(f"alpha ({typicality}), 95% CI from the joint fit")
     path = target / f"alpha_by_{unit}.png"
     figure.savefig(path, dpi=DPI, format="png")
     what = "reference model" if unit == "model" else "label source"
@@ -432,12 +409,11 @@ def _alpha_figure(models: dict, target: Path, unit: str = "model") -> dict:
     }
 
 
-def _forest_figure(datasets: dict, target: Path) -> dict:
-    rows = datasets["datasets"]
-    pooled = datasets["pooled"]
-    entries = [(row["label"], row["effect_per_sd"], row["ci_low"], row["ci_high"], "o") for row in rows]
-    entries += [("pooled (random effects)", pooled["random"]["effect"], pooled["random"]["ci_low"], pooled["random"]["ci_high"], "D"),
-                ("pooled (fixed effect)", pooled["fixed"]["effect"], pooled["fixed"]["ci_low"], pooled["fixed"]["ci_high"], "D")]
+def _forest_figure(datasets: DatasetComparison, target: Path) -> dict:
+    pooled = datasets.pooled
+    entries = [(row.label, row.effect_per_sd, row.ci_low, row.ci_high, "o") for row in datasets.datasets]
+    entries += [("pooled (random effects)", pooled.random.effect, pooled.random.ci_low, pooled.random.ci_high, "D"),
+                ("pooled (fixed effect)", pooled.fixed.effect, pooled.fixed.ci_low, pooled.fixed.ci_high, "D")]
     with _style():
         figure = _new_figure(7.0, 1.4 + 0.55 * len(entries))
         axes = figure.add_subplot()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from typicality.audit_folder import AuditFolder
+from typicality.domain import source_name
 from typicality.formatting import (
     clip_end,
     fit_label,
@@ -32,6 +33,7 @@ from typicality.report.interpretation import alpha_subject, ci_words, validity_s
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 from typicality.report.reading import decisive_pairs
 from typicality.report.sharpening import sharpening_section
+from typicality.report.tokens import token_view_section
 from typicality.results import AlphaChange, AuditResults, Estimate, OrdinalFit
 
 SMALL_DATA_PAIRS = 1000  # below this, say plainly that intervals are wide (the paper's fits use 6,874+)
@@ -94,9 +96,42 @@ def dataset_info(audit: AuditFolder) -> dict[str, str]:
         value = getattr(data, key) if data is not None else None
         value = value if value not in (None, "") else getattr(recorded, key)
         info[key] = fmt_value(value) if value not in (None, "") else ""
+    provenance = data.provenance if data is not None else recorded.provenance
+    info["source"] = source_name(provenance, info["source"])
     info["name"] = info["name"] or "an unnamed dataset"
     info["label"] = fmt_value(recorded.title) if recorded.title else ", ".join(part for part in (info["name"], info["subset"], info["split"]) if part)
     return info
+
+
+def answer(audit: AuditFolder) -> str:
+    """The report's first sentence: which way typicality pushes preference, how strongly, and what that number can mean."""
+    results = audit.results
+    main = results.headline_estimate
+    agreement = results.agreement
+    counted = (
+        f"annotators preferred the response {model_name(audit)} finds more typical in {fmt_percent(agreement.rate)} of "
+        f"{fmt_count(agreement.n_pairs)} pairs"
+        if agreement.rate is not None
+        else ""
+    )
+    if main is None or not main.fitted or main.ci_low is None or main.ci_high is None:
+        return (f"In this data, {counted}; " if counted else "") + "no alpha could be fitted, so the direction of typicality bias is not estimated."
+    if main.ci_low > 0:
+        direction = "more typical responses are preferred"
+    elif main.ci_high < 0:
+        direction = "less typical responses are preferred"
+    else:
+        direction = "no clear preference for more or less typical responses"
+    meaning = (
+        "a bias estimate, quality held fixed"
+        if results.interpretation.is_bias_estimate
+        else "an association, not a bias estimate: no quality rating is held fixed"
+    )
+    return (
+        f"{direction[0].upper()}{direction[1:]}: alpha = {fmt_coef(main.alpha)} per nat of Δ typicality "
+        f"(95% CI {fmt_interval(main.ci_low, main.ci_high)}, {fmt_count(main.n_pairs)} pairs; {meaning})"
+        + (f", and {counted}." if counted else ".")
+    )
 
 
 def model_name(audit: AuditFolder) -> str:
@@ -387,6 +422,7 @@ def report_context(audit: AuditFolder) -> dict:
     top = headline(audit)
     return {
         "title": f"Typicality audit: {info['label']}",
+        "answer": answer(audit),  # the report's first sentence; the figure beside it is render.LEAD_FIGURE
         "dataset": info,
         "headline": top,
         "estimates": estimate_rows(audit.results),
@@ -404,4 +440,5 @@ def report_context(audit: AuditFolder) -> dict:
         "sharpening": sharpening_section(audit.results.sharpening),  # gamma = 1 + alpha / beta, worded
         "validity": validity_section(audit.results),  # what alpha means, sensitivity, ties, length change
         "groups": groups_section(audit.results),  # with --by: alpha per annotator (or other group), partially pooled
+        "tokens": token_view_section(audit),  # `typicality explain`: the pairs that move alpha most, token by token
     }

@@ -8,6 +8,7 @@ is drawn from the alpha and CI that results.json reports; binning is only for di
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,17 @@ class ReportFigure:
     figure: Figure | None = None
     path: Path | None = None
     reason: str | None = None  # why it was not drawn
+
+    def _repr_png_(self) -> bytes | None:
+        """Jupyter shows a drawn figure as its PNG (no pyplot, no bytes by hand); one not drawn shows its repr."""
+        if self.figure is None:
+            return None
+        png = io.BytesIO()
+        self.figure.savefig(png, format="png", dpi=110)
+        return png.getvalue()
+
+    def __repr__(self) -> str:
+        return f"{self.title}: " + (f"drawn{f' ({self.path.name})' if self.path else ''}" if self.figure is not None else f"not drawn ({self.reason})")
 
 
 @contextlib.contextmanager

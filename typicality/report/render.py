@@ -25,6 +25,9 @@ from typicality.report.figures import ReportFigure, draw_figures
 from typicality.safe_text import printable
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The figure the report opens with, beside its answer: the preference rate by Δ typicality with the fitted curve (the
+# templates' comment says why this one and not the alpha forest). The figures section shows the others.
+LEAD_FIGURE = "preference_rate"
 # What opens a heading, quote, list or rule at a line start (e.g. a list item's text).
 BLOCK_START = re.compile(r"^(#{1,6}(?=\s|$)|>|[+\-](?=\s|$)|[-=]{2,})|^(\d{1,9})([.)])(?=\s|$)")
 # `_` between two letters or digits cannot start emphasis (CommonMark), so mean_logprob stays readable.
@@ -95,17 +98,22 @@ def _figure_entries(figures: list[ReportFigure], embed: bool, folder: Path | Non
     return entries
 
 
+def _with_figures(context: dict, entries: list[dict]) -> dict:
+    """The lead figure (shown under the answer, or None when the list lacks it) apart from the figures section's."""
+    context["lead_figure"] = next((entry for entry in entries if entry["name"] == LEAD_FIGURE), None)
+    context["figures"] = [entry for entry in entries if entry["name"] != LEAD_FIGURE]
+    return context
+
+
 def render_markdown(audit: AuditFolder, figures: list[ReportFigure]) -> str:
     """report.md: figures linked by relative path (figures/NAME.png)."""
-    context = report_context(audit)
-    context["figures"] = _figure_entries(figures, embed=False, folder=audit.folder)
+    context = _with_figures(report_context(audit), _figure_entries(figures, embed=False, folder=audit.folder))
     return printable(_environment(markdown=True).get_template("report.md.j2").render(**context))
 
 
 def render_html(audit: AuditFolder, figures: list[ReportFigure]) -> str:
     """report.html: one self-contained file, figures embedded as data URIs."""
-    context = report_context(audit)
-    context["figures"] = _figure_entries(figures, embed=True, folder=audit.folder)
+    context = _with_figures(report_context(audit), _figure_entries(figures, embed=True, folder=audit.folder))
     return printable(_environment(markdown=False).get_template("report.html.j2").render(**context))
 
 

@@ -156,7 +156,19 @@ class TransformersBackend(LocalTokenizer, TokenizerBackend):
         with torch.inference_mode():
             return self._score_batch(batch)
 
+    def token_logprobs(self, batch: list[Prepared]) -> list[list[float]]:
+        """Each prepared response's per-token log-probabilities, computed exactly as `score_batch` computes their sums."""
+        with torch.inference_mode():
+            rows_of, logprobs = self._batch_logprobs(batch)
+        return [logprobs[rows_of == row].tolist() for row in range(len(batch))]
+
     def _score_batch(self, batch: list[Prepared]) -> list[TokenScores]:
+        rows_of, logprobs = self._batch_logprobs(batch)
+        sums = torch.zeros(len(batch), dtype=torch.float64).index_add_(0, rows_of, logprobs.double().cpu())
+        return [TokenScores(len(item.response), float(total)) for item, total in zip(batch, sums.tolist())]
+
+    def _batch_logprobs(self, batch: list[Prepared]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the batch row of each scored token, its log-probability): every response token of the batch, in order."""
         rows = pack_rows(batch, share_contexts=self._packs_contexts)
         outputs: list[torch.Tensor | None] = [None] * len(batch)
         for run in similar_lengths([len(row) for row in rows]):  # rows of similar length: little padding
@@ -170,9 +182,7 @@ class TransformersBackend(LocalTokenizer, TokenizerBackend):
 
         rows_of = torch.cat([torch.full((len(item.response),), row, dtype=torch.long) for row, item in enumerate(batch)])
         targets = torch.cat([torch.tensor(item.response, dtype=torch.long) for item in batch])
-        logprobs = self._token_logprobs(torch.cat(outputs), targets)  # type: ignore[arg-type]
-        sums = torch.zeros(len(batch), dtype=torch.float64).index_add_(0, rows_of, logprobs.double().cpu())
-        return [TokenScores(len(item.response), float(total)) for item, total in zip(batch, sums.tolist())]
+        return rows_of, self._token_logprobs(torch.cat(outputs), targets).cpu()  # type: ignore[arg-type]
 
     def _forward(self, rows: list[PackedRow], packed: bool) -> torch.Tensor:
         """Hidden states (or logits, for models with a custom head) of every slot of the rows, in one pass."""

@@ -11,14 +11,10 @@ typicality definitions (a correctness control is left out of the equal-correctne
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, fields
-from pathlib import Path
 
 import pandas as pd
 
-from typicality.audit_folder import PAIRS_FILE, remove_influence, save_pairs, save_results
 from typicality.domain import PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, require_type
 from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate, Groups, Headline, OrdinalFit
@@ -55,38 +51,6 @@ from typicality.stats.validity import alpha_change_with_interval, design_with_ti
 STATS_PACKAGES = ("typicality", "numpy", "pandas", "scipy", "statsmodels")
 
 
-@dataclass(frozen=True)
-class AnalysisResults(AuditResults):
-    """The typed results (`typicality.results.AuditResults`) as `analyze` returns them, with the pair design they came from.
-
-    `results.design` is the `PairDesign` (for pairs.parquet); `save(folder)` writes both through the
-    audit-folder contract. Read back from a folder, results are a plain `AuditResults`.
-    """
-
-    design: PairDesign | None = dataclasses.field(default=None, compare=False, repr=False)
-
-    def to_dict(self) -> dict:
-        content = super().to_dict()
-        content.pop("design", None)
-        return content
-
-    def to_json(self, path: str | Path) -> Path:
-        """Write results.json (to a file path or into a folder) through the audit-folder contract."""
-        return save_results(self, path)
-
-    def save(self, folder: str | Path) -> Path:
-        """Write pairs.parquet and results.json into an audit folder.
-
-        Influence (influence.json, influence.parquet) left from an earlier fit described other
-        results: it is removed (`typicality influence` or the pipeline recompute it for these).
-        """
-        folder = Path(folder)
-        if self.design is not None:
-            save_pairs(self.design, folder / PAIRS_FILE)
-        remove_influence(folder)
-        return save_results(self, folder)
-
-
 def analyze(
     data: PreferenceData,
     scores: ScoreResult | CheckedScores | pd.DataFrame,
@@ -95,8 +59,23 @@ def analyze(
     design: PairDesign | None = None,
     unconditional: ScoreResult | pd.DataFrame | None = None,
     **settings,
-) -> AnalysisResults:
-    """Build the pair design (or take `design` from build_pairs) and run every estimator -> the typed results.
+) -> AuditResults:
+    """The typed results of every estimator (`analyze_with_design` says what runs); `analyze_with_design` also returns the pair design."""
+    return analyze_with_design(data, scores, options, design=design, unconditional=unconditional, **settings)[0]
+
+
+def analyze_with_design(
+    data: PreferenceData,
+    scores: ScoreResult | CheckedScores | pd.DataFrame,
+    options: AnalysisOptions | None = None,
+    *,
+    design: PairDesign | None = None,
+    unconditional: ScoreResult | pd.DataFrame | None = None,
+    **settings,
+) -> tuple[AuditResults, PairDesign]:
+    """Build the pair design (or take `design` from build_pairs) and run every estimator -> (the typed results, the pair design).
+
+    `typicality.audit_folder.save_analysis(results, design, folder)` writes both (results.json and pairs.parquet).
 
     `scores`: the scorer's `ScoreResult` (its card becomes results.json's `model`), or a plain
     table. `options` (or the same settings as keywords: controls, slices, typicalities, seed,
@@ -174,7 +153,7 @@ def analyze(
     chosen = chosen.replace(alpha_change=alpha_change_with_interval(chosen.alpha_change, design, headline_fit, options.change_draws, options.seed))  # 7
     estimates, multiplicity = holm_adjust(estimates, chosen.estimate)  # 9
     groups = by_group(design, options, headline_fit)  # 10
-    results = AnalysisResults(
+    results = AuditResults(
         dataset=DatasetInfo(**dataset_info(data)),
         model=_model_entry(scores, design),
         headline=chosen,
@@ -195,9 +174,8 @@ def analyze(
         sensitivity=sensitivity(headline_fit if headline_fit is not None and headline_fit.fitted else None),
         multiplicity=multiplicity,
         groups=groups,
-        design=design,
     )
-    return _finite(results)
+    return _finite(results), design
 
 
 def check_analyzable(data: PreferenceData, ties: str) -> None:
@@ -251,15 +229,14 @@ def by_group(design: PairDesign, options: AnalysisOptions, headline_fit: Estimat
     return fit_groups(design, options.by, PairwiseSpec.of(headline_fit), headline_fit.id, options.min_group_pairs)
 
 
-def _finite(results: AnalysisResults) -> AnalysisResults:
+def _finite(results: AuditResults) -> AuditResults:
     """The fits never hand out a NaN; this guard makes sure none reaches a report unannounced (null, with a warning)."""
     bad: list[str] = []
     content = json_ready(results.to_dict(), "", bad)
     if not bad:
         return results
     content["warnings"].append(f"Non-finite numbers were replaced by null at: {', '.join(bad)}.")
-    typed = AuditResults.from_dict(content)
-    return AnalysisResults(**{f.name: getattr(typed, f.name) for f in fields(AuditResults)}, design=results.design)
+    return AuditResults.from_dict(content)
 
 
 def _by_id(estimates: list[Estimate], estimate_id: str | None) -> Estimate | None:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from typicality.display import Card, Displayed
 from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.results import AuditResults, Estimate, InfluenceSummary
@@ -48,12 +49,15 @@ NEWTON_TOLERANCE = 1e-10
 NEWTON_MAX_STEPS = 50
 
 
-@dataclass
-class InfluenceResult:
+@dataclass(repr=False)  # repr: the summary's card (typicality/display.py), not the table's rows
+class InfluenceResult(Displayed):
     """`table`: influence.parquet's rows; `summary`: influence.json's content."""
 
     table: pd.DataFrame
     summary: InfluenceSummary
+
+    def _card(self) -> Card:
+        return self.summary._card()
 
 
 @dataclass

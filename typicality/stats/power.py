@@ -39,6 +39,7 @@ import numpy as np
 from scipy.stats import norm
 
 from typicality.audit_folder import AuditFolder
+from typicality.display import Card, Displayed, power_plan_card
 from typicality.errors import TypicalityError, require_type
 from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec
 
@@ -46,8 +47,8 @@ EVENT_VARIANCE = 0.25  # P (1 - P) at P = 1/2: randomly oriented pairs, no inter
 DEFAULT_PAIR_GRID = (100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000)
 
 
-@dataclass
-class PowerPlan:
+@dataclass(repr=False)  # repr: its card (typicality/display.py)
+class PowerPlan(Displayed):
     """A planned audit: its assumptions, its power, the pairs a target power needs, and the smallest alpha it detects."""
 
     alpha: float
@@ -73,6 +74,9 @@ class PowerPlan:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def _card(self) -> Card:
+        return power_plan_card(self)
 
     def sentence(self) -> str:
         """The answer in one sentence."""

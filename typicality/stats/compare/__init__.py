@@ -4,63 +4,61 @@
     comparison = typicality.compare(["audit-pku-better", "audit-pku-safer"])             # label sources
     comparison = typicality.compare(["audit-helpful", "audit-harmless"])                 # datasets
 
-Audits are read only through `typicality.audit_folder.read_audit`. The kind is decided from the
-audits (`kind="auto"`, stats/compare/inputs.py): all of one dataset (by provenance) -> a model
-comparison (they must share their pairs and labels), or, when their labels differ under one
-reference model, a label-source comparison; otherwise a dataset comparison (one audit per
-dataset). `kind="labels"` also compares label sources stored as different data (another split
-or file holding the same pairs). `effect` picks the fit compared: each
-audit's headline, or its length-controlled twin. Writing comparison.json
-(typicality.comparison_folder) and the report (typicality.report.comparison) is the
-pipeline's (`typicality.pipeline.compare`): this package only computes.
+This package computes on audits already read: the pipeline reads each folder through
+`typicality.audit_folder` (`typicality.pipeline.read_compared_audits`) and hands over its typed
+results and pair design (`ComparedAudit`). The kind is decided from the audits (`kind="auto"`,
+stats/compare/inputs.py): all of one dataset (by provenance) -> a model comparison (they must
+share their pairs and labels), or, when their labels differ under one reference model, a
+label-source comparison; otherwise a dataset comparison (one audit per dataset).
+`kind="labels"` also compares label sources stored as different data (another split or file
+holding the same pairs). `effect` picks the fit compared: each audit's headline, or its
+length-controlled twin. The result is the typed `ComparisonResults`
+(typicality/comparison_results.py); writing comparison.json (typicality.comparison_folder) and
+the report (typicality.report.comparison) is the pipeline's (`typicality.pipeline.compare`).
 """
 
 from __future__ import annotations
 
-import pandas as pd
-
+from typicality.comparison_results import ComparisonResults
 from typicality.software import software_versions
 from typicality.stats.compare.datasets import compare_datasets
-from typicality.stats.compare.inputs import EFFECTS, KINDS, ComparedAudit, classify, read_audits, shared_pair_counts
+from typicality.stats.compare.inputs import EFFECTS, KINDS, ComparedAudit, check_labels, classify, shared_pair_counts
 from typicality.stats.compare.labels import compare_label_sources
 from typicality.stats.compare.models import compare_models
 
-__all__ = ["EFFECTS", "KINDS", "ComparisonResults", "compare", "compare_audits"]
+__all__ = ["EFFECTS", "KINDS", "ComparedAudit", "ComparisonResults", "compare_audits"]
 
 
-class ComparisonResults(dict):
-    """comparison.json's content as a plain dict; `typicality` holds each response's typicality per model (model comparisons)."""
+def compare_audits(audits: list[ComparedAudit], kind: str = "auto", effect: str | None = None) -> ComparisonResults:
+    """The comparison of audits already read (`typicality.pipeline.read_compared_audits`, or `ComparedAudit.of` in memory).
 
-    def __init__(self, content: dict, typicality: pd.DataFrame | None = None) -> None:
-        super().__init__(content)
-        self.typicality = typicality
-
-
-
-def compare_audits(audits: list[ComparedAudit], kind: str = "auto") -> ComparisonResults:
-    """The comparison of audits already read (see `read_audits`)."""
+    `effect` names the fit the audits' estimates are ("headline" or "length-controlled"); comparison.json records it.
+    """
+    check_labels(audits)
     kind = classify(audits, kind)
     warnings: list[str] = []
-    content = {"kind": kind, "audits": [item.describe() for item in audits]}
+    sections: dict = {}
     typicality = None
     if kind == "models":
         spec = audits[0].estimate
-        content["models"], typicality = compare_models(audits, spec)
-        if content["models"]["n_pairs"] < len(audits[0].audit.pairs.frame):
-            warnings.append(f"The model comparison uses the {content['models']['n_pairs']:,} pairs of slice '{spec.slice}' complete under every model.")
+        models, typicality = compare_models(audits, spec)
+        sections["models"] = models
+        if models.n_pairs < len(audits[0].pairs.frame):
+            warnings.append(f"The model comparison uses the {models.n_pairs:,} pairs of slice '{spec.slice}' complete under every model.")
     elif kind == "labels":
         spec = audits[0].estimate
-        content["labels"] = compare_label_sources(audits, spec)
+        labels = compare_label_sources(audits, spec)
+        sections["labels"] = labels
         if len({item.fingerprint for item in audits}) > 1:
             warnings.append("The audits use different reference models, so a difference between label sources is confounded with the model.")
-        unshared = [label for label, judged in content["labels"]["n_pairs_judged"].items() if judged > content["labels"]["n_pairs"]]
+        unshared = [label for label, judged in labels.n_pairs_judged.items() if judged > labels.n_pairs]
         if unshared:
             warnings.append(
-                f"The label-source comparison uses the {content['labels']['n_pairs']:,} pairs of slice '{spec.slice}' every source judged; "
+                f"The label-source comparison uses the {labels.n_pairs:,} pairs of slice '{spec.slice}' every source judged; "
                 f"{', '.join(unshared)} also judged others."
             )
     else:
-        content["datasets"], dataset_warnings = compare_datasets(audits)
+        sections["datasets"], dataset_warnings = compare_datasets(audits)
         warnings.extend(dataset_warnings)
         warnings.extend(
             f"{first} and {second} share {shared:,} pairs, so they are not independent samples; if these are the same pairs judged by "
@@ -69,14 +67,12 @@ def compare_audits(audits: list[ComparedAudit], kind: str = "auto") -> Compariso
         )
     for item in audits:
         warnings.extend(f"{item.label}: {message}" for message in item.estimate.warnings)
-    content["warnings"] = warnings
-    content["software"] = software_versions(("typicality", "numpy", "pandas", "scipy", "statsmodels"))
-    return ComparisonResults(content, typicality)
-
-
-def compare(folders, *, kind: str = "auto", effect: str = "headline", labels=None) -> ComparisonResults:
-    """Compare finished audit folders (read through `typicality.audit_folder.read_audit`)."""
-    audits = read_audits(folders, labels=labels, effect=effect)
-    comparison = compare_audits(audits, kind)
-    comparison["effect"] = effect
-    return comparison
+    return ComparisonResults(
+        kind=kind,
+        audits=[item.describe() for item in audits],
+        **sections,
+        warnings=warnings,
+        software=software_versions(("typicality", "numpy", "pandas", "scipy", "statsmodels")),
+        effect=effect,
+        typicality=typicality,
+    )

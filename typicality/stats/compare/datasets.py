@@ -22,13 +22,14 @@ from scipy.stats import chi2, norm
 from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.multitest import multipletests
 
+from typicality.comparison_results import DatasetComparison, DatasetDifference, DatasetEffect, Pooled, PooledEffect
 from typicality.errors import TypicalityError
 from typicality.stats.compare.inputs import ComparedAudit
 
 FEW_DATASETS = 5  # below this tau² and I² are very imprecise
 
 
-def compare_datasets(audits: list[ComparedAudit]) -> tuple[dict, list[str]]:
+def compare_datasets(audits: list[ComparedAudit]) -> tuple[DatasetComparison, list[str]]:
     """The dataset comparison's content for comparison.json, and its warnings."""
     notes: list[str] = []
     labels = [item.label for item in audits]
@@ -44,22 +45,22 @@ def compare_datasets(audits: list[ComparedAudit]) -> tuple[dict, list[str]]:
     p_values = np.array([e.p_value for e in estimates])
     holm = multipletests(p_values, alpha=0.05, method="holm")[1]
     rows = [
-        {
-            "label": label,
-            "alpha": e.alpha,
-            "se": e.se,
-            "sd_delta": e.sd_delta,
-            "effect_per_sd": float(b),
-            "se_per_sd": float(s),
-            "ci_low": float(b - norm.ppf(0.975) * s),
-            "ci_high": float(b + norm.ppf(0.975) * s),
-            "odds_ratio_per_sd": float(math.exp(b)),
-            "p_value": float(p),
-            "p_holm": float(h),
-            "n_pairs": e.n_pairs,
-            "n_clusters": e.n_clusters,
-            "estimate": e.id,
-        }
+        DatasetEffect(
+            label=label,
+            alpha=e.alpha,
+            se=e.se,
+            sd_delta=e.sd_delta,
+            effect_per_sd=float(b),
+            se_per_sd=float(s),
+            ci_low=float(b - norm.ppf(0.975) * s),
+            ci_high=float(b + norm.ppf(0.975) * s),
+            odds_ratio_per_sd=float(math.exp(b)),
+            p_value=float(p),
+            p_holm=float(h),
+            n_pairs=e.n_pairs,
+            n_clusters=e.n_clusters,
+            estimate=e.id,
+        )
         for label, e, b, s, p, h in zip(labels, estimates, effect, se, p_values, holm)
     ]
     pooled = pool(effect, se**2, labels)
@@ -74,10 +75,11 @@ def compare_datasets(audits: list[ComparedAudit]) -> tuple[dict, list[str]]:
         notes.append("The audits use different reference models, so a difference between datasets is confounded with the model.")
     if len(audits) < FEW_DATASETS:
         notes.append(f"Only {len(audits)} datasets: tau² and I² (and the random-effects interval) are very imprecise with fewer than {FEW_DATASETS}.")
-    return {"effect": "alpha × SD(Δℓ): log odds ratio per SD", "datasets": rows, "pooled": pooled, "differences": differences(rows)}, notes
+    comparison = DatasetComparison(effect="alpha × SD(Δℓ): log odds ratio per SD", datasets=rows, pooled=pooled, differences=differences(rows))
+    return comparison, notes
 
 
-def pool(effect: np.ndarray, variance: np.ndarray, labels: list[str]) -> dict:
+def pool(effect: np.ndarray, variance: np.ndarray, labels: list[str]) -> Pooled:
     """Fixed- and random-effects (DerSimonian-Laird, tau² truncated at 0) pooled effects, tau², I², Cochran's Q."""
     with warnings.catch_warnings():  # a negative untruncated tau² makes statsmodels take sqrt of negatives in rows not used then
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -88,42 +90,42 @@ def pool(effect: np.ndarray, variance: np.ndarray, labels: list[str]) -> dict:
     random_row = frame.loc["random effect"] if combined.tau2 > 0 else frame.loc["fixed effect"]
     fixed_row = frame.loc["fixed effect"]
 
-    def entry(row) -> dict:
-        return {"effect": float(row["eff"]), "se": float(row["sd_eff"]), "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_upp"]),
-                "p_value": float(2 * norm.sf(abs(row["eff"] / row["sd_eff"]))), "odds_ratio": float(math.exp(row["eff"]))}
+    def entry(row) -> PooledEffect:
+        return PooledEffect(effect=float(row["eff"]), se=float(row["sd_eff"]), ci_low=float(row["ci_low"]), ci_high=float(row["ci_upp"]),
+                            p_value=float(2 * norm.sf(abs(row["eff"] / row["sd_eff"]))), odds_ratio=float(math.exp(row["eff"])))
 
     weights = combined.weights_rel_re if combined.tau2 > 0 else combined.weights_rel_fe
-    return {
-        "method": "random effects, DerSimonian-Laird (statsmodels combine_effects; tau² truncated at 0)",
-        "random": entry(random_row),
-        "fixed": entry(fixed_row),
-        "tau2": tau2,
-        "tau": math.sqrt(tau2),
-        "i2": max(0.0, (q - df) / q) if q > 0 else 0.0,
-        "q": q,
-        "q_df": df,
-        "q_p_value": float(chi2.sf(q, df)) if df > 0 else None,
-        "weights": {label: float(weight) for label, weight in zip(labels, np.asarray(weights))},
-    }
+    return Pooled(
+        method="random effects, DerSimonian-Laird (statsmodels combine_effects; tau² truncated at 0)",
+        random=entry(random_row),
+        fixed=entry(fixed_row),
+        tau2=tau2,
+        tau=math.sqrt(tau2),
+        i2=max(0.0, (q - df) / q) if q > 0 else 0.0,
+        q=q,
+        q_df=df,
+        q_p_value=float(chi2.sf(q, df)) if df > 0 else None,
+        weights={label: float(weight) for label, weight in zip(labels, np.asarray(weights))},
+    )
 
 
-def differences(rows: list[dict]) -> list[dict]:
+def differences(rows: list[DatasetEffect]) -> list[DatasetDifference]:
     """Every two datasets: difference of effects per SD (second minus first), z test, Holm-adjusted across the differences."""
-    out = []
+    tests = []
     for first, second in itertools.combinations(rows, 2):
-        difference = second["effect_per_sd"] - first["effect_per_sd"]
-        se = math.sqrt(first["se_per_sd"] ** 2 + second["se_per_sd"] ** 2)
-        out.append(
-            {
-                "datasets": [first["label"], second["label"]],
-                "difference": difference,
-                "se": se,
-                "ci_low": difference - norm.ppf(0.975) * se,
-                "ci_high": difference + norm.ppf(0.975) * se,
-                "p_value": float(2 * norm.sf(abs(difference / se))),
-            }
+        difference = second.effect_per_sd - first.effect_per_sd
+        se = math.sqrt(first.se_per_sd**2 + second.se_per_sd**2)
+        tests.append(([first.label, second.label], difference, se, float(2 * norm.sf(abs(difference / se)))))
+    holm = multipletests([p for *_, p in tests], method="holm")[1] if tests else []
+    return [
+        DatasetDifference(
+            datasets=labels,
+            difference=difference,
+            se=se,
+            ci_low=difference - norm.ppf(0.975) * se,
+            ci_high=difference + norm.ppf(0.975) * se,
+            p_value=p,
+            p_holm=float(adjusted),
         )
-    if out:
-        for row, adjusted in zip(out, multipletests([row["p_value"] for row in out], method="holm")[1]):
-            row["p_holm"] = float(adjusted)
-    return out
+        for (labels, difference, se, p), adjusted in zip(tests, holm)
+    ]

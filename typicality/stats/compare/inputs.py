@@ -1,4 +1,4 @@
-"""The audits a comparison reads (only through `typicality.audit_folder.read_audit`), checked, labelled and classified.
+"""The audits a comparison compares, as the pipeline read them (typed results and pair designs, no files here), checked and classified.
 
 Which data an audit read is its provenance (`dataset_identity`): the hub dataset with its
 data_dir or config, split and resolved revision; each local file's sha256 (not its path, so a
@@ -11,49 +11,38 @@ copy is the same data and two files are two datasets); a simulation's parameters
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from typicality.audit_folder import AuditFolder, is_finished_audit, read_audit
-from typicality.errors import TypicalityError, require_path
+from typicality.comparison_results import AuditDataset, AuditModel, ComparedAuditEntry, ComparedEstimate
+from typicality.domain import PairDesign
+from typicality.errors import TypicalityError
 from typicality.results import AuditResults, Estimate
 from typicality.stats.pair_design import TYPICALITY_COLUMNS, control_column, select_slice
 
 KINDS = ("auto", "models", "datasets", "labels")
 EFFECTS = ("headline", "length-controlled")
 # The compared fit's numbers comparison.json repeats for each audit, in this order.
-DESCRIBED_ESTIMATE_FIELDS = (
-    "id",
-    "slice",
-    "typicality",
-    "controls",
-    "alpha",
-    "se",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "sd_delta",
-    "odds_ratio_per_sd",
-    "n_pairs",
-    "n_clusters",
-)
+DESCRIBED_ESTIMATE_FIELDS = tuple(name for name in ComparedEstimate.__dataclass_fields__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ComparedAudit:
-    """One audit of a comparison: its label, the folder read through the contract, and the estimate compared."""
+    """One audit of a comparison, as the pipeline read it (`typicality.pipeline.read_compared_audits`): its label, the
+    folder it came from (as comparison.json lists it), its typed results and pair design, and the estimate compared."""
 
     label: str
-    audit: AuditFolder
+    folder: str
+    results: AuditResults
+    pairs: PairDesign
     estimate: Estimate  # the fit compared: the audit's headline or its length-controlled twin
 
-    @property
-    def results(self) -> AuditResults:
-        return self.audit.results
+    @classmethod
+    def of(cls, label: str, folder, results: AuditResults, pairs: PairDesign, effect: str = "headline") -> "ComparedAudit":
+        """The audit with the estimate `effect` names (its headline, or the headline's length-controlled twin)."""
+        return cls(label, str(folder), results, pairs, compared_estimate(results, folder, effect))
 
     @property
     def dataset_key(self) -> tuple:
@@ -61,76 +50,43 @@ class ComparedAudit:
 
     @property
     def fingerprint(self) -> str | None:
-        return (self.audit.score_card or {}).get("fingerprint")
+        return (self.results.model or {}).get("fingerprint")
 
-    def describe(self) -> dict:
+    def describe(self) -> ComparedAuditEntry:
         """The audit as comparison.json lists it: label, folder, dataset, reference model and the compared fit's numbers."""
-        dataset, model = self.results.dataset, self.audit.score_card or {}
-        return {
-            "label": self.label,
-            "folder": str(self.audit.folder),
-            "dataset": {key: getattr(dataset, key) for key in ("name", "title", "subset", "split", "n_prompts", "preference")},
-            "model": {"name": model.get("model") or model.get("name"), "fingerprint": model.get("fingerprint")},
-            "estimate": {key: getattr(self.estimate, key) for key in DESCRIBED_ESTIMATE_FIELDS},
-        }
+        dataset, model = self.results.dataset, self.results.model or {}
+        return ComparedAuditEntry(
+            label=self.label,
+            folder=self.folder,
+            dataset=AuditDataset(**{key: getattr(dataset, key) for key in ("name", "title", "subset", "split", "n_prompts", "preference")}),
+            model=AuditModel(name=model.get("model") or model.get("name"), fingerprint=model.get("fingerprint")),
+            estimate=ComparedEstimate(**{key: getattr(self.estimate, key) for key in DESCRIBED_ESTIMATE_FIELDS}),
+        )
 
 
-def read_audits(folders, *, labels=None, effect: str = "headline") -> list[ComparedAudit]:
-    """Every folder read through the contract; one clear message for a single folder, an unfinished audit or a missing fit."""
-    if isinstance(folders, (str, os.PathLike)) or not isinstance(folders, (list, tuple)):
-        raise TypicalityError(f"compare(): folders must be a list of audit folders, got {folders!r:.60}; e.g. compare(['audit-a', 'audit-b']).")
-    for folder in folders:
-        require_path("compare", "each folder", folder)
-    folders = [Path(folder) for folder in folders]
+def compared_estimate(results: AuditResults, folder, effect: str) -> Estimate:
+    """The fit `effect` names in an audit's results; one clear message when the audit has none."""
     if effect not in EFFECTS:
         raise TypicalityError(f"--effect must be one of {', '.join(EFFECTS)}, got '{effect}'.")
-    if len(folders) < 2:
-        raise TypicalityError(
-            f"compare needs at least two audit folders, got {len(folders)}: give the "
-            "audits to compare, e.g. `typicality compare audit-a audit-b --out comparison`."
-        )
-    if len(set(path.resolve() for path in folders)) < len(folders):
-        raise TypicalityError("The same audit folder is given twice: compare different audits.")
-    if labels is not None and len(labels) != len(folders):
-        raise TypicalityError(f"--labels gives {len(labels)} names for {len(folders)} audit folders: give one per folder.")
-    audits = []
-    for index, folder in enumerate(folders):
-        if not folder.is_dir():
-            raise TypicalityError(f"{folder} is not a folder: give the folders that `typicality audit DATASET --out DIR` wrote.")
-        audit = read_audit(folder, with_data=False)  # no results.json or another format: one clear message there
-        if not is_finished_audit(folder):
-            raise TypicalityError(
-                f"{folder} is an unfinished audit (it still holds its in-progress marker): re-run the same `typicality audit` command to finish it."
-            )
-        if audit.pairs is None:
-            raise TypicalityError(
-                f"{folder} has no readable pairs.parquet ({audit.missing.get('pairs.parquet', 'absent')}), "
-                f"so it is not a finished audit: re-run `typicality fit {folder}`."
-            )
-        audits.append(ComparedAudit(_label(labels, index, folders), audit, _compared_estimate(audit, folder, effect)))
-    if len({item.label for item in audits}) < len(audits):
-        raise TypicalityError(
-            "Two audits share the label "
-            f"{', '.join(sorted({a.label for a in audits if [b.label for b in audits].count(a.label) > 1}))}: give distinct --labels."
-        )
-    return audits
-
-
-def _label(labels, index: int, folders: list[Path]) -> str:
-    if labels is not None:
-        return str(labels[index])
-    names = [folder.name for folder in folders]
-    return names[index] if names.count(names[index]) == 1 else str(folders[index])
-
-
-def _compared_estimate(audit: AuditFolder, folder: Path, effect: str) -> Estimate:
-    results = audit.results
     estimate = results.headline_estimate if effect == "headline" else results.length_controlled_estimate
     if estimate is None:
         raise TypicalityError(
             f"{folder}: results.json names no {effect} estimate, so there is nothing to compare; re-run `typicality fit {folder}` with the default fits."
         )
     return estimate
+
+
+def check_labels(audits: list[ComparedAudit]) -> None:
+    """At least two audits, each with its own label."""
+    if len(audits) < 2:
+        raise TypicalityError(
+            f"compare needs at least two audits, got {len(audits)}: give the "
+            "audits to compare, e.g. `typicality compare audit-a audit-b --out comparison`."
+        )
+    labels = [item.label for item in audits]
+    if len(set(labels)) < len(labels):
+        shared = sorted({label for label in labels if labels.count(label) > 1})
+        raise TypicalityError(f"Two audits share the label {', '.join(shared)}: give distinct --labels.")
 
 
 def dataset_identity(dataset) -> tuple:
@@ -192,7 +148,7 @@ def oriented_labels(frame: pd.DataFrame) -> pd.Series:
 
 def label_differences(first: ComparedAudit, other: ComparedAudit) -> tuple[int, int]:
     """(pairs the two audits label differently, pairs they share)."""
-    a, b = oriented_labels(first.audit.pairs.frame).align(oriented_labels(other.audit.pairs.frame), join="inner")
+    a, b = oriented_labels(first.pairs.frame).align(oriented_labels(other.pairs.frame), join="inner")
     return int(np.sum(~np.isclose(a.to_numpy(), b.to_numpy()))), int(len(a))
 
 
@@ -211,7 +167,7 @@ def check_same_labels(audits: list[ComparedAudit]) -> None:
 
 def shared_pair_counts(audits: list[ComparedAudit]) -> list[tuple[str, str, int]]:
     """(label, label, pairs both audits hold) for every two audits that share pairs."""
-    keys = [set(pair_key(item.audit.pairs.frame)) for item in audits]
+    keys = [set(pair_key(item.pairs.frame)) for item in audits]
     out = []
     for i in range(len(audits)):
         for j in range(i + 1, len(audits)):
@@ -230,9 +186,9 @@ def pair_key(frame: pd.DataFrame) -> pd.Series:
 def check_same_pairs(audits: list[ComparedAudit]) -> None:
     """A model comparison needs the same judged pairs in every audit; say how they differ otherwise."""
     first = audits[0]
-    first_keys = set(pair_key(first.audit.pairs.frame))
+    first_keys = set(pair_key(first.pairs.frame))
     for other in audits[1:]:
-        keys = set(pair_key(other.audit.pairs.frame))
+        keys = set(pair_key(other.pairs.frame))
         if keys != first_keys:
             raise TypicalityError(
                 f"A model comparison needs audits of the same pairs, but {first.label} and {other.label} differ: "
@@ -252,7 +208,7 @@ def aligned_pairs(audits: list[ComparedAudit], spec: Estimate) -> list[pd.DataFr
     controls = [control_column(name) for name in spec.controls]
     frames = []
     for item in audits:
-        rows = select_slice(item.audit.pairs, spec.slice).copy()
+        rows = select_slice(item.pairs, spec.slice).copy()
         rows["key"] = pair_key(rows).to_numpy()
         frames.append(rows.set_index("key"))
     reference = frames[0]

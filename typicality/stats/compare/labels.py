@@ -30,6 +30,7 @@ import pandas as pd
 from scipy.stats import chi2
 from statsmodels.stats.inter_rater import cohens_kappa
 
+from typicality.comparison_results import Equality, FitSpec, LabelAgreement, LabelComparison, SourceAlpha, SourceDifference, SourceJointFit
 from typicality.errors import TypicalityError
 from typicality.results import Estimate
 from typicality.stats.compare.inputs import ComparedAudit, pair_key
@@ -41,22 +42,22 @@ CATEGORIES = (1.0, 0.0, 0.5)  # a preferred, b preferred, tie
 CATEGORY_NAMES = {1.0: "a", 0.0: "b", 0.5: "tie"}
 
 
-def compare_label_sources(audits: list[ComparedAudit], spec: Estimate) -> dict:
+def compare_label_sources(audits: list[ComparedAudit], spec: Estimate) -> LabelComparison:
     """The label-source comparison's content for comparison.json."""
     labels = [item.label for item in audits]
     controls = [control_column(name) for name in spec.controls]
     frames, judged = shared_judgements(audits, spec)
     keys = frames[0]["key"].unique()
-    return {
-        "typicality": spec.typicality,
-        "spec": {"slice": spec.slice, "typicality": spec.typicality, "controls": spec.controls},
-        "n_pairs": int(len(keys)),
-        "n_prompts": int(frames[0].drop_duplicates("key")["prompt_id"].nunique()),
-        "n_judgements": {label: int(len(frame)) for label, frame in zip(labels, frames)},
-        "n_pairs_judged": dict(zip(labels, judged)),  # each source's distinct pairs in the slice, shared or not
-        "joint_fit": interaction_fit(frames, labels, controls, spec.controls, intercept=paper_construction(audits)),
-        "agreement": label_agreement(frames, labels),
-    }
+    return LabelComparison(
+        typicality=spec.typicality,
+        spec=FitSpec(slice=spec.slice, typicality=spec.typicality, controls=spec.controls),
+        n_pairs=int(len(keys)),
+        n_prompts=int(frames[0].drop_duplicates("key")["prompt_id"].nunique()),
+        n_judgements={label: int(len(frame)) for label, frame in zip(labels, frames)},
+        n_pairs_judged=dict(zip(labels, judged)),  # each source's distinct pairs in the slice, shared or not
+        joint_fit=interaction_fit(frames, labels, controls, spec.controls, intercept=paper_construction(audits)),
+        agreement=label_agreement(frames, labels),
+    )
 
 
 def shared_judgements(audits: list[ComparedAudit], spec: Estimate) -> tuple[list[pd.DataFrame], list[int]]:
@@ -69,7 +70,7 @@ def shared_judgements(audits: list[ComparedAudit], spec: Estimate) -> tuple[list
     controls = [control_column(name) for name in spec.controls]
     frames = []
     for item in audits:
-        rows = select_slice(item.audit.pairs, spec.slice).copy()
+        rows = select_slice(item.pairs, spec.slice).copy()
         rows["key"] = pair_key(rows).to_numpy()
         frames.append(rows)
     common = set(frames[0]["key"])
@@ -123,7 +124,9 @@ def interaction_design(frames: list[pd.DataFrame], control_columns: list[str], i
     return y, np.column_stack(columns), prompts, names
 
 
-def interaction_fit(frames: list[pd.DataFrame], labels: list[str], control_columns: list[str], control_names: list[str], *, intercept: bool = False) -> dict:
+def interaction_fit(
+    frames: list[pd.DataFrame], labels: list[str], control_columns: list[str], control_names: list[str], *, intercept: bool = False
+) -> SourceJointFit:
     """Alpha per source and every difference, from one stacked fit with the source × Δℓ interaction and one prompt-clustered sandwich."""
     k = len(labels)
     y, X, groups, names = interaction_design(frames, control_columns, intercept)
@@ -139,39 +142,40 @@ def interaction_fit(frames: list[pd.DataFrame], labels: list[str], control_colum
     for label, contrast in zip(labels, per_source):
         test = results.wald(contrast)
         alphas.append(
-            {"source": label, "alpha": test["effect"], "se": test["se"], "ci_low": test["ci_low"], "ci_high": test["ci_high"], "p_value": test["p_value"]}
+            SourceAlpha(source=label, alpha=test["effect"], se=test["se"], ci_low=test["ci_low"], ci_high=test["ci_high"], p_value=test["p_value"])
         )
     differences = []
     for i, j in itertools.combinations(range(k), 2):
         test = results.wald(per_source[j] - per_source[i])  # alpha_j - alpha_i; for i = 0 the interaction coefficient itself
         differences.append(
-            {
-                "sources": [labels[i], labels[j]],
-                "term": names[j] if i == 0 else None,
-                "difference": test["effect"],
-                "se": test["se"],
-                "ci_low": test["ci_low"],
-                "ci_high": test["ci_high"],
-                "z": test["statistic"],
-                "p_value": test["p_value"],
-                "se_if_independent": float(np.hypot(alphas[i]["se"], alphas[j]["se"])),
-            }
+            SourceDifference(
+                sources=[labels[i], labels[j]],
+                term=names[j] if i == 0 else None,
+                difference=test["effect"],
+                se=test["se"],
+                ci_low=test["ci_low"],
+                ci_high=test["ci_high"],
+                z=test["statistic"],
+                p_value=test["p_value"],
+                se_if_independent=float(np.hypot(alphas[i].se, alphas[j].se)),
+            )
         )
-    content = {
-        "alphas": alphas,
-        "differences": differences,
-        "terms": names,
-        "controls": list(control_names),
-        "n_rows": int(len(y)),
-        "n_clusters": int(groups.max() + 1),
-        "converged": bool(results.converged),
-    }
+    equality = None
     if k > 2:  # no interaction: all K - 1 interaction coefficients zero at once
         restriction = np.eye(X.shape[1])[1:k]
         difference = restriction @ results.params
         statistic = float(difference @ np.linalg.solve(restriction @ results.cov @ restriction.T, difference))
-        content["equality"] = {"chi2": statistic, "df": k - 1, "p_value": float(chi2.sf(statistic, k - 1))}
-    return content
+        equality = Equality(chi2=statistic, df=k - 1, p_value=float(chi2.sf(statistic, k - 1)))
+    return SourceJointFit(
+        alphas=alphas,
+        differences=differences,
+        terms=names,
+        controls=list(control_names),
+        n_rows=int(len(y)),
+        n_clusters=int(groups.max() + 1),
+        converged=bool(results.converged),
+        equality=equality,
+    )
 
 
 def pair_labels(frame: pd.DataFrame) -> pd.Series:
@@ -180,7 +184,7 @@ def pair_labels(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(mean > 0.5, 1.0, np.where(mean < 0.5, 0.0, 0.5)), index=mean.index)
 
 
-def label_agreement(frames: list[pd.DataFrame], labels: list[str]) -> list[dict]:
+def label_agreement(frames: list[pd.DataFrame], labels: list[str]) -> list[LabelAgreement]:
     """Every two sources: the share of shared pairs they label differently, the 3 × 3 table and Cohen's kappa."""
     per_pair = [pair_labels(frame) for frame in frames]
     rows = []
@@ -193,17 +197,17 @@ def label_agreement(frames: list[pd.DataFrame], labels: list[str]) -> list[dict]
             kappa = None  # every pair in one category for one source: chance agreement is 1 and kappa undefined
         differ = int(np.sum(first.to_numpy() != second.to_numpy()))
         rows.append(
-            {
-                "sources": [labels[i], labels[j]],
-                "n_pairs": int(len(first)),
-                "n_differ": differ,
-                "share_differ": differ / len(first) if len(first) else None,
-                "categories": [CATEGORY_NAMES[c] for c in CATEGORIES],
-                "table": table.astype(int).tolist(),  # rows: first source's label (a, b, tie); columns: second source's
-                "kappa": float(kappa["kappa"]) if kappa is not None else None,
-                "kappa_se": float(kappa["std_kappa"]) if kappa is not None else None,
-                "kappa_ci_low": float(kappa["kappa_low"]) if kappa is not None else None,
-                "kappa_ci_high": float(kappa["kappa_upp"]) if kappa is not None else None,
-            }
+            LabelAgreement(
+                sources=[labels[i], labels[j]],
+                n_pairs=int(len(first)),
+                n_differ=differ,
+                share_differ=differ / len(first) if len(first) else None,
+                categories=[CATEGORY_NAMES[c] for c in CATEGORIES],
+                table=table.astype(int).tolist(),  # rows: first source's label (a, b, tie); columns: second source's
+                kappa=float(kappa["kappa"]) if kappa is not None else None,
+                kappa_se=float(kappa["std_kappa"]) if kappa is not None else None,
+                kappa_ci_low=float(kappa["kappa_low"]) if kappa is not None else None,
+                kappa_ci_high=float(kappa["kappa_upp"]) if kappa is not None else None,
+            )
         )
     return rows

@@ -22,6 +22,18 @@ import pandas as pd
 from scipy.stats import chi2, pearsonr, spearmanr
 from statsmodels.stats.contingency_tables import mcnemar
 
+from typicality.comparison_results import (
+    AgreementRate,
+    Equality,
+    FitSpec,
+    McNemarTest,
+    ModelAgreement,
+    ModelAlpha,
+    ModelComparison,
+    ModelDifference,
+    ModelJointFit,
+    TypicalityCorrelation,
+)
 from typicality.results import Estimate
 from typicality.stats.compare.inputs import ComparedAudit, aligned_pairs
 from typicality.stats.pair_design import control_column
@@ -30,7 +42,7 @@ from typicality.stats.pairwise_logit import PairwiseLogit
 EXACT_MCNEMAR_BELOW = 25  # discordant pairs; below this the chi-square approximation is poor
 
 
-def compare_models(audits: list[ComparedAudit], spec: Estimate) -> tuple[dict, pd.DataFrame]:
+def compare_models(audits: list[ComparedAudit], spec: Estimate) -> tuple[ModelComparison, pd.DataFrame]:
     """The model comparison's content for comparison.json, and each response's typicality per model (for the scatter).
 
     `spec`: the first audit's compared fit; its slice, typicality and controls are refitted jointly for every model.
@@ -38,15 +50,15 @@ def compare_models(audits: list[ComparedAudit], spec: Estimate) -> tuple[dict, p
     labels = [item.label for item in audits]
     pairs = aligned_pairs(audits, spec)
     per_response = response_typicality(audits, labels, spec.typicality)
-    content = {
-        "typicality": spec.typicality,
-        "spec": {"slice": spec.slice, "typicality": spec.typicality, "controls": spec.controls},
-        "n_pairs": int(len(pairs[0])),
-        "n_prompts": int(pairs[0]["prompt_id"].nunique()),
-        "correlations": correlations(per_response, pairs, labels),
-        "joint_fit": joint_fit(pairs, labels, [control_column(name) for name in spec.controls], spec.controls, intercept=paper_construction(audits)),
-        "agreement": agreement_rates(pairs, labels),
-    }
+    content = ModelComparison(
+        typicality=spec.typicality,
+        spec=FitSpec(slice=spec.slice, typicality=spec.typicality, controls=spec.controls),
+        n_pairs=int(len(pairs[0])),
+        n_prompts=int(pairs[0]["prompt_id"].nunique()),
+        correlations=correlations(per_response, pairs, labels),
+        joint_fit=joint_fit(pairs, labels, [control_column(name) for name in spec.controls], spec.controls, intercept=paper_construction(audits)),
+        agreement=agreement_rates(pairs, labels),
+    )
     return content, per_response
 
 
@@ -54,7 +66,7 @@ def response_typicality(audits: list[ComparedAudit], labels: list[str], typicali
     """One row per response in the pairs: response_id, prompt_id and its typicality under each model (a column per label)."""
     merged = None
     for item, label in zip(audits, labels):
-        frame = item.audit.pairs.frame
+        frame = item.pairs.frame
         sides = [
             pd.DataFrame(
                 {
@@ -70,7 +82,7 @@ def response_typicality(audits: list[ComparedAudit], labels: list[str], typicali
     return merged.reset_index(drop=True)
 
 
-def correlations(per_response: pd.DataFrame, pairs: list[pd.DataFrame], labels: list[str]) -> list[dict]:
+def correlations(per_response: pd.DataFrame, pairs: list[pd.DataFrame], labels: list[str]) -> list[TypicalityCorrelation]:
     """Spearman and Pearson between every two models: per-response typicality and per-pair Δℓ."""
     rows = []
     for i, j in itertools.combinations(range(len(labels)), 2):
@@ -78,26 +90,26 @@ def correlations(per_response: pd.DataFrame, pairs: list[pd.DataFrame], labels: 
         dx, dy = pairs[i]["delta"].to_numpy(), pairs[j]["delta"].to_numpy()
         decided = (dx != 0) & (dy != 0)
         rows.append(
-            {
-                "models": [labels[i], labels[j]],
-                "n_responses": int(len(x)),
-                "response_pearson": float(pearsonr(x, y).statistic),
-                "response_spearman": float(spearmanr(x, y).statistic),
-                "mean_abs_difference": float(np.mean(np.abs(x - y))),
-                "max_abs_difference": float(np.max(np.abs(x - y))),
-                "mean_difference": float(np.mean(y - x)),
-                "n_pairs": int(len(dx)),
-                "delta_pearson": float(pearsonr(dx, dy).statistic),
-                "delta_spearman": float(spearmanr(dx, dy).statistic),
-                "delta_same_sign": float(np.mean(np.sign(dx[decided]) == np.sign(dy[decided]))) if decided.any() else None,
-            }
+            TypicalityCorrelation(
+                models=[labels[i], labels[j]],
+                n_responses=int(len(x)),
+                response_pearson=float(pearsonr(x, y).statistic),
+                response_spearman=float(spearmanr(x, y).statistic),
+                mean_abs_difference=float(np.mean(np.abs(x - y))),
+                max_abs_difference=float(np.max(np.abs(x - y))),
+                mean_difference=float(np.mean(y - x)),
+                n_pairs=int(len(dx)),
+                delta_pearson=float(pearsonr(dx, dy).statistic),
+                delta_spearman=float(spearmanr(dx, dy).statistic),
+                delta_same_sign=float(np.mean(np.sign(dx[decided]) == np.sign(dy[decided]))) if decided.any() else None,
+            )
         )
     return rows
 
 
 def paper_construction(audits: list[ComparedAudit]) -> bool:
     """Whether the compared audits paired responses as the paper does (then each model's fit has its intercept, as the audits' fits do)."""
-    return any(item.audit.pairs.construction == "paper" for item in audits)
+    return any(item.pairs.construction == "paper" for item in audits)
 
 
 def stacked_design(pairs: list[pd.DataFrame], control_columns: list[str], intercept: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -116,7 +128,9 @@ def stacked_design(pairs: list[pd.DataFrame], control_columns: list[str], interc
     return y, X, prompts, names
 
 
-def joint_fit(pairs: list[pd.DataFrame], labels: list[str], control_columns: list[str], control_names: list[str], *, intercept: bool = False) -> dict:
+def joint_fit(
+    pairs: list[pd.DataFrame], labels: list[str], control_columns: list[str], control_names: list[str], *, intercept: bool = False
+) -> ModelJointFit:
     """Alpha per model from one stacked fit with one prompt-clustered sandwich; Wald tests of their differences."""
     k = len(labels)
     y, X, groups, names = stacked_design(pairs, control_columns, intercept)
@@ -128,14 +142,14 @@ def joint_fit(pairs: list[pd.DataFrame], labels: list[str], control_columns: lis
     params, covariance = results.params, results.cov
     ci, pvalues = results.conf_int(), results.pvalues
     alphas = [
-        {
-            "model": labels[index],
-            "alpha": float(params[index]),
-            "se": float(np.sqrt(covariance[index, index])),
-            "ci_low": float(ci[index, 0]),
-            "ci_high": float(ci[index, 1]),
-            "p_value": float(pvalues[index]),
-        }
+        ModelAlpha(
+            model=labels[index],
+            alpha=float(params[index]),
+            se=float(np.sqrt(covariance[index, index])),
+            ci_low=float(ci[index, 0]),
+            ci_high=float(ci[index, 1]),
+            p_value=float(pvalues[index]),
+        )
         for index in range(k)
     ]
     differences = []
@@ -144,36 +158,37 @@ def joint_fit(pairs: list[pd.DataFrame], labels: list[str], control_columns: lis
         contrast[j], contrast[i] = 1.0, -1.0
         test = results.wald(contrast)  # alpha_j - alpha_i
         differences.append(
-            {
-                "models": [labels[i], labels[j]],
-                "difference": test["effect"],
-                "se": test["se"],
-                "ci_low": test["ci_low"],
-                "ci_high": test["ci_high"],
-                "z": test["statistic"],
-                "p_value": test["p_value"],
-                "se_if_independent": float(np.sqrt(covariance[i, i] + covariance[j, j])),
-            }
+            ModelDifference(
+                models=[labels[i], labels[j]],
+                difference=test["effect"],
+                se=test["se"],
+                ci_low=test["ci_low"],
+                ci_high=test["ci_high"],
+                z=test["statistic"],
+                p_value=test["p_value"],
+                se_if_independent=float(np.sqrt(covariance[i, i] + covariance[j, j])),
+            )
         )
-    content = {
-        "alphas": alphas,
-        "differences": differences,
-        "controls": list(control_names),
-        "n_rows": int(len(y)),
-        "n_clusters": int(groups.max() + 1),
-        "converged": bool(results.converged),
-    }
+    equality = None
     if k > 2:  # all alphas equal: K - 1 contrasts at once
         restriction = np.zeros((k - 1, X.shape[1]))
         for row in range(k - 1):
             restriction[row, 0], restriction[row, row + 1] = -1.0, 1.0
         difference = restriction @ params
         statistic = float(difference @ np.linalg.solve(restriction @ covariance @ restriction.T, difference))
-        content["equality"] = {"chi2": statistic, "df": k - 1, "p_value": float(chi2.sf(statistic, k - 1))}
-    return content
+        equality = Equality(chi2=statistic, df=k - 1, p_value=float(chi2.sf(statistic, k - 1)))
+    return ModelJointFit(
+        alphas=alphas,
+        differences=differences,
+        controls=list(control_names),
+        n_rows=int(len(y)),
+        n_clusters=int(groups.max() + 1),
+        converged=bool(results.converged),
+        equality=equality,
+    )
 
 
-def agreement_rates(pairs: list[pd.DataFrame], labels: list[str]) -> dict:
+def agreement_rates(pairs: list[pd.DataFrame], labels: list[str]) -> ModelAgreement:
     """Per-model agreement rate on the pairs every model decides, and McNemar's test for every two models."""
     label = pairs[0]["label"].to_numpy()
     decided = label != 0.5
@@ -181,7 +196,7 @@ def agreement_rates(pairs: list[pd.DataFrame], labels: list[str]) -> dict:
         decided &= frame["delta"].to_numpy() != 0
     agree = [(((label == 1.0) & (frame["delta"].to_numpy() > 0)) | ((label == 0.0) & (frame["delta"].to_numpy() < 0)))[decided] for frame in pairs]
     n = int(decided.sum())
-    rates = [{"model": name, "n_agree": int(outcome.sum()), "rate": float(outcome.mean()) if n else None} for name, outcome in zip(labels, agree)]
+    rates = [AgreementRate(model=name, n_agree=int(outcome.sum()), rate=float(outcome.mean()) if n else None) for name, outcome in zip(labels, agree)]
     tests = []
     for i, j in itertools.combinations(range(len(labels)), 2):
         table = np.array([[np.sum(agree[i] & agree[j]), np.sum(agree[i] & ~agree[j])], [np.sum(~agree[i] & agree[j]), np.sum(~agree[i] & ~agree[j])]])
@@ -189,15 +204,15 @@ def agreement_rates(pairs: list[pd.DataFrame], labels: list[str]) -> dict:
         exact = discordant < EXACT_MCNEMAR_BELOW
         outcome = mcnemar(table, exact=exact, correction=True)
         tests.append(
-            {
-                "models": [labels[i], labels[j]],
-                "table": table.astype(int).tolist(),  # rows: first model agrees / not; columns: second model agrees / not
-                "only_first_agrees": int(table[0, 1]),
-                "only_second_agrees": int(table[1, 0]),
-                "rate_difference": float((table[1, 0] - table[0, 1]) / n) if n else None,  # second minus first
-                "method": "exact binomial" if exact else "chi-square with continuity correction",
-                "statistic": float(outcome.statistic),
-                "p_value": float(outcome.pvalue) if discordant else 1.0,
-            }
+            McNemarTest(
+                models=[labels[i], labels[j]],
+                table=table.astype(int).tolist(),  # rows: first model agrees / not; columns: second model agrees / not
+                only_first_agrees=int(table[0, 1]),
+                only_second_agrees=int(table[1, 0]),
+                rate_difference=float((table[1, 0] - table[0, 1]) / n) if n else None,  # second minus first
+                method="exact binomial" if exact else "chi-square with continuity correction",
+                statistic=float(outcome.statistic),
+                p_value=float(outcome.pvalue) if discordant else 1.0,
+            )
         )
-    return {"n_pairs": n, "rates": rates, "mcnemar": tests}
+    return ModelAgreement(n_pairs=n, rates=rates, mcnemar=tests)
