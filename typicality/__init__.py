@@ -52,8 +52,13 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC)
 
+# Modules the command line reaches through the package (`typicality.pipeline.write_influence`), loaded on first use too.
+_MODULES = ("audit_folder", "comparison_folder", "output_folder", "pipeline")
+
 
 def __getattr__(name: str):
     if name in _PUBLIC:
         return getattr(importlib.import_module(_PUBLIC[name]), name)
+    if name in _MODULES:
+        return importlib.import_module(f"typicality.{name}")
     raise AttributeError(f"module 'typicality' has no attribute {name!r}")

@@ -1,4 +1,8 @@
-"""The `typicality` command: each sub-command wires public API functions, nothing more."""
+"""The `typicality` command: each sub-command wires public API functions, nothing more.
+
+The stages are reached through their packages (`typicality.score`, `typicality.pipeline.write_influence`), which load a
+module on first use: `typicality --help` and a mistyped flag cost no pandas, statsmodels or torch import.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,16 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+import typicality
+import typicality.data
+import typicality.report
+import typicality.scoring
+import typicality.stats
 from typicality.errors import TypicalityError
 from typicality.safe_text import DataConsole, say
+from typicality.scoring.backends import BACKENDS, DEFAULT_BACKEND, option_declarations
+from typicality.scoring.options import ScoringOptions
+from typicality.stats.options import AnalysisOptions
 
 
 def add_loader_options(parser: argparse.ArgumentParser) -> None:
@@ -40,34 +52,28 @@ def add_loader_options(parser: argparse.ArgumentParser) -> None:
 
 
 def loader_arguments(args: argparse.Namespace):
-    """The loader options as a checked `LoadRequest` (for `typicality.data.load` and `audit`)."""
-    from typicality.data import LoadRequest, parse_columns
-
-    return LoadRequest(
+    """The loader options as a `LoadRequest` (valid when built; for `typicality.data.load` and `audit`)."""
+    return typicality.LoadRequest(
         args.dataset,
         data_files=tuple(args.data_files or ()),
         subset=args.subset,
         split=args.split,
         limit=args.limit,
         seed=args.seed,
-        columns=parse_columns(args.columns),
+        columns=typicality.data.parse_columns(args.columns),
         rating=args.rating,
         revision=args.data_revision,
         preference=args.preference,
         label=args.label,
-    ).check()
+    )
 
 
 def load_from_args(args: argparse.Namespace):
-    from typicality.data import load
-
-    return load(loader_arguments(args))
+    return typicality.load(loader_arguments(args))
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from typicality.data import all_loaders
-
-    loaders = all_loaders()
+    loaders = typicality.data.all_loaders()
     if args.json:
         print(json.dumps([_loader_row(spec) for spec in loaders], indent=2))
         return 0
@@ -95,12 +101,10 @@ def _loader_row(spec) -> dict:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from typicality.report.terminal import pair_examples, print_pair_examples
-
     data = load_from_args(args)
     summary = data.summary()
     if args.json:
-        print(json.dumps({**summary, "preference": data.preference, "examples": pair_examples(data)}, indent=2))
+        print(json.dumps({**summary, "preference": data.preference, "examples": typicality.report.pair_examples(data)}, indent=2))
         return 0
     console = DataConsole(width=120)
     table = Table(title=f"{data.name} ({data.source})", show_header=False)
@@ -114,16 +118,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         table.add_row("note", note)
     table.add_row("preference", Text(data.preference))
     console.print(table)
-    print_pair_examples(data, console)
+    typicality.report.print_pair_examples(data, console)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from typicality.output_folder import check_writable_folder
-    from typicality.report import render_report
-
-    check_writable_folder(args.folder, "the report")
-    paths = render_report(args.folder)
+    typicality.output_folder.check_writable_folder(args.folder, "the report")
+    paths = typicality.render_report(args.folder)
     say(f"wrote {paths.markdown}")
     say(f"wrote {paths.html}")
     say(f"wrote {len(paths.figures)} figure(s) in {paths.markdown.parent / 'figures'}")
@@ -131,67 +132,43 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from typicality.audit_folder import SCORES_FILE
-    from typicality.pipeline import write_simulation
-    from typicality.stats import simulate
-
     out = Path(args.out)
-    if (out / SCORES_FILE).exists() and not args.force:
+    if (out / typicality.audit_folder.SCORES_FILE).exists() and not args.force:
         raise TypicalityError(f"{out} already holds a simulated or audited dataset; choose another --out or pass --force to overwrite it.")
-    data, scores = simulate(
+    data, scores = typicality.simulate(
         args.alpha, args.prompts, args.responses_per_prompt, args.seed, rating_levels=args.rating_levels, correctness_noise=args.correctness_noise,
         groups=args.groups, group_sd=args.group_sd,
     )
-    write_simulation(data, scores, out)
+    typicality.pipeline.write_simulation(data, scores, out)
     say(f"wrote {len(data.responses)} responses, {len(data.comparisons)} pairs (true alpha {args.alpha}) and scores.parquet to {out}")
     return 0
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from typicality.audit_folder import save_analysis, save_results
-    from typicality.pipeline import read_analysis_input
-    from typicality.stats import AnalysisOptions, analyze_with_design
-
     if args.input is None and (args.data is None or args.scores is None):
         raise TypicalityError("typicality fit needs INPUT (a folder with the data files and scores.parquet) or both --data DIR and --scores FILE.")
     _check_fit_output(args)
-    data, scores = read_analysis_input(args.input, data=args.data, scores=args.scores)
-    options = AnalysisOptions(
-        controls=args.controls,
-        slices=args.slice,
-        typicalities=tuple(args.typicality),
-        seed=args.seed,
-        bootstrap=args.bootstrap,
-        ties=args.ties,
-        **beta_option(args),
-        **inference_options(args),
-    )
+    options = analysis_options(args, "fit")  # before any file is read: a wrong setting costs nothing
+    data, scores = typicality.pipeline.read_analysis_input(args.input, data=args.data, scores=args.scores)
     unconditional = None
     if args.unconditional_scores:  # the fluency negative control from a `typicality score --without-prompt` file
-        from typicality.audit_folder import load_scores
-
-        unconditional = load_scores(args.unconditional_scores)
-    results, design = analyze_with_design(data, scores, options.validate(), unconditional=unconditional)
+        unconditional = typicality.load_scores(args.unconditional_scores)
+    results, design = typicality.analyze_with_design(data, scores, options, unconditional=unconditional)
     if args.out:
-        out = save_results(results, args.out)
+        out = typicality.audit_folder.save_results(results, args.out)
     else:  # a folder fit in place: its pair design and results together, through the audit-folder contract
-        out = save_analysis(results, design, Path(args.input or args.data))
-    from typicality.report.terminal import print_results
-
-    print_results(results)
+        out = typicality.save_analysis(results, design, Path(args.input or args.data))
+    typicality.report.print_results(results)
     say(f"wrote {out}")
     return 0
 
 
 def _check_fit_output(args: argparse.Namespace) -> None:
     """Before fitting: --out can take results.json, or the folder fitted in place is writable."""
-    from typicality.audit_folder import check_results_output
-    from typicality.output_folder import check_writable_folder
-
     if args.out:
-        check_results_output(args.out)
+        typicality.audit_folder.check_results_output(args.out)
     else:
-        check_writable_folder(args.input or args.data, "results.json and pairs.parquet")
+        typicality.output_folder.check_writable_folder(args.input or args.data, "results.json and pairs.parquet")
 
 
 class RenamedOption(argparse.Action):
@@ -206,37 +183,27 @@ class RenamedOption(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-def add_inference_options(parser: argparse.ArgumentParser) -> None:
-    """Options of the inference layer, shared by `fit` and `audit`."""
-    constructions = ["distinct", "paper"]
-    parser.add_argument(
-        "--pair-construction",
-        choices=constructions,
-        default="distinct",
-        help="how pairs are formed: distinct responses, random orientation (default), or the paper's (every pair of rows, dataset order, intercept)",
-    )
-    parser.add_argument("--pairs", dest="pair_construction", choices=constructions, action=RenamedOption, new_name="--pair-construction")
-    parser.add_argument(
-        "--one-pair-per-prompt", action="store_true", help="agreement rate on one pair drawn per prompt (seeded), as the paper's agreement tables"
-    )
-    parser.add_argument(
-        "--change-draws",
-        type=int,
-        default=200,
-        metavar="N",
-        help="cluster-bootstrap draws for the CI of the change in alpha with the length control (default 200; 0: off)",
-    )
-    parser.add_argument(
-        "--by", metavar="COLUMN", help="also fit the headline per group of a comparison column (annotator, domain, language, ...), partially pooled"
-    )
-    parser.add_argument(
-        "--min-group-pairs", type=int, default=30, metavar="N", help="with --by: groups with fewer pairs are pooled into one (default 30)"
-    )
+def add_analysis_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """The analysis flags of `fit` or `audit`: one per field of `AnalysisOptions` that `command` takes, declared in its metadata."""
+    for field in AnalysisOptions.flags(command):
+        declared = {key: value for key, value in field.metadata.items() if key not in ("flag", "commands", "old_flag")}
+        default = list(field.default) if isinstance(field.default, tuple) else field.default  # as argparse gives a list
+        parser.add_argument(field.metadata["flag"], default=default, **declared)
+        if "old_flag" in field.metadata:  # an old name kept working, hidden from --help
+            parser.add_argument(
+                field.metadata["old_flag"], dest=flag_dest(field), choices=declared.get("choices"), action=RenamedOption, new_name=field.metadata["flag"]
+            )
 
 
-def inference_options(args: argparse.Namespace) -> dict:
-    return {"pairs": args.pair_construction, "one_pair_per_prompt": args.one_pair_per_prompt, "change_draws": args.change_draws,
-            "by": args.by, "min_group_pairs": args.min_group_pairs}
+def flag_dest(field) -> str:
+    """Where argparse stores an analysis flag: its name (--pair-construction -> pair_construction), as for every flag."""
+    return field.metadata["flag"].removeprefix("--").replace("-", "_")
+
+
+def analysis_options(args: argparse.Namespace, command: str, **settings) -> AnalysisOptions:
+    """The `AnalysisOptions` the flags of `command` describe (checked when built), with `settings` (e.g. audit's seed) added."""
+    given = {field.name: getattr(args, flag_dest(field)) for field in AnalysisOptions.flags(command)}
+    return AnalysisOptions(**{name: value for name, value in given.items() if value is not None}, **settings)
 
 
 def add_stats_commands(commands) -> None:
@@ -270,49 +237,24 @@ def add_stats_commands(commands) -> None:
     fit_parser.add_argument("input", nargs="?", help="a folder with the data files and scores.parquet (audit or simulated)")
     fit_parser.add_argument("--data", help="a data folder (responses.parquet, comparisons.parquet, dataset.json), instead of INPUT")
     fit_parser.add_argument("--scores", help="a scores parquet, instead of INPUT/scores.parquet")
-    fit_parser.add_argument(
-        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set; "
-        "`style` adds one row with Arena's style controls (length, markdown headers, lists, bold) to either"
-    )
-    fit_parser.add_argument(
-        "--slice", nargs="+", metavar="NAME", help="slices to fit: all, equal-correctness, COLUMN=VALUE or COLUMN (default: every slice the data has)"
-    )
-    fit_parser.add_argument(
-        "--typicality",
-        nargs="+",
-        choices=["mean_logprob", "sum_logprob"],
-        default=["mean_logprob", "sum_logprob"],
-        help="typicality definitions to fit (default both)",
-    )
-    fit_parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
-    fit_parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
-    fit_parser.add_argument("--seed", type=int, default=0, help="seed for pair orientation and the bootstrap (default 0)")
-    add_inference_options(fit_parser)
+    add_analysis_options(fit_parser, "fit")
     fit_parser.add_argument(
         "--unconditional-scores",
         metavar="FILE",
         help="scores of the same responses without their prompts (`typicality score --without-prompt`): adds the fluency negative control",
     )
     fit_parser.add_argument("--out", help="results.json to write (default INPUT/results.json)")
-    fit_parser.add_argument(
-        "--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)"
-    )
     fit_parser.set_defaults(run=cmd_fit)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from typicality.audit_folder import check_scores_output, save_scores
-    from typicality.scoring import score
-
-    options = scoring_options(args)
-    check_scores_output(args.out)  # before scoring: not a folder, not over a file the tool did not write, writable
+    options = scoring_options(args).validate()  # the pre-flight before the data loads: a wrong model or cache costs seconds
+    typicality.audit_folder.check_scores_output(args.out)  # before scoring: not a folder, not over a file the tool did not write, writable
     data = load_from_args(args)
     if args.without_prompt:  # the fluency negative control's scores (typicality fit --unconditional-scores)
-        from typicality.stats.negative_control import without_prompts
-
-        data = without_prompts(data)
-    result = score(data, options, progress=not args.no_progress)
-    path = save_scores(result, args.out)
+        data = typicality.stats.without_prompts(data)
+    result = typicality.score(data, options, progress=not args.no_progress)
+    path = typicality.save_scores(result, args.out)
     card = result.card
     skipped = ", ".join(f"{reason}: {count}" for reason, count in card.skipped.items()) or "none"
     say(
@@ -370,8 +312,6 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
             help="--engine ray: responses per Ray task, committed together when they come "
                  "back (default 64, fewer in a small run so that each worker gets 4 tasks)",
         )
-    from typicality.scoring.backends import BACKENDS, DEFAULT_BACKEND, option_declarations
-
     by_prefix = ", ".join(f"{spec.name} for {spec.model_form}" for spec in BACKENDS.values() if spec.prefix)
     parser.add_argument("--backend", help=f"a registered scoring backend (default: {by_prefix}, else {DEFAULT_BACKEND})")
     parser.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
@@ -389,16 +329,14 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_flag: bool = Tru
 
 
 def scoring_options(args: argparse.Namespace):
-    """The `ScoringOptions` the user's flags describe (unset flags keep the defaults); validated."""
-    from typicality.scoring.backends import option_declarations
-    from typicality.scoring.options import ScoringOptions
-
+    """The `ScoringOptions` the user's flags describe (unset flags keep the defaults); checked when built, the machine's
+    pre-flight (`validate()`) is run by what takes them (`score`, `audit`, `check_model`)."""
     names = ("model", "backend", "revision", "cache_dir", "shard", "engine", "ray_address", "workers", "gpus_per_worker", "ray_batch_size",
              *option_declarations())
     settings = {name: getattr(args, name, None) for name in names}
     # A switch left off is not given (False), like a flag left out (None): neither is refused for another backend's model.
     settings = {name: value for name, value in settings.items() if value is not None and value is not False}
-    return ScoringOptions.create(**settings, check=not getattr(args, "no_check", False)).validate()
+    return ScoringOptions.create(**settings, check=not getattr(args, "no_check", False))
 
 
 def add_score_command(commands) -> None:
@@ -421,14 +359,10 @@ def add_score_command(commands) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from typicality.pipeline import audit
-    from typicality.stats import AnalysisOptions
-
     request = loader_arguments(args)
-    analysis = AnalysisOptions(controls=args.controls, bootstrap=args.bootstrap, ties=args.ties, seed=request.seed, **beta_option(args),
-                               negative_control=args.negative_control, **inference_options(args))
+    analysis = analysis_options(args, "audit", seed=request.seed)  # one seed: the sample, the pairs' orientation and the bootstrap
     out = args.out or f"audit-{args.dataset}" + (f"-{args.subset}" if args.subset else "")
-    audit(request, out, scoring_options(args), analysis, force=args.force, progress=not args.no_progress)
+    typicality.audit(request, out, scoring_options(args), analysis, force=args.force, progress=not args.no_progress)
     say(f"audit written to {out}/ (report.html, report.md, results.json, scores.parquet, pairs.parquet, figures/)")
     return 0
 
@@ -438,30 +372,15 @@ def add_audit_command(commands) -> None:
     parser = commands.add_parser("audit", help="load, score, fit and report: the whole audit into one folder")
     add_loader_options(parser)
     add_model_options(parser)
-    parser.add_argument(
-        "--controls", nargs="*", metavar="NAME", help="fit exactly these controls (length, or a rating such as correctness); default: the robustness set; "
-        "`style` adds one row with Arena's style controls (length, markdown headers, lists, bold) to either"
-    )
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="also a cluster bootstrap with N draws per fit (default 0: off)")
-    parser.add_argument("--ties", choices=["drop", "half"], default="drop", help="drop tied pairs (default) or keep them with label 0.5")
-    add_inference_options(parser)
-    parser.add_argument(
-        "--negative-control", action="store_true", help="also score each response without its prompt and fit the fluency negative control (doubles scoring)"
-    )
+    add_analysis_options(parser, "audit")
     parser.add_argument("--out", metavar="DIR", help="the audit folder (default audit-DATASET[-SUBSET])")
     parser.add_argument("--force", action="store_true", help="replace an audit folder typicality wrote (never a folder holding other files)")
-    parser.add_argument(
-        "--beta", type=float, nargs="+", metavar="BETA", help="KL coefficients to translate alpha into gamma = 1 + alpha/beta for (default 0.01 0.05 0.1 0.5)"
-    )
     parser.set_defaults(run=cmd_audit)
 
 
 def cmd_merge_cache(args: argparse.Namespace) -> int:
-    from typicality.scoring.cache_merge import merge_caches
-    from typicality.scoring.paths import cache_root
-
-    target = args.into if args.into is not None else cache_root()
-    report = merge_caches(target, args.caches)
+    target = args.into if args.into is not None else typicality.scoring.cache_root()
+    report = typicality.scoring.merge_caches(target, args.caches)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
@@ -483,9 +402,8 @@ def add_merge_cache_command(commands) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from typicality.scoring.check import check_model
-
-    report = check_model(scoring_options(args), against=args.against, progress=not args.no_progress, against_tolerance=args.against_tolerance)
+    options = scoring_options(args)
+    report = typicality.scoring.check_model(options, against=args.against, progress=not args.no_progress, against_tolerance=args.against_tolerance)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0 if report.passed else 1
@@ -523,9 +441,7 @@ def add_check_command(commands) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from typicality.debiased_export import export
-
-    result = export(args.audit_dir, args.out, format=args.format, alpha=args.alpha, estimate=args.estimate, ties=args.tie_rows, force=args.force)
+    result = typicality.export(args.audit_dir, args.out, format=args.format, alpha=args.alpha, estimate=args.estimate, ties=args.tie_rows, force=args.force)
     choice = result.choice
     say(f"wrote {result.n_rows} pairs to {result.data_file} and the dataset card {result.card_file}")
     say(f"removed alpha {choice.alpha:.4g}: {choice.reason}; {result.n_flips} pairs change the favoured response without typicality")
@@ -553,13 +469,9 @@ def add_export_command(commands) -> None:
 
 
 def cmd_influence(args: argparse.Namespace) -> int:
-    from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE
-    from typicality.output_folder import check_writable_folder
-    from typicality.pipeline import write_influence
-
-    check_writable_folder(args.audit_dir, "influence.json and influence.parquet")
+    typicality.output_folder.check_writable_folder(args.audit_dir, "influence.json and influence.parquet")
     exact = {} if args.exact_max_prompts is None else {"exact_max_prompts": args.exact_max_prompts}
-    summary = write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
+    summary = typicality.pipeline.write_influence(args.audit_dir, estimate=args.estimate, strict=True, **exact).summary
     cv3, top = summary.cv3, summary.without_top_prompts  # plain mappings inside the InfluenceSummary
     say(
         f"influence on alpha = {summary.alpha:.4f} ({summary.estimate}): {summary.n_pairs} "
@@ -569,7 +481,8 @@ def cmd_influence(args: argparse.Namespace) -> int:
         say(f"CV3 jackknife SE {cv3['se']:.4f} (sandwich SE {summary.cv1_se:.4f}); 95% CI {cv3['ci_low']:.4f} to {cv3['ci_high']:.4f}")
     if top["fitted"]:
         say(f"without the top {top['n_prompts_removed']} prompts ({100 * top['share']:g}%): alpha {top['alpha']:.4f} (SE {top['se']:.4f})")
-    say(f"wrote {Path(args.audit_dir) / INFLUENCE_SUMMARY_FILE} and {INFLUENCE_FILE}; `typicality report {args.audit_dir}` re-renders the report")
+    folder = typicality.audit_folder
+    say(f"wrote {Path(args.audit_dir) / folder.INFLUENCE_SUMMARY_FILE} and {folder.INFLUENCE_FILE}; `typicality report {args.audit_dir}` re-renders the report")
     return 0
 
 
@@ -589,11 +502,8 @@ def add_influence_command(commands) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from typicality.explanation import explain
-    from typicality.output_folder import check_writable_folder
-
-    check_writable_folder(args.audit_dir, "tokens.json and the report")
-    view = explain(args.audit_dir, pairs=args.pairs, pair=args.pair)
+    typicality.output_folder.check_writable_folder(args.audit_dir, "tokens.json and the report")
+    view = typicality.explain(args.audit_dir, pairs=args.pairs, pair=args.pair)
     print(repr(view))
     largest = view.content["max_sum_difference"]
     print(f"each response's tokens add up to the audit's cached sum within {largest:.2g} nats")
@@ -611,26 +521,18 @@ def add_explain_command(commands) -> None:
     parser.set_defaults(run=cmd_explain)
 
 
-def beta_option(args: argparse.Namespace) -> dict:
-    """`--beta`: the KL coefficients results.json's `sharpening` translates alpha for (AnalysisOptions' default otherwise)."""
-    return {"betas": tuple(args.beta)} if getattr(args, "beta", None) else {}
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
-    from typicality.comparison_folder import COMPARISON_FILE, COMPARISON_HTML_FILE, COMPARISON_MARKDOWN_FILE
-    from typicality.pipeline import compare
-    from typicality.report.comparison import summary_sentences
-
     out = Path(args.out)  # checked by compare(): a new folder, or (--force) a comparison folder holding nothing else
-    comparison = compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # typed ComparisonResults
+    comparison = typicality.compare(args.audits, kind=args.kind, effect=args.effect, labels=args.labels, out=out, force=args.force)  # typed ComparisonResults
     if args.json:
         print(json.dumps(comparison.to_dict(), indent=2))
         return 0
-    for sentence in summary_sentences(comparison):
+    for sentence in typicality.report.summary_sentences(comparison):
         say(sentence)
     for warning in comparison.warnings:
         say(f"warning: {warning}")
-    say(f"wrote {out / COMPARISON_FILE}, {out / COMPARISON_MARKDOWN_FILE} and {out / COMPARISON_HTML_FILE}")
+    folder = typicality.comparison_folder
+    say(f"wrote {out / folder.COMPARISON_FILE}, {out / folder.COMPARISON_MARKDOWN_FILE} and {out / folder.COMPARISON_HTML_FILE}")
     return 0
 
 
@@ -663,12 +565,8 @@ def add_compare_command(commands) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from typicality.stats.power import plan, plan_from_audit
-
     common = {"significance": args.significance, "target_power": args.power}
     if args.audit:
-        from typicality.audit_folder import read_audit
-
         given = [
             flag
             for flag, value in (
@@ -686,7 +584,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise TypicalityError(
                 f"With an audit folder the design comes from the audit; drop {', '.join(given)} (only --alpha, --power and --significance apply)."
             )
-        result = plan_from_audit(read_audit(args.audit, with_data=False), alpha=args.alpha, **common)
+        result = typicality.plan_from_audit(typicality.read_audit(args.audit, with_data=False), alpha=args.alpha, **common)
     else:
         assumed = {
             "sd_delta": args.sd_delta,
@@ -696,7 +594,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             "tie_share": args.tie_share,
             "r2_controls": args.r2_controls,
         }
-        result = plan(alpha=args.alpha, odds_ratio_per_sd=args.odds_ratio, **{name: value for name, value in assumed.items() if value is not None}, **common)
+        stated = {name: value for name, value in assumed.items() if value is not None}
+        result = typicality.plan(alpha=args.alpha, odds_ratio_per_sd=args.odds_ratio, **stated, **common)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0

@@ -1,7 +1,7 @@
 """The whole pipeline in one call: load -> score -> fit -> report, into one audit folder.
 
-Every option is checked before anything is written or any model loads (`LoadRequest.check`,
-`ScoringOptions.validate`, `AnalysisOptions.validate`). Each stage writes its output through
+Every option is checked before anything is written or any model loads (the options objects when
+built, then the pre-flight: `LoadRequest.preflight`, `ScoringOptions.validate`). Each stage writes its output through
 `typicality.audit_folder` before the next starts, and scoring goes through the persistent
 cache, so an interrupted audit re-run with the same request resumes: nothing computed is
 computed twice.
@@ -35,7 +35,7 @@ from typicality.output_folder import claim_output
 from typicality.results import InfluenceSummary
 from typicality.safe_text import DataConsole
 from typicality.scoring.options import ScoringOptions
-from typicality.stats.analysis import AnalysisOptions
+from typicality.stats.options import AnalysisOptions
 
 
 def audit(
@@ -59,9 +59,9 @@ def audit(
     for name, value, kind in (("request", request, LoadRequest), ("scoring", scoring, ScoringOptions), ("analysis", analysis, AnalysisOptions)):
         if not isinstance(value, kind):
             raise TypicalityError(f"audit(): {name} must be a {kind.__name__}, got {type(value).__name__}.")
-    request.check()
+    # The options were checked when built; what remains looks at the machine: the data files, the model, the score cache.
+    request.preflight()
     scoring.validate()
-    analysis.validate()
 
     out = Path(out)
     # An audit left unfinished in `out` by an earlier version (it wrote in place) holds nothing the score cache

@@ -22,7 +22,7 @@ from typicality.scoring.requests import text_key
 ROOT = Path(__file__).resolve().parents[2]
 
 scores = load_scores(ROOT / "reports" / "hh-rlhf-helpful-base" / "scores.parquet")
-data = load(LoadRequest("hh-rlhf", data_files=(str(ROOT / "data" / "hh-rlhf" / "helpful-base" / "test.jsonl.gz"),), subset="helpful-base").check())
+data = load(LoadRequest("hh-rlhf", data_files=(str(ROOT / "data" / "hh-rlhf" / "helpful-base" / "test.jsonl.gz"),), subset="helpful-base"))
 rows = data.responses.merge(scores.table, on=["prompt_id", "response_id"], how="inner", validate="one_to_one")
 if len(rows) != len(data.responses) or len(rows) != len(scores.table) or not scores.table["skipped"].isna().all():
     sys.exit("the committed scores do not cover the embedded helpful-base file one to one")

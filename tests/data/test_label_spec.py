@@ -142,13 +142,13 @@ def test_the_documented_label_column_still_reads_as_before(tmp_path):
 def test_malformed_label_specs_are_refused_before_reading(tmp_path, spec, message):
     path = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "Q", "response_a": "x", "response_b": "y", "label": 1}])
     with pytest.raises(TypicalityError, match=message):
-        LoadRequest("pairs", data_files=(path,), label=spec).check()
+        LoadRequest("pairs", data_files=(path,), label=spec).preflight()
 
 
 def test_label_is_for_the_pairs_loader_only(tmp_path):
     path = write_jsonl(tmp_path / "r.jsonl", [{"prompt": "Q", "response": "x", "score": 1}])
     with pytest.raises(TypicalityError, match="generic 'pairs' loader; dataset 'ratings' reads its own preference. Drop --label"):
-        LoadRequest("ratings", data_files=(path,), label="score=1:a,0:b").check()
+        LoadRequest("ratings", data_files=(path,), label="score=1:a,0:b").preflight()
 
 
 def test_encoded_turns_of_another_shape_are_refused_and_plain_json_like_text_is_kept(tmp_path):

@@ -104,6 +104,6 @@ def test_preference_option_through_the_cli_and_its_refusals(pku_file):
     args = build_parser().parse_args(["inspect", "pku-saferlhf", "--data-files", pku_file, "--preference", "safer"])
     assert loader_arguments(args) == LoadRequest("pku-saferlhf", data_files=(pku_file,), preference="safer")
     with pytest.raises(TypicalityError, match="Dataset 'pku-saferlhf' has no preference 'helpful'. Choose from: better, safer."):
-        LoadRequest("pku-saferlhf", data_files=(pku_file,), preference="helpful").check()
+        LoadRequest("pku-saferlhf", data_files=(pku_file,), preference="helpful").preflight()
     with pytest.raises(TypicalityError, match="Dataset 'hh-rlhf' has one preference judgement .*--preference applies only to"):
-        LoadRequest("hh-rlhf", data_files=(pku_file,), preference="better").check()
+        LoadRequest("hh-rlhf", data_files=(pku_file,), preference="better").preflight()

@@ -78,7 +78,7 @@ def test_listing_and_checking_loaders_imports_no_source_module():
         "import json, sys\n"
         "from typicality.data import LoadRequest, all_loaders\n"
         "all_loaders()\n"
-        "LoadRequest('shp', subset='askdocs').check()\n"
+        "LoadRequest('shp', subset='askdocs').preflight()\n"
         "print(json.dumps(sorted(m for m in sys.modules if m == 'datasets' or m.startswith('typicality.data.sources.'))))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -1,4 +1,4 @@
-"""`LoadRequest`: every mistake knowable before reading is refused by `check()`, with one clear message."""
+"""`LoadRequest`: every mistake knowable before reading is refused when it is built (or, for the files, by `preflight()`), with one clear message."""
 
 from __future__ import annotations
 
@@ -19,63 +19,63 @@ def hh_file(tmp_path):
     return write_jsonl(tmp_path / "test.jsonl", [{"chosen": PROMPT + " a", "rejected": PROMPT + " b"}, {"chosen": PROMPT + " c", "rejected": PROMPT + " d"}])
 
 
-def refusal(request: LoadRequest) -> str:
+def refusal(*args, **settings) -> str:
     with pytest.raises(TypicalityError) as caught:
-        request.check()
+        LoadRequest(*args, **settings).preflight()
     return str(caught.value)
 
 
 def test_a_good_request_passes_and_is_returned(hh_file):
     request = LoadRequest("hh-rlhf", data_files=(hh_file,), subset="harmless-base", limit=1)
-    assert request.check() is request
+    assert request.preflight() is request
 
 
 def test_unknown_dataset_lists_the_known_ones():
-    assert refusal(LoadRequest("hh_rlhf")).startswith("Unknown dataset 'hh_rlhf'. Known datasets: arena-human-preference, chatbot-arena, helpsteer,")
+    assert refusal("hh_rlhf").startswith("Unknown dataset 'hh_rlhf'. Known datasets: arena-human-preference, chatbot-arena, helpsteer,")
 
 
 def test_missing_file(tmp_path):
     missing = str(tmp_path / "nowhere.jsonl")
-    assert refusal(LoadRequest("pairs", data_files=(missing,))) == f"No such file: {missing} (--data-files). Check the path."
+    assert refusal("pairs", data_files=(missing,)) == f"No such file: {missing} (--data-files). Check the path."
 
 
 @pytest.mark.parametrize("limit", [0, -3, 2.5, True])
 def test_limit_must_be_a_positive_whole_number(hh_file, limit):
-    assert "--limit must be a whole number of prompts, at least 1" in refusal(LoadRequest("hh-rlhf", data_files=(hh_file,), limit=limit))
+    assert "--limit must be a whole number of prompts, at least 1" in refusal("hh-rlhf", data_files=(hh_file,), limit=limit)
 
 
 def test_unknown_subset_of_a_loader_that_declares_subsets(hh_file):
-    message = refusal(LoadRequest("hh-rlhf", data_files=(hh_file,), subset="helpful"))
+    message = refusal("hh-rlhf", data_files=(hh_file,), subset="helpful")
     assert message == "Dataset 'hh-rlhf' has no subset 'helpful'. Its subsets: helpful-base, harmless-base, helpful-online, helpful-rejection-sampled."
 
 
 def test_rating_for_a_pairwise_loader(hh_file):
-    message = refusal(LoadRequest("hh-rlhf", data_files=(hh_file,), rating="helpfulness"))
+    message = refusal("hh-rlhf", data_files=(hh_file,), rating="helpfulness")
     assert "is pairwise" in message and "--rating applies only to rated sources" in message
 
 
 def test_rating_the_source_does_not_have():
-    message = refusal(LoadRequest("helpsteer2", rating="stars"))
+    message = refusal("helpsteer2", rating="stars")
     assert message == "Dataset 'helpsteer2' has no rating 'stars' for --rating. Choose from: helpfulness, correctness, coherence, complexity, verbosity."
 
 
 def test_generic_loaders_need_a_file_and_take_any_rating_name(tmp_path):
-    assert "pass --data-files PATH" in refusal(LoadRequest("pairs"))
+    assert "pass --data-files PATH" in refusal("pairs")
     path = write_jsonl(tmp_path / "r.jsonl", [{"prompt": "Q", "response": "a", "stars": 1}])
-    assert LoadRequest("ratings", data_files=(path,), rating="stars").check()  # the column is checked on reading
+    assert LoadRequest("ratings", data_files=(path,), rating="stars").preflight()  # the column is checked on reading
 
 
 def test_revision_with_local_files(hh_file):
-    assert "--revision v1 picks a version of a hub dataset" in refusal(LoadRequest("hh-rlhf", data_files=(hh_file,), revision="v1"))
+    assert "--revision v1 picks a version of a hub dataset" in refusal("hh-rlhf", data_files=(hh_file,), revision="v1")
 
 
 def test_unknown_file_type_and_mixed_formats(tmp_path, hh_file):
     text = tmp_path / "pairs.txt"
     text.write_text("x", encoding="utf-8")
-    assert "unknown file type '.txt'" in refusal(LoadRequest("pairs", data_files=(str(text),)))
+    assert "unknown file type '.txt'" in refusal("pairs", data_files=(str(text),))
     csv = tmp_path / "more.csv"
     csv.write_text("prompt,chosen,rejected\nQ,a,b\n", encoding="utf-8")
-    assert "--data-files mixes formats (csv, json)" in refusal(LoadRequest("pairs", data_files=(hh_file, str(csv))))
+    assert "--data-files mixes formats (csv, json)" in refusal("pairs", data_files=(hh_file, str(csv)))
 
 
 def test_dict_round_trip_is_json_able(hh_file):

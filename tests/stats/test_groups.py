@@ -37,7 +37,7 @@ from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec
 @pytest.fixture(scope="module")
 def grouped_design():
     data, scores = simulate(0.8, 480, 4, seed=3, groups=8, group_sd=0.4)
-    return build_pairs(data, scores), scores.card["true_group_alphas"]
+    return build_pairs(data, scores), scores.card.true_group_alphas
 
 
 def test_the_simulator_writes_one_annotator_per_prompt_and_keeps_the_ungrouped_stream():
@@ -45,7 +45,7 @@ def test_the_simulator_writes_one_annotator_per_prompt_and_keeps_the_ungrouped_s
     comparisons = data.comparisons
     assert comparisons.groupby("prompt_id")["annotator"].nunique().max() == 1
     assert sorted(comparisons["annotator"].unique()) == ["annotator-001", "annotator-002", "annotator-003", "annotator-004"]
-    assert set(scores.card["true_group_alphas"]) == set(comparisons["annotator"])
+    assert set(scores.card.true_group_alphas) == set(comparisons["annotator"])
     plain, plain_scores = simulate(0.5, 30, 4, seed=2)
     # group_sd 0: every annotator has the same slope, and the draws are those of the plain simulation
     same, same_scores = simulate(0.5, 30, 4, seed=2, groups=4)

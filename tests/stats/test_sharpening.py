@@ -65,4 +65,4 @@ def test_betas_are_chosen_and_checked(rated):
         with pytest.raises(TypicalityError, match="--beta"):
             check_betas(bad)
     with pytest.raises(TypicalityError, match="--beta"):
-        AnalysisOptions(betas=(0.0,)).validate()
+        AnalysisOptions(betas=(0.0,))

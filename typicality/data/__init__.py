@@ -1,19 +1,31 @@
-"""Stage 1: any preference dataset -> `PreferenceData`."""
+"""Stage 1: any preference dataset -> `PreferenceData`.
 
-from typicality.data.loading import load, load_request
-from typicality.data.registry import all_loaders, get_loader
-from typicality.data.request import LoadRequest, parse_columns
-from typicality.domain import Accounting, PreferenceData, prompt_id_for, response_id_for
+Each name loads its module on first use (PEP 562): the request and the registry need no pandas,
+so the command line's parser and a `LoadRequest` cost no data-frame import.
+"""
 
-__all__ = [
-    "Accounting",
-    "LoadRequest",
-    "PreferenceData",
-    "all_loaders",
-    "get_loader",
-    "load",
-    "load_request",
-    "parse_columns",
-    "prompt_id_for",
-    "response_id_for",
-]
+from __future__ import annotations
+
+import importlib
+
+# Public name -> the module that defines it.
+_LAZY = {
+    "Accounting": "typicality.domain",
+    "LoadRequest": "typicality.data.request",
+    "PreferenceData": "typicality.domain",
+    "all_loaders": "typicality.data.registry",
+    "get_loader": "typicality.data.registry",
+    "load": "typicality.data.loading",
+    "load_request": "typicality.data.loading",
+    "parse_columns": "typicality.data.request",
+    "prompt_id_for": "typicality.domain",
+    "response_id_for": "typicality.domain",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'typicality.data' has no attribute {name!r}")

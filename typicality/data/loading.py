@@ -1,4 +1,4 @@
-"""`load`: run a checked `LoadRequest` through its registered loader into `PreferenceData`."""
+"""`load`: run a `LoadRequest` (valid when built) through its registered loader into `PreferenceData`."""
 
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ def load(
 
 
 def load_request(request: LoadRequest) -> PreferenceData:
-    """Check the request, run its loader, refuse data without a usable pair, then apply `limit`."""
-    request.check()
+    """Run the request's loader (after its pre-flight: the local files exist), refuse data without a usable pair, then apply `limit`."""
+    request.preflight()
     spec = get_loader(request.dataset)
     if request.subset is None and spec.default_subset is not None:
         request = dataclasses.replace(request, subset=spec.default_subset)

@@ -1,9 +1,10 @@
 """`LoadRequest`: what to load and how, as one object that can be checked before any data is read.
 
 Every command that reads data builds one (the CLI from its loader options, Python callers with
-`typicality.data.load(...)` keywords); `check()` refuses, with one clear `TypicalityError`,
-every mistake knowable without reading the data, so an audit never starts on a request that
-cannot succeed.
+`typicality.data.load(...)` keywords). Building one refuses, with one clear `TypicalityError`,
+every mistake knowable without looking at the disk, so a `LoadRequest` that exists is valid and
+nothing downstream checks it again; `preflight()` adds the one check that looks at the machine
+(the local files exist and are of one format), so an audit never starts on a request that cannot succeed.
 """
 
 from __future__ import annotations
@@ -59,14 +60,20 @@ class LoadRequest:
             files = (files,)
         object.__setattr__(self, "data_files", tuple(str(path) for path in files))
         object.__setattr__(self, "columns", dict(self.columns or {}))
+        self._check()
 
     @property
     def where(self) -> str:
         """The source in words, for messages: the files given, or the hub."""
         return ", ".join(self.data_files) or "the Hugging Face Hub"
 
-    def check(self) -> LoadRequest:
-        """Refuse, with one clear message, everything wrong that is knowable without reading data; returns self."""
+    def preflight(self) -> LoadRequest:
+        """Refuse local --data-files that do not exist or mix formats (the check that looks at the disk); returns self."""
+        self._check_files()
+        return self
+
+    def _check(self) -> None:
+        """Refuse, with one clear message, everything wrong that is knowable without the disk (run when built)."""
         spec = get_loader(self.dataset)  # an unknown name is refused there, with the known names
         self._check_numbers()
         if self.subset is not None and spec.subsets and self.subset not in spec.subsets:
@@ -90,8 +97,6 @@ class LoadRequest:
         self._check_columns()
         if self.label is not None:
             self._check_label()
-        self._check_files()
-        return self
 
     def to_dict(self) -> dict:
         """A JSON-able dict (lists for tuples), e.g. for an audit's in-progress marker."""

@@ -382,7 +382,8 @@ def warnings(audit: AuditFolder, main: Estimate | None) -> list[str]:
             f"Only {fmt_count(agreement.n_pairs)} pairs: the headline regression could not be fitted, "
             "and the agreement rate's interval is wide."
         )
-    cut = truncation_note(audit.score_card.to_dict() if audit.score_card is not None else {})  # responses longer than the window: scored on their beginning only
+    # Responses longer than the window: scored on their beginning only.
+    cut = truncation_note(audit.score_card.to_dict() if audit.score_card is not None else {})
     if cut:
         found.append(cut)
     for name, why in audit.missing.items():

@@ -5,9 +5,10 @@ in-progress marker stores `to_dict()` (JSON; never an API key: keys are read fro
 environment only). It holds the run's settings (the cache, the shard, the engine) and the
 backend's own options object (`model_options`, of the class the backend registered:
 backend_options.py), which checks its values when built; an option the backend does not take
-is refused when the options are built. `validate()` adds the checks that look at the machine
-(the backend's pre-flight of the model string, the engine, an unusable score cache), each with
-one clear message, without loading a model, so a mistake costs seconds, not a model load.
+is refused when the options are built, as is every run setting (the engine and its numbers, the
+shard): an instance is valid. `validate()` is the pre-flight, the checks that look at the machine
+(the backend's check of the model string, Ray installed, an unusable score cache), each with one
+clear message, without loading a model, so a mistake costs seconds, not a model load.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class ScoringOptions:
             object.__setattr__(self, "model_options", spec.options())
         elif type(self.model_options) is not spec.options:  # another backend's options: refused if any is set
             object.__setattr__(self, "model_options", self._backend_options(dataclasses.asdict(self.model_options)))
+        self.shard_parts()
+        self._check_engine()
 
     def replace(self, **settings) -> "ScoringOptions":
         """A copy with some settings changed (flat names, as `create`; unknown names refused)."""
@@ -128,14 +131,16 @@ class ScoringOptions:
         return {**self.model_options.given(), **({"revision": self.revision} if self.revision is not None else {})}
 
     def validate(self, *, loaded: bool = False) -> "ScoringOptions":
-        """Refuse what the options alone could not show, with one clear message each; loads no model.
+        """The pre-flight: refuse what only the machine can show (the backend's check of the model string, Ray
+        not installed, an unusable score cache), with one clear message each; loads no model. The settings
+        themselves were checked when the options were built.
 
         `loaded`: the options go with a backend already loaded (its model is settled: no pre-flight).
         """
-        self.shard_parts()
         if not loaded:
             self.spec.preflight_check(self.model)
-        self._check_engine(loaded)
+        if self.engine == "ray":
+            self._check_ray_here(loaded)
         check_cache_folder(self.cache_folder())
         return self
 
@@ -160,8 +165,8 @@ class ScoringOptions:
             raise TypicalityError(_misplaced_message(spec, self.model, misplaced))
         return spec.options(**{name: value for name, value in settings.items() if name in names})
 
-    def _check_engine(self, loaded: bool) -> None:
-        """--engine ray: its options only with it, an in-process kind of model, and Ray installed (found, not imported)."""
+    def _check_engine(self) -> None:
+        """--engine: one of ENGINES, its numbers whole and positive; ray: its options only with it, and an in-process kind of model."""
         if self.engine not in ENGINES:
             raise TypicalityError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}.")
         _at_least("--workers", self.workers, 1)
@@ -176,14 +181,17 @@ class ScoringOptions:
                 flags = ", ".join(flag_name(name) for name in given)
                 raise TypicalityError(f"{flags} applies to --engine ray only; add --engine ray or drop it.")
             return
-        if loaded:
-            raise TypicalityError(
-                "engine='ray' loads the model in the Ray workers, not here: pass the model's name (or ScoringOptions), not a loaded backend."
-            )
         if self.is_endpoint:
             raise TypicalityError(
                 f"--engine ray runs the model in Ray workers; {self.model} is a server that batches requests itself. "
                 "Drop --engine ray and raise --concurrency instead."
+            )
+
+    def _check_ray_here(self, loaded: bool) -> None:
+        """--engine ray: the model not loaded here already, and Ray installed (found, not imported)."""
+        if loaded:
+            raise TypicalityError(
+                "engine='ray' loads the model in the Ray workers, not here: pass the model's name (or ScoringOptions), not a loaded backend."
             )
         import importlib.util
 

@@ -12,7 +12,6 @@ typicality definitions (a correctness control is left out of the equal-correctne
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 
 import pandas as pd
 
@@ -22,18 +21,17 @@ from typicality.results import AlphaChange, AuditResults, DatasetInfo, Estimate,
 from typicality.software import software_versions
 from typicality.stats.agreement import agreement_rate
 from typicality.stats.debias import debiasing_summary
-from typicality.stats.groups import DEFAULT_MIN_PAIRS, fit_groups, group_column_values
 from typicality.stats.groups import METHOD as GROUPS_METHOD
+from typicality.stats.groups import fit_groups, group_column_values
 from typicality.stats.memorization import memorization
 from typicality.stats.multiplicity import holm_adjust
 from typicality.stats.negative_control import negative_control
+from typicality.stats.options import PAIR_CONSTRUCTIONS, TYPICALITIES, AnalysisOptions  # noqa: F401  (part of this module's interface)
 from typicality.stats.ordinal import ordinal_logit, preference_rating
 from typicality.stats.pair_design import (
     ALL_PAIRS,
     EQUAL_CORRECTNESS,
     LENGTH_CONTROL,
-    TIE_POLICIES,
-    TYPICALITY_COLUMNS,
     build_pairs,
     control_name,
     expand_slices,
@@ -41,77 +39,16 @@ from typicality.stats.pair_design import (
     slice_count,
     unsliced_columns,
 )
-from typicality.stats.pairwise_logit import MIN_CLUSTERS, MIN_PAIRS, PairwiseSpec
+from typicality.stats.pairwise_logit import MIN_CLUSTERS, PairwiseSpec
 from typicality.stats.scores_table import CheckedScores, check_scores, require_scores
 from typicality.stats.sensitivity import sensitivity
-from typicality.stats.sharpening import DEFAULT_BETAS, check_betas, sharpening
+from typicality.stats.sharpening import sharpening
 from typicality.stats.style import STYLE, style_estimate, with_style_columns, without_style
 from typicality.stats.ties import tie_aware_estimates, ties_summary
 from typicality.stats.typicality_bias import TypicalityBias
 from typicality.stats.validity import alpha_change_with_interval, design_with_ties, interpretation
 
-TYPICALITIES = ("mean_logprob", "sum_logprob")
-PAIR_CONSTRUCTIONS = ("distinct", "paper")
 STATS_PACKAGES = ("typicality", "numpy", "pandas", "scipy", "statsmodels")
-
-
-@dataclass
-class AnalysisOptions:
-    """What `analyze` fits; checked by `validate()` before any work (and before an audit writes a file).
-
-    `controls=None` runs the default robustness set (module docstring); `slices=None` every slice.
-    """
-
-    controls: list[str] | None = None
-    slices: list[str] | None = None
-    typicalities: tuple[str, ...] = TYPICALITIES
-    seed: int = 0
-    bootstrap: int = 0
-    ties: str = "drop"
-    # Inference a referee would accept (stats/validity.py):
-    change_draws: int = 200  # cluster-bootstrap draws for the CI of the change in alpha with the length control (0: off)
-    one_pair_per_prompt: bool = False  # agreement rate on one pair drawn per prompt (seeded), as the paper's tables
-    pairs: str = "distinct"  # pair construction: "distinct" (distinct responses, random orientation) or "paper" (stats/paper_pairs.py)
-    negative_control: bool = False  # also score each response without its prompt (audit) and fit the fluency negative control
-    betas: tuple[float, ...] = DEFAULT_BETAS  # KL coefficients for results.json's `sharpening`
-    by: str | None = None  # a comparison-level column (annotator, domain, ...): the headline fit per group, partially pooled (stats/groups.py)
-    min_group_pairs: int = DEFAULT_MIN_PAIRS  # with `by`: smaller groups are pooled into one
-
-    def validate(self) -> "AnalysisOptions":
-        unknown = [name for name in self.typicalities if name not in TYPICALITY_COLUMNS]
-        if unknown or not self.typicalities:
-            raise TypicalityError(f"Unknown typicality {', '.join(unknown) or '(none given)'}; use {', '.join(TYPICALITY_COLUMNS)}.")
-        if self.ties not in TIE_POLICIES:
-            raise TypicalityError(f"--ties must be one of {', '.join(TIE_POLICIES)}, got '{self.ties}'.")
-        if self.bootstrap < 0:
-            raise TypicalityError(f"--bootstrap must be 0 (off) or a number of draws, got {self.bootstrap}.")
-        if self.change_draws < 0:
-            raise TypicalityError(f"--change-draws must be 0 (off) or a number of bootstrap draws, got {self.change_draws}.")
-        if self.pairs not in PAIR_CONSTRUCTIONS:
-            raise TypicalityError(f"--pair-construction must be one of {', '.join(PAIR_CONSTRUCTIONS)}, got '{self.pairs}'.")
-        self.betas = check_betas(self.betas)
-        if self.by is not None and (not isinstance(self.by, str) or not self.by):
-            raise TypicalityError(f"--by must name a column of the comparisons (annotator, domain, ...), got {self.by!r}.")
-        if self.min_group_pairs < MIN_PAIRS:
-            raise TypicalityError(f"--min-group-pairs must be at least {MIN_PAIRS} (the fewest pairs any fit accepts), got {self.min_group_pairs}.")
-        return self
-
-    def to_dict(self) -> dict:
-        content = {**asdict(self), "typicalities": list(self.typicalities)}
-        if self.by is None:  # results.json's settings without --by stay as they were before it existed
-            del content["by"], content["min_group_pairs"]
-        return content
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "AnalysisOptions":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise TypicalityError(f"Unknown analysis option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
-        values = dict(values)
-        if "typicalities" in values:
-            values["typicalities"] = tuple(values["typicalities"])
-        return cls(**values)
 
 
 def analyze(
@@ -167,7 +104,7 @@ def analyze_with_design(
     require_type("analyze", "unconditional", unconditional, (ScoreResult, pd.DataFrame, type(None)), "a ScoreResult, a scores DataFrame or None")
     if options is not None and settings:
         raise TypicalityError(f"Give analyze() either options or keyword settings, not both ({', '.join(settings)}).")
-    options = (options or AnalysisOptions.from_dict(settings)).validate()
+    options = options or AnalysisOptions.from_dict(settings)
     scores = check_scores(scores)
     check_analyzable(data, options.ties)
     if design is None:

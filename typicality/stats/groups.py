@@ -48,10 +48,10 @@ from scipy.stats import t as student_t
 from typicality.domain import PairDesign
 from typicality.errors import TypicalityError
 from typicality.results import GroupAlpha, Groups
+from typicality.stats.options import DEFAULT_MIN_PAIRS  # noqa: F401  (smaller groups are pooled into OTHER_GROUP)
 from typicality.stats.pairwise_logit import MIN_CLUSTERS, MIN_PAIRS, SEPARATED_LINEAR_PREDICTOR, PairwiseLogit, PairwiseSpec
 from typicality.stats.separation import is_separated
 
-DEFAULT_MIN_PAIRS = 30  # a group with fewer pairs gives an alpha too noisy to tell annotators apart: pooled into OTHER_GROUP
 OTHER_GROUP = "(pooled small groups)"
 MIN_GROUPS = 3  # tau from fewer groups is not estimable
 LEVEL = 0.95

@@ -30,6 +30,7 @@ import pandas as pd
 from typicality.domain import COMPARISON_COLUMNS, PairDesign, PreferenceData, ScoreResult
 from typicality.errors import TypicalityError, require_type
 from typicality.results import EQUAL_CORRECTNESS, LENGTH_CONTROL, PairAccounting  # noqa: F401  (the slice and control names results.json uses)
+from typicality.stats.options import TIE_POLICIES  # noqa: F401  (part of this module's interface)
 from typicality.stats.scores_table import CheckedScores, check_scores, require_scores
 
 TYPICALITY_COLUMNS = {"mean_logprob": "delta_mean_logprob", "sum_logprob": "delta_sum_logprob"}
@@ -40,7 +41,6 @@ ALL_PAIRS = "all"
 # of rows in every table); the bound is far above the subsets, domains and languages of the supported sources.
 # Naming the column (--slice COLUMN) still fits one slice per value.
 MAX_SLICE_VALUES = 50
-TIE_POLICIES = ("drop", "half")
 # A response the reference model reproduces almost token for token (stats/memorization.py says why):
 # exp(mean log-prob) >= 0.7. Defined here because the `not-memorized` slices are slices.
 MEMORIZED_PROBABILITY = 0.7

@@ -43,11 +43,11 @@ from scipy.stats import t as student_t
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from typicality.domain import PairDesign
+from typicality.stats.options import MIN_PAIRS  # noqa: F401  (below this no fit is attempted)
 from typicality.stats.pair_design import ALL_PAIRS, TYPICALITY_COLUMNS, control_column, slice_mask
 from typicality.stats.pairwise_models import PairwiseFit, fit_logit, fit_rao_kupper
 from typicality.stats.separation import is_separated
 
-MIN_PAIRS = 10  # below this no fit is attempted
 MIN_CLUSTERS = 5  # a clustered SE from fewer prompts means nothing
 FEW_CLUSTERS = 30  # below this the clustered SE is known to run small: warn
 MIN_TIES = 10  # below this the Rao-Kupper tie threshold is barely identified

@@ -25,22 +25,10 @@ beta > 0, so the alpha CI maps to a gamma CI).
 
 from __future__ import annotations
 
-import math
-
-from typicality.errors import TypicalityError
 from typicality.results import LENGTH_CONTROL, Estimate, Gamma, Sharpening
+from typicality.stats.options import DEFAULT_BETAS, check_betas  # noqa: F401  (part of this module's interface)
 
-DEFAULT_BETAS = (0.01, 0.05, 0.1, 0.5)
 SEQUENCE_TYPICALITY = "sum_logprob"
-
-
-def check_betas(betas) -> tuple[float, ...]:
-    """The KL coefficients to translate alpha for; each must be a positive finite number."""
-    values = tuple(float(beta) for beta in betas)
-    bad = [beta for beta in values if not (math.isfinite(beta) and beta > 0)]
-    if bad or not values:
-        raise TypicalityError(f"--beta takes positive KL coefficients (e.g. 0.05 0.1), got {', '.join(map(str, bad)) or 'none'}.")
-    return tuple(sorted(set(values)))
 
 
 def sequence_scale_estimate(estimates: list[Estimate], headline: Estimate | None) -> Estimate | None:

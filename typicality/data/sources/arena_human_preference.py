@@ -77,7 +77,7 @@ LATER_VOTE = "a later vote in its session (evaluation_order > 1): earlier turns 
 
 def load_arena_human_preference(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
-    hub_id = HUB_IDS[request.subset or "55k"]  # LoadRequest.check() refused other subsets
+    hub_id = HUB_IDS[request.subset or "55k"]  # LoadRequest refused other subsets
     rows, provenance = read_rows(request, hub_id, [], split)
     where = ", ".join(request.data_files) or hub_id
     layout = _layout(rows.column_names, where)

@@ -38,7 +38,7 @@ def helpsteer2_messages(prompt: str) -> list[dict]:
 
 def _load(name: str, hub_id: str, request: LoadRequest, render_turns: bool) -> PreferenceData:
     split = request.split or "train"
-    preference = request.rating or "helpfulness"  # LoadRequest.check() refused names outside RATINGS
+    preference = request.rating or "helpfulness"  # LoadRequest refused names outside RATINGS
     correctness = request.correctness or "correctness"
     rows, provenance = read_rows(request, hub_id, ["prompt", "response", *RATINGS], split)
     accounting = Accounting(rows_read=len(rows))

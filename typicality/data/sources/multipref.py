@@ -48,7 +48,7 @@ UNKNOWN_PREFERENCE = "annotation's overall_pref not A-is-..., B-is-... or Tie"
 
 
 def load_multipref(request: LoadRequest) -> PreferenceData:
-    subset = request.subset or "annotations"  # LoadRequest.check() refused names outside SUBSETS
+    subset = request.subset or "annotations"  # LoadRequest refused names outside SUBSETS
     split = request.split or "train"
     rows, provenance = read_rows(request, HUB_ID, REQUIRED, split)
     accounting = Accounting(rows_read=len(rows))

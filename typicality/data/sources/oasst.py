@@ -56,7 +56,7 @@ def conversation_path(message_id: str, messages: dict[str, dict]) -> list[dict] 
 
 
 def load_oasst(request: LoadRequest) -> PreferenceData:
-    subset = request.subset or "oasst1"  # LoadRequest.check() refused names outside SUBSETS
+    subset = request.subset or "oasst1"  # LoadRequest refused names outside SUBSETS
     split = request.split or "train"
     hub_id = HUB_IDS[subset]
     rows, provenance = read_rows(request, hub_id, COLUMNS, split)

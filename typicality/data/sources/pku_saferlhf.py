@@ -40,7 +40,7 @@ HARM_COLUMNS = ("response_0_harm_category", "response_1_harm_category")
 
 def load_pku_saferlhf(request: LoadRequest) -> PreferenceData:
     split = request.split or "test"
-    judgement = request.preference or PREFERENCES[0]  # LoadRequest.check() refused names outside PREFERENCES
+    judgement = request.preference or PREFERENCES[0]  # LoadRequest refused names outside PREFERENCES
     id_column = ID_COLUMNS[judgement]
     hub_kwargs = {"name": request.subset} if request.subset else {}
     rows, provenance = read_rows(request, HUB_ID, ["prompt", "response_0", "response_1", id_column], split, hub_kwargs)

@@ -71,7 +71,7 @@ def rated_completions(rows, accounting: Accounting) -> pd.DataFrame:
 
 def load_ultrafeedback(request: LoadRequest) -> PreferenceData:
     split = request.split or "train"
-    preference = request.rating or DEFAULT_RATING  # LoadRequest.check() refused names outside RATINGS
+    preference = request.rating or DEFAULT_RATING  # LoadRequest refused names outside RATINGS
     correctness = request.correctness or "truthfulness"
     rows, provenance = read_rows(request, HUB_ID, ["instruction", "completions"], split)
     accounting = Accounting(rows_read=len(rows))
