@@ -436,7 +436,7 @@ def sections(audit: AuditFolder) -> list[Section]:
 
 
 def report_context(audit: AuditFolder) -> dict:
-    """Everything the templates show, as strings and lists of strings."""
+    """Everything the templates show: strings, lists of strings and the results sections (Section objects of strings)."""
     info = dataset_info(audit)
     top = headline(audit)
     return {
