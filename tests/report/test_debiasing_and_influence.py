@@ -11,7 +11,7 @@ from typicality.audit_folder import INFLUENCE_FILE, INFLUENCE_SUMMARY_FILE, load
 from typicality.formatting import clip_end, fmt_coef, fmt_count
 from typicality.pipeline import write_influence
 from typicality.report import render_report
-from typicality.report.debiasing_and_influence import EXCERPT_CHARS, N_TOP_PROMPTS, influence_section
+from typicality.report.debiasing_and_influence import EXCERPT_CHARS, N_TOP_PROMPTS, influence_section, top_prompts
 
 
 def test_influence_section_and_figure(audit_dir):
@@ -31,7 +31,8 @@ def test_influence_section_and_figure(audit_dir):
     # The most influential prompts, in influence.parquet's rank order, with the end of each prompt's text.
     influence = pd.read_parquet(audit_dir / INFLUENCE_FILE)
     ranked = influence[influence["level"] == "prompt"].sort_values("rank").head(N_TOP_PROMPTS)
-    rows = influence_section(read_audit(audit_dir))["prompts"]
+    rows = top_prompts(read_audit(audit_dir))
+    assert influence_section(read_audit(audit_dir)).tables[-1].rows == tuple(tuple(row.values()) for row in rows)  # the table shows them
     assert [row["rank"] for row in rows] == [str(rank) for rank in ranked["rank"]]
     assert [row["alpha_without"] for row in rows] == [f"{value:.4f}" for value in ranked["alpha_without"]]
     responses = read_audit(audit_dir).data.responses.drop_duplicates("prompt_id").set_index("prompt_id")["prompt"]

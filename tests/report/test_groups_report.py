@@ -62,7 +62,7 @@ def test_the_table_keeps_the_ends_and_every_group_that_differs():
 
     groups = Groups(column="annotator", estimate="x", min_pairs=30, method="m", multiplicity="holm", available=True, groups=rows, n_groups=100)
     table, note = _table(groups)
-    names = [row["name"] for row in table]
+    names = [row[0] for row in table]  # the group column
     assert len(names) == 2 * TABLE_ENDS + 1 and "g50" in names and names[0] == "g99" and names[-1] == "g0"
     assert "20 highest and 20 lowest of 100" in note
 

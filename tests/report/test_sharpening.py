@@ -35,4 +35,4 @@ def test_no_gamma_is_explained(audit):
         reason="the summed-typicality, length-controlled fit on the headline's slice was not run",
     )
     section = sharpening_section(unavailable)
-    assert section["rows"] == [] and any("was not run" in sentence for sentence in section["sentences"])
+    assert section.tables == () and any("was not run" in sentence for sentence in section.sentences)

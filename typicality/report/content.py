@@ -6,6 +6,7 @@ A missing or null number becomes "not available" (never NaN), with the reason wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -32,6 +33,7 @@ from typicality.report.groups import groups_section
 from typicality.report.interpretation import alpha_subject, ci_words, validity_section
 from typicality.report.published import PUBLISHED_AGREEMENT, PUBLISHED_ALPHAS, SOURCE, SOURCE_URL
 from typicality.report.reading import decisive_pairs
+from typicality.report.section import Section
 from typicality.report.sharpening import sharpening_section
 from typicality.report.tokens import token_view_section
 from typicality.results import AlphaChange, AuditResults, Estimate, OrdinalFit
@@ -413,8 +415,25 @@ def method(audit: AuditFolder) -> dict:
     }
 
 
+# The results sections, in report order, between the estimates and the figures: each is a function of the audit folder that
+# returns a Section (typicality.report.section), or None when it does not apply. templates/section.md.j2 and section.html.j2
+# render any Section, so adding a section is one function and one line here.
+SECTIONS: tuple[Callable[[AuditFolder], Section | None], ...] = (
+    lambda audit: validity_section(audit.results),  # what alpha means, sensitivity, ties, length change
+    lambda audit: groups_section(audit.results),  # with --by: alpha per annotator (or other group), partially pooled
+    lambda audit: sharpening_section(audit.results.sharpening),  # gamma = 1 + alpha / beta, worded
+    debiasing_section,  # the export, flips, memorized responses
+    influence_section,  # the prompts that drive alpha (with influence.json)
+)
+
+
+def sections(audit: AuditFolder) -> list[Section]:
+    """The results sections that apply to this audit, in report order."""
+    return [section for section in (build(audit) for build in SECTIONS) if section is not None]
+
+
 def report_context(audit: AuditFolder) -> dict:
-    """Everything the templates show, as strings and lists of strings."""
+    """Everything the templates show: strings, lists of strings and the results sections (Section objects of strings)."""
     info = dataset_info(audit)
     top = headline(audit)
     return {
@@ -432,10 +451,6 @@ def report_context(audit: AuditFolder) -> dict:
         "software": software(audit.results),
         "warnings": warnings(audit, top["estimate"]),
         "folder": audit.folder.name if audit.folder is not None else "",
-        "debiasing": debiasing_section(audit),  # the export, flips, memorized responses
-        "influence": influence_section(audit),  # the prompts that drive alpha
-        "sharpening": sharpening_section(audit.results.sharpening),  # gamma = 1 + alpha / beta, worded
-        "validity": validity_section(audit.results),  # what alpha means, sensitivity, ties, length change
-        "groups": groups_section(audit.results),  # with --by: alpha per annotator (or other group), partially pooled
+        "sections": sections(audit),  # SECTIONS: each rendered by the one macro per format
         "tokens": token_view_section(audit),  # `typicality explain`: the pairs that move alpha most, token by token
     }

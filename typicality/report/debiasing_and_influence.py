@@ -7,14 +7,24 @@ from __future__ import annotations
 
 from typicality.audit_folder import AuditFolder
 from typicality.formatting import clip_end, fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent, fmt_signed, number
+from typicality.report.section import Column, Section, Table
 
 DEBIASING_TITLE = "Acting on this audit: a debiased training set"
 INFLUENCE_TITLE = "The prompts that drive alpha"
 N_TOP_PROMPTS = 5
 EXCERPT_CHARS = 160
+ROBUSTNESS_COLUMNS = (Column("standard error of the headline alpha"), Column("SE", number=True), Column("95% CI", interval=True), Column("p", number=True))
+PROMPT_COLUMNS = (
+    Column("rank", number=True),
+    Column("alpha without it", number=True),
+    Column("change", number=True),
+    Column("pairs", number=True),
+    Column("prompt"),
+)
+PROMPTS_INTRO = "The most influential prompts (their end, where the response starts):"
 
 
-def debiasing_section(audit: AuditFolder) -> dict:
+def debiasing_section(audit: AuditFolder) -> Section:
     """Sentences for results.json's debiasing and memorized-response entries."""
 
     results = audit.results
@@ -65,17 +75,17 @@ def debiasing_section(audit: AuditFolder) -> dict:
     elif fit is not None:
         sentence += f" The headline fit without them could not run: {fit.reason}."
     sentences.append(sentence)
-    return {"title": DEBIASING_TITLE, "sentences": sentences}
+    return Section("debiasing", DEBIASING_TITLE, tuple(sentences))
 
 
-def influence_section(audit: AuditFolder) -> dict | None:
+def influence_section(audit: AuditFolder) -> Section | None:
     """Sentences, the CV3 robustness row and the most influential prompts; None when the folder has no influence.json."""
 
     summary = audit.influence_summary
     if summary is None:
         return None
     if not summary.available:
-        return {"title": INFLUENCE_TITLE, "sentences": [f"No influence was computed: {summary.reason}"], "robustness": [], "prompts": []}
+        return Section("influence", INFLUENCE_TITLE, (f"No influence was computed: {summary.reason}",))
     loo = summary.leave_one_prompt_out  # quantiles q00 ... q100 of alpha with each prompt left out; empty when none converged
     method = "refitting exactly" if summary.prompt_method == "exact" else "a one-step approximation (more prompts than the exact limit)"
     sentences = [
@@ -95,19 +105,19 @@ def influence_section(audit: AuditFolder) -> dict | None:
     else:
         sentences.append(f"The fit without the top {fmt_count(top['n_prompts_removed'])} prompts could not run: {top['reason']}.")
     cv3 = summary.cv3  # the cluster jackknife: se, ci_low, ci_high, p_value (None when it cannot be computed), df
-    robustness = [
-        {"what": "sandwich (CV1, the headline)", "se": fmt_coef(summary.cv1_se), "ci": "as in the estimates table", "p_value": ""},
-        {
-            "what": f"cluster jackknife (CV3, t with {cv3['df']} df)",
-            "se": fmt_coef(cv3["se"]),
-            "ci": fmt_interval(cv3["ci_low"], cv3["ci_high"]),
-            "p_value": fmt_p(cv3["p_value"]),
-        },
-    ]
-    return {"title": INFLUENCE_TITLE, "sentences": sentences, "robustness": robustness, "prompts": top_prompts(audit, clip_end, fmt)}
+    robustness = (
+        ("sandwich (CV1, the headline)", fmt_coef(summary.cv1_se), "as in the estimates table", ""),
+        (f"cluster jackknife (CV3, t with {cv3['df']} df)", fmt_coef(cv3["se"]), fmt_interval(cv3["ci_low"], cv3["ci_high"]), fmt_p(cv3["p_value"])),
+    )
+    tables = [Table(ROBUSTNESS_COLUMNS, robustness)]
+    prompts = top_prompts(audit)
+    if prompts:
+        rows = tuple((row["rank"], row["alpha_without"], row["change"], row["n_pairs"], row["excerpt"]) for row in prompts)
+        tables.append(Table(PROMPT_COLUMNS, rows, intro=PROMPTS_INTRO))
+    return Section("influence", INFLUENCE_TITLE, tuple(sentences), tables=tuple(tables))
 
 
-def top_prompts(audit: AuditFolder, clip_end, fmt) -> list[dict]:
+def top_prompts(audit: AuditFolder) -> list[dict]:
     """The most influential prompts by influence.parquet's rank, with the prompt's end as a one-line excerpt."""
     table = audit.influence
     if table is None or "level" not in table.columns:

@@ -12,22 +12,33 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from typicality.formatting import fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_p_clause, fmt_percent
+from typicality.report.section import Column, Section, Table
 from typicality.results import AuditResults, GroupAlpha, Groups
 from typicality.stats.groups import OTHER_GROUP
 
 TABLE_ENDS = 20  # with more than twice this many groups, the table shows the highest and lowest this many (and every one that differs)
 LABELLED_GROUPS = 60  # the figure names its groups up to this many
 NAMED_POOLED = 10  # the pooled small groups named in the text
+COLUMNS = (
+    Column("group"),
+    Column("pairs", number=True),
+    Column("prompts", number=True),
+    Column("own alpha (SE)", number=True),
+    Column("partially pooled alpha", number=True),
+    Column("95% interval", interval=True),
+    Column("p (Holm)", number=True),
+    Column("differs"),
+)
 
 
-def groups_section(results: AuditResults) -> dict | None:
-    """Sentences and table rows (strings) for the section; None when the audit was not fitted by group."""
+def groups_section(results: AuditResults) -> Section | None:
+    """Sentences and a table for the section; None when the audit was not fitted by group."""
     groups = results.groups
     if groups is None:
         return None
     title = f"Who and where: alpha by {groups.column}"
     if not groups.available:
-        return {"title": title, "sentences": [f"No per-{groups.column} analysis: {groups.reason}."], "rows": [], "note": ""}
+        return Section("groups", title, (f"No per-{groups.column} analysis: {groups.reason}.",))
     bias = results.interpretation.is_bias_estimate
     quantity = f"the typicality-bias estimate alpha (controlled for {results.interpretation.quality_control})" if bias else "the association alpha"
     sentences = [_coverage_sentence(groups), _spread_sentence(groups, quantity), _standouts_sentence(groups)]
@@ -43,7 +54,7 @@ def groups_section(results: AuditResults) -> dict | None:
         "validation by simulation."
     )
     rows, note = _table(groups)
-    return {"title": title, "sentences": sentences, "rows": rows, "note": note}
+    return Section("groups", title, tuple(sentences), tables=(Table(COLUMNS, rows),) if rows else (), note=note)
 
 
 def _coverage_sentence(groups: Groups) -> str:
@@ -90,20 +101,21 @@ def _standouts_sentence(groups: Groups) -> str:
     )
 
 
-def _row(group: GroupAlpha) -> dict:
-    return {
-        "name": group.name,
-        "pairs": fmt_count(group.n_pairs),
-        "prompts": fmt_count(group.n_prompts),
-        "alpha": f"{fmt_coef(group.alpha)} ({fmt_coef(group.se)})" if group.fitted else f"not fitted: {group.reason}",
-        "pooled": fmt_coef(group.pooled_alpha) if group.pooled_alpha is not None else "–",
-        "interval": fmt_interval(group.pooled_ci_low, group.pooled_ci_high) if group.pooled_alpha is not None else "–",
-        "p_holm": fmt_p(group.p_holm) if group.p_holm is not None else "–",
-        "differs": "yes" if group.differs else ("no" if group.differs is not None else "–"),
-    }
+def _row(group: GroupAlpha) -> tuple[str, ...]:
+    """One row in COLUMNS' order."""
+    return (
+        group.name,
+        fmt_count(group.n_pairs),
+        fmt_count(group.n_prompts),
+        f"{fmt_coef(group.alpha)} ({fmt_coef(group.se)})" if group.fitted else f"not fitted: {group.reason}",
+        fmt_coef(group.pooled_alpha) if group.pooled_alpha is not None else "–",
+        fmt_interval(group.pooled_ci_low, group.pooled_ci_high) if group.pooled_alpha is not None else "–",
+        fmt_p(group.p_holm) if group.p_holm is not None else "–",
+        "yes" if group.differs else ("no" if group.differs is not None else "–"),
+    )
 
 
-def _table(groups: Groups) -> tuple[list[dict], str]:
+def _table(groups: Groups) -> tuple[tuple[tuple[str, ...], ...], str]:
     """Rows by partially pooled alpha, highest first; then the groups without one (the pooled small groups, fits that failed)."""
     ranked = groups.pooled[::-1]
     note = ""
@@ -112,7 +124,7 @@ def _table(groups: Groups) -> tuple[list[dict], str]:
         note = f"The {TABLE_ENDS} highest and {TABLE_ENDS} lowest of {fmt_count(len(ranked))} groups, and every one that differs; results.json lists all."
         ranked = [g for g in ranked if id(g) in shown]
     rest = [g for g in groups.groups if g.pooled_alpha is None]
-    return [_row(g) for g in ranked + rest], note
+    return tuple(_row(g) for g in ranked + rest), note
 
 
 def plot_caterpillar(groups: Groups) -> Figure:

@@ -8,7 +8,16 @@ prompts), `sensitivity` (E-values), `headline.alpha_change` (with its bootstrap 
 from __future__ import annotations
 
 from typicality.formatting import fmt, fmt_coef, fmt_p_clause
+from typicality.report.section import Column, Section, Table
 from typicality.results import AuditResults, Estimate, Interpretation
+
+TIES_COLUMNS = (
+    Column("fit"),
+    Column("alpha, ties dropped (published)", interval=True),
+    Column("alpha, ties kept (Rao-Kupper)", interval=True),
+    Column("alpha/beta, ties dropped", interval=True),
+    Column("alpha/beta, ties kept", interval=True),
+)
 
 
 def ci_words(estimate: Estimate, few_prompts: bool) -> str:
@@ -28,7 +37,7 @@ def alpha_subject(interpretation: Interpretation) -> str:
     )
 
 
-def validity_section(results: AuditResults) -> dict:
+def validity_section(results: AuditResults) -> Section:
     """The report's 'What alpha means' section: sentences and a table of the tie-dropping vs tie-aware fits."""
     interpretation = results.interpretation
     sentences = [interpretation.statement]
@@ -58,15 +67,13 @@ def validity_section(results: AuditResults) -> dict:
             dropping, aware = results.estimate(pair.tie_dropping), results.estimate(pair.tie_aware)
             if dropping is None or aware is None:  # an id that names no estimate (a hand edit): no row
                 continue
-            rows.append(
-                {
-                    "fit": f"{dropping.slice}, controls: {' + '.join(dropping.controls) or 'none'}",
-                    "dropping": _fit_text(dropping, short=True),
-                    "aware": _fit_text(aware, short=True),
-                    "ratio": _ratio_text(dropping.ratio),
-                    "ratio_aware": _ratio_text(aware.ratio),
-                }
-            )
+            rows.append((
+                f"{dropping.slice}, controls: {' + '.join(dropping.controls) or 'none'}",
+                _fit_text(dropping, short=True),
+                _fit_text(aware, short=True),
+                _ratio_text(dropping.ratio),
+                _ratio_text(aware.ratio),
+            ))
     negative = results.negative_control
     if negative is not None and negative.available:
         specific, generic = results.estimate(negative.prompt_specific), results.estimate(negative.unconditional)
@@ -86,7 +93,13 @@ def validity_section(results: AuditResults) -> dict:
             f"{100 * clustered['ci_high']:.1f}% (design effect {fmt(clustered['design_effect'], 2)}), wider than the Wilson "
             "interval, which treats pairs of one prompt as independent."
         )
-    return {"title": "What alpha means, and how far to trust it", "sentences": [s for s in sentences if s], "ties": rows}
+    return Section(
+        "validity",
+        "What alpha means, and how far to trust it",
+        tuple(s for s in sentences if s),
+        tables=(Table(TIES_COLUMNS, tuple(rows), wide=True),) if rows else (),
+        listed=True,
+    )
 
 
 def _fit_text(estimate: Estimate | None, short: bool = False, few_prompts: bool = False) -> str:
