@@ -283,11 +283,11 @@ def audit_results_card(results) -> Card:
             f"The preferred response is the more typical one in {fmt_percent(agreement.rate)} of {fmt_count(agreement.n_pairs)} pairs "
             f"(95% CI {fmt_percent(agreement.ci_low)} to {fmt_percent(agreement.ci_high)}; p {fmt_p_clause(agreement.p_value)} against 50%)."
         )
-    model = (results.model or {}).get("model") or (results.model or {}).get("fingerprint") or "not recorded"
-    pairs = results.pairs or {}
+    model = results.model_name or "not recorded"  # the score card's display_name
+    pairs = results.pairs
     counts = [
-        ("pairs", fmt_count(pairs.get("pairs"))),
-        ("comparisons", fmt_count(pairs.get("comparisons"))),
+        ("pairs", fmt_count(pairs.pairs if pairs is not None else None)),
+        ("comparisons", fmt_count(pairs.comparisons if pairs is not None else None)),
         ("prompts", fmt_count(dataset.n_prompts)),
         ("responses", fmt_count(dataset.n_responses)),
         ("model", str(model)),
