@@ -23,6 +23,7 @@ from typicality.audit_folder import (
 from typicality.errors import TypicalityError
 from typicality.results import AuditResults, Estimate, InfluenceSummary, PairAccounting, ScoreCard, is_quality_controlled
 from typicality.stats import analyze, simulate
+from typicality.stats.pairwise_logit import PairwiseLogit, PairwiseSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = sorted(ROOT.glob("reports/*/results.json"))
@@ -70,6 +71,38 @@ def test_committed_dataset_json_and_pair_accounting_round_trip_byte_for_byte(pat
         assert isinstance(design.accounting, PairAccounting)
         assert json.dumps(design.settings()).encode() == pq.read_schema(pairs).metadata[PAIR_DESIGN_KEY]
         assert design.accounting == results.pairs
+
+
+COMMITTED_GROUPS = [path for path in COMMITTED if "groups" in json.loads(path.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("path", COMMITTED_GROUPS, ids=lambda path: path.parent.name)
+def test_committed_groups_count_every_headline_pair_once(path):
+    """results.json `groups` (--by): the groups' pairs, with the pairs without a value, are the headline's pairs."""
+    results = load_results(path.parent)
+    groups = results.groups
+    assert groups.available and groups.estimate == results.headline.estimate
+    assert sum(group.n_pairs for group in groups.groups) + groups.n_pairs_without_group == results.headline_estimate.n_pairs
+
+
+def test_the_by_turn_example_is_the_example_fitted_per_turn():
+    """reports/hh-rlhf-helpful-base-by-turn (reports/refit_by_turn.py): the example's pairs and headline, and each turn's
+    pairs and own alpha as pairs.parquet's `turn` column and a plain slice fit of the headline on that turn give them."""
+    folder = ROOT / "reports" / "hh-rlhf-helpful-base-by-turn"
+    results, example = load_results(folder), load_results(ROOT / "reports" / "hh-rlhf-helpful-base")
+    assert results.headline_estimate.n_pairs == example.headline_estimate.n_pairs == 2339
+    assert results.headline_estimate.alpha == pytest.approx(example.headline_estimate.alpha, rel=1e-12)
+    design = load_pairs(folder / PAIRS_FILE)
+    counts = design.frame.groupby("turn")["prompt_id"].agg(["size", "nunique"])
+    groups = results.groups
+    assert groups.column == "turn" and [group.name for group in sorted(groups.groups, key=lambda g: g.name)] == ["1", "2", "3", "4+"]
+    assert groups.n_groups == 4 and groups.n_pooled_groups == 0 and groups.n_pairs_without_group == 0
+    spec = PairwiseSpec.of(results.headline_estimate)
+    for group in groups.groups:
+        assert (group.n_pairs, group.n_prompts) == tuple(counts.loc[group.name])
+        alone = PairwiseLogit(design, dataclasses.replace(spec, slice=f"turn={group.name}")).fit()
+        assert alone.n_pairs == group.n_pairs
+        assert group.alpha == pytest.approx(alone.params[0], rel=1e-7) and group.se == pytest.approx(alone.bse[0], rel=1e-6)
 
 
 def test_a_score_card_keeps_null_apart_from_absent_and_refuses_an_unknown_key():
