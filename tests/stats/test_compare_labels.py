@@ -159,11 +159,14 @@ def test_cli_writes_the_label_source_comparison_and_its_report(tmp_path, pku, ca
     assert main(["compare", str(pku["better"]), str(pku["safer"]), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "Difference safer − better" in printed and "Cohen's κ" in printed and "source × Δℓ interaction" in printed
+    # Worded as each audit's headline is: PKU-style pairs carry no quality rating, so the alphas are associations.
+    assert "these alphas are associations, not bias estimates" in printed
     content = load_comparison(out)
     assert content.kind == "labels"
     markdown = (out / "comparison.md").read_text(encoding="utf-8")
     html = (out / "comparison.html").read_text(encoding="utf-8")
     assert "Label-source comparison: better, safer" in markdown and "## Label agreement between sources" in markdown
+    assert "these alphas are associations, not bias estimates" in markdown
     kappa = f"{content.labels.agreement[0].kappa:.3f}"
     assert kappa in markdown and kappa in html and "alpha_by_source.png" in markdown and "<script" not in html
     assert main(["compare", str(pku["better"]), str(pku["safer"]), "--out", str(tmp_path / "json"), "--json", "--kind", "labels"]) == 0

@@ -33,6 +33,7 @@ from typicality.comparison_results import (
 from typicality.formatting import fmt, fmt_coef, fmt_count, fmt_interval, fmt_p, fmt_percent
 from typicality.report.figures import DPI, _new_figure, _style, plain_label
 from typicality.report.render import _environment
+from typicality.results import EQUAL_CORRECTNESS, LENGTH_CONTROL
 from typicality.safe_text import printable
 
 
@@ -77,7 +78,7 @@ def summary_sentences(comparison: ComparisonResults) -> list[str]:
     if comparison.kind == "models":
         return _model_sentences(comparison.models)
     if comparison.kind == "labels":
-        return _label_sentences(comparison.labels)
+        return _label_sentences(comparison.labels) + [_label_source_wording(comparison.audits)]
     return _dataset_sentences(comparison.datasets)
 
 
@@ -143,6 +144,27 @@ def _label_sentences(labels: LabelComparison) -> list[str]:
             f"p = {fmt_p(joint.equality.p_value)}."
         )
     return sentences
+
+
+def _label_source_wording(audits) -> str:
+    """Bias or association, in the headline's words: the sources' alphas are the audits' own fit, so they are what it is.
+
+    A fit holds quality fixed when it is the equal-correctness slice or adjusts for a rating other than length
+    (`typicality.results.is_quality_controlled`, read here from the compared fit because comparison.json keeps its slice and controls).
+    """
+    estimate = audits[0].estimate
+    held = [control for control in estimate.controls if control != LENGTH_CONTROL]
+    if estimate.slice == EQUAL_CORRECTNESS or held:
+        fixed = ", ".join(held) if held else "equal correctness"
+        return (
+            f"As in each audit's headline, these alphas are typicality-bias estimates controlled for quality ({fixed} held fixed): "
+            "a larger alpha means that source's labels favour typical text more beyond that quality."
+        )
+    return (
+        "As in each audit's headline, these alphas are associations, not bias estimates: no quality rating is held fixed, so a source "
+        "whose labels follow a quality that typicality also tracks shows a larger alpha; the difference says how differently the "
+        "sources' labels follow typicality, not which source is more biased."
+    )
 
 
 def _dataset_sentences(datasets: DatasetComparison) -> list[str]:
