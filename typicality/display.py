@@ -33,6 +33,7 @@ from typicality.formatting import (
     fmt_value,
     number,
 )
+from typicality.safe_text import printable
 
 TEXT_WIDTH = 100  # a terminal line
 TEXT_TABLE_ROWS = 8  # table rows shown in the text form before "... N more"
@@ -127,8 +128,7 @@ def card_html(card: Card) -> str:
 
 def plain(text: str) -> str:
     """One line for a terminal: whitespace runs become one space, other control characters show as escapes."""
-    text = " ".join(str(text).split())
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return printable(" ".join(str(text).split()))  # the one rule for data on a terminal (typicality/safe_text.py)
 
 
 def card_text(card: Card, width: int = TEXT_WIDTH) -> str:
@@ -200,9 +200,9 @@ def preference_data_card(data) -> Card:
 
 def score_result_card(scores) -> Card:
     """`ScoreResult`: the model, how many responses were scored, the spread of typicality, what was skipped."""
-    table, card = scores.table, (scores.card.to_dict() if scores.card is not None else {})
+    table, card = scores.table, scores.card
     scored = scores.scored
-    model = card.get("model") or card.get("name") or "unknown model"
+    model = (card.display_name if card is not None else None) or "unknown model"
     sentences = [f"{fmt_count(len(scored))} of {fmt_count(len(table))} responses scored under {model}."]
     if scores.fingerprint:
         sentences.append(f"Fingerprint: {scores.fingerprint}")
@@ -215,8 +215,8 @@ def score_result_card(scores) -> Card:
                 rows.append([column, *(fmt(value, digits) if digits else fmt_count(value) for value in q)])
     counts = []
     for key, label in (("n_from_cache", "from cache"), ("n_computed", "computed"), ("elapsed_s", "seconds")):
-        if card.get(key) is not None:
-            counts.append((label, fmt_value(card[key])))
+        if card is not None and getattr(card, key) is not None:
+            counts.append((label, fmt_value(getattr(card, key))))
     warnings = []
     for column, what in (("truncated", "responses cut to fit the window"), ("prompt_truncated", "prompts cut from the left"),
                          ("boundary_merged", "responses whose first token spans the prompt join")):

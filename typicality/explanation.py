@@ -52,8 +52,7 @@ def explain(
         if needed is None:
             raise TypicalityError(f"{folder} has no readable {name} ({'; '.join(audit.missing.values()) or 'absent'}): run `typicality audit` into it first.")
     chosen, selection = choose_pairs(audit, pairs if pairs is not None else DEFAULT_PAIRS, pair)
-    typed_card = audit.scores.card or audit.score_card
-    card = typed_card.to_dict() if typed_card is not None else {}  # the card's keys as the scorer wrote them
+    card = audit.scores.card or audit.score_card
     backend = checked_backend(backend, card) if backend is not None else backend_for_card(card)
     content = token_view_content(audit, chosen, backend, selection)
     save_token_view(content, folder)

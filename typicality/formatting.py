@@ -122,13 +122,12 @@ def fit_label(estimate) -> str:
     return f"{estimate.slice} · {estimate.typicality} · {' + '.join(estimate.controls) or 'no controls'}"
 
 
-def truncation_note(card: dict | None) -> str | None:
-    """The score card's cut responses as one sentence (score card, terminal and report say the same), or None when none was cut."""
-    card = card or {}
-    cut = number(card.get("response_truncated"))
+def truncation_note(response_truncated, window) -> str | None:
+    """The responses cut to the window as one sentence (score card, terminal and report say the same), or None when none was cut."""
+    cut = number(response_truncated)
     if not cut:
         return None
-    window = number(card.get("window"))
+    window = number(window)
     where = f"the model's window of {fmt_count(window)} tokens" if window else "the model's window"
     return (
         f"{fmt_count(cut)} {'response was' if cut == 1 else 'responses were'} longer than {where}: "

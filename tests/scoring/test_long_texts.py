@@ -61,7 +61,7 @@ def test_a_response_longer_than_the_window_is_reported_before_scoring_and_stated
     assert "--max-length" not in err  # a 256-token window is already short: no faster setting to suggest
     card = result.card
     assert card.response_truncated == 1 and result.table["truncated"].sum() == 1
-    assert card.notes == [truncation_note({"response_truncated": 1, "window": tiny.window})]
+    assert card.notes == [truncation_note(1, tiny.window)]
     assert "1 response was longer than the model's window of 256 tokens" in card.notes[0]
 
 
@@ -82,5 +82,5 @@ def test_the_report_states_the_cut(tmp_path):
     audit = read_audit(build_audit_folder(tmp_path / "audit"))
     cut = int(audit.scores.table["truncated"].sum())
     assert cut > 0 and audit.score_card.response_truncated == cut
-    assert truncation_note(audit.score_card.to_dict()) in warnings(audit, audit.results.headline_estimate)
-    assert truncation_note({"response_truncated": 0, "window": 10}) is None
+    assert truncation_note(audit.score_card.response_truncated, audit.score_card.window) in warnings(audit, audit.results.headline_estimate)
+    assert truncation_note(0, 10) is None

@@ -66,7 +66,7 @@ def test_the_trace_fallback_adds_up_too(tiny, scored):
 
 
 def test_another_model_than_the_audits_is_refused(tiny, scored):
-    card = dict(scored.card.to_dict(), fingerprint=scored.card.fingerprint.replace("float32", "bfloat16"))
+    card = scored.card.replace(fingerprint=scored.card.fingerprint.replace("float32", "bfloat16"))
     with pytest.raises(TypicalityError, match="the audit was scored under"):
         checked_backend(tiny, card)
-    assert checked_backend(tiny, scored.card.to_dict()).identity.fingerprint() == scored.card.fingerprint
+    assert checked_backend(tiny, scored.card).identity.fingerprint() == scored.card.fingerprint

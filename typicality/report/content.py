@@ -385,7 +385,8 @@ def warnings(audit: AuditFolder, main: Estimate | None) -> list[str]:
             "and the agreement rate's interval is wide."
         )
     # Responses longer than the window: scored on their beginning only.
-    cut = truncation_note(audit.score_card.to_dict() if audit.score_card is not None else {})
+    card = audit.score_card
+    cut = truncation_note(card.response_truncated, card.window) if card is not None else None
     if cut:
         found.append(cut)
     for name, why in audit.missing.items():

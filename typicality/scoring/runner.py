@@ -198,7 +198,7 @@ def _card(
         **run.facts,
         "check": check,  # the quick conformance check (check.py); None for the embedded model or with check=False
         # What a reader must know about these scores, in words (the counts above say how many; this says what it means).
-        "notes": [note for note in (truncation_note({"response_truncated": int(scored["truncated"].sum()), "window": identity.window}),) if note],
+        "notes": [note for note in (truncation_note(int(scored["truncated"].sum()), identity.window),) if note],
         "software": software_versions(SOFTWARE),
         "n_from_cache": n_from_cache,
         "elapsed_s": elapsed_s,

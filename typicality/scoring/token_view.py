@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from typicality.errors import TypicalityError
+from typicality.results import ScoreCard
 from typicality.scoring.backends import ScoringBackend, load_backend
 from typicality.scoring.join import scoring_context
 from typicality.scoring.requests import Prepared, ScoreRequest, Skipped, text_key
@@ -95,27 +96,27 @@ def _from_trace(request: ScoreRequest, trace) -> ResponseTokens | Skipped:
     return ResponseTokens(request.key, pieces, values, trace.boundary_merged)
 
 
-def backend_for_card(card: dict, **options) -> ScoringBackend:
+def backend_for_card(card: ScoreCard | None, **options) -> ScoringBackend:
     """The backend that produced a score card, loaded again with the card's settings; refused unless its fingerprint is the card's."""
-    name, backend_name = card.get("model") or card.get("name"), card.get("backend")
+    name, backend_name = (card.model or card.name, card.backend) if card is not None else (None, None)
     if not name or not backend_name:
         raise TypicalityError("The audit's score card names no model or backend, so its scores cannot be re-computed token by token.")
-    settings = {"dtype": card.get("dtype"), "bos": card.get("bos_policy") or "auto", "chat_template": bool(card.get("chat_template"))}
+    settings = {"dtype": card.dtype, "bos": card.bos_policy or "auto", "chat_template": bool(card.chat_template)}
     if backend_name != "transformers":
         settings = {}
     backend = load_backend(name, backend_name, progress=False, **settings, **options)
     return checked_backend(backend, card)
 
 
-def checked_backend(backend: ScoringBackend, card: dict) -> ScoringBackend:
+def checked_backend(backend: ScoringBackend, card: ScoreCard | None) -> ScoringBackend:
     """`backend` with the card's window, refused with the fix unless its fingerprint is the one the audit's scores carry."""
-    window = card.get("window")
+    window = card.window if card is not None else None
     if window and getattr(backend, "window", window) != window and "max_length" in backend.light_settings:
         backend = backend.configured(max_length=int(window))
     fingerprint = backend.identity.fingerprint()
-    if card.get("fingerprint") and fingerprint != card["fingerprint"]:
+    if card is not None and card.fingerprint and fingerprint != card.fingerprint:
         raise TypicalityError(
-            f"The model loaded for the token view has fingerprint {fingerprint}, but the audit was scored under {card['fingerprint']}: "
+            f"The model loaded for the token view has fingerprint {fingerprint}, but the audit was scored under {card.fingerprint}: "
             "load the same model, revision, dtype, BOS policy and window (or let `typicality explain` load it from the score card)."
         )
     return backend
