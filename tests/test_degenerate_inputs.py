@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from tests.data.files import write_jsonl
+from tests.data.test_bad_input import error_of  # exit 2, one error line, no traceback
 from tests.report.synthetic import score_card
 from typicality.audit_folder import load_results, save_analysis
 from typicality.cli import main
@@ -29,16 +30,6 @@ from typicality.report.content import estimate_rows
 from typicality.report.terminal import print_results
 from typicality.stats import analyze, analyze_with_design
 from typicality.stats.pair_design import MAX_SLICE_VALUES
-
-
-def error_of(capsys, argv) -> str:
-    """Run the CLI, check it failed cleanly (exit 2, one error line, no traceback), and return that line."""
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("typicality: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def inspect_json(capsys, path) -> dict:
